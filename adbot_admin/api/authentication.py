@@ -1,0 +1,167 @@
+"""Bearer-token authentication: backend tokens and frontend tokens, never confused.
+
+Backend tokens are SimpleJWT access tokens signed with JWT_SECRET_KEY; they
+carry `token_type`, `jti`, `user_id` and `role`. Frontend tokens are minted by
+the Next.js site with JWT_SECRET (HS256) and carry `exp` and `role` but no
+`token_type`; a token of one kind is never accepted as the other.
+"""
+
+import jwt
+from django.conf import settings
+from jwt import DecodeError, ExpiredSignatureError, InvalidAlgorithmError, InvalidSignatureError, InvalidTokenError
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.backends import TokenBackend
+from rest_framework_simplejwt.exceptions import (
+    InvalidToken,
+    TokenBackendError,
+    TokenBackendExpiredToken,
+    TokenError,
+)
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import AccessToken, Token
+
+from .. import revocation
+from ..models import AuthMethod, Role
+
+
+class AdminJWTAuthentication(JWTAuthentication):
+    """Authenticates backend access tokens of users who are still active, unless revoked."""
+
+    def get_validated_token(self, raw_token):
+        try:
+            token = AccessToken(raw_token)
+        except TokenError as exc:
+            raise InvalidToken(str(exc.args[0])) from exc
+        if revocation.is_revoked(token):
+            raise InvalidToken("Token has been revoked.")
+        return token
+
+    def get_user(self, validated_token):
+        user = super().get_user(validated_token)
+        user.auth_method = AuthMethod.BACKEND_TOKEN
+        return user
+
+
+class FrontendTokenBackend(TokenBackend):
+    """HS256 with JWT_SECRET; `exp` required; `sub` may be a number, as Next.js writes it."""
+
+    def decode(self, token, verify=True):
+        try:
+            return jwt.decode(
+                token,
+                self.get_verifying_key(token),
+                algorithms=[self.algorithm],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.get_leeway(),
+                options={
+                    "verify_aud": self.audience is not None,
+                    "verify_signature": verify,
+                    "verify_sub": False,
+                    "require": ["exp"],
+                },
+            )
+        except InvalidAlgorithmError as e:
+            raise TokenBackendError("Invalid algorithm specified") from e
+        except ExpiredSignatureError as e:
+            raise TokenBackendExpiredToken("Token is expired") from e
+        except InvalidTokenError as e:
+            raise TokenBackendError("Token is invalid") from e
+
+
+class FrontendToken(Token):
+    """A token minted by the Next.js frontend."""
+
+    token_type = "frontend"
+    lifetime = None
+
+    def __init__(self, token):
+        # Token refuses to build without a lifetime; frontend tokens bring their own `exp`.
+        self.lifetime = api_settings.ACCESS_TOKEN_LIFETIME
+        super().__init__(token)
+
+    def get_token_backend(self):
+        return _frontend_backend()
+
+    def verify(self):
+        self.check_exp()
+        if api_settings.TOKEN_TYPE_CLAIM in self.payload:
+            # A backend-shaped token signed with the frontend secret.
+            raise TokenError("Token is not a frontend token")
+        if not isinstance(self.payload.get("role"), str):
+            raise TokenError("Token has no role")
+        if not (self.payload.get("sub") or self.payload.get("email")):
+            raise TokenError("Token names no subject")
+
+
+def _frontend_backend():
+    return FrontendTokenBackend(
+        "HS256",
+        signing_key=settings.JWT_SECRET,
+        audience=settings.JWT_AUDIENCE,
+        issuer=settings.JWT_ISSUER,
+    )
+
+
+class FrontendUser:
+    """The admin behind a frontend token: identified by `sub` or `email`, not a database row."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    pk = None
+    id = None
+    auth_method = AuthMethod.FRONTEND_TOKEN
+
+    def __init__(self, token):
+        self.token = token
+        self.username = str(token.get("email") or token.get("sub"))[:150]
+        self.role = Role.ADMIN if token.get("role") == Role.ADMIN else Role.USER
+        self.is_staff = self.role == Role.ADMIN
+
+    def get_username(self):
+        return self.username
+
+    def __str__(self):
+        return self.username
+
+
+def _signed_by_someone_else(error):
+    """Return True when `error` says the signature (or algorithm) is not the frontend's."""
+    cause = error
+    while cause is not None:
+        if isinstance(cause, (InvalidSignatureError, InvalidAlgorithmError, DecodeError)):
+            return True
+        cause = cause.__cause__
+    return False
+
+
+class _ForeignToken(Exception):
+    pass
+
+
+class FrontendJWTAuthentication(JWTAuthentication):
+    """Authenticates tokens signed by the frontend with JWT_SECRET; passes any other token on."""
+
+    def authenticate(self, request):
+        if not settings.JWT_SECRET:
+            return None
+        try:
+            return super().authenticate(request)
+        except _ForeignToken:
+            # Not signed with JWT_SECRET: the backend-token class judges it.
+            return None
+
+    def get_validated_token(self, raw_token):
+        try:
+            token = FrontendToken(raw_token)
+        except TokenError as exc:
+            if _signed_by_someone_else(exc):
+                raise _ForeignToken from exc
+            raise InvalidToken(str(exc.args[0])) from exc
+        if revocation.is_revoked(token):
+            raise InvalidToken("Token has been revoked.")
+        return token
+
+    def get_user(self, validated_token):
+        return FrontendUser(validated_token)

@@ -1,0 +1,145 @@
+"""The one error format: `{"detail", "code"}`, plus `"errors"` for validation.
+
+DRF's own handler does the status codes and headers; this module reshapes its
+output, maps the few exceptions DRF does not know, and answers Django's 400,
+403, 404 and 500 handlers and CSRF failures in the same shape.
+"""
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError
+from django.http import JsonResponse
+from django_ratelimit.exceptions import Ratelimited
+from rest_framework import exceptions, status
+from rest_framework.serializers import as_serializer_error
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+INVALID_TOKEN_CHALLENGE = 'Bearer realm="api", error="invalid_token"'
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The resource already exists."
+    default_code = "conflict"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service is temporarily unavailable; try again shortly."
+    default_code = "service_unavailable"
+
+    def __init__(self, detail=None, code=None, retry_after=None):
+        super().__init__(detail, code)
+        self.retry_after = retry_after
+
+
+class NotConfigured(ServiceUnavailable):
+    default_detail = "This feature is not configured on this server."
+    default_code = "not_configured"
+
+
+def error_body(detail, code, errors=None):
+    """Return the error body as a dict."""
+    body = {"detail": str(detail), "code": str(code)}
+    if errors is not None:
+        body["errors"] = errors
+    return body
+
+
+def _as_drf_exception(exc):
+    """Map exceptions DRF does not know to the APIException they mean."""
+    if isinstance(exc, Ratelimited):
+        # A PermissionDenied subclass: without this it would become a 403.
+        return exceptions.Throttled()
+    if isinstance(exc, DjangoValidationError):
+        return exceptions.ValidationError(as_serializer_error(exc))
+    if isinstance(exc, (RequestDataTooBig,)):
+        return PayloadTooLarge()
+    if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        return exceptions.ParseError("The request has too many fields or files.")
+    if isinstance(exc, DatabaseError):
+        logger.error("database error: %s", type(exc).__name__)
+        return ServiceUnavailable("The database is unavailable; try again shortly.", "database_unavailable")
+    return exc
+
+
+def _flatten(detail):
+    """Return the first human message found in a nested DRF error detail."""
+    if isinstance(detail, dict):
+        for value in detail.values():
+            return _flatten(value)
+        return ""
+    if isinstance(detail, list):
+        return _flatten(detail[0]) if detail else ""
+    return str(detail)
+
+
+def _code_of(detail, default):
+    if isinstance(detail, exceptions.ErrorDetail):
+        return detail.code or default
+    return default
+
+
+def exception_handler(exc, context):
+    """Return the error response for `exc`, or None for an unhandled one (a 500)."""
+    exc = _as_drf_exception(exc)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+
+    detail = exc.detail if isinstance(exc, exceptions.APIException) else response.data
+    if isinstance(exc, exceptions.ValidationError):
+        errors = detail if isinstance(detail, dict) else {"non_field_errors": detail}
+        first = _flatten(errors)
+        response.data = error_body(first or "Invalid input.", "invalid", errors)
+    elif isinstance(detail, dict):
+        # SimpleJWT's errors already carry detail and code; drop its token messages.
+        response.data = error_body(
+            detail.get("detail", exc.default_detail), detail.get("code", exc.default_code)
+        )
+    else:
+        response.data = error_body(detail, _code_of(detail, exc.default_code))
+
+    if response.status_code == status.HTTP_401_UNAUTHORIZED and response.data["code"] not in (
+        "not_authenticated",
+    ):
+        response["WWW-Authenticate"] = INVALID_TOKEN_CHALLENGE
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        response["Retry-After"] = str(int(retry_after))
+    return response
+
+
+def json_error(status_code, detail, code):
+    return JsonResponse(error_body(detail, code), status=status_code)
+
+
+def bad_request(request, exception=None):
+    return json_error(400, "Bad request.", "bad_request")
+
+
+def permission_denied(request, exception=None):
+    return json_error(403, "You do not have permission to perform this action.", "permission_denied")
+
+
+def not_found(request, exception=None):
+    return json_error(404, "Not found.", "not_found")
+
+
+def server_error(request):
+    return json_error(500, "Internal server error.", "server_error")
+
+
+def csrf_failure(request, reason=""):
+    return json_error(403, "CSRF verification failed.", "csrf_failed")

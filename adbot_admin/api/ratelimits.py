@@ -1,0 +1,117 @@
+"""Rate-limit budgets and the one decorator that spends them.
+
+Each budget is a django-ratelimit group keyed by client IP, so every view that
+names the same budget shares one counter; the rate is read from settings when
+a request runs. Counters live in the default cache: with several processes it
+must be a shared one (Redis).
+"""
+
+import functools
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django_ratelimit.core import _split_rate, get_usage
+from rest_framework.exceptions import Throttled
+
+from .exceptions import ServiceUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Budget:
+    name: str
+    setting: str
+
+    def rate(self, group=None, request=None):
+        """Return the rate string, e.g. "5/m", as configured now."""
+        return getattr(settings, self.setting)
+
+
+LOGIN = Budget("login", "RATELIMIT_LOGIN")
+UPLOAD = Budget("upload", "RATELIMIT_UPLOAD")
+DELETE = Budget("delete", "RATELIMIT_DELETE")
+
+
+class LimiterUnavailable(ServiceUnavailable):
+    default_detail = "Rate limiting is unavailable, so this action is refused; try again shortly."
+    default_code = "rate_limiter_unavailable"
+
+
+def spend(request, budget):
+    """Count one request against `budget` and return its usage dict.
+
+    Raises Throttled (429, with Retry-After) past the limit, and
+    LimiterUnavailable (503) when the counter cannot be read: the limiter
+    fails closed.
+    """
+    try:
+        usage = get_usage(
+            request, group=budget.name, key="ip", rate=budget.rate, increment=True
+        )
+    except Exception as exc:  # the cache backend's own errors (Redis down) vary by client
+        logger.error("rate limiter unavailable for %s: %s", budget.name, type(exc).__name__)
+        raise LimiterUnavailable(retry_after=5) from exc
+    if usage is None:  # RATELIMIT_ENABLE is off
+        return None
+    if usage["limit"] == 0 and usage["time_left"] == -1:
+        logger.error("rate limiter could not count for %s", budget.name)
+        raise LimiterUnavailable(retry_after=5)
+    request.ratelimit_usage = (budget, usage)
+    if usage["should_limit"]:
+        _on_limited(request, budget)
+        raise Throttled(wait=max(1, usage["time_left"]))
+    return usage
+
+
+def _on_limited(request, budget):
+    from ..audit import record
+    from ..models import Outcome
+
+    usage = request.ratelimit_usage[1]
+    # One audit row per window and client, not one per refused request: a
+    # flood must not turn into a flood of database writes.
+    if usage["count"] == usage["limit"] + 1:
+        record(request=request, action="rate_limited", target=budget.name, outcome=Outcome.DENIED)
+
+
+def policy_headers(budget, usage):
+    """Return the IETF draft RateLimit-Policy and RateLimit headers for `usage`."""
+    quota, window = _split_rate(budget.rate())
+    remaining = max(0, usage["limit"] - usage["count"])
+    reset = max(0, usage["time_left"])
+    return {
+        "RateLimit-Policy": f'"{budget.name}";q={quota};w={window}',
+        "RateLimit": f'"{budget.name}";r={remaining};t={reset}',
+    }
+
+
+def rate_limited(budget, methods=None):
+    """Decorate a DRF view method so each call spends one unit of `budget`.
+
+    `methods` limits which HTTP methods are counted (all by default).
+    """
+
+    def decorator(view_method):
+        @functools.wraps(view_method)
+        def wrapped(self, request, *args, **kwargs):
+            if methods is None or request.method in methods:
+                spend(request, budget)
+            return view_method(self, request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+class RateLimitHeadersMixin:
+    """Adds the RateLimit headers to every response of a rate-limited view, refusals included."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        spent = getattr(request, "ratelimit_usage", None)
+        if spent is not None:
+            for name, value in policy_headers(*spent).items():
+                response[name] = value
+        return response

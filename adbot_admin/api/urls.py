@@ -1,0 +1,17 @@
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import views
+from .routing import route
+
+urlpatterns = [
+    route("api/auth/token", views.TokenObtainView.as_view(), "token-obtain"),
+    route("api/auth/token/refresh", views.TokenRefreshView.as_view(), "token-refresh"),
+    route("api/auth/token/verify", views.TokenVerifyView.as_view(), "token-verify"),
+    route("api/auth/logout", views.LogoutView.as_view(), "logout"),
+    route("api/auth/me", views.MeView.as_view(), "me"),
+    route("api/cms/login", views.CmsLoginView.as_view(), "cms-login"),
+    route("api/health", views.HealthView.as_view(), "health"),
+    route("api/admin/audit", views.AuditEventList.as_view(), "audit-list"),
+    route("api/schema", SpectacularAPIView.as_view(), "schema"),
+    route("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), "docs"),
+]

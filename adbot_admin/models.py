@@ -1,0 +1,72 @@
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin"
+    USER = "user"
+
+
+class User(AbstractUser):
+    """A backend user; active staff users hold the admin role."""
+
+    @property
+    def role(self):
+        return Role.ADMIN if self.is_active and self.is_staff else Role.USER
+
+
+class AuthMethod(models.TextChoices):
+    PASSWORD = "password"
+    CMS_PASSWORD = "cms_password"
+    BACKEND_TOKEN = "backend_token"
+    FRONTEND_TOKEN = "frontend_token"
+    ADMIN_SITE = "admin_site"
+    SHELL = "shell"
+    NONE = "none"
+
+
+class Outcome(models.TextChoices):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    DENIED = "denied"
+
+
+class AuditEvent(models.Model):
+    """One admin action or login attempt; rows are only ever added."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.CharField(max_length=255, blank=True)
+    auth_method = models.CharField(max_length=32, choices=AuthMethod.choices)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    action = models.CharField(max_length=64, db_index=True)
+    target = models.CharField(max_length=255, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["actor", "created_at"])]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor or '-'} {self.action} {self.outcome}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Audit events are append-only.")
+
+
+class RevokedToken(models.Model):
+    """An access token refused before its expiry (logout); the cache holds the hot copy."""
+
+    key = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["expires_at"]
+
+    def __str__(self):
+        return f"revoked until {self.expires_at:%Y-%m-%d %H:%M:%S}"

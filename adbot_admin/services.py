@@ -1,0 +1,70 @@
+"""Authentication flows shared by the API and the shell: CMS password, logout."""
+
+import logging
+
+import bcrypt
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from . import revocation
+
+logger = logging.getLogger(__name__)
+
+BCRYPT_MAX_BYTES = 72
+CMS_ADMIN_USERNAME = "cms-admin"
+
+
+def cms_login_configured():
+    return bool(settings.ADMIN_PASSWORD_HASH)
+
+
+def valid_bcrypt_hash(value):
+    """Return True when `value` is a bcrypt hash that bcrypt.checkpw accepts."""
+    try:
+        bcrypt.checkpw(b"", value.encode())
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def cms_password_matches(password):
+    """Return True when `password` matches ADMIN_PASSWORD_HASH.
+
+    A password past bcrypt's 72 bytes is a wrong password (bcrypt would
+    otherwise compare only its first 72 bytes); it still costs one check.
+    """
+    candidate = password.encode("utf-8", "surrogatepass")
+    stored = settings.ADMIN_PASSWORD_HASH.encode()
+    if len(candidate) > BCRYPT_MAX_BYTES:
+        bcrypt.checkpw(candidate[:BCRYPT_MAX_BYTES], stored)
+        return False
+    return bcrypt.checkpw(candidate, stored)
+
+
+def cms_admin_user():
+    """Return the user that CMS logins act as, made on first use as active staff."""
+    user, created = get_user_model().objects.get_or_create(
+        username=CMS_ADMIN_USERNAME, defaults={"is_staff": True, "is_active": True}
+    )
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+@transaction.atomic
+def token_logout(*, access_token, refresh=None, user=None):
+    """Refuse `access_token` and, when given, the refresh token from now on.
+
+    Raises TokenError when the refresh token is invalid or belongs to someone else.
+    """
+    if refresh:
+        refresh_token = RefreshToken(refresh)
+        owner = refresh_token.get("user_id")
+        if user is None or getattr(user, "pk", None) is None or str(owner) != str(user.pk):
+            raise TokenError("Refresh token does not belong to the caller")
+        refresh_token.blacklist()
+    revocation.revoke(access_token)

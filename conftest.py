@@ -1,0 +1,56 @@
+"""Fixtures shared by every app's tests."""
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from adbot_admin.tests.factories import UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    # Rate-limit counters and revocations must not leak from one test to the next.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _private_folders(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.SESSIONS_DIR = tmp_path / "sessions"
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(is_staff=True, username="alice")
+
+
+@pytest.fixture
+def plain_user(db):
+    return UserFactory(is_staff=False, username="bob")
+
+
+def bearer_client(user):
+    refresh = RefreshToken.for_user(user)
+    refresh["role"] = user.role
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {refresh.access_token}")
+    client.tokens = {"access": str(refresh.access_token), "refresh": str(refresh)}
+    return client
+
+
+@pytest.fixture
+def admin_api_client(admin_user):
+    return bearer_client(admin_user)
+
+
+@pytest.fixture
+def user_api_client(plain_user):
+    return bearer_client(plain_user)
