@@ -270,9 +270,10 @@ def _exif_orientation(source: Image.Image) -> Image.Transpose | None:
     try:
         value = source.getexif().get(_EXIF_ORIENTATION_TAG)
         return _ORIENTATION_TRANSPOSE.get(value)
-    except _DECODE_ERRORS:
+    except (*_DECODE_ERRORS, Warning):
         # Broken EXIF is common in camera files; showing the picture unrotated
-        # beats refusing it, and the EXIF is discarded anyway.
+        # beats refusing it, and the EXIF is discarded anyway. Warning covers
+        # Pillow's "Corrupt EXIF data" when warnings are turned into errors.
         return None
 
 

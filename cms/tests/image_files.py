@@ -25,7 +25,7 @@ BLUE = (0, 0, 255)
 
 
 def _picture(width: int, height: int, mode: str = "RGB") -> Image.Image:
-    """Return an image whose left half is red and right half blue (orientation-visible)."""
+    """Return an image with a red left half and a blue right half."""
     image = Image.new("RGB", (width, height), BLUE)
     image.paste(RED, (0, 0, max(1, width // 2), height))
     return image.convert(mode)
@@ -72,7 +72,7 @@ def jpeg_bytes(
     orientation: int | None = None,
     mode: str = "RGB",
 ) -> bytes:
-    """Return a JPEG; exif_gps adds camera/uploader/GPS EXIF, orientation an EXIF tag."""
+    """Return a JPEG; exif_gps adds camera/uploader/GPS EXIF, orientation a tag."""
     params = {"quality": 90}
     if exif_gps or orientation is not None:
         params["exif"] = _identifying_exif(orientation, gps=exif_gps).tobytes()
@@ -171,7 +171,10 @@ def _xmp() -> bytes:
     return (
         b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
         b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-        b"<rdf:Description>" + UPLOADER_MARKER.encode() + SCRIPT_MARKER + b"</rdf:Description>"
+        b"<rdf:Description>"
+        + UPLOADER_MARKER.encode()
+        + SCRIPT_MARKER
+        + b"</rdf:Description>"
         b"</rdf:RDF></x:xmpmeta>"
     )
 
@@ -205,7 +208,8 @@ def png_decompression_bomb(width: int = 20000, height: int = 20000) -> bytes:
     remaining = height
     while remaining:
         count = min(rows_per_block, remaining)
-        parts.append(compressor.compress(block if count == rows_per_block else row * count))
+        chunk = block if count == rows_per_block else row * count
+        parts.append(compressor.compress(chunk))
         remaining -= count
     parts.append(compressor.flush())
     return (
@@ -230,13 +234,19 @@ def png_header_only_bomb(width: int = 12000, height: int = 12000) -> bytes:
 
 def png_zero_size() -> bytes:
     """Return a PNG whose header declares 0 x 0 pixels."""
-    return _png_ihdr(0, 0) + _png_chunk(b"IDAT", zlib.compress(b"")) + _png_chunk(b"IEND", b"")
+    return (
+        _png_ihdr(0, 0)
+        + _png_chunk(b"IDAT", zlib.compress(b""))
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def gif_many_frames(frames: int) -> bytes:
     """Return a 1x1 GIF with the given number of frames."""
     images = [Image.new("L", (1, 1), index % 256) for index in range(frames)]
-    return _save(images[0], "GIF", save_all=True, append_images=images[1:], optimize=False)
+    return _save(
+        images[0], "GIF", save_all=True, append_images=images[1:], optimize=False
+    )
 
 
 def svg_with_script() -> bytes:
@@ -305,6 +315,6 @@ def png_with_text_chunk_script() -> bytes:
 
 
 def oversize_bytes(n: int) -> bytes:
-    """Return a valid JPEG padded with trailing zeros to exactly n bytes (if n allows)."""
+    """Return a valid JPEG padded with zeros to n bytes (if n exceeds its size)."""
     data = jpeg_bytes()
     return data + bytes(max(0, n - len(data)))
