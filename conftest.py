@@ -54,3 +54,19 @@ def admin_api_client(admin_user):
 @pytest.fixture
 def user_api_client(plain_user):
     return bearer_client(plain_user)
+
+
+def pytest_report_header(config):
+    from django.conf import settings
+
+    return (
+        f"database: {settings.DATABASES['default']['ENGINE']}, "
+        f"cache: {settings.CACHES['default']['BACKEND']}"
+    )
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # A skipped test is a claim not tested: the run fails rather than pass quietly.
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and reporter.stats.get("skipped") and exitstatus == 0:
+        session.exitstatus = 1

@@ -1,0 +1,33 @@
+"""gunicorn settings for production: `gunicorn -c gunicorn.conf.py`.
+
+Environment: BIND (default 127.0.0.1:8000), WEB_CONCURRENCY (workers, default 2),
+GUNICORN_THREADS (threads per worker, default 4), GUNICORN_TIMEOUT (seconds, default 30).
+"""
+
+import os
+
+wsgi_app = "adbot_admin.wsgi:application"
+bind = os.environ.get("BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 10
+# Load the app once in the master so a refused start-up (weak keys) stops here
+# with its message instead of in every worker.
+preload_app = True
+# A 16 KB bearer token must reach Django's 401, not gunicorn's bare 400.
+limit_request_field_size = 32768
+accesslog = "-"
+errorlog = "-"
+# The path without its query string: a query string may carry a token or a secret.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+# Django alone reads X-Forwarded-* (TRUSTED_PROXY_COUNT, SECURE_PROXY_SSL_HEADER).
+forwarded_allow_ips = ""
+
+
+def post_fork(server, worker):
+    # A connection opened while preloading must not be shared by forked workers.
+    from django.db import connections
+
+    connections.close_all()
