@@ -173,13 +173,21 @@ FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Gallery images (MEDIA_ROOT). See adbot_admin/storage.py and the README for S3.
+    "default": {
+        "BACKEND": "adbot_admin.storage.AtomicFileSystemStorage",
+        "OPTIONS": {"file_permissions_mode": 0o644, "directory_permissions_mode": 0o755},
+    },
+    # Session files (SESSIONS_DIR), read by the engine.
+    "sessions": {"BACKEND": "adbot_admin.storage.SessionFileStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not DEBUG
-        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage",
+        # Without `collectstatic` (tests, a first run) names fall back to unhashed ones.
+        "OPTIONS": {"manifest_strict": False},
     },
 }
+# Serve app static files even before `collectstatic` has run.
+WHITENOISE_USE_FINDERS = True
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 SESSIONS_DIR = env.path("SESSIONS_DIR", default=BASE_DIR / "sessions")
