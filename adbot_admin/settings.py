@@ -181,9 +181,8 @@ STORAGES = {
     # Session files (SESSIONS_DIR), read by the engine.
     "sessions": {"BACKEND": "adbot_admin.storage.SessionFileStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage",
         # Without `collectstatic` (tests, a first run) names fall back to unhashed ones.
-        "OPTIONS": {"manifest_strict": False},
+        "BACKEND": "adbot_admin.storage.StaticFilesStorage",
     },
 }
 # Serve app static files even before `collectstatic` has run.

@@ -12,6 +12,8 @@ import tempfile
 
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, storages
+from whitenoise.storage import CompressedManifestStaticFilesStorage
+from whitenoise.storage import CompressedManifestStaticFilesStorage
 
 TEMP_PREFIX = ".incoming-"
 
@@ -70,6 +72,19 @@ class SessionFileStorage(AtomicFileSystemStorage):
         return os.path.abspath(self.base_location)
 
 
+class StaticFilesStorage(CompressedManifestStaticFilesStorage):
+    """Hashed, compressed static files once collected; their plain names before that."""
+
+    manifest_strict = False
+
+    def hashed_name(self, name, content=None, filename=None):
+        try:
+            return super().hashed_name(name, content, filename)
+        except ValueError:
+            # Not collected (tests, a first run): WHITENOISE_USE_FINDERS serves the plain name.
+            return name
+
+
 def save_exact(storage, name, content, *, overwrite):
     """Store `content` as exactly `name` in any storage; raises FileExistsError when taken.
 
@@ -91,3 +106,9 @@ def session_storage():
 
 def media_storage():
     return storages["default"]
+
+
+class StaticFilesStorage(CompressedManifestStaticFilesStorage):
+    """Hashed, compressed static files; before `collectstatic` (tests) names fall back to unhashed ones."""
+
+    manifest_strict = False
