@@ -13,7 +13,6 @@ import tempfile
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, storages
 from whitenoise.storage import CompressedManifestStaticFilesStorage
-from whitenoise.storage import CompressedManifestStaticFilesStorage
 
 TEMP_PREFIX = ".incoming-"
 
@@ -106,9 +105,3 @@ def session_storage():
 
 def media_storage():
     return storages["default"]
-
-
-class StaticFilesStorage(CompressedManifestStaticFilesStorage):
-    """Hashed, compressed static files; before `collectstatic` (tests) names fall back to unhashed ones."""
-
-    manifest_strict = False
