@@ -40,9 +40,11 @@ def plain_user(db):
 def bearer_client(user):
     refresh = RefreshToken.for_user(user)
     refresh["role"] = user.role
+    # `access_token` mints a new token (new jti) on every read: read it once.
+    access = str(refresh.access_token)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {refresh.access_token}")
-    client.tokens = {"access": str(refresh.access_token), "refresh": str(refresh)}
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    client.tokens = {"access": access, "refresh": str(refresh)}
     return client
 
 

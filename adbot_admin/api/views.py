@@ -19,6 +19,7 @@ from .. import revocation, services
 from ..audit import record
 from ..models import AuditEvent, AuthMethod, Outcome
 from . import ratelimits, serializers
+from .authentication import AdminJWTAuthentication
 from .exceptions import NotConfigured, error_body
 from .filters import AuditEventFilter
 from .ratelimits import RateLimitHeadersMixin, rate_limited
@@ -31,8 +32,14 @@ ERRORS = {
 
 
 class PublicMixin:
+    """Open to anyone; a refused credential still answers 401, not 403."""
+
     authentication_classes = []
     permission_classes = [AllowAny]
+
+    def get_authenticate_header(self, request):
+        # Without a challenge DRF turns AuthenticationFailed into a 403.
+        return AdminJWTAuthentication().authenticate_header(request)
 
 
 class TokenObtainView(RateLimitHeadersMixin, PublicMixin, TokenViewBase):
