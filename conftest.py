@@ -29,7 +29,8 @@ def api_client():
 
 @pytest.fixture
 def admin_user(db):
-    return UserFactory(is_staff=True, username="alice")
+    # A superuser, as pytest-django's own `admin_user`: its `admin_client` needs the model permissions.
+    return UserFactory(is_staff=True, is_superuser=True, username="alice")
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 from django.core.cache import cache
 from django.db import connection
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, status
+from rest_framework import exceptions, generics, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -55,7 +55,7 @@ class TokenObtainView(RateLimitHeadersMixin, PublicMixin, TokenViewBase):
         username = str(request.data.get("username", ""))[:150] if hasattr(request.data, "get") else ""
         try:
             response = super().post(request, *args, **kwargs)
-        except AuthenticationFailed:
+        except exceptions.AuthenticationFailed:  # SimpleJWT's serializer raises DRF's own class
             record(request=request, action="login", outcome=Outcome.FAILURE, target=username,
                    auth_method=AuthMethod.PASSWORD)
             raise
