@@ -5,6 +5,7 @@ output, maps the few exceptions DRF does not know, and answers Django's 400,
 403, 404 and 500 handlers and CSRF failures in the same shape.
 """
 
+import errno
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -44,6 +45,12 @@ class ServiceUnavailable(exceptions.APIException):
         self.retry_after = retry_after
 
 
+class InsufficientStorage(exceptions.APIException):
+    status_code = 507
+    default_detail = "The server has no room to store this file; nothing was kept."
+    default_code = "insufficient_storage"
+
+
 class NotConfigured(ServiceUnavailable):
     default_detail = "This feature is not configured on this server."
     default_code = "not_configured"
@@ -68,6 +75,12 @@ def _as_drf_exception(exc):
         return PayloadTooLarge()
     if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
         return exceptions.ParseError("The request has too many fields or files.")
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        logger.error("storage full: %s", type(exc).__name__)
+        return InsufficientStorage()
+    if isinstance(exc, OSError):
+        logger.error("storage error: %s", exc.strerror or type(exc).__name__)
+        return ServiceUnavailable("File storage failed; nothing was kept. Try again shortly.", "storage_error")
     if isinstance(exc, DatabaseError):
         logger.error("database error: %s", type(exc).__name__)
         return ServiceUnavailable("The database is unavailable; try again shortly.", "database_unavailable")
