@@ -121,6 +121,20 @@ def check_admin_password_hash(app_configs=None, **kwargs):
     return []
 
 
+@checks.register()
+def check_storage_choices(app_configs=None, **kwargs):
+    """Refuse a storage choice that is neither `filesystem` nor `s3`."""
+    return [
+        checks.Error(
+            f"{name} is {getattr(settings, name)!r}.",
+            hint=f"Set {name} to filesystem (default) or s3.",
+            id="adbot_admin.E008",
+        )
+        for name in ("MEDIA_STORAGE", "SESSIONS_STORAGE")
+        if getattr(settings, name) not in ("filesystem", "s3")
+    ]
+
+
 def refuse_unsafe_start():
     """Raise SystemCheckError when a check says the configuration is unsafe to serve."""
     from django.core.management.base import SystemCheckError

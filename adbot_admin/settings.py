@@ -146,7 +146,7 @@ if TRUSTED_PROXY_COUNT > 0:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_SECURE = not DEBUG
@@ -187,6 +187,36 @@ STORAGES = {
 }
 # Serve app static files even before `collectstatic` has run.
 WHITENOISE_USE_FINDERS = True
+
+
+def s3_storage(prefix, *, public):
+    """Return a STORAGES entry for an S3-compatible bucket (django-storages), keys under `prefix`."""
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "access_key": env_raw("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": env_raw("AWS_SECRET_ACCESS_KEY") or None,
+            "custom_domain": (env.str("AWS_S3_CUSTOM_DOMAIN", default="") or None) if public else None,
+            "location": prefix,
+            "default_acl": None,
+            "file_overwrite": True,
+            # Session files are credentials: never a public URL, not even a signed one.
+            "querystring_auth": not public,
+        },
+    }
+
+
+# `filesystem` (default: MEDIA_ROOT / SESSIONS_DIR, a local or shared volume) or `s3`.
+MEDIA_STORAGE = env.str("MEDIA_STORAGE", default="filesystem")
+SESSIONS_STORAGE = env.str("SESSIONS_STORAGE", default="filesystem")
+if MEDIA_STORAGE == "s3":
+    STORAGES["default"] = s3_storage("media", public=True)
+if SESSIONS_STORAGE == "s3":
+    STORAGES["sessions"] = s3_storage("sessions", public=False)
+
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 SESSIONS_DIR = env.path("SESSIONS_DIR", default=BASE_DIR / "sessions")
