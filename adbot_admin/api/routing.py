@@ -11,4 +11,6 @@ class OptionalSlashRouter(SimpleRouter):
     """A router whose routes match with and without a trailing slash."""
 
     def __init__(self):
-        super().__init__(trailing_slash="/?")
+        super().__init__()
+        # SimpleRouter turns any true `trailing_slash` argument into "/", so set the pattern itself.
+        self.trailing_slash = "/?"
