@@ -3,6 +3,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("adbot_admin.api.urls")),
+    path("", include("cms.urls")),
     path("admin/", admin.site.urls),
 ]
 

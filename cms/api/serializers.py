@@ -1,0 +1,81 @@
+from rest_framework import serializers
+
+from ..models import GalleryImage
+from adbot_admin.storage import media_storage
+
+
+def absolute_media_url(request, name):
+    """Return the public URL of the media file `name`, absolute when a request is known."""
+    url = media_storage().url(name)
+    return request.build_absolute_uri(url) if request is not None else url
+
+
+class GalleryImageSerializer(serializers.ModelSerializer):
+    """An image as the admin API shows it; only title, alt_text, position and published are writable."""
+
+    url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = GalleryImage
+        fields = [
+            "id", "url", "thumbnail_url", "width", "height", "format", "size",
+            "title", "alt_text", "position", "published", "created_at",
+        ]
+        read_only_fields = ["id", "width", "height", "format", "size", "created_at"]
+
+    def get_url(self, image) -> str:
+        return absolute_media_url(self.context.get("request"), image.file_name)
+
+    def get_thumbnail_url(self, image) -> str:
+        return absolute_media_url(self.context.get("request"), image.thumbnail_name)
+
+
+class GalleryImageUploadSerializer(GalleryImageSerializer):
+    """A multipart upload: the image file plus optional metadata; answers with the stored image."""
+
+    # A plain FileField: the content is judged by cms.images alone, never by
+    # ImageField's own Pillow check (which would open any format Pillow knows).
+    image = serializers.FileField(write_only=True, help_text="JPEG, PNG, WebP or GIF, recognised from its content.")
+    position = serializers.IntegerField(
+        min_value=0, max_value=2_147_483_647, required=False, help_text="Default: after the last image."
+    )
+    published = serializers.BooleanField(default=True)
+
+    class Meta(GalleryImageSerializer.Meta):
+        fields = [*GalleryImageSerializer.Meta.fields, "image"]
+
+
+class GalleryImageUpdateSerializer(GalleryImageSerializer):
+    """PATCH: title, alt_text, position, published; any other key is ignored."""
+
+    position = serializers.IntegerField(min_value=0, max_value=2_147_483_647, required=False)
+
+
+class GalleryReorderSerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=10_000,
+        help_text="Image ids in their new order; images not listed keep their order after these.",
+    )
+
+
+class GalleryOrderSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.IntegerField(), help_text="Every image id, in gallery order.")
+
+
+class PublicGalleryImageSerializer(serializers.ModelSerializer):
+    """A published image as the public site shows it."""
+
+    url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = GalleryImage
+        fields = ["id", "url", "thumbnail_url", "width", "height", "title", "alt_text", "position"]
+        read_only_fields = fields
+
+    def get_url(self, image) -> str:
+        return absolute_media_url(self.context.get("request"), image.file_name)
+
+    def get_thumbnail_url(self, image) -> str:
+        return absolute_media_url(self.context.get("request"), image.thumbnail_name)

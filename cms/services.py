@@ -1,0 +1,245 @@
+"""Gallery flows shared by the API and the admin site: upload, edit, reorder, delete.
+
+Row and files appear and disappear together:
+- Upload writes both files, then the row, the revision bump and the audit event
+  in one transaction; if anything fails the files it wrote are removed before
+  the error propagates. The files carry fresh random names, so nobody can reach
+  them before the row commits.
+- Delete removes the row (with the revision bump and the audit event) in a
+  transaction and removes the files only once it has committed
+  (`transaction.on_commit`): a row never points at a missing file. A crash
+  between commit and file removal, or a rollback of an outer transaction after
+  an upload, can leave files no row names; `gallery_orphans_delete` (the
+  `prune_gallery_files` command) removes those.
+"""
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from adbot_admin.audit import record
+from adbot_admin.models import Outcome
+from adbot_admin.storage import media_storage, save_exact
+
+from .images import ImageRejected, ProcessedImage, _describe_bytes, process_image
+from .models import GalleryImage, GalleryRevision
+
+logger = logging.getLogger(__name__)
+
+GALLERY_DIR = "gallery"
+THUMBNAIL_SIZE = (400, 400)
+EDITABLE_FIELDS = ("title", "alt_text", "position", "published")
+REVISION_PK = 1
+
+
+class ImageTooLarge(ImageRejected):
+    """Raised when an upload is larger than IMAGE_MAX_BYTES (the API answers 413)."""
+
+
+def gallery_image_check(*, upload) -> ProcessedImage:
+    """Return `upload` validated and re-encoded, with its thumbnail.
+
+    Raises ImageTooLarge past IMAGE_MAX_BYTES (judged by the bytes received,
+    before any decoding) and ImageRejected for anything process_image refuses.
+    """
+    max_bytes = settings.IMAGE_MAX_BYTES
+    size = getattr(upload, "size", None)
+    if size is not None and size > max_bytes:
+        raise ImageTooLarge(f"image is larger than {_describe_bytes(max_bytes)}")
+    try:
+        return process_image(
+            upload, max_bytes=max_bytes, max_pixels=settings.IMAGE_MAX_PIXELS, thumbnail_size=THUMBNAIL_SIZE
+        )
+    except ImageRejected as exc:
+        if str(exc).startswith("image is larger than"):
+            raise ImageTooLarge(str(exc)) from exc
+        raise
+
+
+def gallery_image_create(
+    *, upload, title="", alt_text="", position=None, published=True, processed=None, request=None
+) -> GalleryImage:
+    """Store `upload` as a new gallery image and return it.
+
+    `processed` is the result of gallery_image_check when the caller (the
+    admin form) has already checked the upload. `position` None puts the image
+    last. Raises ImageRejected (ImageTooLarge) for a refused upload and Django's
+    ValidationError for invalid metadata; either way nothing is stored, and the
+    refusal is audited.
+    """
+    image = GalleryImage(title=title, alt_text=alt_text, position=position or 0, published=published)
+    try:
+        image.clean_fields(exclude=["file_name", "thumbnail_name", "width", "height", "format", "size"])
+        if processed is None:
+            processed = gallery_image_check(upload=upload)
+    except (ImageRejected, ValidationError) as exc:
+        record(request=request, action="gallery_image.upload", outcome=Outcome.FAILURE,
+               detail={"reason": str(exc.messages if isinstance(exc, ValidationError) else exc)[:500]})
+        raise
+
+    stem = uuid.uuid4().hex
+    image.file_name = f"{GALLERY_DIR}/{stem}.{processed.extension}"
+    image.thumbnail_name = f"{GALLERY_DIR}/{stem}-thumb.{processed.extension}"
+    image.width, image.height = processed.width, processed.height
+    image.format = processed.format
+    image.size = len(processed.content)
+
+    storage = media_storage()
+    written = []
+    try:
+        with transaction.atomic():
+            for name, content in ((image.file_name, processed.content), (image.thumbnail_name, processed.thumbnail)):
+                save_exact(storage, name, ContentFile(content), overwrite=False)
+                written.append(name)
+            if position is None:
+                image.position = _next_position()
+            image.save()
+            _bump_revision()
+            record(request=request, action="gallery_image.upload", target=image.pk,
+                   detail={"file": image.file_name, "format": image.format, "size": image.size})
+    except BaseException:
+        _delete_files(written, storage=storage)
+        raise
+    return image
+
+
+def gallery_image_update(*, image, data, request=None) -> GalleryImage:
+    """Set the editable fields in `data` (title, alt_text, position, published) on `image` and return it.
+
+    Other keys raise ValueError (a programming error: callers pass validated
+    data). Invalid values raise Django's ValidationError. An empty `data`
+    changes nothing and records nothing.
+    """
+    unknown = set(data) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    if not data:
+        return image
+    for name, value in data.items():
+        setattr(image, name, value)
+    image.clean_fields(exclude=[f.name for f in GalleryImage._meta.fields if f.name not in data])
+    with transaction.atomic():
+        image.save(update_fields=[*data, "updated_at"])
+        _bump_revision()
+        record(request=request, action="gallery_image.update", target=image.pk, detail={"fields": sorted(data)})
+    return image
+
+
+def gallery_images_reorder(*, ids, request=None) -> list[int]:
+    """Put the images `ids` first, in that order, the others after them as they were; return every id in order.
+
+    Positions become 0, 1, 2, ... in one transaction. Raises Django's
+    ValidationError for a repeated or unknown id.
+    """
+    if len(set(ids)) != len(ids):
+        raise ValidationError({"ids": ["Each id may appear only once."]})
+    with transaction.atomic():
+        # Locks the rows (on databases that can) so two reorders apply one after the other.
+        current = list(GalleryImage.objects.select_for_update().order_by("position", "id").values_list("id", "position"))
+        known = {pk for pk, _ in current}
+        missing = [pk for pk in ids if pk not in known]
+        if missing:
+            raise ValidationError({"ids": [f"Unknown image ids: {', '.join(map(str, missing))}."]})
+        listed = set(ids)
+        order = [*ids, *(pk for pk, _ in current if pk not in listed)]
+        old = dict(current)
+        now = timezone.now()
+        changed = [
+            GalleryImage(pk=pk, position=index, updated_at=now)
+            for index, pk in enumerate(order)
+            if old[pk] != index
+        ]
+        if changed:
+            GalleryImage.objects.bulk_update(changed, ["position", "updated_at"], batch_size=500)
+            _bump_revision()
+            record(request=request, action="gallery_image.reorder", detail={"ids": order[:200]})
+    return order
+
+
+def gallery_image_delete(*, image, request=None) -> None:
+    """Delete `image`: the row now, its files once the transaction has committed.
+
+    Deleting an image that is already gone does nothing.
+    """
+    names = [image.file_name, image.thumbnail_name]
+    with transaction.atomic():
+        deleted, _ = GalleryImage.objects.filter(pk=image.pk).delete()
+        if not deleted:
+            return
+        _bump_revision()
+        record(request=request, action="gallery_image.delete", target=image.pk, detail={"file": image.file_name})
+        transaction.on_commit(partial(_delete_files, names), robust=True)
+
+
+def gallery_images_delete(*, images, request=None) -> int:
+    """Delete each of `images` as gallery_image_delete does, in one transaction; return how many."""
+    count = 0
+    with transaction.atomic():
+        for image in images:
+            gallery_image_delete(image=image, request=request)
+            count += 1
+    return count
+
+
+def gallery_orphans_delete(*, older_than=timedelta(hours=1)) -> list[str]:
+    """Remove files under gallery/ that no row names and that are older than `older_than`; return their names.
+
+    The age guard spares files of an upload whose transaction has not committed
+    yet; leftovers of an interrupted atomic write (`.incoming-*`) go the same way.
+    """
+    storage = media_storage()
+    try:
+        _, files = storage.listdir(GALLERY_DIR)
+    except FileNotFoundError:
+        return []
+    cutoff = timezone.now() - older_than
+    candidates = [f"{GALLERY_DIR}/{name}" for name in files]
+    named = set(GalleryImage.objects.filter(file_name__in=candidates).values_list("file_name", flat=True))
+    named |= set(GalleryImage.objects.filter(thumbnail_name__in=candidates).values_list("thumbnail_name", flat=True))
+    removed = []
+    for name in candidates:
+        if name in named:
+            continue
+        if storage.get_modified_time(name) >= cutoff:
+            continue
+        storage.delete(name)
+        removed.append(name)
+    if removed:
+        logger.info("removed %d orphan gallery files", len(removed))
+    return removed
+
+
+def gallery_revision() -> tuple[int, datetime | None]:
+    """Return (revision number, time of the last change) of the gallery, in one query."""
+    row = GalleryRevision.objects.filter(pk=REVISION_PK).values_list("number", "changed_at").first()
+    return row if row is not None else (0, None)
+
+
+def _bump_revision():
+    now = timezone.now()
+    if not GalleryRevision.objects.filter(pk=REVISION_PK).update(number=F("number") + 1, changed_at=now):
+        # The migration makes the row; a flushed test database has lost it.
+        GalleryRevision.objects.update_or_create(pk=REVISION_PK, defaults={"number": 1, "changed_at": now})
+
+
+def _next_position():
+    top = GalleryImage.objects.aggregate(top=Max("position"))["top"]
+    return 0 if top is None else top + 1
+
+
+def _delete_files(names, *, storage=None):
+    """Remove `names` from media storage; a failure is logged, never raised."""
+    storage = storage or media_storage()
+    for name in names:
+        try:
+            storage.delete(name)
+        except Exception:
+            logger.exception("could not delete gallery file %s", name)

@@ -1,0 +1,527 @@
+/* The gallery CMS page: log in with the CMS password, then manage the gallery
+ * through the JSON API with a bearer token.
+ *
+ * The token lives in sessionStorage only (gone when the tab closes) and is
+ * sent as `Authorization: Bearer` on every call. A warning shows five minutes
+ * before it expires; at expiry, on any 401 and on "Log out" the token is
+ * dropped and the login form comes back with the reason.
+ */
+(function () {
+  "use strict";
+
+  var TOKEN_KEY = "cms.token";
+  var EXPIRES_KEY = "cms.expiresAt";
+  var WARN_BEFORE_MS = 5 * 60 * 1000;
+  var API = {
+    login: "/api/cms/login",
+    me: "/api/auth/me",
+    logout: "/api/auth/logout",
+    images: "/api/cms/gallery-images",
+    reorder: "/api/cms/gallery-images/reorder",
+  };
+
+  var el = {};
+  var images = [];
+  var timer = null;
+  var warned = false;
+  var maxBytes = 0;
+
+  function $(id) {
+    return document.getElementById(id);
+  }
+
+  /* ---- messages ------------------------------------------------------ */
+
+  function say(text, kind) {
+    el.message.textContent = text || "";
+    el.message.className = "message" + (kind ? " " + kind : "");
+  }
+
+  function describeBytes(count) {
+    if (count >= 1024 * 1024) return +(count / (1024 * 1024)).toFixed(1) + " MiB";
+    if (count >= 1024) return +(count / 1024).toFixed(1) + " KiB";
+    return count + " bytes";
+  }
+
+  function describeWait(seconds) {
+    seconds = Math.max(1, Math.ceil(seconds));
+    if (seconds < 60) return seconds + (seconds === 1 ? " second" : " seconds");
+    var minutes = Math.ceil(seconds / 60);
+    return minutes + (minutes === 1 ? " minute" : " minutes");
+  }
+
+  /* Return a sentence for an API error: status, the body's words, Retry-After. */
+  function errorText(status, body, retryAfter, action) {
+    var detail = body && body.detail ? String(body.detail) : "";
+    if (status === 0) return action + " failed: the server could not be reached.";
+    if (status === 400) {
+      var errors = body && body.errors;
+      if (errors && typeof errors === "object") {
+        var parts = [];
+        Object.keys(errors).forEach(function (field) {
+          var list = Array.isArray(errors[field]) ? errors[field] : [errors[field]];
+          var name = field === "non_field_errors" ? "" : field.replace(/_/g, " ") + ": ";
+          parts.push(name + list.join(" "));
+        });
+        if (parts.length) return action + " refused. " + parts.join("; ");
+      }
+      return action + " refused. " + (detail || "The request was not valid.");
+    }
+    if (status === 403) return action + " refused: " + (detail || "this account may not do that.");
+    if (status === 404) return action + " failed: the image no longer exists.";
+    if (status === 413) return action + " refused: the file is too large" + (detail ? " (" + detail + ")" : "") + ".";
+    if (status === 429) {
+      var wait = parseInt(retryAfter, 10);
+      return action + " refused: too many requests. Try again in " + describeWait(isNaN(wait) ? 60 : wait) + ".";
+    }
+    if (status === 503) return action + " failed: the service is unavailable. Try again shortly.";
+    return action + " failed (HTTP " + status + ")" + (detail ? ": " + detail : ".");
+  }
+
+  /* ---- token and session -------------------------------------------- */
+
+  function token() {
+    return sessionStorage.getItem(TOKEN_KEY);
+  }
+
+  function expiresAt() {
+    return parseInt(sessionStorage.getItem(EXPIRES_KEY) || "0", 10);
+  }
+
+  function setSession(accessToken, expiresInSeconds) {
+    sessionStorage.setItem(TOKEN_KEY, accessToken);
+    sessionStorage.setItem(EXPIRES_KEY, String(Date.now() + expiresInSeconds * 1000));
+  }
+
+  function clearSession() {
+    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(EXPIRES_KEY);
+    if (timer !== null) {
+      clearInterval(timer);
+      timer = null;
+    }
+  }
+
+  /* End the session and show the login form with `reason`. */
+  function logout(reason) {
+    clearSession();
+    images = [];
+    el.gallery.textContent = "";
+    el.expiryWarning.hidden = true;
+    el.galleryView.hidden = true;
+    el.sessionBar.hidden = true;
+    el.loginView.hidden = false;
+    el.loginReason.textContent = reason || "";
+    say("");
+    el.password.value = "";
+    el.password.focus();
+  }
+
+  function checkExpiry() {
+    var left = expiresAt() - Date.now();
+    if (!token()) return;
+    if (left <= 0) {
+      logout("Your session expired. Log in again to continue.");
+      return;
+    }
+    if (left <= WARN_BEFORE_MS) {
+      var text = "Your session expires in " + describeWait(left / 1000) + ". Finish what you are doing; you will then need to log in again.";
+      // Written once, then updated in place: a live region re-read every second helps nobody.
+      if (!warned) {
+        warned = true;
+        el.expiryWarning.hidden = false;
+      }
+      if (el.expiryWarning.textContent !== text) el.expiryWarning.textContent = text;
+    }
+  }
+
+  function startSession() {
+    warned = false;
+    el.expiryWarning.hidden = true;
+    el.expiryWarning.textContent = "";
+    el.loginView.hidden = true;
+    el.loginReason.textContent = "";
+    el.galleryView.hidden = false;
+    el.sessionBar.hidden = false;
+    var until = new Date(expiresAt());
+    el.sessionInfo.textContent = "Logged in until " + until.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    if (timer !== null) clearInterval(timer);
+    timer = setInterval(checkExpiry, 1000);
+    checkExpiry();
+    loadGallery();
+  }
+
+  /* ---- API calls ----------------------------------------------------- */
+
+  /* fetch with the bearer token; resolves to {status, body, headers}; a 401 logs out. */
+  function api(method, url, body) {
+    var headers = { Accept: "application/json", Authorization: "Bearer " + token() };
+    var init = { method: method, headers: headers, credentials: "omit", cache: "no-store" };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(url, init).then(
+      function (response) {
+        return response.text().then(function (text) {
+          var data = null;
+          try {
+            data = text ? JSON.parse(text) : null;
+          } catch (e) {
+            data = null;
+          }
+          return { status: response.status, body: data, headers: response.headers };
+        });
+      },
+      function () {
+        return { status: 0, body: null, headers: new Headers() };
+      }
+    ).then(function (result) {
+      if (result.status === 401 && token()) {
+        logout("The server ended your session" + (result.body && result.body.detail ? " (" + result.body.detail + ")" : "") + ". Log in again.");
+        result.loggedOut = true;
+      }
+      return result;
+    });
+  }
+
+  function failed(result, action) {
+    if (result.loggedOut) return;
+    say(errorText(result.status, result.body, result.headers.get("Retry-After"), action), "error");
+  }
+
+  /* ---- login and logout --------------------------------------------- */
+
+  function onLogin(event) {
+    event.preventDefault();
+    var password = el.password.value;
+    if (!password) {
+      el.loginReason.textContent = "Enter the password.";
+      el.password.focus();
+      return;
+    }
+    el.loginButton.disabled = true;
+    el.loginReason.textContent = "";
+    fetch(API.login, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ password: password }),
+      credentials: "omit",
+      cache: "no-store",
+    })
+      .then(function (response) {
+        return response.json().catch(function () { return null; }).then(function (body) {
+          return { status: response.status, body: body, headers: response.headers };
+        });
+      }, function () {
+        return { status: 0, body: null, headers: new Headers() };
+      })
+      .then(function (result) {
+        el.loginButton.disabled = false;
+        if (result.status === 200 && result.body && result.body.access_token) {
+          el.password.value = "";
+          setSession(result.body.access_token, result.body.expires_in);
+          // /api/auth/me gives the server's own count of the seconds left.
+          return api("GET", API.me).then(function (me) {
+            if (me.status === 200 && me.body && typeof me.body.expires_in === "number") {
+              sessionStorage.setItem(EXPIRES_KEY, String(Date.now() + me.body.expires_in * 1000));
+            }
+            if (!me.loggedOut) {
+              startSession();
+              say("Logged in.", "ok");
+              el.main.focus();
+            }
+          });
+        }
+        var text;
+        if (result.status === 401) text = "Wrong password. Try again.";
+        else text = errorText(result.status, result.body, result.headers.get("Retry-After"), "Log in");
+        el.loginReason.textContent = text;
+        el.password.select();
+        el.password.focus();
+      });
+  }
+
+  function onLogout() {
+    var current = token();
+    var done = function () {
+      logout("You have logged out.");
+    };
+    if (!current) return done();
+    el.logoutButton.disabled = true;
+    fetch(API.logout, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json", Authorization: "Bearer " + current },
+      body: "{}",
+      credentials: "omit",
+      cache: "no-store",
+    }).catch(function () {}).then(function () {
+      el.logoutButton.disabled = false;
+      done();
+    });
+  }
+
+  /* ---- the gallery ---------------------------------------------------- */
+
+  function loadGallery() {
+    var collected = [];
+    function page(url) {
+      return api("GET", url).then(function (result) {
+        if (result.status !== 200) return failed(result, "Loading the gallery");
+        collected = collected.concat(result.body.results || []);
+        // `next` is absolute; keep only its path and query so the call stays on this origin.
+        if (result.body.next) {
+          var next = new URL(result.body.next, window.location.href);
+          return page(next.pathname + next.search);
+        }
+        images = collected;
+        render();
+      });
+    }
+    return page(API.images + "?page_size=200");
+  }
+
+  function byId(id) {
+    for (var i = 0; i < images.length; i++) if (images[i].id === id) return images[i];
+    return null;
+  }
+
+  function label(image) {
+    return image.title ? "“" + image.title + "”" : "image " + image.id;
+  }
+
+  function render(focus) {
+    el.gallery.textContent = "";
+    el.galleryEmpty.hidden = images.length > 0;
+    el.galleryCount.textContent = "(" + images.length + (images.length === 1 ? " image)" : " images)");
+    images.forEach(function (image, index) {
+      el.gallery.appendChild(renderItem(image, index));
+    });
+    if (focus) {
+      var target = el.gallery.querySelector('[data-id="' + focus.id + '"] .' + focus.button);
+      if (target && !target.disabled) target.focus();
+      else {
+        var item = el.gallery.querySelector('[data-id="' + focus.id + '"] .up-button, [data-id="' + focus.id + '"] .down-button');
+        if (item) item.focus();
+      }
+    }
+  }
+
+  function renderItem(image, index) {
+    var node = el.template.content.firstElementChild.cloneNode(true);
+    var id = image.id;
+    node.dataset.id = String(id);
+    var thumb = node.querySelector(".thumb");
+    thumb.src = image.thumbnail_url;
+    thumb.alt = image.alt_text || "";
+    thumb.width = Math.min(200, image.width);
+    node.querySelector(".state").textContent = image.published ? "Published" : "Hidden";
+    node.querySelector(".state").className = "state " + (image.published ? "on" : "off");
+    node.querySelector(".facts").textContent =
+      image.format.toUpperCase() + ", " + image.width + "×" + image.height + ", " + describeBytes(image.size) + ", position " + (index + 1);
+
+    var titleInput = node.querySelector(".title-input");
+    var altInput = node.querySelector(".alt-input");
+    titleInput.id = "title-" + id;
+    altInput.id = "alt-" + id;
+    node.querySelector(".title-label").htmlFor = titleInput.id;
+    node.querySelector(".alt-label").htmlFor = altInput.id;
+    titleInput.value = image.title;
+    altInput.value = image.alt_text;
+
+    node.querySelector(".edit-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      save(id, { title: titleInput.value, alt_text: altInput.value }, "Saving " + label(image), "Saved");
+    });
+
+    var up = node.querySelector(".up-button");
+    var down = node.querySelector(".down-button");
+    up.disabled = index === 0;
+    down.disabled = index === images.length - 1;
+    up.setAttribute("aria-label", "Move " + label(image) + " up");
+    down.setAttribute("aria-label", "Move " + label(image) + " down");
+    up.addEventListener("click", function () { move(id, -1); });
+    down.addEventListener("click", function () { move(id, 1); });
+
+    var publish = node.querySelector(".publish-button");
+    publish.textContent = image.published ? "Unpublish" : "Publish";
+    publish.setAttribute("aria-label", (image.published ? "Unpublish " : "Publish ") + label(image));
+    publish.addEventListener("click", function () {
+      save(
+        id,
+        { published: !image.published },
+        (image.published ? "Unpublishing " : "Publishing ") + label(image),
+        image.published ? "Unpublished" : "Published",
+        "publish-button"
+      );
+    });
+
+    var del = node.querySelector(".delete-button");
+    var confirmBox = node.querySelector(".confirm");
+    del.setAttribute("aria-label", "Delete " + label(image));
+    node.querySelector(".confirm-text").textContent = "Delete " + label(image) + " for good? This cannot be undone.";
+    confirmBox.setAttribute("aria-label", "Confirm deletion of " + label(image));
+    del.addEventListener("click", function () {
+      confirmBox.hidden = false;
+      confirmBox.querySelector(".confirm-no").focus();
+    });
+    confirmBox.querySelector(".confirm-no").addEventListener("click", function () {
+      confirmBox.hidden = true;
+      del.focus();
+    });
+    confirmBox.querySelector(".confirm-yes").addEventListener("click", function () {
+      remove(id);
+    });
+    return node;
+  }
+
+  function save(id, changes, action, doneVerb, focusButton) {
+    return api("PATCH", API.images + "/" + id, changes).then(function (result) {
+      if (result.status !== 200) return failed(result, action);
+      var index = images.findIndex(function (image) { return image.id === id; });
+      if (index >= 0) images[index] = result.body;
+      render({ id: id, button: focusButton || "save-button" });
+      say(doneVerb + " " + label(result.body) + ".", "ok");
+    });
+  }
+
+  function move(id, step) {
+    var index = images.findIndex(function (image) { return image.id === id; });
+    var target = index + step;
+    if (index < 0 || target < 0 || target >= images.length) return;
+    var order = images.map(function (image) { return image.id; });
+    order.splice(index, 1);
+    order.splice(target, 0, id);
+    var image = byId(id);
+    api("POST", API.reorder, { ids: order }).then(function (result) {
+      if (result.status !== 200) return failed(result, "Moving " + label(image));
+      var ids = result.body.ids;
+      images.sort(function (a, b) { return ids.indexOf(a.id) - ids.indexOf(b.id); });
+      images.forEach(function (item, position) { item.position = position; });
+      render({ id: id, button: step < 0 ? "up-button" : "down-button" });
+      say("Moved " + label(image) + " to position " + (ids.indexOf(id) + 1) + ".", "ok");
+    });
+  }
+
+  function remove(id) {
+    var image = byId(id);
+    var index = images.indexOf(image);
+    api("DELETE", API.images + "/" + id).then(function (result) {
+      if (result.status !== 204 && result.status !== 404) return failed(result, "Deleting " + label(image));
+      images = images.filter(function (item) { return item.id !== id; });
+      render();
+      var next = images[Math.min(index, images.length - 1)];
+      if (next) render({ id: next.id, button: "delete-button" });
+      else el.uploadFile.focus();
+      say("Deleted " + label(image) + ".", "ok");
+    });
+  }
+
+  /* ---- upload --------------------------------------------------------- */
+
+  function onUpload(event) {
+    event.preventDefault();
+    var file = el.uploadFile.files[0];
+    if (!file) {
+      say("Choose an image file first.", "error");
+      el.uploadFile.focus();
+      return;
+    }
+    if (maxBytes && file.size > maxBytes) {
+      say("Upload refused: " + file.name + " is " + describeBytes(file.size) + "; the limit is " + describeBytes(maxBytes) + ".", "error");
+      el.uploadFile.focus();
+      return;
+    }
+    var form = new FormData();
+    form.append("image", file);
+    form.append("title", el.uploadTitle.value);
+    form.append("alt_text", el.uploadAlt.value);
+    form.append("published", el.uploadPublished.checked ? "true" : "false");
+
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", API.images);
+    xhr.setRequestHeader("Authorization", "Bearer " + token());
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.addEventListener("progress", function (e) {
+      if (!e.lengthComputable) return;
+      var percent = Math.round((e.loaded / e.total) * 100);
+      el.uploadProgress.value = percent;
+      el.uploadPercent.textContent = percent + "%";
+    });
+    xhr.addEventListener("loadend", function () {
+      el.uploadButton.disabled = false;
+      el.progressBox.hidden = true;
+      var body = null;
+      try {
+        body = xhr.responseText ? JSON.parse(xhr.responseText) : null;
+      } catch (e) {
+        body = null;
+      }
+      if (xhr.status === 401 && token()) {
+        logout("The server ended your session" + (body && body.detail ? " (" + body.detail + ")" : "") + ". Log in again.");
+        return;
+      }
+      if (xhr.status !== 201) {
+        say(errorText(xhr.status, body, xhr.getResponseHeader("Retry-After"), "Upload of " + file.name), "error");
+        return;
+      }
+      images.push(body);
+      images.sort(function (a, b) { return a.position - b.position || a.id - b.id; });
+      el.uploadForm.reset();
+      el.uploadPublished.checked = true;
+      render();
+      say("Uploaded " + label(body) + ".", "ok");
+    });
+    el.uploadButton.disabled = true;
+    el.uploadProgress.value = 0;
+    el.uploadPercent.textContent = "0%";
+    el.progressBox.hidden = false;
+    say("Uploading " + file.name + "…");
+    xhr.send(form);
+  }
+
+  /* ---- start ---------------------------------------------------------- */
+
+  function init() {
+    el = {
+      main: $("main"),
+      message: $("message"),
+      expiryWarning: $("expiry-warning"),
+      loginView: $("login-view"),
+      loginForm: $("login-form"),
+      loginReason: $("login-reason"),
+      loginButton: $("login-button"),
+      password: $("password"),
+      galleryView: $("gallery-view"),
+      sessionBar: $("session-bar"),
+      sessionInfo: $("session-info"),
+      logoutButton: $("logout-button"),
+      uploadForm: $("upload-form"),
+      uploadFile: $("upload-file"),
+      uploadTitle: $("upload-title"),
+      uploadAlt: $("upload-alt"),
+      uploadPublished: $("upload-published"),
+      uploadButton: $("upload-button"),
+      progressBox: $("upload-progress-box"),
+      uploadProgress: $("upload-progress"),
+      uploadPercent: $("upload-percent"),
+      gallery: $("gallery"),
+      galleryEmpty: $("gallery-empty"),
+      galleryCount: $("gallery-count"),
+      template: $("item-template"),
+    };
+    maxBytes = parseInt(document.body.dataset.maxBytes || "0", 10);
+    $("max-size").textContent = describeBytes(maxBytes);
+    el.loginForm.addEventListener("submit", onLogin);
+    el.logoutButton.addEventListener("click", onLogout);
+    el.uploadForm.addEventListener("submit", onUpload);
+    if (token() && expiresAt() > Date.now()) {
+      startSession();
+    } else {
+      clearSession();
+      el.password.focus();
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", init);
+})();

@@ -1,0 +1,770 @@
+"""The gallery API over HTTP: upload, refusals, media serving, listing, edit, reorder, delete, public list."""
+
+import importlib
+import io
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import clear_url_caches
+from PIL import Image
+from rest_framework_simplejwt.tokens import AccessToken
+
+from adbot_admin.models import AuditEvent, Outcome
+from cms.models import GalleryImage
+
+from . import image_files
+from .conftest import GALLERY_URL, PUBLIC_URL, media_files, stored_bytes
+from .factories import GalleryImageFactory
+
+IMAGE_KEYS = {
+    "id", "url", "thumbnail_url", "width", "height", "format", "size",
+    "title", "alt_text", "position", "published", "created_at",
+}
+PUBLIC_KEYS = {"id", "url", "thumbnail_url", "width", "height", "title", "alt_text", "position"}
+STORED_NAME = re.compile(r"^gallery/[0-9a-f]{32}\.(jpg|png|webp|gif)$")
+THUMB_NAME = re.compile(r"^gallery/[0-9a-f]{32}-thumb\.(jpg|png|webp|gif)$")
+
+
+def post_image(client, data, *, name="photo.png", content_type="image/png", **fields):
+    payload = {"image": SimpleUploadedFile(name, data, content_type=content_type), **fields}
+    return client.post(GALLERY_URL, payload, format="multipart")
+
+
+def media_path(url):
+    """Return the MEDIA_ROOT-relative name of an absolute media URL."""
+    return url.split(settings.MEDIA_URL, 1)[1]
+
+
+def served_bytes(response):
+    return b"".join(response.streaming_content)
+
+
+def upload_audits(outcome):
+    return AuditEvent.objects.filter(action="gallery_image.upload", outcome=outcome)
+
+
+# --- upload: accepted ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt", "content_type"),
+    [
+        (image_files.jpeg_bytes(), "jpeg", "image/jpeg"),
+        (image_files.png_bytes(), "png", "image/png"),
+        (image_files.webp_bytes(), "webp", "image/webp"),
+        (image_files.gif_bytes(), "gif", "image/gif"),
+        (image_files.gif_bytes(frames=3), "gif", "image/gif"),
+        (image_files.webp_bytes(frames=3), "webp", "image/webp"),
+        (image_files.apng_bytes(), "png", "image/png"),
+    ],
+    ids=["jpeg", "png", "webp", "gif", "animated-gif", "animated-webp", "apng"],
+)
+def test_every_accepted_format_is_stored_and_served_as_itself(admin_api_client, api_client, data, fmt, content_type):
+    response = post_image(admin_api_client, data, name="whatever.bin", content_type="application/octet-stream",
+                          title="Harbour", alt_text="Boats at dusk")
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert set(body) == IMAGE_KEYS
+    assert body["format"] == fmt
+    assert (body["width"], body["height"]) == Image.open(io.BytesIO(data)).size
+    assert body["title"] == "Harbour" and body["alt_text"] == "Boats at dusk"
+    assert body["published"] is True
+    image = GalleryImage.objects.get(pk=body["id"])
+    assert STORED_NAME.match(image.file_name) and THUMB_NAME.match(image.thumbnail_name)
+    assert image.file_name.removesuffix("." + image.file_name.rsplit(".", 1)[1]) + "-thumb" in image.thumbnail_name
+    assert media_files() == {image.file_name, image.thumbnail_name}
+    assert body["size"] == len(stored_bytes(image.file_name))
+    assert body["url"] == f"http://testserver/media/{image.file_name}"
+    assert body["thumbnail_url"] == f"http://testserver/media/{image.thumbnail_name}"
+
+    for url in (body["url"], body["thumbnail_url"]):
+        served = api_client.get(url)
+        assert served.status_code == 200
+        assert served["Content-Type"] == content_type
+        assert served["X-Content-Type-Options"] == "nosniff"
+        assert served["Content-Security-Policy"] == "default-src 'none'; sandbox"
+        assert "immutable" in served["Cache-Control"] and "max-age=31536000" in served["Cache-Control"]
+        assert served_bytes(served) == stored_bytes(media_path(url))
+        assert Image.open(io.BytesIO(stored_bytes(media_path(url)))).format == fmt.upper().replace("JPG", "JPEG")
+    assert upload_audits(Outcome.SUCCESS).filter(target=str(image.pk), actor="alice").exists()
+
+
+def test_uploaded_name_is_never_used(admin_api_client):
+    response = post_image(admin_api_client, image_files.png_bytes(), name="../../evil name<script>.png")
+
+    assert response.status_code == 201
+    assert all("evil" not in name for name in media_files())
+    assert STORED_NAME.match(GalleryImage.objects.get().file_name)
+
+
+def test_defaults_published_and_appends_at_the_end(admin_api_client):
+    first = post_image(admin_api_client, image_files.png_bytes()).json()
+    second = post_image(admin_api_client, image_files.png_bytes()).json()
+
+    assert first["published"] is True and first["title"] == "" and first["alt_text"] == ""
+    assert second["position"] == first["position"] + 1
+
+
+def test_metadata_fields_are_taken(admin_api_client):
+    body = post_image(admin_api_client, image_files.png_bytes(), published="false", position="7").json()
+
+    assert body["published"] is False
+    assert body["position"] == 7
+
+
+def test_thumbnail_is_made_once_at_upload_within_400px(admin_api_client):
+    body = post_image(admin_api_client, image_files.jpeg_bytes(1200, 600), name="p.jpg").json()
+    image = GalleryImage.objects.get(pk=body["id"])
+
+    thumbnail = Image.open(io.BytesIO(stored_bytes(image.thumbnail_name)))
+    assert thumbnail.size == (400, 200)
+    assert (body["width"], body["height"]) == (1200, 600)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        image_files.jpeg_bytes(exif_gps=True),
+        image_files.png_bytes(exif_gps=True),
+        image_files.webp_bytes(exif_gps=True),
+    ],
+    ids=["jpeg", "png", "webp"],
+)
+def test_exif_and_gps_are_stripped_from_stored_files(admin_api_client, data):
+    assert image_files.CAMERA_MARKER.encode() in data
+
+    body = post_image(admin_api_client, data).json()
+    image = GalleryImage.objects.get(pk=body["id"])
+
+    for name in (image.file_name, image.thumbnail_name):
+        stored = stored_bytes(name)
+        assert image_files.CAMERA_MARKER.encode() not in stored
+        assert image_files.UPLOADER_MARKER.encode() not in stored
+        reopened = Image.open(io.BytesIO(stored))
+        exif = reopened.getexif()
+        assert len(exif) == 0
+        assert not exif.get_ifd(0x8825)  # GPSInfo
+        assert "exif" not in reopened.info and "xmp" not in reopened.info
+
+
+@pytest.mark.parametrize(
+    "data",
+    [image_files.jpeg_with_script_comment(), image_files.png_with_text_chunk_script(),
+     image_files.gif_with_html_after_trailer()],
+    ids=["jpeg-comment", "png-text", "gif-trailer"],
+)
+def test_markup_hidden_in_an_image_does_not_survive(admin_api_client, data):
+    body = post_image(admin_api_client, data).json()
+    image = GalleryImage.objects.get(pk=body["id"])
+
+    for name in (image.file_name, image.thumbnail_name):
+        assert b"<script" not in stored_bytes(name) and b"xss-marker" not in stored_bytes(name)
+
+
+# --- upload: refused ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "content_type", "words"),
+    [
+        (image_files.png_decompression_bomb(), "bomb.png", "image/png", "too many pixels"),
+        (image_files.png_header_only_bomb(), "bomb2.png", "image/png", "too many pixels"),
+        (image_files.svg_with_script(), "logo.svg", "image/svg+xml", "not a JPEG, PNG, WebP or GIF"),
+        (image_files.html_renamed_as_jpg(), "photo.jpg", "image/jpeg", "not a JPEG, PNG, WebP or GIF"),
+        (image_files.truncated_jpeg(), "cut.jpg", "image/jpeg", "damaged or truncated"),
+        (image_files.truncated_png(), "cut.png", "image/png", "damaged or truncated"),
+        (image_files.text_bytes(), "notes.png", "image/png", "not a JPEG, PNG, WebP or GIF"),
+        (image_files.pdf_bytes(), "doc.jpg", "image/jpeg", "not a JPEG, PNG, WebP or GIF"),
+        (image_files.bmp_bytes(), "pic.bmp", "image/bmp", "not a JPEG, PNG, WebP or GIF"),
+        (image_files.tiff_bytes(), "pic.tif", "image/tiff", "not a JPEG, PNG, WebP or GIF"),
+        (image_files.png_zero_size(), "zero.png", "image/png", ""),
+        (image_files.gif_many_frames(1001), "many.gif", "image/gif", "frames"),
+    ],
+    ids=["png-bomb", "png-header-bomb", "svg-script", "html-as-jpg", "truncated-jpeg", "truncated-png",
+         "text", "pdf", "bmp", "tiff", "zero-size", "too-many-frames"],
+)
+def test_refused_upload_is_400_and_leaves_nothing(admin_api_client, snapshot, data, name, content_type, words):
+    response = post_image(admin_api_client, data, name=name, content_type=content_type)
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid"
+    assert set(body) == {"detail", "code", "errors"}
+    assert words in body["errors"]["image"][0]
+    assert body["detail"] == body["errors"]["image"][0]
+    assert snapshot()
+    assert upload_audits(Outcome.FAILURE).count() == 1
+
+
+def test_empty_file_is_refused(admin_api_client, snapshot):
+    response = post_image(admin_api_client, b"")
+
+    assert response.status_code == 400
+    assert "image" in response.json()["errors"]
+    assert snapshot()
+
+
+def test_missing_image_is_refused(admin_api_client, snapshot):
+    response = admin_api_client.post(GALLERY_URL, {"title": "no file"}, format="multipart")
+
+    assert response.status_code == 400
+    assert "image" in response.json()["errors"]
+    assert snapshot()
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"title": "x" * 201}, {"alt_text": "y" * 501}, {"position": "-1"}, {"published": "perhaps"}],
+    ids=["title", "alt-text", "position", "published"],
+)
+def test_invalid_metadata_is_refused(admin_api_client, snapshot, fields):
+    response = post_image(admin_api_client, image_files.png_bytes(), **fields)
+
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == set(fields)
+    assert snapshot()
+
+
+def test_file_over_image_max_bytes_is_413(admin_api_client, snapshot, settings):
+    settings.IMAGE_MAX_BYTES = 2048
+    response = post_image(admin_api_client, image_files.oversize_bytes(2049), name="big.jpg")
+
+    assert response.status_code == 413
+    assert response.json() == {"detail": "image is larger than 2 KiB", "code": "payload_too_large"}
+    assert snapshot()
+
+
+def test_body_far_over_the_limit_is_refused_before_it_is_parsed(admin_api_client, snapshot, settings, monkeypatch):
+    settings.IMAGE_MAX_BYTES = 1000
+    parsed = []
+    from rest_framework.request import Request
+
+    original = Request._load_data_and_files
+    monkeypatch.setattr(Request, "_load_data_and_files", lambda self: parsed.append(1) or original(self))
+
+    response = post_image(admin_api_client, image_files.oversize_bytes(200_000), name="big.jpg")
+
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+    assert parsed == []
+    assert snapshot()
+
+
+def test_pixel_limit_comes_from_settings(admin_api_client, snapshot, settings):
+    settings.IMAGE_MAX_PIXELS = 100
+    response = post_image(admin_api_client, image_files.png_bytes(20, 20))
+
+    assert response.status_code == 400
+    assert "too many pixels" in response.json()["errors"]["image"][0]
+    assert snapshot()
+
+
+# --- media serving ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def stored(db):
+    return GalleryImageFactory()
+
+
+def test_media_404_for_missing_file(api_client, stored):
+    assert api_client.get("/media/gallery/" + "0" * 32 + ".png").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/media/", "/media/gallery", "/media/gallery/"])
+def test_media_has_no_directory_listing(api_client, stored, path):
+    response = api_client.get(path)
+
+    assert response.status_code == 404
+    assert b"gallery" not in response.content or response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/media/../adbot_admin/settings.py", "/media/gallery/../../secret.png", "/media/%2e%2e/secret.png",
+     "/media//etc/passwd.png"],
+)
+def test_media_refuses_path_traversal(api_client, stored, path, tmp_path):
+    (tmp_path / "secret.png").write_bytes(image_files.png_bytes())
+
+    response = api_client.get(path)
+
+    assert response.status_code in (400, 404)
+    assert not hasattr(response, "streaming_content")
+
+
+def test_media_serves_only_images_and_no_hidden_files(api_client, stored):
+    root = Path(settings.MEDIA_ROOT)
+    (root / "gallery" / "page.html").write_bytes(image_files.HTML_MARKER)
+    (root / "gallery" / ".incoming-x.part").write_bytes(image_files.png_bytes())
+    (root / "gallery" / ".hidden.png").write_bytes(image_files.png_bytes())
+
+    for name in ("gallery/page.html", "gallery/.incoming-x.part", "gallery/.hidden.png"):
+        assert api_client.get(f"/media/{name}").status_code == 404
+
+
+def test_media_does_not_follow_a_symlink_out_of_media_root(api_client, stored, tmp_path):
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(image_files.png_bytes())
+    (Path(settings.MEDIA_ROOT) / "gallery" / "link.png").symlink_to(outside)
+
+    assert api_client.get("/media/gallery/link.png").status_code == 404
+
+
+def test_media_answers_head_and_refuses_writes(api_client, stored):
+    url = f"/media/{stored.file_name}"
+
+    assert api_client.head(url).status_code == 200
+    assert api_client.post(url).status_code == 405
+
+
+def _reload_urls():
+    import adbot_admin.urls
+    import cms.urls
+
+    importlib.reload(cms.urls)
+    importlib.reload(adbot_admin.urls)
+    clear_url_caches()
+
+
+@pytest.fixture
+def media_not_served(settings):
+    original = settings.SERVE_MEDIA
+    settings.SERVE_MEDIA = False
+    _reload_urls()
+    yield
+    settings.SERVE_MEDIA = original
+    _reload_urls()
+
+
+def test_media_route_is_not_mounted_when_serve_media_is_off(api_client, stored, media_not_served):
+    response = api_client.get(f"/media/{stored.file_name}")
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+# --- admin listing and detail ---------------------------------------------------------
+
+
+def test_list_is_paginated_and_ordered_by_position_then_id(admin_api_client, make_images):
+    third, first, second = make_images(1, position=5) + make_images(1, position=1) + make_images(1, position=5)
+
+    response = admin_api_client.get(GALLERY_URL)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 3
+    assert [item["id"] for item in body["results"]] == [first.pk, third.pk, second.pk]
+    assert set(body["results"][0]) == IMAGE_KEYS
+
+
+def test_list_includes_unpublished_images(admin_api_client, make_images):
+    make_images(1, published=False)
+
+    assert admin_api_client.get(GALLERY_URL).json()["results"][0]["published"] is False
+
+
+def test_list_page_size(admin_api_client, make_images):
+    make_images(3)
+
+    body = admin_api_client.get(GALLERY_URL + "?page_size=2").json()
+
+    assert len(body["results"]) == 2 and body["next"]
+
+
+def _queries(client, url):
+    client.get(url)  # warm the token caches (revocation list, user), which are not per-row work
+    with CaptureQueriesContext(connection) as context:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(context.captured_queries)
+
+
+def test_admin_list_query_count_does_not_grow_with_rows(admin_api_client, make_images):
+    make_images(3)
+    few = _queries(admin_api_client, GALLERY_URL)
+    make_images(27)
+    many = _queries(admin_api_client, GALLERY_URL)
+
+    assert admin_api_client.get(GALLERY_URL).json()["count"] == 30
+    assert few == many
+
+
+def test_retrieve(admin_api_client, stored):
+    body = admin_api_client.get(f"{GALLERY_URL}/{stored.pk}").json()
+
+    assert body["id"] == stored.pk and set(body) == IMAGE_KEYS
+
+
+@pytest.mark.parametrize("suffix", ["", "/"])
+def test_paths_work_with_and_without_trailing_slash(admin_api_client, stored, suffix):
+    assert admin_api_client.get(GALLERY_URL + suffix).status_code == 200
+    assert admin_api_client.get(f"{GALLERY_URL}/{stored.pk}{suffix}").status_code == 200
+    assert admin_api_client.get(PUBLIC_URL + suffix).status_code == 200
+
+
+def test_unknown_id_is_404(admin_api_client, db):
+    response = admin_api_client.get(f"{GALLERY_URL}/999999")
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_put_is_not_offered(admin_api_client, stored):
+    assert admin_api_client.put(f"{GALLERY_URL}/{stored.pk}", {"title": "x"}, format="json").status_code == 405
+
+
+# --- edit -------------------------------------------------------------------------------------
+
+
+def test_patch_edits_the_editable_fields(admin_api_client, stored):
+    changes = {"title": "New title", "alt_text": "New alt", "position": 9, "published": False}
+
+    response = admin_api_client.patch(f"{GALLERY_URL}/{stored.pk}", changes, format="json")
+
+    assert response.status_code == 200
+    assert {key: response.json()[key] for key in changes} == changes
+    stored.refresh_from_db()
+    assert (stored.title, stored.alt_text, stored.position, stored.published) == ("New title", "New alt", 9, False)
+    event = AuditEvent.objects.get(action="gallery_image.update")
+    assert event.target == str(stored.pk) and event.detail == {"fields": sorted(changes)}
+
+
+def test_patch_ignores_keys_that_are_not_editable(admin_api_client, stored):
+    before = (stored.file_name, stored.width, stored.format, stored.size)
+
+    response = admin_api_client.patch(
+        f"{GALLERY_URL}/{stored.pk}",
+        {"title": "ok", "url": "http://evil/x.png", "width": 1, "format": "gif", "size": 1, "file_name": "x"},
+        format="json",
+    )
+
+    assert response.status_code == 200
+    stored.refresh_from_db()
+    assert (stored.file_name, stored.width, stored.format, stored.size) == before
+    assert stored.title == "ok"
+
+
+@pytest.mark.parametrize(
+    "changes", [{"title": "x" * 201}, {"position": -1}, {"position": "first"}, {"published": "maybe"}]
+)
+def test_patch_refuses_invalid_values(admin_api_client, stored, changes):
+    response = admin_api_client.patch(f"{GALLERY_URL}/{stored.pk}", changes, format="json")
+
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == set(changes)
+
+
+# --- reorder ------------------------------------------------------------------------------------
+
+
+def test_reorder_sets_positions_in_one_go(admin_api_client, make_images):
+    a, b, c = make_images(3)
+
+    response = admin_api_client.post(f"{GALLERY_URL}/reorder", {"ids": [c.pk, a.pk, b.pk]}, format="json")
+
+    assert response.status_code == 200
+    assert response.json() == {"ids": [c.pk, a.pk, b.pk]}
+    listed = admin_api_client.get(GALLERY_URL).json()["results"]
+    assert [(item["id"], item["position"]) for item in listed] == [(c.pk, 0), (a.pk, 1), (b.pk, 2)]
+    assert AuditEvent.objects.filter(action="gallery_image.reorder").count() == 1
+
+
+def test_reorder_keeps_unlisted_images_after_the_listed_ones(admin_api_client, make_images):
+    a, b, c = make_images(3)
+
+    response = admin_api_client.post(f"{GALLERY_URL}/reorder/", {"ids": [c.pk]}, format="json")
+
+    assert response.json() == {"ids": [c.pk, a.pk, b.pk]}
+
+
+@pytest.mark.parametrize("ids", [[], "nope", [1, 1]], ids=["empty", "not-a-list", "repeated"])
+def test_reorder_refuses_bad_lists(admin_api_client, make_images, ids):
+    make_images(1)
+
+    response = admin_api_client.post(f"{GALLERY_URL}/reorder", {"ids": ids}, format="json")
+
+    assert response.status_code == 400
+    assert "ids" in response.json()["errors"]
+
+
+def test_reorder_refuses_unknown_ids_and_changes_nothing(admin_api_client, make_images):
+    a, b = make_images(2)
+
+    response = admin_api_client.post(f"{GALLERY_URL}/reorder", {"ids": [b.pk, a.pk + b.pk + 1000]}, format="json")
+
+    assert response.status_code == 400
+    assert "Unknown image ids" in response.json()["errors"]["ids"][0]
+    assert list(GalleryImage.objects.values_list("id", flat=True)) == [a.pk, b.pk]
+
+
+# --- delete --------------------------------------------------------------------------------------
+
+
+def test_delete_removes_row_and_files(admin_api_client, stored, django_capture_on_commit_callbacks):
+    other = GalleryImageFactory()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_api_client.delete(f"{GALLERY_URL}/{stored.pk}")
+
+    assert response.status_code == 204
+    assert not GalleryImage.objects.filter(pk=stored.pk).exists()
+    assert media_files() == {other.file_name, other.thumbnail_name}
+    assert AuditEvent.objects.filter(action="gallery_image.delete", target=str(stored.pk)).exists()
+    assert admin_api_client.get(f"/media/{stored.file_name}").status_code == 404
+
+
+def test_delete_unknown_is_404(admin_api_client, db):
+    assert admin_api_client.delete(f"{GALLERY_URL}/424242").status_code == 404
+
+
+# --- auth matrix -----------------------------------------------------------------------------
+
+
+def _endpoints(pk):
+    return [
+        ("get", GALLERY_URL, None),
+        ("post", GALLERY_URL, {"image": image_files.png_bytes()}),
+        ("get", f"{GALLERY_URL}/{pk}", None),
+        ("patch", f"{GALLERY_URL}/{pk}", {"title": "x"}),
+        ("delete", f"{GALLERY_URL}/{pk}", None),
+        ("post", f"{GALLERY_URL}/reorder", {"ids": [pk]}),
+    ]
+
+
+def _call(client, method, url, data):
+    if data and "image" in data:
+        return client.post(url, {"image": SimpleUploadedFile("a.png", data["image"])}, format="multipart")
+    return getattr(client, method)(url, data, format="json") if data else getattr(client, method)(url)
+
+
+def _expired_token(user):
+    token = AccessToken.for_user(user)
+    token["role"] = user.role
+    token.set_exp(lifetime=timedelta(seconds=-5))
+    return str(token)
+
+
+@pytest.mark.parametrize("index", range(6), ids=["list", "create", "retrieve", "patch", "delete", "reorder"])
+@pytest.mark.parametrize("credentials", ["none", "wrong-scheme", "garbage", "expired", "user-role"])
+def test_auth_matrix(api_client, admin_user, plain_user, stored, snapshot, index, credentials):
+    method, url, data = _endpoints(stored.pk)[index]
+    headers = {
+        "none": {},
+        "wrong-scheme": {"HTTP_AUTHORIZATION": f"Basic {_expired_token(admin_user)}"},
+        "garbage": {"HTTP_AUTHORIZATION": "Bearer not.a.token"},
+        "expired": {"HTTP_AUTHORIZATION": f"Bearer {_expired_token(admin_user)}"},
+        "user-role": {"HTTP_AUTHORIZATION": f"Bearer {_user_token(plain_user)}"},
+    }[credentials]
+    api_client.credentials(**headers)
+
+    response = _call(api_client, method, url, data)
+
+    expected = 403 if credentials == "user-role" else 401
+    assert response.status_code == expected, response.content
+    assert set(response.json()) == {"detail", "code"}
+    assert snapshot()
+    GalleryImage.objects.get(pk=stored.pk).title == stored.title
+
+
+def _user_token(user):
+    token = AccessToken.for_user(user)
+    token["role"] = user.role
+    return str(token)
+
+
+# --- rate limits ---------------------------------------------------------------------------------
+
+
+def test_upload_past_the_budget_is_429(admin_api_client, settings):
+    settings.RATELIMIT_UPLOAD = "2/h"
+
+    codes = [post_image(admin_api_client, image_files.png_bytes()).status_code for _ in range(2)]
+    refused = post_image(admin_api_client, image_files.png_bytes())
+
+    assert codes == [201, 201]
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "throttled"
+    assert 0 < int(refused["Retry-After"]) <= 3600
+    assert refused["RateLimit-Policy"] == '"upload";q=2;w=3600'
+    assert GalleryImage.objects.count() == 2 and len(media_files()) == 4
+    assert AuditEvent.objects.filter(action="rate_limited", target="upload").count() == 1
+
+
+def test_refused_uploads_spend_the_budget_too(admin_api_client, settings):
+    settings.RATELIMIT_UPLOAD = "1/h"
+
+    assert post_image(admin_api_client, image_files.text_bytes()).status_code == 400
+    assert post_image(admin_api_client, image_files.png_bytes()).status_code == 429
+
+
+def test_delete_past_the_budget_is_429(admin_api_client, make_images, settings):
+    settings.RATELIMIT_DELETE = "1/h"
+    a, b = make_images(2)
+
+    assert admin_api_client.delete(f"{GALLERY_URL}/{a.pk}").status_code == 204
+    refused = admin_api_client.delete(f"{GALLERY_URL}/{b.pk}")
+
+    assert refused.status_code == 429 and "Retry-After" in refused
+    assert GalleryImage.objects.filter(pk=b.pk).exists()
+
+
+def test_edits_and_listing_spend_no_budget(admin_api_client, stored, settings):
+    settings.RATELIMIT_UPLOAD = "1/h"
+    settings.RATELIMIT_DELETE = "1/h"
+
+    for _ in range(3):
+        assert admin_api_client.get(GALLERY_URL).status_code == 200
+        assert admin_api_client.patch(f"{GALLERY_URL}/{stored.pk}", {"title": "t"}, format="json").status_code == 200
+    assert post_image(admin_api_client, image_files.png_bytes()).status_code == 201
+
+
+# --- public gallery -----------------------------------------------------------------------------
+
+
+def test_public_gallery_lists_published_images_in_order(api_client, make_images):
+    late = GalleryImageFactory(position=10, title="late")
+    hidden = GalleryImageFactory(position=0, published=False)
+    early = GalleryImageFactory(position=1, title="early")
+
+    response = api_client.get(PUBLIC_URL)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert [item["id"] for item in body] == [early.pk, late.pk]
+    assert hidden.pk not in [item["id"] for item in body]
+    assert set(body[0]) == PUBLIC_KEYS
+    assert body[0]["url"] == f"http://testserver/media/{early.file_name}"
+    assert body[0]["thumbnail_url"] == f"http://testserver/media/{early.thumbnail_name}"
+    assert response["ETag"] and response["Last-Modified"]
+    assert "no-cache" in response["Cache-Control"] and "public" in response["Cache-Control"]
+
+
+def test_public_gallery_ignores_credentials(api_client, stored):
+    api_client.credentials(HTTP_AUTHORIZATION="Bearer not.a.token")
+
+    assert api_client.get(PUBLIC_URL).status_code == 200
+
+
+def test_public_gallery_is_empty_list_at_first(api_client, db):
+    response = api_client.get(PUBLIC_URL)
+
+    assert response.status_code == 200 and response.json() == []
+
+
+def test_public_gallery_is_capped(api_client, make_images, monkeypatch):
+    from cms.api import views
+
+    monkeypatch.setattr(views, "PUBLIC_GALLERY_LIMIT", 2)
+    make_images(3)
+
+    assert len(api_client.get(PUBLIC_URL).json()) == 2
+
+
+def test_public_revalidation_answers_304_from_one_query_without_rows(api_client, make_images, django_assert_num_queries):
+    make_images(3)
+    etag = api_client.get(PUBLIC_URL)["ETag"]
+
+    with django_assert_num_queries(1) as context:
+        response = api_client.get(PUBLIC_URL, HTTP_IF_NONE_MATCH=etag)
+
+    assert response.status_code == 304
+    assert response.content == b""
+    assert response["ETag"] == etag
+    assert "cms_galleryimage" not in context.captured_queries[0]["sql"]
+
+
+def test_public_if_modified_since_answers_304(api_client, stored):
+    last_modified = api_client.get(PUBLIC_URL)["Last-Modified"]
+
+    assert api_client.get(PUBLIC_URL, HTTP_IF_MODIFIED_SINCE=last_modified).status_code == 304
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["upload", "patch", "unpublish", "reorder", "delete"],
+)
+def test_every_write_changes_the_etag(api_client, admin_api_client, make_images, change, django_capture_on_commit_callbacks):
+    a, b = make_images(2)
+    etag = api_client.get(PUBLIC_URL)["ETag"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        if change == "upload":
+            post_image(admin_api_client, image_files.png_bytes())
+        elif change == "patch":
+            admin_api_client.patch(f"{GALLERY_URL}/{a.pk}", {"alt_text": "changed"}, format="json")
+        elif change == "unpublish":
+            admin_api_client.patch(f"{GALLERY_URL}/{a.pk}", {"published": False}, format="json")
+        elif change == "reorder":
+            admin_api_client.post(f"{GALLERY_URL}/reorder", {"ids": [b.pk, a.pk]}, format="json")
+        else:
+            admin_api_client.delete(f"{GALLERY_URL}/{b.pk}")
+
+    response = api_client.get(PUBLIC_URL, HTTP_IF_NONE_MATCH=etag)
+    assert response.status_code == 200
+    assert response["ETag"] != etag
+
+
+def test_public_list_is_two_queries_whatever_the_row_count(api_client, make_images):
+    make_images(3)
+    few = _queries(api_client, PUBLIC_URL)
+    make_images(27)
+    many = _queries(api_client, PUBLIC_URL)
+
+    assert len(api_client.get(PUBLIC_URL).json()) == 30
+    assert few == many == 2
+
+
+# --- OpenAPI ------------------------------------------------------------------------------------
+
+
+def test_schema_documents_every_status_and_the_multipart_body(api_client, db):
+    schema = api_client.get("/api/schema?format=json").json()
+    # drf-spectacular writes the optional trailing slash as a slash.
+    paths = {path.rstrip("/"): operations for path, operations in schema["paths"].items()}
+    collection = paths["/api/cms/gallery-images"]
+    item = paths["/api/cms/gallery-images/{id}"]
+
+    create = collection["post"]
+    assert "multipart/form-data" in create["requestBody"]["content"]
+    assert {"201", "400", "401", "403", "413", "429"} <= set(create["responses"])
+    assert {"200", "401", "403"} <= set(collection["get"]["responses"])
+    assert {"200", "401", "403", "404"} <= set(item["get"]["responses"])
+    assert {"200", "400", "401", "403", "404"} <= set(item["patch"]["responses"])
+    assert {"204", "401", "403", "404", "429"} <= set(item["delete"]["responses"])
+    assert "put" not in item
+    assert {"200", "400", "401", "403"} <= set(paths["/api/cms/gallery-images/reorder"]["post"]["responses"])
+    assert {"200", "304"} <= set(paths["/api/public/gallery"]["get"]["responses"])
+    assert paths["/api/public/gallery"]["get"].get("security") in (None, [], [{}])
+
+
+# --- the CMS page ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/cms", "/cms/"])
+def test_cms_page_is_served_with_a_strict_csp(client, path):
+    response = client.get(path)
+
+    assert response.status_code == 200
+    csp = response["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "default-src 'none'" in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    html = response.content.decode()
+    assert '<script src="/static/cms/cms.js" defer></script>' in html
+    assert "<script>" not in html and " on" + "click=" not in html and "style=" not in html
+
+
+@pytest.mark.parametrize("name", ["cms/cms.js", "cms/cms.css"])
+def test_cms_static_files_are_served(client, name):
+    response = client.get(f"/static/{name}")
+
+    assert response.status_code == 200
+    assert b"localStorage" not in b"".join(response.streaming_content)

@@ -1,0 +1,83 @@
+"""The CMS page and the media files, outside the JSON API."""
+
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.http import Http404
+from django.shortcuts import render
+from django.utils._os import safe_join
+from django.views import static
+from django.views.decorators.http import require_safe
+
+from adbot_admin.storage import media_storage
+
+# The only files the media route hands out, and the type each is served as:
+# gallery files carry a generated extension that matches their stored format.
+MEDIA_TYPES = {
+    ".jpg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+}
+# A media file opened on its own can run nothing and load nothing.
+MEDIA_CSP = "default-src 'none'; sandbox"
+# Generated names are never reused for other content, so a copy is good for a year.
+MEDIA_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+@require_safe
+def serve_media(request, path):
+    """Return the image at `path` under MEDIA_ROOT.
+
+    Raises Http404 for anything but an existing JPEG/PNG/WebP/GIF file: no
+    directory listing, no hidden or temporary file, nothing outside MEDIA_ROOT
+    (`..` is refused by safe_join, a symlink leading out by the resolve check).
+    """
+    suffix = PurePosixPath(path).suffix
+    if suffix not in MEDIA_TYPES or any(part.startswith(".") for part in path.split("/")):
+        raise Http404("Not found.")
+    root = Path(settings.MEDIA_ROOT).resolve()
+    full = Path(safe_join(root, path)).resolve()
+    if root not in full.parents:
+        raise Http404("Not found.")
+    response = static.serve(request, path, document_root=root, show_indexes=False)
+    if response.status_code == 200:
+        response["Content-Type"] = MEDIA_TYPES[suffix]
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = MEDIA_CSP
+    response["Cache-Control"] = MEDIA_CACHE_CONTROL
+    return response
+
+
+def page_csp(request):
+    """Return the CMS page's Content-Security-Policy: its own scripts and styles only, no inline code."""
+    img_sources = ["'self'"]
+    media = urlsplit(media_storage().url("gallery/probe.jpg"))
+    if media.netloc:
+        img_sources.append(f"{media.scheme}://{media.netloc}")
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            f"img-src {' '.join(img_sources)}",
+            "connect-src 'self'",
+            "form-action 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+@require_safe
+def cms_page(request):
+    """Return the CMS page: a static shell whose script talks to the API with a bearer token."""
+    response = render(
+        request,
+        "cms/index.html",
+        {"max_bytes": settings.IMAGE_MAX_BYTES},
+    )
+    response["Content-Security-Policy"] = page_csp(request)
+    response["Cache-Control"] = "no-cache"
+    return response
