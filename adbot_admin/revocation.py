@@ -1,14 +1,25 @@
-"""Access tokens refused before their expiry.
+"""What every authenticated request must know: is the token revoked, is its user still allowed?
 
-The database keeps the list; the cache holds a copy that every request reads.
-A marker key says the copy is complete, so an emptied cache (a Redis restart)
-reloads the list from the database instead of forgetting every logout.
+Revoked tokens: the database keeps the list; the cache holds a copy that every
+request reads. A marker key says the copy is complete, so an emptied cache (a
+Redis restart) reloads the list from the database instead of forgetting every
+logout.
+
+User state (active, staff): cached per user for USER_STATE_TTL (60) seconds and
+dropped on every save or delete of the user (signals), so a deactivation or
+demotion through the ORM, the admin site or `manage.py` takes effect at once.
+A bulk `QuerySet.update()` sends no signal: it takes effect within the TTL.
+
+Both are read in one cache round trip per request.
 """
 
 import hashlib
 import logging
 from datetime import datetime, timezone
 
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import transaction
 
@@ -17,6 +28,48 @@ from .models import RevokedToken
 logger = logging.getLogger(__name__)
 
 LOADED_MARKER = "revoked-tokens:loaded"
+USER_STATE_TTL = 60
+
+
+@dataclass(frozen=True)
+class UserState:
+    pk: int
+    username: str
+    is_active: bool
+    is_staff: bool
+    is_superuser: bool
+
+    def as_user(self):
+        """Return an unsaved-looking User carrying just these fields (no query)."""
+        user = get_user_model()(
+            pk=self.pk, username=self.username, is_active=self.is_active,
+            is_staff=self.is_staff, is_superuser=self.is_superuser,
+        )
+        user._state.adding = False
+        user._state.db = "default"
+        return user
+
+
+def _user_key(user_id):
+    return f"user-state:{user_id}"
+
+
+def _load_user_state(user_id):
+    row = (
+        get_user_model()
+        .objects.filter(pk=user_id)
+        .values_list("pk", "username", "is_active", "is_staff", "is_superuser")
+        .first()
+    )
+    return UserState(*row) if row else None
+
+
+def forget_user(user_id):
+    """Drop the cached state of a user; called on every save and delete."""
+    try:
+        cache.delete(_user_key(user_id))
+    except Exception:
+        logger.warning("cache unavailable while forgetting a user's state")
 
 
 def token_key(token):
@@ -62,12 +115,48 @@ def _load_all():
 
 def is_revoked(token):
     """Return True when the token was revoked; reads the cache, the database when it must."""
+    revoked, _ = lookup(token)
+    return revoked
+
+
+def lookup(token, user_id=None):
+    """Return (revoked, UserState or None) for a token and, when given, its user.
+
+    One cache round trip when the cache is warm; the database answers what the
+    cache cannot (a miss, or the cache being down).
+    """
     key = token_key(token)
+    keys = [LOADED_MARKER, _cache_key(key)] + ([_user_key(user_id)] if user_id is not None else [])
     try:
-        found = cache.get_many([LOADED_MARKER, _cache_key(key)])
-        if LOADED_MARKER in found:
-            return _cache_key(key) in found
+        found = cache.get_many(keys)
+    except Exception:
+        logger.warning("cache unavailable; checking the token in the database")
+        found = None
+    if found is not None and LOADED_MARKER in found:
+        revoked = _cache_key(key) in found
+    else:
+        revoked = RevokedToken.objects.filter(key=key).exists()
+        if found is not None:
+            _reload(LOADED_MARKER)
+    if user_id is None:
+        return revoked, None
+    state = found.get(_user_key(user_id)) if found is not None else None
+    if state is None:
+        state = _load_user_state(user_id)
+        if state is not None and found is not None:
+            _cache_quietly(_user_key(user_id), state, USER_STATE_TTL)
+    return revoked, state
+
+
+def _reload(_marker):
+    try:
         _load_all()
     except Exception:
-        logger.warning("cache unavailable; checking token revocation in the database")
-    return RevokedToken.objects.filter(key=key).exists()
+        logger.warning("cache unavailable while reloading revoked tokens")
+
+
+def _cache_quietly(key, value, timeout):
+    try:
+        cache.set(key, value, timeout)
+    except Exception:
+        logger.warning("cache unavailable while caching user state")

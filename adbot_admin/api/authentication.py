@@ -12,6 +12,7 @@ from jwt import DecodeError, ExpiredSignatureError, InvalidAlgorithmError, Inval
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import (
+    AuthenticationFailed,
     InvalidToken,
     TokenBackendError,
     TokenBackendExpiredToken,
@@ -29,15 +30,24 @@ class AdminJWTAuthentication(JWTAuthentication):
 
     def get_validated_token(self, raw_token):
         try:
-            token = AccessToken(raw_token)
+            return AccessToken(raw_token)
         except TokenError as exc:
             raise InvalidToken(str(exc.args[0])) from exc
-        if revocation.is_revoked(token):
-            raise InvalidToken("Token has been revoked.")
-        return token
 
     def get_user(self, validated_token):
-        user = super().get_user(validated_token)
+        """Return the token's user, read with the revocation check in one cache round trip."""
+        try:
+            user_id = validated_token[api_settings.USER_ID_CLAIM]
+        except KeyError as exc:
+            raise InvalidToken("Token contained no recognizable user identification") from exc
+        revoked, state = revocation.lookup(validated_token, user_id)
+        if revoked:
+            raise InvalidToken("Token has been revoked.")
+        if state is None:
+            raise AuthenticationFailed("User not found", code="user_not_found")
+        if not state.is_active:
+            raise AuthenticationFailed("User is inactive", code="user_inactive")
+        user = state.as_user()
         user.auth_method = AuthMethod.BACKEND_TOKEN
         return user
 
