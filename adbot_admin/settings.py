@@ -64,6 +64,10 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # Rate-limit counters and revoked tokens live here; several processes must share
 # a Redis cache (`redis://...`) for limits and logouts to hold across them.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://adbot-admin")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache":
+    # Django culls a third of a full local cache; revoked-token entries must not
+    # be among them, so leave room for far more than one process ever holds.
+    CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 1_000_000)
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     # Fail fast when Redis is gone instead of hanging a worker.
     CACHES["default"].setdefault("OPTIONS", {}).update(

@@ -61,7 +61,8 @@ def spend(request, budget):
     request.ratelimit_usage = (budget, usage)
     if usage["should_limit"]:
         _on_limited(request, budget)
-        raise Throttled(wait=max(1, usage["time_left"]))
+        # django-ratelimit's window still refuses at time_left; it frees a second later.
+        raise Throttled(wait=usage["time_left"] + 1)
     return usage
 
 
@@ -80,7 +81,7 @@ def policy_headers(budget, usage):
     """Return the IETF draft RateLimit-Policy and RateLimit headers for `usage`."""
     quota, window = _split_rate(budget.rate())
     remaining = max(0, usage["limit"] - usage["count"])
-    reset = max(0, usage["time_left"])
+    reset = max(0, usage["time_left"] + 1)
     return {
         "RateLimit-Policy": f'"{budget.name}";q={quota};w={window}',
         "RateLimit": f'"{budget.name}";r={remaining};t={reset}',

@@ -80,7 +80,8 @@ class LogoutSerializer(serializers.Serializer):
 
 
 class CmsLoginSerializer(serializers.Serializer):
-    password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=4096)
+    # No max_length: a long password is a wrong password (401), like any other.
+    password = serializers.CharField(write_only=True, trim_whitespace=False)
 
 
 class CmsTokenSerializer(serializers.Serializer):

@@ -57,6 +57,12 @@ def test_a_multibyte_password_past_72_bytes_is_refused(api_client, cms_password)
     assert response.status_code == 401
 
 
+def test_a_very_long_password_is_a_wrong_password_not_a_validation_error(api_client, cms_password):
+    response = login(api_client, "x" * 100_000)
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_credentials"
+
+
 def test_without_admin_password_hash_it_says_it_is_not_configured(api_client, settings):
     settings.ADMIN_PASSWORD_HASH = ""
     response = login(api_client, "anything")
