@@ -4,6 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("adbot_admin.api.urls")),
     path("", include("cms.urls")),
+    path("", include("sessions_admin.api.urls")),
     path("admin/", admin.site.urls),
 ]
 

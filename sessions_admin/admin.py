@@ -1,0 +1,112 @@
+from django import forms
+from django.contrib import admin, messages
+
+from . import services
+from .models import ApiPair, SessionFile
+
+
+@admin.register(SessionFile)
+class SessionFileAdmin(admin.ModelAdmin):
+    """Session files' metadata, read-only; deletes go through the service. Upload through the API.
+
+    The admin offers no upload: Django's form parsing strips directories from a
+    file name before anything sees it, and the API refuses such a name instead.
+    """
+
+    list_display = ["filename", "library", "layout", "dc_id", "user_id", "is_bot", "size", "uploaded_at", "uploaded_by"]
+    list_filter = ["library", "dc_id", "is_bot"]
+    search_fields = ["filename"]
+    date_hierarchy = "uploaded_at"
+    fields = list_display + ["sha256"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        try:
+            services.session_file_delete(session_file=obj, request=request)
+        except SessionFile.DoesNotExist:
+            pass
+
+    def delete_queryset(self, request, queryset):
+        # The bulk action skips delete_model: each file still goes through the service.
+        for session_file in queryset:
+            self.delete_model(request, session_file)
+
+
+class ApiPairAddForm(forms.ModelForm):
+    """Adds a pair; the hash field never renders a stored value back."""
+
+    api_hash = forms.CharField(
+        min_length=32, max_length=32, strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="32 hexadecimal characters; stored in lower case and shown masked from then on.",
+    )
+
+    class Meta:
+        model = ApiPair
+        fields = ["api_id", "api_hash", "label", "is_active"]
+
+    def clean_api_hash(self):
+        return self.cleaned_data["api_hash"].lower()
+
+
+@admin.register(ApiPair)
+class ApiPairAdmin(admin.ModelAdmin):
+    """API pairs with the hash masked everywhere (list and change form); writes go through the services."""
+
+    list_display = ["api_id", "label", "masked_hash", "is_active", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["label", "=api_id"]
+    actions = ["activate", "deactivate"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiPairAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["api_id", "api_hash", "label", "is_active"]
+        return ["api_id", "masked_hash", "label", "is_active", "created_at", "updated_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["api_id", "masked_hash", "created_at", "updated_at"]
+
+    @admin.display(description="API hash")
+    def masked_hash(self, obj):
+        return obj.masked_hash
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            data = {name: form.cleaned_data[name] for name in form.changed_data if name in services.API_PAIR_EDITABLE_FIELDS}
+            services.api_pair_update(api_pair=obj, data=data, request=request)
+        else:
+            created = services.api_pair_create(
+                api_id=obj.api_id, api_hash=obj.api_hash, label=obj.label, is_active=obj.is_active, request=request
+            )
+            obj.pk = created.pk
+            obj.created_at, obj.updated_at = created.created_at, created.updated_at
+
+    def delete_model(self, request, obj):
+        services.api_pair_delete(api_pair=obj, request=request)
+
+    def delete_queryset(self, request, queryset):
+        for api_pair in queryset:
+            services.api_pair_delete(api_pair=api_pair, request=request)
+
+    @admin.action(description="Activate the selected API pairs")
+    def activate(self, request, queryset):
+        changed = services.api_pairs_set_active(api_pairs=queryset, is_active=True, request=request)
+        self.message_user(request, f"{changed} API pair(s) activated.", messages.SUCCESS)
+
+    @admin.action(description="Deactivate the selected API pairs")
+    def deactivate(self, request, queryset):
+        changed = services.api_pairs_set_active(api_pairs=queryset, is_active=False, request=request)
+        self.message_user(request, f"{changed} API pair(s) deactivated.", messages.SUCCESS)

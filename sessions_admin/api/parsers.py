@@ -1,0 +1,102 @@
+"""Multipart parsing for session uploads: one file, streamed to a private temporary file, with its name as sent."""
+
+from django.conf import settings
+from django.core.files.uploadedfile import TemporaryUploadedFile
+from django.core.files.uploadhandler import FileUploadHandler
+from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
+from django.http.multipartparser import MultiPartParserError
+from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.parsers import DataAndFiles, MultiPartParser
+
+from adbot_admin.api.exceptions import PayloadTooLarge
+
+from ..storage import describe_bytes
+
+# Room for the multipart boundaries and part headers around the file.
+MULTIPART_OVERHEAD = 64 * 1024
+# Stands in for a name Django would drop ("..", "dir/"), so the part still
+# reaches the view and its name is refused there, by the name rule.
+UNNAMED = "unnamed"
+
+
+def _too_large():
+    return PayloadTooLarge(f"the file is larger than {describe_bytes(settings.SESSION_MAX_BYTES)}")
+
+
+class SessionFileUploadHandler(FileUploadHandler):
+    """Streams the request's one file to a private temporary file; refuses it past SESSION_MAX_BYTES.
+
+    Every upload goes to disk (never memory), because inspection needs a
+    path. The body is refused from its Content-Length before anything is
+    read, and the file as soon as its bytes pass the limit.
+    """
+
+    def __init__(self, request=None):
+        super().__init__(request)
+        self.max_bytes = settings.SESSION_MAX_BYTES
+        self.client_file_name = None
+        self.files_seen = 0
+        self.received = 0
+
+    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
+        if content_length > self.max_bytes + MULTIPART_OVERHEAD:
+            raise _too_large()
+        return None
+
+    def new_file(self, *args, **kwargs):
+        super().new_file(*args, **kwargs)
+        self.files_seen += 1
+        if self.files_seen > 1:
+            raise ValidationError({"file": ["Send exactly one file."]}, code="too_many_files")
+        self.file = TemporaryUploadedFile(self.file_name, self.content_type, 0, self.charset, self.content_type_extra)
+        # The name exactly as the Content-Disposition header gave it, before Django's clean-up.
+        self.file.client_name = self.client_file_name
+
+    def receive_data_chunk(self, raw_data, start):
+        self.received += len(raw_data)
+        if self.received > self.max_bytes:
+            self.file.close()  # deletes the temporary file
+            raise _too_large()
+        self.file.write(raw_data)
+        return None
+
+    def file_complete(self, file_size):
+        self.file.seek(0)
+        self.file.size = file_size
+        return self.file
+
+    def upload_interrupted(self):
+        if getattr(self, "file", None) is not None:
+            self.file.close()
+
+
+class _ClientNameMultiPartParser(DjangoMultiPartParser):
+    """Django's parser, telling the session handler each file's name before sanitising it."""
+
+    def sanitize_file_name(self, file_name):
+        for handler in self._upload_handlers:
+            if isinstance(handler, SessionFileUploadHandler):
+                handler.client_file_name = file_name
+        return super().sanitize_file_name(file_name) or UNNAMED
+
+
+class SessionFileParser(MultiPartParser):
+    """multipart/form-data for session uploads: SessionFileUploadHandler only, raw names kept."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        parser_context = parser_context or {}
+        request = parser_context["request"]
+        encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
+        meta = request.META.copy()
+        meta["CONTENT_TYPE"] = media_type
+        handlers = [SessionFileUploadHandler(request._request)]
+        try:
+            data, files = _ClientNameMultiPartParser(meta, stream, handlers, encoding).parse()
+        except MultiPartParserError as exc:
+            raise ParseError(f"Multipart form parse error - {exc}") from exc
+        return DataAndFiles(data, files)
+
+
+def client_file_name(upload):
+    """Return the name the client sent for `upload` (its sanitised name if none was recorded)."""
+    return getattr(upload, "client_name", None) or upload.name

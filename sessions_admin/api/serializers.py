@@ -1,0 +1,112 @@
+import re
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from ..models import API_ID_MAX, ApiPair, SessionFile
+
+API_HASH_PATTERN = re.compile(r"[0-9a-fA-F]{32}")
+
+
+class SessionFileSerializer(serializers.ModelSerializer):
+    """A session file's metadata; the model holds no key material to leak."""
+
+    class Meta:
+        model = SessionFile
+        fields = [
+            "filename", "library", "layout", "dc_id", "user_id", "is_bot",
+            "size", "sha256", "uploaded_at", "uploaded_by",
+        ]
+        read_only_fields = fields
+
+
+class SessionFileUploadSerializer(serializers.Serializer):
+    # Empty files are judged by the service, like any other refused file.
+    file = serializers.FileField(allow_empty_file=True, use_url=False)
+
+
+class OverwriteQuerySerializer(serializers.Serializer):
+    overwrite = serializers.BooleanField(required=False, default=False)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer that must be a JSON number without a fraction: no bools, strings or floats."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON true or false; no strings or numbers."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input="")
+        return data
+
+
+@extend_schema_field({"type": "string", "pattern": "^[0-9a-fA-F]{32}$"})
+class ApiHashField(serializers.CharField):
+    """32 hexadecimal characters as a JSON string, returned in lower case; messages never repeat it."""
+
+    default_error_messages = {"invalid": "An api_hash is a string of 32 hexadecimal characters."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not API_HASH_PATTERN.fullmatch(data):
+            self.fail("invalid")
+        return data.lower()
+
+
+class RejectUnknownFieldsMixin:
+    """Refuses keys the serializer does not accept, naming each; fields listed in `fixed_fields` are called unchangeable."""
+
+    fixed_fields = ()
+
+    def validate(self, attrs):
+        if isinstance(self.initial_data, dict):
+            errors = {}
+            for key in self.initial_data:
+                if key in self.fixed_fields:
+                    errors[key] = ["This field cannot be changed; delete the pair and add it again."]
+                elif key not in self.fields:
+                    errors[key] = ["Unknown field."]
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().validate(attrs)
+
+
+class ApiPairSerializer(serializers.ModelSerializer):
+    """An API pair with its hash masked: the first and last four characters, the rest `*`."""
+
+    api_hash = serializers.CharField(source="masked_hash", read_only=True)
+
+    class Meta:
+        model = ApiPair
+        fields = ["id", "api_id", "api_hash", "label", "is_active", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class ApiPairRevealSerializer(ApiPairSerializer):
+    """An API pair with its whole hash (GET /api/admin/api-pairs/{id} only; audited)."""
+
+    api_hash = serializers.CharField(read_only=True)
+
+
+class ApiPairCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    api_id = StrictIntegerField(min_value=1, max_value=API_ID_MAX)
+    api_hash = ApiHashField()
+    label = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    is_active = StrictBooleanField(required=False, default=True)
+
+
+class ApiPairUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    fixed_fields = ("id", "api_id", "api_hash")
+
+    label = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    is_active = StrictBooleanField(required=False)

@@ -1,0 +1,72 @@
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+
+API_ID_MAX = 2**31 - 1
+API_HASH_LENGTH = 32
+# Shown in lists: the first and last four characters, the rest starred (same length).
+API_HASH_SHOWN = 4
+
+
+class Library(models.TextChoices):
+    TELETHON = "telethon", "Telethon"
+    PYROGRAM = "pyrogram", "Pyrogram"
+
+
+class SessionFile(models.Model):
+    """One Telegram session file in SESSIONS_DIR, as inspected when it was stored.
+
+    The row holds metadata only: the auth key never leaves the file.
+    """
+
+    filename = models.CharField(max_length=100, unique=True)
+    library = models.CharField(max_length=16, choices=Library.choices, db_index=True)
+    layout = models.CharField(max_length=32, help_text="The library version whose file layout matched.")
+    dc_id = models.PositiveSmallIntegerField(db_index=True)
+    user_id = models.BigIntegerField(null=True, blank=True)
+    is_bot = models.BooleanField(null=True, blank=True)
+    size = models.PositiveBigIntegerField(help_text="Bytes.")
+    sha256 = models.CharField(max_length=64)
+    uploaded_at = models.DateTimeField(db_index=True)
+    uploaded_by = models.CharField(max_length=255)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+
+    def __str__(self):
+        return self.filename
+
+
+class ApiPair(models.Model):
+    """A Telegram api_id/api_hash pair the engine may use; the hash is a credential."""
+
+    api_id = models.PositiveIntegerField(
+        unique=True, validators=[MinValueValidator(1), MaxValueValidator(API_ID_MAX)]
+    )
+    api_hash = models.CharField(
+        max_length=API_HASH_LENGTH,
+        validators=[RegexValidator(r"\A[0-9a-f]{32}\Z", "An api_hash is 32 lower-case hexadecimal characters.")],
+    )
+    label = models.CharField(max_length=100, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API pair"
+
+    def __str__(self):
+        return f"api_id {self.api_id}" + (f" ({self.label})" if self.label else "")
+
+    @property
+    def masked_hash(self):
+        """Return the hash with all but its first and last four characters starred."""
+        return mask_api_hash(self.api_hash)
+
+
+def mask_api_hash(value):
+    """Return `value` with all but its first and last API_HASH_SHOWN characters replaced by `*`."""
+    value = value or ""
+    if len(value) <= 2 * API_HASH_SHOWN:
+        return "*" * len(value)
+    return value[:API_HASH_SHOWN] + "*" * (len(value) - 2 * API_HASH_SHOWN) + value[-API_HASH_SHOWN:]

@@ -1,0 +1,414 @@
+"""Session file and API pair flows shared by the API, the admin site and `sync_sessions`.
+
+Session files: the database row and the file in SESSIONS_DIR appear and
+disappear together.
+
+- Store: the upload is copied to a private temporary file (outside
+  SESSIONS_DIR), sized, hashed and inspected there. Then, in one transaction,
+  the row is written first (its unique filename makes a concurrent upload of
+  the same name wait, then fail with 409), the file is placed with
+  `save_exact` (a hard link, so an existing name also fails with 409), and the
+  audit event is recorded. When anything fails after the file is placed, the
+  file is removed; when it replaced an older file, the older file (kept as a
+  hard-linked copy) is put back. Stale `-journal`/`-wal`/`-shm` companions are
+  set aside with it, since SQLite would apply a hot journal to the new file.
+- Delete: in one transaction the file and its companions are renamed to
+  temporary names (the engine stops seeing them at once), the row is deleted
+  and the audit event recorded; the renamed files are deleted when the
+  transaction commits, or renamed back if it fails. So no committed row ever
+  points at a file that was removed, and a crash after commit leaves at most
+  a temporary-named copy, never a file that `sync_sessions` would adopt.
+- Limits: an enclosing transaction (the admin site's) that rolls back after
+  these functions return leaves the files as they were placed; `sync_sessions`
+  reports such drift and repairs it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from adbot_admin.audit import record
+from adbot_admin.models import AuthMethod, Outcome
+from adbot_admin.storage import TEMP_PREFIX, save_exact, session_storage
+
+from .inspection import SessionFileRejected, SessionInfo, inspect_session_file
+from .models import ApiPair, SessionFile
+from .storage import (
+    CheckedCopy,
+    FileJournal,
+    InvalidSessionFileName,
+    SessionFileTooLarge,
+    is_sibling_name,
+    open_regular_file,
+    private_copy,
+    sibling_names,
+    validate_session_filename,
+)
+
+logger = logging.getLogger(__name__)
+
+SYNC_ACTOR = "sync_sessions"
+API_PAIR_EDITABLE_FIELDS = ("label", "is_active")
+
+__all__ = [
+    "ApiPairExists", "InvalidSessionFileName", "SessionFileExists", "SessionFileRejected",
+    "SessionFileTooLarge",
+]
+
+
+class SessionFileExists(Exception):
+    """Raised when a session file name is already taken and overwriting was not asked for."""
+
+
+class ApiPairExists(Exception):
+    """Raised when an API pair with the same api_id exists."""
+
+
+# --- Session files ------------------------------------------------------------
+
+
+def session_file_store(*, upload, filename=None, uploaded_by, overwrite=False, request=None) -> SessionFile:
+    """Check `upload`, store it in SESSIONS_DIR as `filename` and return its row.
+
+    `filename` is the name as the client sent it (default: `upload.name`). It
+    is refused, never rewritten. Raises InvalidSessionFileName,
+    SessionFileTooLarge or SessionFileRejected for a refused file, and
+    SessionFileExists when the name is taken and `overwrite` is false; in
+    every case nothing is stored and the refusal is audited.
+    """
+    name = upload.name if filename is None else filename
+    try:
+        validate_session_filename(name)
+        with private_copy(upload, max_bytes=settings.SESSION_MAX_BYTES) as copy:
+            info = inspect_session_file(copy.path)
+            return _place(name, copy, info, uploaded_by=uploaded_by, overwrite=overwrite, request=request)
+    except (SessionFileRejected, SessionFileExists) as exc:
+        valid_name = not isinstance(exc, InvalidSessionFileName)
+        record(
+            request=request, action="session_file.upload", outcome=Outcome.FAILURE,
+            target=name if valid_name else "",
+            detail={"reason": "exists" if isinstance(exc, SessionFileExists) else str(exc)[:500]},
+        )
+        raise
+
+
+def _place(name, copy: CheckedCopy, info: SessionInfo, *, uploaded_by, overwrite, request) -> SessionFile:
+    """Write the row, place the file and audit, all or nothing; return the row."""
+    storage = session_storage()
+    journal = FileJournal(storage)
+    try:
+        with transaction.atomic():
+            session_file = SessionFile.objects.select_for_update().filter(filename=name).first()
+            if session_file is not None and not overwrite:
+                raise SessionFileExists(name)
+            replaced = session_file is not None
+            session_file = session_file or SessionFile(filename=name)
+            _fill(session_file, copy, info)
+            session_file.uploaded_at = timezone.now()
+            session_file.uploaded_by = str(uploaded_by)[:255]
+            session_file.save()
+            if overwrite:
+                journal.set_aside(name, keep_in_place=True)
+            journal.set_aside_existing(sibling_names(name))
+            with open(copy.path, "rb") as content:
+                save_exact(storage, name, File(content), overwrite=overwrite)
+            journal.record_placed(name)
+            record(
+                request=request, action="session_file.upload", target=name,
+                detail={**_describe(session_file), "replaced": replaced},
+            )
+            transaction.on_commit(journal.commit, robust=True)
+    except BaseException as exc:
+        journal.rollback()
+        if isinstance(exc, (IntegrityError, FileExistsError)):
+            # A concurrent upload of the same name won the unique row or the link.
+            raise SessionFileExists(name) from exc
+        raise
+    return session_file
+
+
+def _fill(session_file: SessionFile, copy: CheckedCopy, info: SessionInfo) -> None:
+    session_file.library = info.library
+    session_file.layout = info.layout
+    session_file.dc_id = info.dc_id
+    session_file.user_id = info.user_id
+    session_file.is_bot = info.is_bot
+    session_file.size = copy.size
+    session_file.sha256 = copy.sha256
+
+
+def _describe(session_file: SessionFile) -> dict:
+    """Return the audit detail for a session file: metadata, never key material."""
+    return {
+        "library": session_file.library, "layout": session_file.layout, "dc_id": session_file.dc_id,
+        "size": session_file.size, "sha256": session_file.sha256,
+    }
+
+
+def session_file_delete(*, session_file, request=None, actor=None) -> None:
+    """Remove `session_file`'s row, its file and the file's SQLite companions.
+
+    Raises SessionFile.DoesNotExist when the row is already gone. A missing
+    file is not an error: the row goes anyway.
+    """
+    storage = session_storage()
+    journal = FileJournal(storage)
+    name = session_file.filename
+    try:
+        with transaction.atomic():
+            deleted, _ = SessionFile.objects.filter(pk=session_file.pk).delete()
+            if not deleted:
+                raise SessionFile.DoesNotExist(name)
+            had_file = journal.set_aside(name)
+            journal.set_aside_existing(sibling_names(name))
+            record(
+                request=request, action="session_file.delete", target=name,
+                actor=actor, auth_method=AuthMethod.SHELL if actor else None,
+                detail={**_describe(session_file), "file_found": had_file},
+            )
+            transaction.on_commit(journal.commit, robust=True)
+    except BaseException:
+        journal.rollback()
+        raise
+
+
+# --- Drift between SESSIONS_DIR and the table ---------------------------------
+
+
+@dataclass
+class Finding:
+    """One difference between SESSIONS_DIR and the table, and what was done about it."""
+
+    kind: str  # unregistered | invalid | missing | changed | changed_invalid
+    filename: str
+    message: str
+    repairable: bool
+    repaired: bool = False
+
+
+@dataclass
+class SyncReport:
+    findings: list[Finding] = field(default_factory=list)
+    checked_files: int = 0
+    checked_rows: int = 0
+
+    @property
+    def unresolved(self) -> list[Finding]:
+        return [finding for finding in self.findings if not finding.repaired]
+
+
+def _directory_entries(storage) -> list[str]:
+    """Return the names of SESSIONS_DIR's entries that are not folders, temporaries or companions."""
+    root = Path(storage.location)
+    if not root.is_dir():
+        return []
+    names = []
+    for entry in sorted(root.iterdir()):
+        name = entry.name
+        if name.startswith(TEMP_PREFIX) or is_sibling_name(name):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            continue
+        names.append(name)
+    return names
+
+
+def _inspect_in_place(storage, name) -> tuple[CheckedCopy, SessionInfo] | None:
+    """Copy `name` privately, inspect the copy and return (copy, info), or None when it is gone.
+
+    The copy's temporary file is already removed on return; its size and
+    sha256 remain. Raises SessionFileRejected for a file that is refused.
+    """
+    path = Path(storage.path(name))
+    if not path.exists() and not path.is_symlink():
+        return None
+    with open_regular_file(path) as source:
+        with private_copy(source, max_bytes=settings.SESSION_MAX_BYTES) as copy:
+            info = inspect_session_file(copy.path)
+            return copy, info
+
+
+def session_files_sync(*, repair=False) -> SyncReport:
+    """Compare SESSIONS_DIR with the table and return a SyncReport; with `repair`, repair what may be.
+
+    - A valid file without a row gets a row (uploaded_by "sync_sessions").
+    - A file without a row that is refused (bad name, not a session, too
+      large, a symbolic link) is reported and never touched: it may be
+      someone's work in progress or evidence, and deleting a credential is an
+      admin's decision.
+    - A row without a file is deleted.
+    - A row whose file's size or SHA-256 differs is updated from the file
+      when the file is still a valid session; otherwise it is reported only.
+    Temporary files (TEMP_PREFIX) and `-journal`/`-wal`/`-shm` companions are
+    ignored. Every repair is audited with the actor "sync_sessions".
+    """
+    storage = session_storage()
+    report = SyncReport()
+    rows = {row.filename: row for row in SessionFile.objects.all()}
+    report.checked_rows = len(rows)
+    names = _directory_entries(storage)
+    report.checked_files = len(names)
+
+    for name in names:
+        row = rows.get(name)
+        if row is None:
+            report.findings.append(_unregistered_file(storage, name, repair=repair))
+        else:
+            finding = _compare(storage, row, repair=repair)
+            if finding is not None:
+                report.findings.append(finding)
+    on_disk = set(names)
+    for name, row in rows.items():
+        if name not in on_disk:
+            report.findings.append(_row_without_file(storage, row, repair=repair))
+    return report
+
+
+def _unregistered_file(storage, name, *, repair) -> Finding:
+    try:
+        validate_session_filename(name)
+        inspected = _inspect_in_place(storage, name)
+    except SessionFileRejected as exc:
+        return Finding("invalid", name, f"refused, left in place: {exc}", repairable=False)
+    if inspected is None:
+        return Finding("invalid", name, "vanished while being checked", repairable=False)
+    copy, info = inspected
+    finding = Finding(
+        "unregistered", name, f"a valid {info.layout} file (dc {info.dc_id}) has no row", repairable=True
+    )
+    if repair:
+        try:
+            with transaction.atomic():
+                session_file = SessionFile(filename=name, uploaded_at=timezone.now(), uploaded_by=SYNC_ACTOR)
+                _fill(session_file, copy, info)
+                session_file.save()
+                record(action="session_file.register", target=name, actor=SYNC_ACTOR,
+                       auth_method=AuthMethod.SHELL, detail=_describe(session_file))
+        except IntegrityError:
+            finding.message = "got a row meanwhile (a concurrent upload); nothing to do"
+        finding.repaired = True
+    return finding
+
+
+def _compare(storage, row: SessionFile, *, repair) -> Finding | None:
+    try:
+        inspected = _inspect_in_place(storage, row.filename)
+    except SessionFileRejected as exc:
+        return Finding("changed_invalid", row.filename, f"the file is refused now, row kept: {exc}",
+                       repairable=False)
+    if inspected is None:
+        return _row_without_file(storage, row, repair=repair)
+    copy, info = inspected
+    if copy.size == row.size and copy.sha256 == row.sha256:
+        return None
+    finding = Finding(
+        "changed", row.filename,
+        f"the file is {copy.size} bytes, sha256 {copy.sha256[:12]}…; the row says {row.size} bytes, "
+        f"sha256 {row.sha256[:12]}…",
+        repairable=True,
+    )
+    if repair:
+        with transaction.atomic():
+            locked = SessionFile.objects.select_for_update().filter(pk=row.pk).first()
+            if locked is not None:
+                _fill(locked, copy, info)
+                locked.save()
+                record(action="session_file.refresh", target=row.filename, actor=SYNC_ACTOR,
+                       auth_method=AuthMethod.SHELL, detail=_describe(locked))
+        finding.repaired = True
+    return finding
+
+
+def _row_without_file(storage, row: SessionFile, *, repair) -> Finding:
+    finding = Finding("missing", row.filename, "the row has no file", repairable=True)
+    if repair:
+        with transaction.atomic():
+            locked = SessionFile.objects.select_for_update().filter(pk=row.pk).first()
+            # Checked again under the lock: a delete that failed may have put the file back.
+            if locked is not None and not storage.exists(row.filename):
+                locked.delete()
+                record(action="session_file.forget", target=row.filename, actor=SYNC_ACTOR,
+                       auth_method=AuthMethod.SHELL, detail=_describe(row))
+        finding.repaired = True
+    return finding
+
+
+# --- API pairs ------------------------------------------------------------------
+
+
+def _api_pair_target(api_pair) -> str:
+    return f"api_id {api_pair.api_id}"
+
+
+def api_pair_create(*, api_id, api_hash, label="", is_active=True, request=None) -> ApiPair:
+    """Store a new API pair and return it.
+
+    `api_hash` is normalised to lower case. Raises Django's ValidationError
+    for invalid values and ApiPairExists when the api_id is taken.
+    """
+    api_pair = ApiPair(api_id=api_id, api_hash=str(api_hash).lower(), label=label or "", is_active=is_active)
+    api_pair.clean_fields()
+    try:
+        with transaction.atomic():
+            if ApiPair.objects.filter(api_id=api_id).exists():
+                raise ApiPairExists(api_id)
+            api_pair.save()
+            record(request=request, action="api_pair.create", target=_api_pair_target(api_pair),
+                   detail={"label": api_pair.label, "is_active": api_pair.is_active})
+    except IntegrityError as exc:
+        raise ApiPairExists(api_id) from exc
+    return api_pair
+
+
+def api_pair_update(*, api_pair, data, request=None) -> ApiPair:
+    """Set `label` and/or `is_active` from `data` on `api_pair` and return it.
+
+    Other keys raise ValueError (callers pass validated data); invalid values
+    raise Django's ValidationError. An empty `data` changes and records nothing.
+    """
+    unknown = set(data) - set(API_PAIR_EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    if not data:
+        return api_pair
+    for name, value in data.items():
+        setattr(api_pair, name, value)
+    api_pair.clean_fields(exclude=[f.name for f in ApiPair._meta.fields if f.name not in data])
+    with transaction.atomic():
+        api_pair.save(update_fields=[*data, "updated_at"])
+        record(request=request, action="api_pair.update", target=_api_pair_target(api_pair),
+               detail={name: data[name] for name in sorted(data)})
+    return api_pair
+
+
+def api_pairs_set_active(*, api_pairs, is_active, request=None) -> int:
+    """Set `is_active` on each pair of `api_pairs` that differs; return how many changed."""
+    changed = 0
+    for api_pair in api_pairs:
+        if api_pair.is_active != is_active:
+            api_pair_update(api_pair=api_pair, data={"is_active": is_active}, request=request)
+            changed += 1
+    return changed
+
+
+def api_pair_reveal(*, api_pair, request=None) -> ApiPair:
+    """Record that `api_pair`'s whole hash is being shown, and return it."""
+    record(request=request, action="api_pair.reveal", target=_api_pair_target(api_pair))
+    return api_pair
+
+
+def api_pair_delete(*, api_pair, request=None) -> None:
+    """Delete `api_pair`, audited."""
+    with transaction.atomic():
+        target = _api_pair_target(api_pair)
+        api_pair.delete()
+        record(request=request, action="api_pair.delete", target=target,
+               detail={"label": api_pair.label})
