@@ -278,6 +278,9 @@ SIMPLE_JWT = {
 RATELIMIT_LOGIN = env.str("RATELIMIT_LOGIN", default="5/m")
 RATELIMIT_UPLOAD = env.str("RATELIMIT_UPLOAD", default="20/h")
 RATELIMIT_DELETE = env.str("RATELIMIT_DELETE", default="30/h")
+# Password checks of all clients together, past their own per-IP budgets. A bcrypt
+# check at cost 12 costs about 250 ms of CPU: 4/s keeps logins to one core's worth.
+RATELIMIT_PASSWORD_CHECKS = env.str("RATELIMIT_PASSWORD_CHECKS", default="4/s")
 RATELIMIT_IP_META_KEY = "adbot_admin.api.client_ip.client_ip"
 RATELIMIT_USE_CACHE = "default"
 # The limiter fails closed: a broken cache refuses logins instead of letting

@@ -19,36 +19,65 @@ from .exceptions import ServiceUnavailable
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Budget:
-    name: str
-    setting: str
-
-    def rate(self, group=None, request=None):
-        """Return the rate string, e.g. "5/m", as configured now."""
-        return getattr(settings, self.setting)
-
-
-LOGIN = Budget("login", "RATELIMIT_LOGIN")
-UPLOAD = Budget("upload", "RATELIMIT_UPLOAD")
-DELETE = Budget("delete", "RATELIMIT_DELETE")
-
-
 class LimiterUnavailable(ServiceUnavailable):
     default_detail = "Rate limiting is unavailable, so this action is refused; try again shortly."
     default_code = "rate_limiter_unavailable"
 
 
-def spend(request, budget):
-    """Count one request against `budget` and return its usage dict.
+class PasswordChecksBusy(ServiceUnavailable):
+    default_detail = "Too many logins are being checked right now; try again in a moment."
+    default_code = "login_capacity_exceeded"
 
-    Raises Throttled (429, with Retry-After) past the limit, and
-    LimiterUnavailable (503) when the counter cannot be read: the limiter
-    fails closed.
+
+def _whole_server(group, request):
+    return "all-clients"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A named rate, counted per client IP or, with `per_client` off, for the whole server."""
+
+    name: str
+    setting: str
+    per_client: bool = True
+    # Spent only by requests the first budget let through.
+    followed_by: "Budget | None" = None
+
+    def rate(self, group=None, request=None):
+        """Return the rate string, e.g. "5/m", as configured now."""
+        return getattr(settings, self.setting)
+
+    @property
+    def key(self):
+        return "ip" if self.per_client else _whole_server
+
+
+# Bounds the bcrypt work of all clients together: a botnet whose every address
+# stays within its own login budget still cannot take the whole machine.
+PASSWORD_CHECKS = Budget("password-checks", "RATELIMIT_PASSWORD_CHECKS", per_client=False)
+LOGIN = Budget("login", "RATELIMIT_LOGIN", followed_by=PASSWORD_CHECKS)
+UPLOAD = Budget("upload", "RATELIMIT_UPLOAD")
+DELETE = Budget("delete", "RATELIMIT_DELETE")
+
+
+def spend(request, budget):
+    """Count one request against `budget` (and the budget it is followed by) and return its usage.
+
+    Raises Throttled (429, with Retry-After) past a per-client limit,
+    PasswordChecksBusy (503, with Retry-After) past a whole-server one, and
+    LimiterUnavailable (503) when a counter cannot be read: the limiter fails
+    closed.
     """
+    usage = _count(request, budget)
+    if usage is not None and budget.followed_by is not None:
+        _count(request, budget.followed_by)
+    return usage
+
+
+def _count(request, budget):
     try:
         usage = get_usage(
-            request, group=budget.name, key="ip", rate=budget.rate, increment=True
+            request, group=budget.name, key=budget.key, rate=budget.rate, increment=True
         )
     except Exception as exc:  # the cache backend's own errors (Redis down) vary by client
         logger.error("rate limiter unavailable for %s: %s", budget.name, type(exc).__name__)
@@ -58,6 +87,10 @@ def spend(request, budget):
     if usage["limit"] == 0 and usage["time_left"] == -1:
         logger.error("rate limiter could not count for %s", budget.name)
         raise LimiterUnavailable(retry_after=5)
+    if not budget.per_client:
+        if usage["should_limit"]:
+            raise PasswordChecksBusy(retry_after=usage["time_left"] + 1)
+        return usage
     request.ratelimit_usage = (budget, usage)
     if usage["should_limit"]:
         _on_limited(request, budget)

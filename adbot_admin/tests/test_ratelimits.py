@@ -143,3 +143,28 @@ def test_the_budget_frees_once_the_window_has_passed(api_client, monkeypatch):
     assert attempt(api_client).status_code == 429
     now[0] += 2
     assert attempt(api_client).status_code == 400
+
+
+def test_password_checks_of_all_clients_together_are_bounded(api_client, settings):
+    # Every address stays within its own login budget; the server-wide one still holds.
+    settings.RATELIMIT_PASSWORD_CHECKS = "3/m"
+    statuses = []
+    for n in range(5):
+        response = api_client.post(
+            "/api/auth/token", {"username": "nobody", "password": "x"}, format="json", REMOTE_ADDR=f"198.51.100.{n}"
+        )
+        statuses.append(response.status_code)
+    assert statuses == [401, 401, 401, 503, 503]
+    assert response.json()["code"] == "login_capacity_exceeded"
+    assert int(response["Retry-After"]) >= 1
+
+
+def test_a_client_over_its_own_budget_spends_none_of_the_servers(api_client, settings):
+    settings.RATELIMIT_LOGIN = "1/m"
+    settings.RATELIMIT_PASSWORD_CHECKS = "2/m"
+    flood = [api_client.post("/api/auth/token", {"username": "a", "password": "x"}, format="json",
+                             REMOTE_ADDR="203.0.113.9").status_code for _ in range(4)]
+    assert flood == [401, 429, 429, 429]
+    other = api_client.post("/api/auth/token", {"username": "a", "password": "x"}, format="json",
+                            REMOTE_ADDR="203.0.113.10")
+    assert other.status_code == 401
