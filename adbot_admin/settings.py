@@ -295,6 +295,11 @@ IMAGE_MAX_BYTES = env.int("IMAGE_MAX_BYTES", default=10 * 1024 * 1024)
 IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=40_000_000)
 SERVE_MEDIA = env.bool("SERVE_MEDIA", default=True)
 
+# BENCHMARKS
+# ------------------------------------------------------------------------------
+# Mounts /bench/floor, the plain-Django view the benchmarks measure against.
+BENCH_FLOOR = env.bool("BENCH_FLOOR", default=False)
+
 # OPENAPI
 # ------------------------------------------------------------------------------
 # https://drf-spectacular.readthedocs.io/en/latest/settings.html
