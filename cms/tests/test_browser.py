@@ -1,0 +1,211 @@
+"""The CMS page driven in headless Chromium (Debian's `chromium` and `chromium-driver`).
+
+Selenium is pointed at /usr/bin/chromedriver and /usr/bin/chromium, so
+selenium-manager is never asked to find or download anything.
+"""
+
+import shutil
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+import bcrypt
+import pytest
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import AccessToken
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+from adbot_admin.models import AuditEvent
+from cms.models import GalleryImage
+
+from . import image_files
+from .conftest import media_files
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+PASSWORD = "gallery password for the browser test"
+WAIT = 15
+
+
+@pytest.fixture
+def browser():
+    for path in (CHROMIUM, CHROMEDRIVER):
+        assert Path(path).exists(), f"{path} is missing: apt-get install chromium chromium-driver"
+    profile = tempfile.mkdtemp(prefix="cms-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--no-first-run", "--disable-extensions", "--window-size=1280,1000", f"--user-data-dir={profile}",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def cms_password(settings):
+    settings.ADMIN_PASSWORD_HASH = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
+    settings.RATELIMIT_LOGIN = "100/m"
+    return PASSWORD
+
+
+@pytest.fixture
+def token_lifetime(monkeypatch):
+    """Return a function that sets the lifetime of access tokens minted from now on."""
+
+    def set_lifetime(seconds):
+        # AccessToken reads the setting once, at import: change both.
+        monkeypatch.setattr(api_settings, "ACCESS_TOKEN_LIFETIME", timedelta(seconds=seconds))
+        monkeypatch.setattr(AccessToken, "lifetime", timedelta(seconds=seconds))
+
+    return set_lifetime
+
+
+def wait(driver, condition, timeout=WAIT):
+    return WebDriverWait(driver, timeout).until(condition)
+
+
+def text_of(driver, element_id):
+    return driver.find_element(By.ID, element_id).text
+
+
+def visible(driver, element_id):
+    return driver.find_element(By.ID, element_id).is_displayed()
+
+
+def log_in(driver, password):
+    field = driver.find_element(By.ID, "password")
+    field.clear()
+    field.send_keys(password)
+    driver.find_element(By.ID, "login-button").click()
+
+
+def stored_token(driver):
+    return driver.execute_script("return window.sessionStorage.getItem('cms.token');")
+
+
+def upload(driver, path, title=""):
+    driver.find_element(By.ID, "upload-file").send_keys(str(path))
+    title_field = driver.find_element(By.ID, "upload-title")
+    title_field.clear()
+    title_field.send_keys(title)
+    driver.find_element(By.ID, "upload-button").click()
+
+
+def test_cms_page_flow(live_server, browser, cms_password, token_lifetime, tmp_path, settings):
+    token_lifetime(3600)
+    photo = tmp_path / "harbour.png"
+    photo.write_bytes(image_files.png_bytes(640, 480))
+    not_an_image = tmp_path / "notes.png"
+    not_an_image.write_bytes(image_files.text_bytes())
+
+    browser.get(f"{live_server.url}/cms/")
+    assert browser.title == "Gallery CMS"
+    assert visible(browser, "login-view") and not visible(browser, "gallery-view")
+
+    # A wrong password is refused, in words.
+    log_in(browser, "not the password")
+    wait(browser, EC.text_to_be_present_in_element((By.ID, "login-reason"), "Wrong password"))
+    assert stored_token(browser) is None
+
+    # The right one opens the gallery; the token sits in sessionStorage, never localStorage.
+    log_in(browser, cms_password)
+    wait(browser, EC.visibility_of_element_located((By.ID, "gallery-view")))
+    wait(browser, EC.text_to_be_present_in_element((By.ID, "message"), "Logged in"))
+    assert stored_token(browser)
+    assert browser.execute_script("return window.localStorage.length;") == 0
+    assert not visible(browser, "expiry-warning")
+    assert browser.find_element(By.ID, "gallery-empty").is_displayed()
+
+    # Upload: progress reported, the thumbnail shows once the server has it.
+    upload(browser, photo, title="Harbour")
+    wait(browser, EC.text_to_be_present_in_element((By.ID, "message"), "Uploaded “Harbour”"))
+    image = GalleryImage.objects.get()
+    thumb = wait(browser, EC.visibility_of_element_located((By.CSS_SELECTOR, f'li[data-id="{image.pk}"] img.thumb')))
+    wait(browser, lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth;", thumb))
+    assert thumb.get_attribute("src").endswith(image.thumbnail_name)
+    assert browser.find_element(By.ID, "upload-progress").get_attribute("value") == "100"
+
+    # A refused upload is explained with the server's words.
+    upload(browser, not_an_image)
+    wait(browser, EC.text_to_be_present_in_element((By.ID, "message"), "file is not a JPEG, PNG, WebP or GIF image"))
+    assert "notes.png refused" in text_of(browser, "message")
+    # So is a file the server finds too large (its limit shrank after the page loaded).
+    settings.IMAGE_MAX_BYTES = 1024
+    upload(browser, photo)
+    wait(browser, EC.text_to_be_present_in_element((By.ID, "message"), "too large"))
+    settings.IMAGE_MAX_BYTES = 10 * 1024 * 1024
+    assert GalleryImage.objects.count() == 1
+
+    # Edit the title.
+    title_field = browser.find_element(By.ID, f"title-{image.pk}")
+    title_field.clear()
+    title_field.send_keys("Harbour at dusk")
+    browser.find_element(By.CSS_SELECTOR, f'li[data-id="{image.pk}"] .save-button').click()
+    wait(browser, EC.text_to_be_present_in_element((By.ID, "message"), "Saved “Harbour at dusk”"))
+    image.refresh_from_db()
+    assert image.title == "Harbour at dusk"
+
+    # Unpublish, by keyboard: focus the button and press Enter.
+    publish = browser.find_element(By.CSS_SELECTOR, f'li[data-id="{image.pk}"] .publish-button')
+    assert publish.text == "Unpublish"
+    publish.send_keys("\n")
+    wait(browser, EC.text_to_be_present_in_element((By.ID, "message"), "Unpublished"))
+    image.refresh_from_db()
+    assert image.published is False
+
+    # Delete, after confirming.
+    browser.find_element(By.CSS_SELECTOR, f'li[data-id="{image.pk}"] .delete-button').click()
+    confirm = wait(browser, EC.visibility_of_element_located((By.CSS_SELECTOR, f'li[data-id="{image.pk}"] .confirm')))
+    assert "cannot be undone" in confirm.text
+    confirm.find_element(By.CSS_SELECTOR, ".confirm-yes").click()
+    wait(browser, EC.text_to_be_present_in_element((By.ID, "message"), "Deleted “Harbour at dusk”"))
+    assert not GalleryImage.objects.exists()
+    assert media_files() == set()
+
+    # Log out: the server is told, the token is dropped.
+    browser.find_element(By.ID, "logout-button").click()
+    wait(browser, EC.text_to_be_present_in_element((By.ID, "login-reason"), "You have logged out"))
+    assert stored_token(browser) is None
+    assert AuditEvent.objects.filter(action="logout").exists()
+
+    # Any 401 ends the session: a token the server does not accept.
+    log_in(browser, cms_password)
+    wait(browser, EC.visibility_of_element_located((By.ID, "gallery-view")))
+    browser.execute_script("window.sessionStorage.setItem('cms.token', 'not-a-token');")
+    upload(browser, photo)
+    wait(browser, EC.text_to_be_present_in_element((By.ID, "login-reason"), "The server ended your session"))
+    assert stored_token(browser) is None and not visible(browser, "gallery-view")
+
+    # A short-lived token: the warning shows at once, then the page logs out by itself.
+    token_lifetime(4)
+    log_in(browser, cms_password)
+    wait(browser, EC.visibility_of_element_located((By.ID, "expiry-warning")))
+    assert "Your session expires in" in text_of(browser, "expiry-warning")
+    wait(browser, EC.text_to_be_present_in_element((By.ID, "login-reason"), "Your session expired"))
+    assert stored_token(browser) is None
+    assert not visible(browser, "gallery-view") and not visible(browser, "expiry-warning")
+    assert browser.switch_to.active_element.get_attribute("id") == "password"
+
+
+def test_cms_page_loads_without_csp_violations(live_server, browser):
+    browser.get(f"{live_server.url}/cms/")
+    wait(browser, EC.visibility_of_element_located((By.ID, "login-form")))
+
+    # The script ran under the page's CSP: it filled in the size limit.
+    assert browser.find_element(By.ID, "max-size").get_attribute("textContent") == "10 MiB"
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert errors == []
