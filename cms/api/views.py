@@ -30,7 +30,9 @@ PUBLIC_GALLERY_LIMIT = 500
 NOT_FOUND = OpenApiResponse(description="No image with this id.")
 TOO_LARGE = OpenApiResponse(description="The image is larger than IMAGE_MAX_BYTES.")
 THROTTLED = OpenApiResponse(description="Past the rate limit; Retry-After says how many seconds to wait.")
-LIMITER_DOWN = OpenApiResponse(description="The rate limiter's cache is down; the action is refused.")
+LIMITER_DOWN = OpenApiResponse(description="The rate limiter's cache (or file storage) is down; nothing was kept.")
+DISK_FULL = OpenApiResponse(description="File storage is full; nothing was kept.")
+BAD_PAGE = OpenApiResponse(description="No such page.")
 
 
 def refuse_oversized_body(request):
@@ -48,7 +50,10 @@ def refuse_oversized_body(request):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List gallery images (admin)", responses={200: serializers.GalleryImageSerializer(many=True), 401: ERRORS[401], 403: ERRORS[403]}),
+    list=extend_schema(
+        summary="List gallery images (admin)",
+        responses={200: serializers.GalleryImageSerializer(many=True), 401: ERRORS[401], 403: ERRORS[403], 404: BAD_PAGE},
+    ),
     retrieve=extend_schema(summary="Show one gallery image", responses={200: serializers.GalleryImageSerializer, 401: ERRORS[401], 403: ERRORS[403], 404: NOT_FOUND}),
     partial_update=extend_schema(
         summary="Edit title, alt text, position or published",
@@ -84,7 +89,7 @@ class GalleryImageViewSet(
         request={"multipart/form-data": serializers.GalleryImageUploadSerializer},
         responses={
             201: serializers.GalleryImageSerializer, 400: ERRORS[400], 401: ERRORS[401], 403: ERRORS[403],
-            413: TOO_LARGE, 429: THROTTLED, 503: LIMITER_DOWN,
+            413: TOO_LARGE, 429: THROTTLED, 503: LIMITER_DOWN, 507: DISK_FULL,
         },
     )
     @rate_limited(ratelimits.UPLOAD)

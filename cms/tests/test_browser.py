@@ -107,6 +107,8 @@ def upload(driver, path, title=""):
 
 def test_cms_page_flow(live_server, browser, cms_password, token_lifetime, tmp_path, settings):
     token_lifetime(3600)
+    # The rate string is part of django-ratelimit's counter key: set it before the first upload.
+    settings.RATELIMIT_UPLOAD = "3/h"
     photo = tmp_path / "harbour.png"
     photo.write_bytes(image_files.png_bytes(640, 480))
     not_an_image = tmp_path / "notes.png"
@@ -148,6 +150,10 @@ def test_cms_page_flow(live_server, browser, cms_password, token_lifetime, tmp_p
     upload(browser, photo)
     wait(browser, EC.text_to_be_present_in_element((By.ID, "message"), "too large"))
     settings.IMAGE_MAX_BYTES = 10 * 1024 * 1024
+    # And a refusal by the rate limit, with the wait from Retry-After: this is the 4th upload.
+    upload(browser, photo)
+    wait(browser, EC.text_to_be_present_in_element((By.ID, "message"), "too many requests. Try again in"))
+    assert "minutes" in text_of(browser, "message")
     assert GalleryImage.objects.count() == 1
 
     # Edit the title.
