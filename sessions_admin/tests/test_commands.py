@@ -1,0 +1,146 @@
+"""`manage.py sync_sessions`: drift between SESSIONS_DIR and the table, reported and repaired."""
+
+import hashlib
+import os
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from adbot_admin.models import AuditEvent, AuthMethod
+from adbot_admin.storage import TEMP_PREFIX
+from sessions_admin.models import SessionFile
+from sessions_admin.services import SYNC_ACTOR
+
+from . import session_files
+from .conftest import dir_state, sessions_dir, table_state
+from .factories import SessionFileFactory, stored_session_file
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def sync(*args):
+    """Run the command; return (output, exit code)."""
+    out = StringIO()
+    try:
+        call_command("sync_sessions", *args, stdout=out)
+    except CommandError as exc:
+        return out.getvalue(), exc.returncode
+    return out.getvalue(), 0
+
+
+def test_no_drift_exits_zero(source_dir):
+    stored_session_file(source_dir, "a.session")
+    (sessions_dir() / "a.session-journal").write_bytes(b"companion")
+    (sessions_dir() / f"{TEMP_PREFIX}abc.part").write_bytes(b"in flight")
+    (sessions_dir() / "engine-cache").mkdir()
+
+    output, code = sync()
+
+    assert code == 0
+    assert "0 finding(s)" in output
+
+
+def test_an_empty_or_missing_folder_is_no_drift():
+    assert sync() == ("Checked 0 file(s) and 0 row(s): 0 finding(s), 0 repaired, 0 unresolved.\n", 0)
+
+
+def test_drift_is_reported_without_changing_anything(source_dir):
+    stored_session_file(source_dir, "changed.session")
+    sessions_dir().mkdir(exist_ok=True)
+    session_files.pyrogram_session(sessions_dir(), "orphan.session")
+    session_files.text_session(sessions_dir(), "junk.session")
+    SessionFileFactory(filename="ghost.session")
+    session_files.execute_sql(sessions_dir() / "changed.session", "INSERT INTO entities (id, hash) VALUES (1, 2)")
+    files, rows = dir_state(), table_state()
+
+    output, code = sync()
+
+    assert code == 1
+    assert "unregistered: orphan.session" in output
+    assert "invalid: junk.session" in output and "not an SQLite database" in output
+    assert "missing: ghost.session" in output
+    assert "changed: changed.session" in output
+    assert "4 unresolved" in output
+    assert (dir_state(), table_state()) == (files, rows)
+    assert not AuditEvent.objects.exclude(action="session_file.upload").exists()
+
+
+def test_repair_registers_forgets_and_refreshes_but_never_deletes_files(source_dir):
+    stored_session_file(source_dir, "changed.session")
+    sessions_dir().mkdir(exist_ok=True)
+    orphan = session_files.pyrogram_session(sessions_dir(), "orphan.session", dc_id=3, user_id=55)
+    session_files.text_session(sessions_dir(), "junk.session")
+    (sessions_dir() / "bad name.session").write_bytes(b"x")
+    SessionFileFactory(filename="ghost.session")
+    changed = session_files.execute_sql(
+        sessions_dir() / "changed.session", "INSERT INTO entities (id, hash) VALUES (1, 2)"
+    )
+
+    output, code = sync("--repair")
+
+    assert code == 1  # the invalid files remain, on purpose
+    assert "2 unresolved" in output
+    assert {"junk.session", "bad name.session", "orphan.session", "changed.session"} <= set(dir_state())
+    registered = SessionFile.objects.get(filename="orphan.session")
+    assert (registered.uploaded_by, registered.library, registered.dc_id, registered.user_id) == (
+        SYNC_ACTOR, "pyrogram", 3, 55,
+    )
+    assert registered.sha256 == hashlib.sha256(orphan.read_bytes()).hexdigest()
+    assert not SessionFile.objects.filter(filename="ghost.session").exists()
+    refreshed = SessionFile.objects.get(filename="changed.session")
+    assert (refreshed.size, refreshed.sha256) == (changed.stat().st_size, hashlib.sha256(changed.read_bytes()).hexdigest())
+    assert set(SessionFile.objects.values_list("filename", flat=True)) == {"orphan.session", "changed.session"}
+    events = dict(AuditEvent.objects.filter(actor=SYNC_ACTOR).values_list("action", "target"))
+    assert events == {
+        "session_file.register": "orphan.session",
+        "session_file.forget": "ghost.session",
+        "session_file.refresh": "changed.session",
+    }
+    assert set(AuditEvent.objects.filter(actor=SYNC_ACTOR).values_list("auth_method", flat=True)) == {AuthMethod.SHELL}
+
+    again, code = sync("--repair")
+    assert code == 1 and "2 unresolved" in again and "unregistered" not in again
+
+
+def test_repair_with_only_repairable_drift_exits_zero(source_dir):
+    sessions_dir().mkdir(parents=True)
+    session_files.telethon_session(sessions_dir(), "orphan.session")
+
+    output, code = sync("--repair")
+
+    assert code == 0 and "[repaired]" in output
+    assert sync()[1] == 0
+
+
+def test_a_symlink_is_reported_not_followed(source_dir, tmp_path):
+    target = session_files.telethon_session(source_dir, "elsewhere.session")
+    sessions_dir().mkdir(parents=True)
+    os.symlink(target, sessions_dir() / "link.session")
+
+    output, code = sync("--repair")
+
+    assert code == 1
+    assert "invalid: link.session" in output
+    assert not SessionFile.objects.exists()
+
+
+def test_a_file_changed_into_something_invalid_keeps_its_row(source_dir):
+    session_file = stored_session_file(source_dir, "a.session")
+    (sessions_dir() / "a.session").write_bytes(b"overwritten by something else")
+
+    output, code = sync("--repair")
+
+    assert code == 1 and "changed_invalid: a.session" in output
+    assert SessionFile.objects.get().sha256 == session_file.sha256
+
+
+def test_control_characters_in_names_are_escaped_in_the_output():
+    sessions_dir().mkdir(parents=True)
+    (sessions_dir() / "evil\x1b[31m.session").write_bytes(b"x")
+
+    output, _ = sync()
+
+    assert "\x1b" not in output
+    assert "evil\\u001b[31m.session" in output
