@@ -1,7 +1,8 @@
 """gunicorn settings for production: `gunicorn -c gunicorn.conf.py`.
 
 Environment: BIND (default 127.0.0.1:8000), WEB_CONCURRENCY (workers, default 2),
-GUNICORN_THREADS (threads per worker, default 4), GUNICORN_TIMEOUT (seconds, default 30).
+GUNICORN_THREADS (threads per worker, default 4), GUNICORN_TIMEOUT (seconds, default 30: a worker
+silent that long is restarted, and a request body stalled that long is cut short).
 """
 
 import os
@@ -31,3 +32,13 @@ def post_fork(server, worker):
     from django.db import connections
 
     connections.close_all()
+
+
+def pre_request(worker, req):
+    # gthread reads a request body on a blocking socket with no timeout: a client
+    # that stalls mid-body would hold a thread for ever. Each read (and write) now
+    # gives up after `timeout` seconds without progress, as nginx's
+    # client_body_timeout does; the app answers the cut-short body with a 400.
+    sock = getattr(req.unreader, "sock", None)
+    if sock is not None:
+        sock.settimeout(worker.cfg.timeout)

@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError
-from django.http import Http404, JsonResponse
+from django.http import Http404, JsonResponse, UnreadablePostError
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions, status
 from rest_framework.serializers import as_serializer_error
@@ -80,6 +80,10 @@ def _as_drf_exception(exc):
         return PayloadTooLarge()
     if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
         return exceptions.ParseError("The request has too many fields or files.")
+    if isinstance(exc, UnreadablePostError):
+        # The client stopped sending (disconnected, or stalled past the socket timeout):
+        # its request is incomplete, not our storage broken.
+        return exceptions.ParseError("The request body ended early or arrived too slowly.", "incomplete_body")
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         logger.error("storage full: %s", type(exc).__name__)
         return InsufficientStorage()

@@ -134,6 +134,8 @@ def rate_limited(budget, methods=None):
                 spend(request, budget)
             return view_method(self, request, *args, **kwargs)
 
+        # Read by the OpenAPI hook (schema.py), which documents 429 and 503 for it.
+        wrapped.rate_limit_budget = budget
         return wrapped
 
     return decorator

@@ -27,3 +27,105 @@ class FrontendJWTScheme(OpenApiAuthenticationExtension):
             "bearerFormat": "JWT",
             "description": "Token minted by the Next.js frontend with JWT_SECRET (HS256, `exp` and `role`).",
         }
+
+
+# The error body every 4xx and 5xx carries (exceptions.py).
+ERROR_COMPONENT = "Error"
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "errors": {"type": "object", "additionalProperties": True, "description": "Validation errors by field."},
+    },
+    "required": ["detail", "code"],
+}
+ERROR_DESCRIPTIONS = {
+    "400": "Invalid input; `errors` names each field.",
+    "401": "Missing, invalid, expired or revoked token.",
+    "403": "The token's role is not admin.",
+    "404": "Not found.",
+    "413": "The request body is larger than this server accepts.",
+    "415": "The body's content type is not accepted.",
+    "429": "Past the rate limit; Retry-After says how many seconds to wait.",
+    "503": "The database, the cache or the file storage is unavailable; try again shortly.",
+}
+RETRY_AFTER = {
+    "required": True,
+    "description": "Seconds to wait before trying again.",
+    "schema": {"type": "string", "pattern": "^[0-9]+$"},
+}
+HTTP_METHODS = ("get", "put", "post", "patch", "delete", "head", "options", "trace")
+
+
+def is_public(operation):
+    """Return True when the operation asks for no credential (`security: [{}]` or none)."""
+    return all(not requirement for requirement in operation.get("security") or [{}])
+
+
+def _rate_limited_operations(generator):
+    """Return {(path, method)} of the operations whose handler spends a rate-limit budget."""
+    limited = set()
+    for path, _regex, method, view in generator._get_paths_and_endpoints():
+        action = getattr(view, "action", None) or method.lower()
+        handler = getattr(view, action, None)
+        if getattr(handler, "rate_limit_budget", None) is not None:
+            limited.add((path, method.lower()))
+    return limited
+
+
+def statuses_for(operation, *, rate_limited):
+    """Return the error statuses `operation` can answer with, whatever its view declared."""
+    parameters = operation.get("parameters", [])
+    statuses = {"503"}  # a database or cache outage reaches every operation
+    if not is_public(operation):
+        statuses |= {"401", "403"}
+    if any(parameter["in"] == "path" for parameter in parameters):
+        statuses.add("404")
+    if any(parameter["in"] == "query" and parameter["name"] == "page" for parameter in parameters):
+        statuses.add("404")  # DRF's pagination answers an unknown page with 404
+    if "requestBody" in operation:
+        statuses |= {"400", "413", "415"}
+    elif any(parameter["in"] == "query" for parameter in parameters):
+        statuses.add("400")
+    if rate_limited:
+        statuses.add("429")
+    return statuses
+
+
+def postprocess_error_responses(result, generator, request, public):
+    """Document every error status each operation can return, with the one error body.
+
+    Views describe their own outcomes; this hook adds what the shared
+    machinery answers everywhere (401/403 on guarded operations, 404 on
+    lookups, 400/413/415 on bodies, 429 with Retry-After on rate-limited
+    handlers, 503 on outages), so no view can forget one.
+    """
+    result.setdefault("components", {}).setdefault("schemas", {})[ERROR_COMPONENT] = ERROR_SCHEMA
+    error_content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}}}
+    limited = _rate_limited_operations(generator)
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if method not in HTTP_METHODS:
+                continue
+            responses = operation.setdefault("responses", {})
+            for status in statuses_for(operation, rate_limited=(path, method) in limited):
+                responses.setdefault(status, {"description": ERROR_DESCRIPTIONS[status]})
+            for status, response in responses.items():
+                if not status.startswith(("4", "5")):
+                    continue
+                if response.get("description", "") in ("", "No response body"):
+                    response["description"] = ERROR_DESCRIPTIONS.get(status, "Error.")
+                response.setdefault("content", error_content)
+                if status == "429":
+                    response.setdefault("headers", {})["Retry-After"] = RETRY_AFTER
+            operation["responses"] = dict(sorted(responses.items()))
+    return result
+
+
+def postprocess_strip_trailing_slash(result, generator, request, public):
+    """Write paths without their trailing slash: routes match both, the contract has none."""
+    result["paths"] = {
+        (path.rstrip("/") or "/"): operations for path, operations in result.get("paths", {}).items()
+    }
+    return result

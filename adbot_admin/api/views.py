@@ -85,7 +85,11 @@ class TokenVerifyView(PublicMixin, APIView):
             token = UntypedToken(serializer.validated_data["token"])
         except TokenError as exc:
             raise InvalidToken(str(exc.args[0])) from exc
-        if token.get(api_settings.TOKEN_TYPE_CLAIM) == RefreshToken.token_type:
+        kind = token.get(api_settings.TOKEN_TYPE_CLAIM)
+        if kind not in (AccessToken.token_type, RefreshToken.token_type):
+            # Signed with JWT_SECRET_KEY but not a token this server issues (RFC 8725, 3.11).
+            raise InvalidToken("Token has wrong type")
+        if kind == RefreshToken.token_type:
             if BlacklistedToken.objects.filter(token__jti=token.get(api_settings.JTI_CLAIM)).exists():
                 raise InvalidToken("Token is blacklisted")
         elif revocation.is_revoked(token):
