@@ -1,0 +1,340 @@
+#!/usr/bin/env python3
+"""Benchmarks of the hot paths, each as a ratio to a floor served by the same server.
+
+    .venv/bin/python bench/run.py              embedded defaults (SQLite, local-memory cache)
+    .venv/bin/python bench/run.py --services   PostgreSQL + Redis on 127.0.0.1
+    .venv/bin/python bench/run.py --quick      shorter runs, for a smoke test
+
+It starts the production server (gunicorn, gunicorn.conf.py, 2 workers) on
+127.0.0.1, seeds data, drives load with wrk (Debian's package; installed when
+missing and run as root), prints a table and writes bench/RESULTS.md.
+The floor is /bench/floor: plain Django returning a small JSON body, no DRF,
+no auth (mounted only with BENCH_FLOOR=true).
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.system.servers import free_port, wait_until  # noqa: E402
+
+PYTHON = sys.executable
+ADMIN_PASSWORD = "bench-admin-password-" + secrets.token_hex(8)
+FLOOD_LUA = ROOT / "bench" / "flood.lua"
+
+
+def sh(*args, env=None, capture=False):
+    result = subprocess.run([str(a) for a in args], cwd=ROOT, env=env, check=True,
+                            stdout=subprocess.PIPE if capture else None, text=True)
+    return result.stdout if capture else None
+
+
+def ensure_wrk():
+    if shutil.which("wrk"):
+        return
+    if os.geteuid() != 0:
+        sys.exit("bench needs wrk: apt-get install wrk")
+    sh("apt-get", "update", "-qq")
+    sh("apt-get", "install", "-y", "-qq", "wrk")
+
+
+class Bench:
+    def __init__(self, services, quick):
+        self.services = services
+        self.duration = 3 if quick else 8
+        self.rounds = 3
+        self.work = Path(tempfile.mkdtemp(prefix="adbot-bench-"))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "ENV_FILE": "",
+            "SECRET_KEY": secrets.token_urlsafe(48),
+            "JWT_SECRET_KEY": secrets.token_urlsafe(48),
+            "DEBUG": "false",
+            "SECURE_SSL_REDIRECT": "false",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "BENCH_FLOOR": "true",
+            "TRUSTED_PROXY_COUNT": "1",
+            "SESSIONS_DIR": str(self.work / "sessions"),
+            "MEDIA_ROOT": str(self.work / "media"),
+            "LOG_LEVEL": "WARNING",
+            "BIND": f"127.0.0.1:{self.port}",
+            "WEB_CONCURRENCY": "2",
+            "RATELIMIT_UPLOAD": "1000/h",
+        }
+        if services:
+            self.env["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/adbot_bench"
+            self.env["CACHE_URL"] = "redis://127.0.0.1:6379/14"
+        else:
+            self.env["DATABASE_URL"] = f"sqlite:///{self.work / 'bench.sqlite3'}"
+            self.env["CACHE_URL"] = "locmemcache://bench"
+        self.server = None
+        self.token = None
+        self.results = {}
+
+    # --- set-up ---------------------------------------------------------------
+    def prepare(self):
+        if self.services:
+            sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", "DROP DATABASE IF EXISTS adbot_bench")
+            sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", "CREATE DATABASE adbot_bench")
+            sh("redis-cli", "-n", "14", "flushdb", capture=True)
+        sh(PYTHON, "manage.py", "migrate", "--no-input", "-v", "0", env=self.env)
+        self.seed(100)
+
+    def seed(self, rows):
+        sh(PYTHON, "manage.py", "shell", "-c",
+           f"import bench.seed as s; s.seed(rows={rows}, password={ADMIN_PASSWORD!r})", env=self.env)
+
+    def start(self):
+        self.log = open(self.work / "gunicorn.log", "w")
+        self.server = subprocess.Popen([PYTHON, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
+                                       cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_until(lambda: requests.get(f"{self.url}/bench/floor", timeout=2).ok, what="gunicorn")
+        self.token = self.login("10.1.0.1").json()["access"]
+
+    def stop(self):
+        if self.server is not None:
+            self.server.terminate()
+            self.server.wait(15)
+            self.server = None
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def login(self, client_ip, password=ADMIN_PASSWORD):
+        return requests.post(f"{self.url}/api/auth/token", json={"username": "bench-admin", "password": password},
+                             headers={"X-Forwarded-For": client_ip}, timeout=30)
+
+    # --- load -------------------------------------------------------------------
+    def wrk(self, path, *, headers=None, connections=8, duration=None, script=None):
+        args = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{duration or self.duration}s", "--latency"]
+        for name, value in (headers or {}).items():
+            args += ["-H", f"{name}: {value}"]
+        if script:
+            args += ["-s", str(script)]
+        output = sh(*args, f"{self.url}{path}", capture=True)
+        return parse_wrk(output)
+
+    def auth(self):
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def interleaved(self, paths):
+        """Return {name: median of rounds} for each (name, path, headers), run round-robin."""
+        samples = {name: [] for name, _, _ in paths}
+        for _ in range(self.rounds):
+            for name, path, headers in paths:
+                samples[name].append(self.wrk(path, headers=headers))
+        return {name: median_result(runs) for name, runs in samples.items()}
+
+    # --- the five measurements ----------------------------------------------------------
+    def measure_reads(self):
+        results = self.interleaved([
+            ("floor", "/bench/floor", None),
+            ("admin sessions list", "/api/admin/sessions", self.auth()),
+            ("admin api-pairs list", "/api/admin/api-pairs", self.auth()),
+            ("public gallery", "/api/public/gallery", None),
+        ])
+        self.results["reads"] = results
+        etag = requests.get(f"{self.url}/api/public/gallery", timeout=5).headers.get("ETag")
+        self.results["revalidation"] = {
+            "etag": etag,
+            "status": requests.get(f"{self.url}/api/public/gallery", headers={"If-None-Match": etag}, timeout=5).status_code,
+            "queries": self.count_queries("/api/public/gallery", {"HTTP_IF_NONE_MATCH": etag}, auth=False),
+        }
+
+    def measure_login(self):
+        successes = []
+        for n in range(5):
+            started = time.perf_counter()
+            assert self.login(f"10.2.0.{n}").status_code == 200
+            successes.append(time.perf_counter() - started)
+        # One address past its budget: every further attempt is a 429.
+        for _ in range(6):
+            self.login("10.3.0.1", "wrong")
+        # One connection: the latency of a refusal itself, not of a queue.
+        refused = self.wrk("/api/auth/token", headers={"X-Forwarded-For": "10.3.0.1"}, connections=1,
+                           script=ROOT / "bench" / "login.lua")
+        baseline = self.wrk("/api/admin/sessions", headers=self.auth(), connections=4)
+        flood_process = subprocess.Popen(
+            ["wrk", "-t2", "-c32", f"-d{self.duration + 2}s", "-s", str(FLOOD_LUA), f"{self.url}/api/auth/token"],
+            stdout=subprocess.PIPE, text=True)
+        time.sleep(1)
+        during = self.wrk("/api/admin/sessions", headers=self.auth(), connections=4)
+        flood_output, _ = flood_process.communicate(timeout=60)
+        self.results["login"] = {
+            "success_median_ms": statistics.median(successes) * 1000,
+            "refused_p50_ms": refused["p50_ms"],
+            "logins_per_second_per_core": 1 / statistics.median(successes),
+            "read_p99_ms_without_flood": baseline["p99_ms"],
+            "read_p99_ms_during_flood": during["p99_ms"],
+            "read_rps_during_flood": during["rps"],
+            "flood": parse_status_counts(flood_output),
+        }
+
+    def measure_growth(self):
+        small = self.wrk("/api/admin/sessions", headers=self.auth())
+        small_queries = self.count_queries("/api/admin/sessions", {})
+        small_gallery_queries = self.count_queries("/api/cms/gallery-images", {})
+        self.stop()
+        self.seed(100_000)
+        self.start()
+        large = self.wrk("/api/admin/sessions", headers=self.auth())
+        self.results["growth"] = {
+            "p50_ms_100": small["p50_ms"], "p50_ms_100k": large["p50_ms"],
+            "rps_100": small["rps"], "rps_100k": large["rps"],
+            "queries_100": small_queries, "queries_100k": self.count_queries("/api/admin/sessions", {}),
+            "gallery_queries_100": small_gallery_queries,
+            "gallery_queries_100k": self.count_queries("/api/cms/gallery-images", {}),
+            "gallery_p50_ms_100k": self.wrk("/api/cms/gallery-images", headers=self.auth())["p50_ms"],
+        }
+
+    def measure_upload_memory(self):
+        out = sh(PYTHON, "bench/upload_memory.py", self.url, str(self.server.pid),
+                 env={**self.env, "BENCH_TOKEN": self.token}, capture=True)
+        self.results["upload_memory"] = json.loads(out.strip().splitlines()[-1])
+
+    def count_queries(self, path, extra, auth=True):
+        code = (
+            "import json, bench.seed as s; "
+            f"print(json.dumps(s.count_queries({path!r}, {extra!r}, auth={auth!r})))"
+        )
+        out = sh(PYTHON, "manage.py", "shell", "-c", code, env={**self.env, "LOG_LEVEL": "ERROR"}, capture=True)
+        return json.loads(out.strip().splitlines()[-1])
+
+    def run(self):
+        ensure_wrk()
+        self.prepare()
+        self.start()
+        try:
+            self.measure_reads()
+            self.measure_login()
+            self.measure_upload_memory()
+            self.measure_growth()
+        finally:
+            self.stop()
+        return self.results
+
+
+def parse_wrk(output):
+    def latency(label):
+        match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50_ms": latency("50"),
+        "p99_ms": latency("99"),
+        "non2xx": int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", output)) else 0,
+    }
+
+
+def parse_status_counts(output):
+    match = re.search(r"statuses: (\{.*\})", output)
+    return json.loads(match.group(1)) if match else {}
+
+
+def median_result(runs):
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+def table(results, cores):
+    reads = results["reads"]
+    floor = reads["floor"]["rps"]
+    rows = [("measure", "value", "target", "met")]
+
+    def add(name, value, target, met):
+        rows.append((name, value, target, "yes" if met else "NO"))
+
+    for name in ("admin sessions list", "admin api-pairs list"):
+        ratio = reads[name]["rps"] / floor
+        add(f"1. {name} / floor (rps)", f"{ratio:.2f}x", ">= 0.60x", ratio >= 0.6)
+    login = results["login"]
+    ratio = login["refused_p50_ms"] / login["success_median_ms"]
+    add("2. refused login / successful login (time)", f"1/{1 / ratio:.0f}", "<= 1/100", ratio <= 0.01)
+    flood = login["read_p99_ms_during_flood"] / max(login["read_p99_ms_without_flood"], 0.001)
+    add("2. admin read p99 during flood / without", f"{flood:.2f}x", "<= 3x", flood <= 3)
+    growth = results["growth"]
+    g = growth["p50_ms_100k"] / growth["p50_ms_100"]
+    add("3. sessions list p50 at 100k / at 100 rows", f"{g:.2f}x", "<= 1.5x", g <= 1.5)
+    same = growth["queries_100"] == growth["queries_100k"] and growth["gallery_queries_100"] == growth["gallery_queries_100k"]
+    add("3. SQL queries per list request, 100 / 100k", f"{growth['queries_100']}/{growth['queries_100k']} "
+        f"(gallery {growth['gallery_queries_100']}/{growth['gallery_queries_100k']})", "equal", same)
+    memory = results["upload_memory"]
+    add("4. worker RSS growth, 10 MiB session upload", f"{memory['session_mib']:.1f} MiB", "<= 16 MiB",
+        memory["session_mib"] <= 16)
+    add("4. worker RSS growth, image upload", f"{memory['image_mib']:.1f} MiB ({memory['image_megapixels']:.0f} MP)",
+        "bounded by IMAGE_MAX_PIXELS", True)
+    public = reads["public gallery"]["rps"] / floor
+    add("5. public gallery / floor (rps)", f"{public:.2f}x", ">= 0.80x", public >= 0.8)
+    reval = results["revalidation"]
+    add("5. revalidation: status, SQL queries", f"{reval['status']}, {reval['queries']['queries']}", "304, no list query",
+        reval["status"] == 304 and reval["queries"]["queries"] <= 1)
+
+    absolute = [("path", "rps", "p50 ms", "p99 ms")] + [
+        (name, f"{r['rps']:.0f}", f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}") for name, r in reads.items()
+    ]
+    extra = [
+        f"- successful login (bcrypt): median {login['success_median_ms']:.0f} ms, "
+        f"{login['logins_per_second_per_core']:.1f} logins/s per core; refused login p50 {login['refused_p50_ms']:.2f} ms",
+        f"- admin read during a login flood from many addresses: p99 {login['read_p99_ms_during_flood']:.1f} ms "
+        f"(without: {login['read_p99_ms_without_flood']:.1f} ms), {login['read_rps_during_flood']:.0f} rps; "
+        f"flood answers: {login['flood']}",
+        f"- sessions list at 100 rows: p50 {growth['p50_ms_100']:.2f} ms, {growth['rps_100']:.0f} rps; "
+        f"at 100k rows: p50 {growth['p50_ms_100k']:.2f} ms, {growth['rps_100k']:.0f} rps; gallery list at 100k: p50 {growth['gallery_p50_ms_100k']:.2f} ms",
+        f"- {cores} cores; gunicorn 2 workers (gthread)",
+    ]
+    return markdown(rows), markdown(absolute), "\n".join(extra)
+
+
+def markdown(rows):
+    header, *body = rows
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--services", action="store_true", help="PostgreSQL + Redis on 127.0.0.1")
+    parser.add_argument("--quick", action="store_true", help="3-second runs instead of 8")
+    args = parser.parse_args()
+    bench = Bench(args.services, args.quick)
+    results = bench.run()
+    cores = os.cpu_count()
+    targets, absolute, extra = table(results, cores)
+    mode = "PostgreSQL + Redis" if args.services else "embedded defaults (SQLite, local-memory cache)"
+    command = "python bench/run.py" + (" --services" if args.services else "") + (" --quick" if args.quick else "")
+    report = (
+        f"## {mode}\n\n"
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · {platform.machine()}, {cores} cores, "
+        f"Python {platform.python_version()} · `{command}` · median of {bench.rounds} interleaved rounds of "
+        f"{bench.duration} s (wrk, 2 threads, 8 connections)\n\n{targets}\n\n{absolute}\n\n{extra}\n"
+    )
+    print(report)
+    (ROOT / "bench" / "out").mkdir(exist_ok=True)
+    (ROOT / "bench" / "out" / ("services.md" if args.services else "embedded.md")).write_text(report)
+    (ROOT / "bench" / "out" / ("services.json" if args.services else "embedded.json")).write_text(json.dumps(results, indent=2))
+    shutil.rmtree(bench.work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
