@@ -336,5 +336,7 @@ LOGGING = {
         # Django logs every 4xx with the request path; our error bodies say enough.
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
+        # SQL parameters can hold credentials (api_hash): never log statements.
+        "django.db.backends": {"level": "INFO"},
     },
 }
