@@ -92,13 +92,13 @@ def serve(_args):
 
 
 def ensure_chromium():
-    """The browser tests drive Debian's Chromium; install it when missing and allowed."""
-    if shutil.which("chromium"):
+    """The browser tests drive Debian's Chromium and ChromeDriver; install them when missing and allowed."""
+    if shutil.which("chromium") and Path("/usr/bin/chromedriver").exists():
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        sys.exit("The browser tests need Debian's `chromium` package: apt-get install chromium")
+        sys.exit("The browser tests need Debian's packages: apt-get install chromium chromium-driver")
     run("apt-get", "update", "-qq")
-    run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium")
+    run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", "chromium-driver")
 
 
 def test(args):
