@@ -244,7 +244,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["adbot_admin.api.fast.FilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "adbot_admin.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "adbot_admin.api.exceptions.exception_handler",

@@ -3,12 +3,14 @@ import re
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from adbot_admin.api.fast import FastReadMixin
+
 from ..models import API_ID_MAX, ApiPair, SessionFile
 
 API_HASH_PATTERN = re.compile(r"[0-9a-fA-F]{32}")
 
 
-class SessionFileSerializer(serializers.ModelSerializer):
+class SessionFileSerializer(FastReadMixin, serializers.ModelSerializer):
     """A session file's metadata; the model holds no key material to leak."""
 
     class Meta:
@@ -81,7 +83,7 @@ class RejectUnknownFieldsMixin:
         return super().validate(attrs)
 
 
-class ApiPairSerializer(serializers.ModelSerializer):
+class ApiPairSerializer(FastReadMixin, serializers.ModelSerializer):
     """An API pair with its hash masked: the first and last four characters, the rest `*`."""
 
     api_hash = serializers.CharField(source="masked_hash", read_only=True)
