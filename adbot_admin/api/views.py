@@ -12,14 +12,13 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
-from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, UntypedToken
 from rest_framework_simplejwt.views import TokenViewBase
 
 from .. import revocation, services
 from ..audit import record
 from ..models import AuditEvent, AuthMethod, Outcome
 from . import ratelimits, serializers
-from .authentication import AdminJWTAuthentication
+from .authentication import AccessToken, AdminJWTAuthentication, RefreshToken, UntypedToken
 from .exceptions import NotConfigured, error_body
 from .filters import AuditEventFilter
 from .ratelimits import RateLimitHeadersMixin, rate_limited
