@@ -1,14 +1,18 @@
 """The gallery API: admin CRUD and reorder, and the public listing."""
 
 import hashlib
+import logging
 
 from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpResponse
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import http_date, quote_etag
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -26,6 +30,9 @@ from . import serializers
 MULTIPART_OVERHEAD = 64 * 1024
 # The public site shows the whole gallery on one page; this bounds the work of one request.
 PUBLIC_GALLERY_LIMIT = 500
+PUBLIC_BODY_TTL = 3600
+
+logger = logging.getLogger(__name__)
 
 NOT_FOUND = OpenApiResponse(description="No image with this id.")
 TOO_LARGE = OpenApiResponse(description="The image is larger than IMAGE_MAX_BYTES.")
@@ -153,15 +160,42 @@ class PublicGalleryView(PublicMixin, APIView):
         last_modified = int(changed_at.timestamp()) if changed_at is not None else None
         response = get_conditional_response(request, etag=etag, last_modified=last_modified)
         if response is None:
-            images = GalleryImage.objects.filter(published=True).order_by("position", "id")[:PUBLIC_GALLERY_LIMIT]
-            data = serializers.PublicGalleryImageSerializer(images, many=True, context={"request": request}).data
-            response = Response(data)
+            response = HttpResponse(self._body(request, etag), content_type="application/json")
         response["ETag"] = etag
         if last_modified is not None:
             response["Last-Modified"] = http_date(last_modified)
         # Stored, but checked on every use: a revalidation is one cheap query.
         patch_cache_control(response, public=True, no_cache=True)
         return response
+
+
+    @staticmethod
+    def _body(request, etag):
+        """Return the rendered list for this revision, from the cache when another request made it."""
+        key = f"public-gallery:{etag}"
+        body = _cache_get(key)
+        if body is None:
+            images = GalleryImage.objects.filter(published=True).order_by("position", "id")[:PUBLIC_GALLERY_LIMIT]
+            data = serializers.PublicGalleryImageSerializer(images, many=True, context={"request": request}).data
+            body = JSONRenderer().render(data)
+            # The tag names the revision, so a cached body is never stale; old ones just expire.
+            _cache_set(key, body, PUBLIC_BODY_TTL)
+        return body
+
+
+def _cache_get(key):
+    try:
+        return cache.get(key)
+    except Exception:  # the listing works without a cache, only slower
+        logger.warning("cache unavailable for the public gallery")
+        return None
+
+
+def _cache_set(key, value, timeout):
+    try:
+        cache.set(key, value, timeout)
+    except Exception:
+        logger.warning("cache unavailable for the public gallery")
 
 
 def _short_hash(text):

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -723,14 +724,38 @@ def test_every_write_changes_the_etag(api_client, admin_api_client, make_images,
     assert response["ETag"] != etag
 
 
+def _cold_queries(client, url):
+    cache.clear()
+    with CaptureQueriesContext(connection) as context:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(context.captured_queries)
+
+
 def test_public_list_is_two_queries_whatever_the_row_count(api_client, make_images):
     make_images(3)
-    few = _queries(api_client, PUBLIC_URL)
+    few = _cold_queries(api_client, PUBLIC_URL)
     make_images(27)
-    many = _queries(api_client, PUBLIC_URL)
+    many = _cold_queries(api_client, PUBLIC_URL)
 
     assert len(api_client.get(PUBLIC_URL).json()) == 30
     assert few == many == 2
+
+
+def test_a_repeated_public_list_is_served_from_the_cache_until_the_gallery_changes(
+    api_client, admin_api_client, make_images
+):
+    image, = make_images(1)
+    first = api_client.get(PUBLIC_URL)
+    with CaptureQueriesContext(connection) as context:
+        again = api_client.get(PUBLIC_URL)
+    assert len(context.captured_queries) == 1  # the revision row only
+    assert again.content == first.content
+
+    assert admin_api_client.patch(f"/api/cms/gallery-images/{image.pk}", {"title": "Renamed"}, format="json").status_code == 200
+    changed = api_client.get(PUBLIC_URL)
+    assert changed["ETag"] != first["ETag"]
+    assert changed.json()[0]["title"] == "Renamed"
 
 
 # --- OpenAPI ------------------------------------------------------------------------------------
