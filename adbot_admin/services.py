@@ -8,9 +8,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from rest_framework_simplejwt.exceptions import TokenError
-from .api.authentication import RefreshToken
 
 from . import revocation
+from .api.authentication import RefreshToken
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,144 @@
+"""Every API route, found by walking Django's URL resolver, with the methods its view allows."""
+
+import re
+from dataclasses import dataclass
+
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.urls.exceptions import Resolver404
+
+# The only routes open without a token. Entries ending in `/*` cover every route under them.
+# Anything else under /api/ must answer 401 without a token and 403 to a non-admin one.
+PUBLIC_ROUTES = (
+    "/api/health",
+    "/api/auth/token",
+    "/api/auth/token/refresh",
+    "/api/auth/token/verify",
+    "/api/cms/login",
+    "/api/public/*",
+    "/api/schema",
+    "/api/docs",
+)
+
+# Values for path parameters, by name; other names get the first candidate their pattern accepts.
+PARAMETER_SAMPLES = {"pk": "1", "id": "1", "filename": "no-such-file.session"}
+FALLBACK_SAMPLES = ("1", "no-such-file.session", "example", "a", "example.png")
+# Methods tried on a plain Django view, whose allowed methods cannot be read from a class.
+PLAIN_VIEW_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+@dataclass(frozen=True)
+class Route:
+    regex: str
+    path: str | None  # a concrete path that resolves to this route, None when none could be made
+    callback: object
+    methods: tuple
+
+    @property
+    def id(self):
+        return self.path or self.regex
+
+    @property
+    def public(self):
+        return self.path is not None and is_public(self.path)
+
+
+def is_public(path):
+    path = path.rstrip("/")
+    for entry in PUBLIC_ROUTES:
+        if entry.endswith("/*"):
+            if path.startswith(entry[:-1]):
+                return True
+        elif path == entry:
+            return True
+    return False
+
+
+def _walk(patterns, prefix=""):
+    for pattern in patterns:
+        regex = pattern.pattern.regex.pattern.lstrip("^")
+        if isinstance(pattern, URLResolver):
+            yield from _walk(pattern.url_patterns, prefix + regex.rstrip("$"))
+        elif isinstance(pattern, URLPattern):
+            yield prefix + regex, pattern.callback
+
+
+def _group_end(regex, start):
+    """Return the index just past the group opening at `start` (escapes and classes respected)."""
+    depth, index, in_class = 0, start, False
+    while index < len(regex):
+        char = regex[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+        index += 1
+    raise ValueError(f"unbalanced group in {regex}")
+
+
+def sample_path(regex):
+    """Return a concrete path matching `regex` (named groups filled with samples), or None."""
+    text = regex
+    while (start := text.find("(?P<")) != -1:
+        name = text[start + 4:text.index(">", start)]
+        end = _group_end(text, start)
+        group = re.compile(text[start:end])
+        candidates = [PARAMETER_SAMPLES[name]] if name in PARAMETER_SAMPLES else []
+        value = next((c for c in [*candidates, *FALLBACK_SAMPLES] if group.fullmatch(c)), None)
+        if value is None:
+            return None
+        text = text[:start] + value + text[end:]
+    text = re.sub(r"(\\Z|\$)$", "", text.replace("/?", ""))
+    text = re.sub(r"\\(.)", r"\1", text)
+    if re.search(r"[][()*+?{}|^$]", text):
+        return None
+    path = "/" + text.rstrip("/")
+    return path if re.fullmatch(regex, path.lstrip("/")) else None
+
+
+def allowed_methods(callback):
+    """Return the methods the route's view answers, HEAD and OPTIONS included (DRF's rules)."""
+    view_class = getattr(callback, "cls", None)
+    if view_class is None:
+        return PLAIN_VIEW_METHODS
+    names = view_class.http_method_names
+    actions = getattr(callback, "actions", None)
+    if actions:  # a ViewSet route: the router's method -> action map
+        methods = {method for method in actions if method in names}
+    else:
+        methods = {method for method in names if hasattr(view_class, method)}
+    if "get" in methods and "head" in names:
+        methods.add("head")  # Django's View.setup answers HEAD with GET
+    if "options" in names:
+        methods.add("options")
+    return tuple(sorted(methods))
+
+
+def api_routes():
+    """Return every route whose path starts with /api/."""
+    routes = []
+    for regex, callback in _walk(get_resolver().url_patterns):
+        if not regex.startswith("api/"):
+            continue
+        path = sample_path(regex)
+        if path is not None:
+            try:
+                if resolve(path).func is not callback:
+                    path = None
+            except Resolver404:
+                path = None
+        routes.append(Route(regex=regex, path=path, callback=callback, methods=allowed_methods(callback)))
+    return routes
+
+
+def guarded_cases():
+    """Return (route, method) for every method of every non-public API route."""
+    return [(route, method) for route in api_routes() if not route.public for method in route.methods]

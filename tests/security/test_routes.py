@@ -1,0 +1,106 @@
+"""Every route, every method: no token 401, a user-role token 403, an admin token let through.
+
+The routes come from Django's URL resolver, so a new route is covered the
+moment it exists; one that is neither guarded nor listed in PUBLIC_ROUTES
+fails here.
+"""
+
+import pytest
+from rest_framework.test import APIClient
+
+from . import forge
+from .routes import PUBLIC_ROUTES, api_routes, guarded_cases, is_public
+
+ROUTES = api_routes()
+CASES = guarded_cases()
+CASE_IDS = [f"{method.upper()} {route.id}" for route, method in CASES]
+
+
+def call(client, route, method, **headers):
+    body = {} if method in ("post", "put", "patch") else None
+    kwargs = {"format": "json"} if body is not None else {}
+    return getattr(client, method)(route.path, body, **kwargs, **headers)
+
+
+def bearer(token):
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+def test_the_walk_finds_the_known_routes():
+    paths = {route.path for route in ROUTES}
+    assert {"/api/admin/audit", "/api/auth/me", "/api/auth/logout", "/api/health"} <= paths
+    assert len(CASES) >= 10
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=[route.id for route in ROUTES])
+def test_every_route_gets_a_concrete_path(route):
+    # A route whose path parameters cannot be filled would escape the matrix below.
+    assert route.path is not None, f"add a sample for {route.regex} to routes.PARAMETER_SAMPLES"
+
+
+@pytest.mark.parametrize("entry", PUBLIC_ROUTES)
+def test_every_public_entry_names_an_existing_route(entry):
+    """The public list cannot rot: each entry matches at least one real route."""
+    assert any(route.path and is_public(route.path) and _covers(entry, route.path) for route in ROUTES), entry
+
+
+def _covers(entry, path):
+    return path.startswith(entry[:-1]) if entry.endswith("/*") else path.rstrip("/") == entry
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.public], ids=lambda r: r.id)
+def test_public_routes_are_really_open(route):
+    method = next(m for m in route.methods if m not in ("options", "head"))
+    response = call(APIClient(), route, method)
+    assert response.status_code not in (401, 403), response.content[:200]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("route", "method"), CASES, ids=CASE_IDS)
+def test_no_token_is_401(route, method):
+    response = call(APIClient(), route, method)
+    assert response.status_code == 401, response.content[:200]
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    if method != "head":
+        assert response.json()["code"] == "not_authenticated"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["backend", "frontend"])
+@pytest.mark.parametrize(("route", "method"), CASES, ids=CASE_IDS)
+def test_user_role_token_is_403(plain_user, route, method, kind):
+    if kind == "backend":
+        token = forge.backend_token(forge.backend_claims(plain_user))
+    else:
+        token = forge.frontend_token(forge.frontend_claims(role="user"))
+    response = call(APIClient(), route, method, **bearer(token))
+    assert response.status_code == 403, response.content[:200]
+    if method != "head":
+        assert response.json()["code"] == "permission_denied"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["backend", "frontend"])
+@pytest.mark.parametrize(("route", "method"), CASES, ids=CASE_IDS)
+def test_admin_token_is_let_through(admin_user, route, method, kind):
+    # A fresh token per case: POST /api/auth/logout revokes the one it is sent with.
+    if kind == "backend":
+        token = forge.backend_token(forge.backend_claims(admin_user))
+    else:
+        token = forge.frontend_token(forge.frontend_claims(role="admin"))
+    response = call(APIClient(), route, method, **bearer(token))
+    # 404 (no such id or file), 400 or 415 (an empty body) are fine: the guard let it through.
+    assert response.status_code not in (401, 403), response.content[:200]
+    assert response.status_code < 500, response.content[:200]
+
+
+@pytest.mark.django_db
+def test_an_unguarded_route_would_fail_the_matrix(settings):
+    """The matrix can fail: a route added without the guard shows up in it and answers 200."""
+    settings.ROOT_URLCONF = "tests.security.urls_canary"
+    cases = [(route, method) for route, method in guarded_cases() if "canary" in route.regex]
+    assert [(route.path, method) for route, method in cases] == [
+        ("/api/admin/canary/1", "get"), ("/api/admin/canary/1", "head"), ("/api/admin/canary/1", "options"),
+    ]
+    assert call(APIClient(), cases[0][0], "get").status_code == 200
