@@ -1,6 +1,7 @@
 """gunicorn settings for production: `gunicorn -c gunicorn.conf.py`.
 
-Environment: BIND (default 127.0.0.1:8000), WEB_CONCURRENCY (workers, default 2),
+Environment: BIND (default 127.0.0.1:8000), WEB_CONCURRENCY (workers, default 1; more need
+CACHE_URL=redis://..., see when_ready),
 GUNICORN_THREADS (threads per worker, default 4), GUNICORN_TIMEOUT (seconds, default 30: a worker
 silent that long is restarted, and a request body stalled that long is cut short).
 """
@@ -9,7 +10,7 @@ import os
 
 wsgi_app = "adbot_admin.wsgi:application"
 bind = os.environ.get("BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
@@ -25,6 +26,25 @@ errorlog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 # Django alone reads X-Forwarded-* (TRUSTED_PROXY_COUNT, SECURE_PROXY_SSL_HEADER).
 forwarded_allow_ips = ""
+
+
+def when_ready(server):
+    # Rate-limit counters and the revoked-token copy live in the cache: worker
+    # processes with a cache each of their own would each grant the whole login
+    # budget and could miss a logout made in another.
+    import sys
+
+    from django.conf import settings
+
+    local = settings.CACHES["default"]["BACKEND"].endswith("LocMemCache")
+    allowed = os.environ.get("GUNICORN_ALLOW_PROCESS_LOCAL_CACHE") == "true"
+    if server.cfg.workers > 1 and local and not allowed:
+        server.log.error(
+            "adbot-admin refuses to start: %d workers with the local-memory cache would not share "
+            "rate limits or logouts. Set CACHE_URL=redis://... or WEB_CONCURRENCY=1.",
+            server.cfg.workers,
+        )
+        sys.exit(1)
 
 
 def post_fork(server, worker):

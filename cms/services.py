@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -38,6 +39,8 @@ GALLERY_DIR = "gallery"
 THUMBNAIL_SIZE = (400, 400)
 EDITABLE_FIELDS = ("title", "alt_text", "position", "published")
 REVISION_PK = 1
+REVISION_CACHE_KEY = "gallery:revision"
+REVISION_CACHE_TTL = 60
 
 
 class ImageTooLarge(ImageRejected):
@@ -218,9 +221,39 @@ def gallery_orphans_delete(*, older_than=timedelta(hours=1)) -> list[str]:
 
 
 def gallery_revision() -> tuple[int, datetime | None]:
-    """Return (revision number, time of the last change) of the gallery, in one query."""
+    """Return (revision number, time of the last change) of the gallery.
+
+    The shared cache holds a copy that every write refreshes after it commits,
+    so the public listing usually costs no query at all; the database answers
+    when the cache has no copy (or is down). The copy expires after
+    REVISION_CACHE_TTL, which bounds how long two writes committing in a race
+    could leave it one revision behind.
+    """
+    try:
+        cached = cache.get(REVISION_CACHE_KEY)
+    except Exception:  # the database has the answer
+        cached = None
+    if cached is not None:
+        return cached
+    row = _revision_row()
+    try:
+        # add, not set: a write that committed meanwhile has already put a newer copy.
+        cache.add(REVISION_CACHE_KEY, row, REVISION_CACHE_TTL)
+    except Exception:
+        logger.warning("cache unavailable for the gallery revision")
+    return row
+
+
+def _revision_row():
     row = GalleryRevision.objects.filter(pk=REVISION_PK).values_list("number", "changed_at").first()
     return row if row is not None else (0, None)
+
+
+def _publish_revision():
+    try:
+        cache.set(REVISION_CACHE_KEY, _revision_row(), REVISION_CACHE_TTL)
+    except Exception:
+        logger.warning("cache unavailable for the gallery revision")
 
 
 def _bump_revision():
@@ -228,6 +261,7 @@ def _bump_revision():
     if not GalleryRevision.objects.filter(pk=REVISION_PK).update(number=F("number") + 1, changed_at=now):
         # The migration makes the row; a flushed test database has lost it.
         GalleryRevision.objects.update_or_create(pk=REVISION_PK, defaults={"number": 1, "changed_at": now})
+    transaction.on_commit(_publish_revision)
 
 
 def _next_position():
