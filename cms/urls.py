@@ -3,14 +3,15 @@
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.urls import include, path, re_path
+from django.urls import re_path
 
 from adbot_admin.api.routing import route
 
 from . import views
+from .api import urls as api_urls
 
 urlpatterns = [
-    path("", include("cms.api.urls")),
+    *api_urls.urlpatterns,
     route("cms", views.cms_page, "cms-page"),
 ]
 
