@@ -31,6 +31,8 @@ class SessionFile(models.Model):
 
     class Meta:
         ordering = ["-uploaded_at", "-id"]
+        # The list's order, so a page is read off the index at any table size.
+        indexes = [models.Index(fields=["uploaded_at", "id"], name="sessions_file_list_order")]
 
     def __str__(self):
         return self.filename
@@ -53,6 +55,7 @@ class ApiPair(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["created_at", "id"], name="sessions_api_pair_list_order")]
         verbose_name = "API pair"
 
     def __str__(self):

@@ -7,11 +7,21 @@ attribute copies, which are text or datetimes with a known rendering, and
 which need their field; rows then become dicts equal to DRF's own output.
 """
 
+import logging
 from datetime import timezone
+from urllib.parse import urlencode
 
+from django.core.cache import cache
+from django.http import HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import fields
+from rest_framework.renderers import JSONRenderer
 from rest_framework.settings import api_settings
+
+from .. import revisions
+
+logger = logging.getLogger(__name__)
+CACHED_PAGE_TTL = 60
 
 # Representations that equal the model value itself (for values of the model's own type).
 _IDENTITY = (fields.IntegerField, fields.BooleanField, fields.FloatField, fields.ReadOnlyField, fields.ChoiceField)
@@ -89,3 +99,44 @@ class FilterBackend(DjangoFilterBackend):
         if names is not None and not any(name in request.query_params for name in names):
             return queryset
         return super().filter_queryset(request, queryset, view)
+
+
+class CachedListMixin:
+    """Serves list pages from the cache until a row of the view's model changes (revisions.py).
+
+    Pages hold nothing that depends on who asks, so every admin shares them.
+    Only queries made of the known parameters are cached, which bounds the
+    number of entries; anything else, and any cache failure, is answered fresh.
+    """
+
+    cached_list_parameters = ("page", "page_size")
+
+    def list(self, request, *args, **kwargs):
+        key = self._cached_page_key(request)
+        body = _quiet(cache.get, key) if key is not None else None
+        if body is None:
+            response = super().list(request, *args, **kwargs)
+            if key is None or response.status_code != 200:
+                return response
+            body = JSONRenderer().render(response.data)
+            _quiet(cache.set, key, body, CACHED_PAGE_TTL)
+        return HttpResponse(body, content_type="application/json")
+
+    def _cached_page_key(self, request):
+        allowed = set(self.cached_list_parameters) | set(getattr(self, "filterset_fields", None) or ())
+        if not set(request.query_params) <= allowed:
+            return None
+        model = self.get_queryset().model
+        token = _quiet(revisions.token, model)
+        if token is None:
+            return None
+        query = urlencode(sorted(request.query_params.lists()), doseq=True)
+        return f"page:{model._meta.label_lower}:{token}:{query}"
+
+
+def _quiet(operation, *args):
+    try:
+        return operation(*args)
+    except Exception:  # a page can always be built fresh
+        logger.warning("cache unavailable for cached list pages")
+        return None

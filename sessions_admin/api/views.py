@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from adbot_admin.api import ratelimits
 from adbot_admin.api.exceptions import Conflict, PayloadTooLarge
+from adbot_admin.api.fast import CachedListMixin
 from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
 from adbot_admin.api.views import ERRORS
 
@@ -70,6 +71,7 @@ UPLOAD_SCHEMA = extend_schema(
 )
 class SessionFileViewSet(
     RateLimitHeadersMixin,
+    CachedListMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,
@@ -162,6 +164,7 @@ class SessionFileViewSet(
 )
 class ApiPairViewSet(
     RateLimitHeadersMixin,
+    CachedListMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,

@@ -291,14 +291,33 @@ def test_list_query_count_does_not_grow_with_rows(admin_api_client, url):
     factory = SessionFileFactory if "sessions" in url else ApiPairFactory
     factory.create_batch(3)
     admin_api_client.get(url)  # warm-up: the first request may fill caches
+    factory.create_batch(1)  # a change: the next page is built afresh
     with CaptureQueriesContext(connection) as few:
         assert admin_api_client.get(url).status_code == 200
-    factory.create_batch(27)
+    factory.create_batch(26)
     with CaptureQueriesContext(connection) as many:
         response = admin_api_client.get(url)
 
     assert response.json()["count"] == 30
-    assert len(many) == len(few)
+    assert len(many) == len(few) > 0
+
+
+@pytest.mark.parametrize("url", [SESSIONS_URL, "/api/admin/api-pairs"])
+def test_a_repeated_list_page_is_served_from_the_cache_until_a_row_changes(admin_api_client, url):
+    factory = SessionFileFactory if "sessions" in url else ApiPairFactory
+    factory.create_batch(2)
+    first = admin_api_client.get(url)
+    with CaptureQueriesContext(connection) as repeat:
+        again = admin_api_client.get(url)
+    assert len(repeat) == 0
+    assert again.content == first.content
+
+    factory.create_batch(1)
+    assert admin_api_client.get(url).json()["count"] == 3
+    # Unknown parameters are never cached (they would let a client fill the cache).
+    with CaptureQueriesContext(connection) as odd:
+        admin_api_client.get(url, {"unexpected": "1"})
+    assert len(odd) > 0
 
 
 def test_unknown_and_malformed_names_are_404(admin_api_client):
