@@ -244,7 +244,8 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
-    "DEFAULT_FILTER_BACKENDS": ["adbot_admin.api.fast.FilterBackend"],
+    # django-filter (skipped when no filter is asked), refusing values of the wrong type (api/filters.py).
+    "DEFAULT_FILTER_BACKENDS": ["adbot_admin.api.filters.StrictFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "adbot_admin.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "adbot_admin.api.exceptions.exception_handler",
@@ -319,6 +320,8 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         # Every status each operation can return (401/403/404/413/415/429/503), one error body.
         "adbot_admin.api.schema.postprocess_error_responses",
+        "adbot_admin.api.schema.postprocess_empty_filters",
+        "adbot_admin.api.schema.postprocess_json_bodies",
         "adbot_admin.api.schema.postprocess_strip_trailing_slash",
     ],
 }

@@ -1,9 +1,66 @@
+"""Query filters that refuse a value they cannot read, instead of quietly not filtering.
+
+django-filter reads `?is_active=banana` as "no filter" and `?dc_id=0.5` as a
+decimal that matches nothing, so a client's typo returns every row. Here a
+boolean is `true` or `false`, an integer field takes integers, and anything
+else is a 400 naming the parameter. An empty value still means no filter.
+"""
+
 import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import models
+from django_filters.rest_framework import FilterSet
 
 from ..models import AuditEvent
+from .fast import FilterBackend
 
 
-class AuditEventFilter(django_filters.FilterSet):
+class StrictBooleanField(forms.Field):
+    """`true` or `false` (as the OpenAPI boolean is written in a query); empty means unset."""
+
+    VALUES = {"true": True, "True": True, "false": False, "False": False}
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if value not in self.VALUES:
+            raise ValidationError("Use true or false.", code="invalid")
+        return self.VALUES[value]
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
+class IntegerFilter(django_filters.NumberFilter):
+    field_class = forms.IntegerField
+
+
+INTEGER_FIELDS = (
+    models.AutoField, models.BigAutoField, models.SmallAutoField, models.IntegerField, models.BigIntegerField,
+    models.SmallIntegerField, models.PositiveIntegerField, models.PositiveBigIntegerField,
+    models.PositiveSmallIntegerField,
+)
+
+
+class StrictFilterSet(FilterSet):
+    """FilterSet whose generated boolean and integer filters refuse values of the wrong type."""
+
+    FILTER_DEFAULTS = {
+        **FilterSet.FILTER_DEFAULTS,
+        models.BooleanField: {"filter_class": StrictBooleanFilter},
+        **{field: {"filter_class": IntegerFilter} for field in INTEGER_FIELDS},
+    }
+
+
+class StrictFilterBackend(FilterBackend):
+    """django-filter's backend building `filterset_fields` on StrictFilterSet; invalid filters answer 400."""
+
+    filterset_base = StrictFilterSet
+
+
+class AuditEventFilter(StrictFilterSet):
     since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 

@@ -123,6 +123,48 @@ def postprocess_error_responses(result, generator, request, public):
     return result
 
 
+def _filter_names(view):
+    """Return the query parameter names of the view's django-filter FilterSet (none without one)."""
+    from django_filters.rest_framework import DjangoFilterBackend
+
+    if not (getattr(view, "filterset_class", None) or getattr(view, "filterset_fields", None)):
+        return set()
+    filterset_class = DjangoFilterBackend().get_filterset_class(view, view.get_queryset())
+    return set(filterset_class.base_filters) if filterset_class else set()
+
+
+def postprocess_empty_filters(result, generator, request, public):
+    """Mark filter parameters `allowEmptyValue`: django-filter reads `?actor=` as no filter at all."""
+    names = {}
+    for path, _regex, method, view in generator._get_paths_and_endpoints():
+        names[(path, method.lower())] = _filter_names(view)
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            filters = names.get((path, method), set())
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query" and parameter["name"] in filters:
+                    parameter["allowEmptyValue"] = True
+    return result
+
+
+FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def postprocess_json_bodies(result, generator, request, public):
+    """Document JSON alone where an operation takes JSON: forms are for uploads.
+
+    DRF's default parsers let every view read forms as well, which would put
+    untyped form fields (every value a string) into the contract of JSON endpoints.
+    """
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            content = operation.get("requestBody", {}).get("content", {}) if isinstance(operation, dict) else {}
+            if "application/json" in content:
+                for media_type in FORM_MEDIA_TYPES:
+                    content.pop(media_type, None)
+    return result
+
+
 def postprocess_strip_trailing_slash(result, generator, request, public):
     """Write paths without their trailing slash: routes match both, the contract has none."""
     result["paths"] = {
