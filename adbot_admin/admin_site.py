@@ -13,18 +13,19 @@ class AdbotAdminSite(admin.AdminSite):
     site_title = "adbot admin"
 
     def login(self, request, extra_context=None):
-        if request.method == "POST":
-            try:
-                ratelimits.spend(request, ratelimits.LOGIN)
-            except APIException as exc:
-                response = JsonResponse(error_body(exc.detail, exc.get_codes()), status=exc.status_code)
-                wait = getattr(exc, "wait", None) or getattr(exc, "retry_after", None)
-                if wait:
-                    response["Retry-After"] = str(int(wait))
-                return response
-        response = super().login(request, extra_context)
-        if request.method == "POST":
-            self._audit_login(request, succeeded=response.status_code == 302)
+        if request.method != "POST":
+            return super().login(request, extra_context)
+        try:
+            ratelimits.spend(request, ratelimits.LOGIN)
+            with ratelimits.working_slot(ratelimits.LOGIN):
+                response = super().login(request, extra_context)
+        except APIException as exc:
+            response = JsonResponse(error_body(exc.detail, exc.get_codes()), status=exc.status_code)
+            wait = getattr(exc, "wait", None) or getattr(exc, "retry_after", None)
+            if wait:
+                response["Retry-After"] = str(int(wait))
+            return response
+        self._audit_login(request, succeeded=response.status_code == 302)
         return response
 
     @staticmethod

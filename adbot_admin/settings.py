@@ -286,6 +286,9 @@ RATELIMIT_DELETE = env.str("RATELIMIT_DELETE", default="30/h")
 # Password checks of all clients together, past their own per-IP budgets. A bcrypt
 # check at cost 12 costs about 250 ms of CPU: 4/s keeps logins to one core's worth.
 RATELIMIT_PASSWORD_CHECKS = env.str("RATELIMIT_PASSWORD_CHECKS", default="4/s")
+# Password checks one process runs at once; past it a login answers 503 at once
+# rather than tie up a thread that authenticated reads need.
+PASSWORD_CHECK_SLOTS = env.int("PASSWORD_CHECK_SLOTS", default=1)
 RATELIMIT_IP_META_KEY = "adbot_admin.api.client_ip.client_ip"
 RATELIMIT_USE_CACHE = "default"
 # The limiter fails closed: a broken cache refuses logins instead of letting
@@ -322,6 +325,7 @@ SPECTACULAR_SETTINGS = {
         "adbot_admin.api.schema.postprocess_error_responses",
         "adbot_admin.api.schema.postprocess_empty_filters",
         "adbot_admin.api.schema.postprocess_json_bodies",
+        "adbot_admin.api.schema.postprocess_closed_bodies",
         "adbot_admin.api.schema.postprocess_strip_trailing_slash",
     ],
 }

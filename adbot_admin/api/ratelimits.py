@@ -8,6 +8,8 @@ must be a shared one (Redis).
 
 import functools
 import logging
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -42,6 +44,8 @@ class Budget:
     per_client: bool = True
     # Spent only by requests the first budget let through.
     followed_by: "Budget | None" = None
+    # How many requests of this budget one process works on at once (a setting; None: no cap).
+    slots_setting: str | None = None
 
     def rate(self, group=None, request=None):
         """Return the rate string, e.g. "5/m", as configured now."""
@@ -54,7 +58,9 @@ class Budget:
 
 # Bounds the bcrypt work of all clients together: a botnet whose every address
 # stays within its own login budget still cannot take the whole machine.
-PASSWORD_CHECKS = Budget("password-checks", "RATELIMIT_PASSWORD_CHECKS", per_client=False)
+PASSWORD_CHECKS = Budget(
+    "password-checks", "RATELIMIT_PASSWORD_CHECKS", per_client=False, slots_setting="PASSWORD_CHECK_SLOTS"
+)
 LOGIN = Budget("login", "RATELIMIT_LOGIN", followed_by=PASSWORD_CHECKS)
 UPLOAD = Budget("upload", "RATELIMIT_UPLOAD")
 DELETE = Budget("delete", "RATELIMIT_DELETE")
@@ -99,6 +105,32 @@ def _count(request, budget):
     return usage
 
 
+_semaphores = {}
+_semaphores_lock = threading.Lock()
+
+
+@contextmanager
+def working_slot(budget):
+    """Hold one of this process's slots for `budget` (and what follows it) while the work runs.
+
+    Raises PasswordChecksBusy (503, Retry-After: 1) when every slot is taken: a
+    thread waiting for bcrypt would be a thread not serving anyone else.
+    """
+    capped = [b for b in (budget, budget.followed_by) if b is not None and b.slots_setting]
+    if not capped:
+        yield
+        return
+    limit = getattr(settings, capped[0].slots_setting)
+    with _semaphores_lock:
+        semaphore = _semaphores.setdefault((capped[0].name, limit), threading.BoundedSemaphore(limit))
+    if not semaphore.acquire(blocking=False):
+        raise PasswordChecksBusy(retry_after=1)
+    try:
+        yield
+    finally:
+        semaphore.release()
+
+
 def _on_limited(request, budget):
     from ..audit import record
     from ..models import Outcome
@@ -130,9 +162,11 @@ def rate_limited(budget, methods=None):
     def decorator(view_method):
         @functools.wraps(view_method)
         def wrapped(self, request, *args, **kwargs):
-            if methods is None or request.method in methods:
-                spend(request, budget)
-            return view_method(self, request, *args, **kwargs)
+            if methods is not None and request.method not in methods:
+                return view_method(self, request, *args, **kwargs)
+            spend(request, budget)
+            with working_slot(budget):
+                return view_method(self, request, *args, **kwargs)
 
         # Read by the OpenAPI hook (schema.py), which documents 429 and 503 for it.
         wrapped.rate_limit_budget = budget

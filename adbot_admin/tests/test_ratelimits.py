@@ -168,3 +168,16 @@ def test_a_client_over_its_own_budget_spends_none_of_the_servers(api_client, set
     other = api_client.post("/api/auth/token", {"username": "a", "password": "x"}, format="json",
                             REMOTE_ADDR="203.0.113.10")
     assert other.status_code == 401
+
+
+def test_a_login_arriving_while_every_password_check_slot_is_busy_gets_503_at_once(api_client, settings):
+    from adbot_admin.api.ratelimits import LOGIN, working_slot
+
+    settings.PASSWORD_CHECK_SLOTS = 1
+    with working_slot(LOGIN):  # another request is checking a password in this process
+        busy = api_client.post("/api/auth/token", {"username": "a", "password": "x"}, format="json")
+    assert busy.status_code == 503
+    assert busy.json()["code"] == "login_capacity_exceeded"
+    assert busy["Retry-After"] == "1"
+    # The slot is free again once that check is done.
+    assert api_client.post("/api/auth/token", {"username": "a", "password": "x"}, format="json").status_code == 401
