@@ -165,6 +165,20 @@ def postprocess_json_bodies(result, generator, request, public):
     return result
 
 
+def postprocess_closed_bodies(result, generator, request, public):
+    """Write `additionalProperties: false` for request bodies whose serializer refuses unknown keys.
+
+    A serializer says so with `reject_unknown_fields = True`; DRF's default is to
+    ignore unknown keys, which the open schema already describes.
+    """
+    schemas = result.get("components", {}).get("schemas", {})
+    for component in generator.registry._components.values():
+        if component.type == "schemas" and getattr(component.object, "reject_unknown_fields", False):
+            if component.name in schemas and component.name.endswith("Request"):
+                schemas[component.name]["additionalProperties"] = False
+    return result
+
+
 def postprocess_strip_trailing_slash(result, generator, request, public):
     """Write paths without their trailing slash: routes match both, the contract has none."""
     result["paths"] = {

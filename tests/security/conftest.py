@@ -49,3 +49,12 @@ def key_server(attacker_keys):
     server = KeyServer({"keys": [{**attacker_keys.rsa_public_jwk(), "kid": "attacker", "use": "sig"}]})
     yield server
     server.stop()
+
+
+def pytest_terminal_summary(terminalreporter):
+    # The fuzz run's counts belong in the CI output even when it passes.
+    from .test_schema import FUZZ_SUMMARIES
+
+    for summary in FUZZ_SUMMARIES:
+        terminalreporter.write_sep("=", "schemathesis (tests/security/test_schema.py)")
+        terminalreporter.write_line(summary)
