@@ -85,8 +85,10 @@ class Bench:
         else:
             self.env["DATABASE_URL"] = f"sqlite:///{self.work / 'bench.sqlite3'}"
             self.env["CACHE_URL"] = "locmemcache://bench"
-            # Two workers as the issue asks; each keeps its own counters (see RESULTS.md).
+            # Two workers as the issue asks. Each keeps its own counters here, so each
+            # gets half of the documented 4/s server-wide password-check budget.
             self.env["GUNICORN_ALLOW_PROCESS_LOCAL_CACHE"] = "true"
+            self.env["RATELIMIT_PASSWORD_CHECKS"] = "2/s"
         self.server = None
         self.token = None
         self.results = {}
@@ -165,6 +167,7 @@ class Bench:
     def measure_login(self):
         successes = []
         for n in range(5):
+            time.sleep(1.1)  # a fresh one-second window of the server-wide password-check budget
             started = time.perf_counter()
             assert self.login(f"10.2.0.{n}").status_code == 200
             successes.append(time.perf_counter() - started)
@@ -193,7 +196,7 @@ class Bench:
 
     def measure_growth(self):
         small = self.wrk("/api/admin/sessions", headers=self.auth())
-        small_queries = self.count_queries("/api/admin/sessions", {})
+        small_queries = self.count_queries("/api/admin/sessions", {}, model="sessions_admin.SessionFile")
         small_gallery_queries = self.count_queries("/api/cms/gallery-images", {})
         self.stop()
         self.seed(100_000)
@@ -202,7 +205,8 @@ class Bench:
         self.results["growth"] = {
             "p50_ms_100": small["p50_ms"], "p50_ms_100k": large["p50_ms"],
             "rps_100": small["rps"], "rps_100k": large["rps"],
-            "queries_100": small_queries, "queries_100k": self.count_queries("/api/admin/sessions", {}),
+            "queries_100": small_queries,
+            "queries_100k": self.count_queries("/api/admin/sessions", {}, model="sessions_admin.SessionFile"),
             "gallery_queries_100": small_gallery_queries,
             "gallery_queries_100k": self.count_queries("/api/cms/gallery-images", {}),
             "gallery_p50_ms_100k": self.wrk("/api/cms/gallery-images", headers=self.auth())["p50_ms"],
@@ -213,10 +217,10 @@ class Bench:
                  env={**self.env, "BENCH_TOKEN": self.token}, capture=True)
         self.results["upload_memory"] = json.loads(out.strip().splitlines()[-1])
 
-    def count_queries(self, path, extra, auth=True):
+    def count_queries(self, path, extra, auth=True, model=None):
         code = (
             "import json, bench.seed as s; "
-            f"print(json.dumps(s.count_queries({path!r}, {extra!r}, auth={auth!r})))"
+            f"print(json.dumps(s.count_queries({path!r}, {extra!r}, auth={auth!r}, model={model!r})))"
         )
         out = sh(PYTHON, "manage.py", "shell", "-c", code, env={**self.env, "LOG_LEVEL": "ERROR"}, capture=True)
         return json.loads(out.strip().splitlines()[-1])
@@ -272,9 +276,12 @@ def table(results, cores):
     growth = results["growth"]
     g = growth["p50_ms_100k"] / growth["p50_ms_100"]
     add("3. sessions list p50 at 100k / at 100 rows", f"{g:.2f}x", "<= 1.5x", g <= 1.5)
-    same = growth["queries_100"] == growth["queries_100k"] and growth["gallery_queries_100"] == growth["gallery_queries_100k"]
-    add("3. SQL queries per list request, 100 / 100k", f"{growth['queries_100']}/{growth['queries_100k']} "
-        f"(gallery {growth['gallery_queries_100']}/{growth['gallery_queries_100k']})", "equal", same)
+    q100, q100k = growth["queries_100"], growth["queries_100k"]
+    g100, g100k = growth["gallery_queries_100"], growth["gallery_queries_100k"]
+    same = q100["queries"] == q100k["queries"] and g100["queries"] == g100k["queries"]
+    add("3. SQL queries per list request, 100 / 100k rows",
+        f"sessions {q100['queries']}/{q100k['queries']} (cached page: {q100k['cached_queries']}), "
+        f"gallery {g100['queries']}/{g100k['queries']}", "equal", same)
     memory = results["upload_memory"]
     add("4. worker RSS growth, 10 MiB session upload", f"{memory['session_mib']:.1f} MiB", "<= 16 MiB",
         memory["session_mib"] <= 16)
@@ -283,8 +290,8 @@ def table(results, cores):
     public = reads["public gallery"]["rps"] / floor
     add("5. public gallery / floor (rps)", f"{public:.2f}x", ">= 0.80x", public >= 0.8)
     reval = results["revalidation"]
-    add("5. revalidation: status, SQL queries", f"{reval['status']}, {reval['queries']['queries']}", "304, no list query",
-        reval["status"] == 304 and reval["queries"]["queries"] <= 1)
+    add("5. revalidation: status, SQL queries", f"{reval['status']}, {reval['queries']['cached_queries']}",
+        "304, no list query", reval["status"] == 304 and reval["queries"]["cached_queries"] <= 1)
 
     absolute = [("path", "rps", "p50 ms", "p99 ms")] + [
         (name, f"{r['rps']:.0f}", f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}") for name, r in reads.items()

@@ -2,6 +2,7 @@
 
 import secrets
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
@@ -9,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
+from adbot_admin import revisions
 from cms.models import GalleryImage
 from sessions_admin.models import ApiPair, SessionFile
 
@@ -54,14 +56,23 @@ def _api_pair_row(n):
     return ApiPair(api_id=1000 + n, api_hash=secrets.token_hex(16), label=f"bench {n}")
 
 
-def count_queries(path, extra, *, auth=True):
-    """Return {"status", "queries"} of the second of two identical GETs (the first warms caches)."""
+def count_queries(path, extra, *, auth=True, model=None):
+    """Return {"status", "queries", "cached_queries"} of a GET of `path`.
+
+    `queries` counts a page built afresh (the model's change token renewed
+    first; the token caches warmed by another request); `cached_queries` counts
+    the same GET repeated.
+    """
     user = get_user_model().objects.get(username=ADMIN)
     token = AccessToken.for_user(user)
     token["role"] = user.role
     headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if auth else {}
     client = Client(HTTP_HOST="127.0.0.1")
-    client.get(path, **headers, **extra)
+    client.get("/api/auth/me", **headers)
+    if model is not None:
+        revisions.bump(apps.get_model(model))
     with CaptureQueriesContext(connection) as queries:
         response = client.get(path, **headers, **extra)
-    return {"status": response.status_code, "queries": len(queries)}
+    with CaptureQueriesContext(connection) as repeated:
+        client.get(path, **headers, **extra)
+    return {"status": response.status_code, "queries": len(queries), "cached_queries": len(repeated)}

@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from adbot_admin import revisions
 from adbot_admin.audit import record
 from adbot_admin.models import Outcome
 from adbot_admin.storage import media_storage, save_exact
@@ -262,6 +263,8 @@ def _bump_revision():
         # The migration makes the row; a flushed test database has lost it.
         GalleryRevision.objects.update_or_create(pk=REVISION_PK, defaults={"number": 1, "changed_at": now})
     transaction.on_commit(_publish_revision)
+    # bulk_update (reorder) sends no signals: renew the admin list's token here too.
+    revisions.bump(GalleryImage)
 
 
 def _next_position():

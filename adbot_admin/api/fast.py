@@ -104,7 +104,8 @@ class FilterBackend(DjangoFilterBackend):
 class CachedListMixin:
     """Serves list pages from the cache until a row of the view's model changes (revisions.py).
 
-    Pages hold nothing that depends on who asks, so every admin shares them.
+    Pages hold nothing that depends on who asks (only on the host asked), so
+    every admin shares them.
     Only queries made of the known parameters are cached, which bounds the
     number of entries; anything else, and any cache failure, is answered fresh.
     """
@@ -131,7 +132,9 @@ class CachedListMixin:
         if token is None:
             return None
         query = urlencode(sorted(request.query_params.lists()), doseq=True)
-        return f"page:{model._meta.label_lower}:{token}:{query}"
+        # Pages may carry absolute URLs built from the request's scheme and host.
+        origin = request.build_absolute_uri("/")
+        return f"page:{model._meta.label_lower}:{token}:{origin}:{query}"
 
 
 def _quiet(operation, *args):

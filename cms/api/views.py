@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from adbot_admin.api import ratelimits
 from adbot_admin.api.exceptions import PayloadTooLarge
+from adbot_admin.api.fast import CachedListMixin
 from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
 from adbot_admin.api.views import ERRORS, PublicMixin
 
@@ -70,6 +71,7 @@ def refuse_oversized_body(request):
 )
 class GalleryImageViewSet(
     RateLimitHeadersMixin,
+    CachedListMixin,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
