@@ -3,13 +3,12 @@
 import logging
 import re
 
-import bcrypt
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from rest_framework_simplejwt.exceptions import TokenError
 
-from . import revocation
+from . import hashers, revocation
 from .api.authentication import RefreshToken
 
 logger = logging.getLogger(__name__)
@@ -39,9 +38,9 @@ def cms_password_matches(password):
     candidate = password.encode("utf-8", "surrogatepass")
     stored = settings.ADMIN_PASSWORD_HASH.encode()
     if len(candidate) > BCRYPT_MAX_BYTES:
-        bcrypt.checkpw(candidate[:BCRYPT_MAX_BYTES], stored)
+        hashers.checkpw(candidate[:BCRYPT_MAX_BYTES], stored)
         return False
-    return bcrypt.checkpw(candidate, stored)
+    return hashers.checkpw(candidate, stored)
 
 
 def cms_admin_user():

@@ -127,9 +127,10 @@ TEMPLATES = [
 # ------------------------------------------------------------------------------
 AUTH_USER_MODEL = "adbot_admin.User"
 # https://docs.djangoproject.com/en/5.2/topics/auth/passwords/#using-bcrypt-with-django
+# Django's bcrypt hashers, computing at the lowest CPU priority (adbot_admin/hashers.py).
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
-    "django.contrib.auth.hashers.BCryptPasswordHasher",
+    "adbot_admin.hashers.BCryptSHA256PasswordHasher",
+    "adbot_admin.hashers.BCryptPasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",

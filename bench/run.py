@@ -55,8 +55,12 @@ def ensure_wrk():
 
 
 class Bench:
-    def __init__(self, services, quick):
+    """One seeded server: `rows` session, gallery rows each (100 API pairs)."""
+
+    def __init__(self, services, quick, *, label="small", rows=100, redis_db=14):
         self.services = services
+        self.label = label
+        self.rows = rows
         self.duration = 3 if quick else 8
         self.rounds = 3
         self.work = Path(tempfile.mkdtemp(prefix="adbot-bench-"))
@@ -79,9 +83,11 @@ class Bench:
             "WEB_CONCURRENCY": "2",
             "RATELIMIT_UPLOAD": "1000/h",
         }
+        self.database = f"adbot_bench_{label}"
+        self.redis_db = redis_db
         if services:
-            self.env["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/adbot_bench"
-            self.env["CACHE_URL"] = "redis://127.0.0.1:6379/14"
+            self.env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{self.database}"
+            self.env["CACHE_URL"] = f"redis://127.0.0.1:6379/{redis_db}"
         else:
             self.env["DATABASE_URL"] = f"sqlite:///{self.work / 'bench.sqlite3'}"
             self.env["CACHE_URL"] = "locmemcache://bench"
@@ -96,11 +102,11 @@ class Bench:
     # --- set-up ---------------------------------------------------------------
     def prepare(self):
         if self.services:
-            sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", "DROP DATABASE IF EXISTS adbot_bench")
-            sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", "CREATE DATABASE adbot_bench")
-            sh("redis-cli", "-n", "14", "flushdb", capture=True)
+            sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"DROP DATABASE IF EXISTS {self.database}")
+            sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"CREATE DATABASE {self.database}")
+            sh("redis-cli", "-n", str(self.redis_db), "flushdb", capture=True)
         sh(PYTHON, "manage.py", "migrate", "--no-input", "-v", "0", env=self.env)
-        self.seed(100)
+        self.seed(self.rows)
 
     def seed(self, rows):
         sh(PYTHON, "manage.py", "shell", "-c",
@@ -194,22 +200,26 @@ class Bench:
             "flood": json.loads(flood_output.strip().splitlines()[-1]),
         }
 
-    def measure_growth(self):
-        small = self.wrk("/api/admin/sessions", headers=self.auth())
-        small_queries = self.count_queries("/api/admin/sessions", {}, model="sessions_admin.SessionFile")
-        small_gallery_queries = self.count_queries("/api/cms/gallery-images", {})
-        self.stop()
-        self.seed(100_000)
-        self.start()
-        large = self.wrk("/api/admin/sessions", headers=self.auth())
+    def measure_growth(self, large):
+        """Compare this server with `large` (same code, 100k rows), in interleaved rounds."""
+        paths = [("sessions", "/api/admin/sessions"), ("gallery", "/api/cms/gallery-images")]
+        samples = {(site.label, name): [] for site in (self, large) for name, _ in paths}
+        for _ in range(self.rounds):
+            for name, path in paths:
+                for site in (self, large):
+                    samples[(site.label, name)].append(site.wrk(path, headers=site.auth()))
+        medians = {key: median_result(runs) for key, runs in samples.items()}
         self.results["growth"] = {
-            "p50_ms_100": small["p50_ms"], "p50_ms_100k": large["p50_ms"],
-            "rps_100": small["rps"], "rps_100k": large["rps"],
-            "queries_100": small_queries,
-            "queries_100k": self.count_queries("/api/admin/sessions", {}, model="sessions_admin.SessionFile"),
-            "gallery_queries_100": small_gallery_queries,
-            "gallery_queries_100k": self.count_queries("/api/cms/gallery-images", {}),
-            "gallery_p50_ms_100k": self.wrk("/api/cms/gallery-images", headers=self.auth())["p50_ms"],
+            "p50_ms_100": medians[("small", "sessions")]["p50_ms"],
+            "p50_ms_100k": medians[("large", "sessions")]["p50_ms"],
+            "rps_100": medians[("small", "sessions")]["rps"],
+            "rps_100k": medians[("large", "sessions")]["rps"],
+            "gallery_p50_ms_100": medians[("small", "gallery")]["p50_ms"],
+            "gallery_p50_ms_100k": medians[("large", "gallery")]["p50_ms"],
+            "queries_100": self.count_queries("/api/admin/sessions", {}, model="sessions_admin.SessionFile"),
+            "queries_100k": large.count_queries("/api/admin/sessions", {}, model="sessions_admin.SessionFile"),
+            "gallery_queries_100": self.count_queries("/api/cms/gallery-images", {}, model="cms.GalleryImage"),
+            "gallery_queries_100k": large.count_queries("/api/cms/gallery-images", {}, model="cms.GalleryImage"),
         }
 
     def measure_upload_memory(self):
@@ -227,15 +237,22 @@ class Bench:
 
     def run(self):
         ensure_wrk()
+        large = Bench(self.services, self.duration == 3, label="large", rows=100_000, redis_db=13)
         self.prepare()
+        large.prepare()
         self.start()
         try:
             self.measure_reads()
             self.measure_login()
             self.measure_upload_memory()
-            self.measure_growth()
+            large.start()
+            try:
+                self.measure_growth(large)
+            finally:
+                large.stop()
         finally:
             self.stop()
+            shutil.rmtree(large.work, ignore_errors=True)
         return self.results
 
 
@@ -276,6 +293,8 @@ def table(results, cores):
     growth = results["growth"]
     g = growth["p50_ms_100k"] / growth["p50_ms_100"]
     add("3. sessions list p50 at 100k / at 100 rows", f"{g:.2f}x", "<= 1.5x", g <= 1.5)
+    gg = growth["gallery_p50_ms_100k"] / growth["gallery_p50_ms_100"]
+    add("3. gallery admin list p50 at 100k / at 100 rows", f"{gg:.2f}x", "<= 1.5x", gg <= 1.5)
     q100, q100k = growth["queries_100"], growth["queries_100k"]
     g100, g100k = growth["gallery_queries_100"], growth["gallery_queries_100k"]
     same = q100["queries"] == q100k["queries"] and g100["queries"] == g100k["queries"]
@@ -303,7 +322,8 @@ def table(results, cores):
         f"(without: {login['read_p99_ms_without_flood']:.1f} ms), {login['read_rps_during_flood']:.0f} rps; "
         f"flood of {FLOOD_RATE} attempts/s from new addresses, answers: {login['flood']}",
         f"- sessions list at 100 rows: p50 {growth['p50_ms_100']:.2f} ms, {growth['rps_100']:.0f} rps; "
-        f"at 100k rows: p50 {growth['p50_ms_100k']:.2f} ms, {growth['rps_100k']:.0f} rps; gallery list at 100k: p50 {growth['gallery_p50_ms_100k']:.2f} ms",
+        f"at 100k rows: p50 {growth['p50_ms_100k']:.2f} ms, {growth['rps_100k']:.0f} rps; gallery admin list p50 "
+        f"{growth['gallery_p50_ms_100']:.2f} ms at 100 rows, {growth['gallery_p50_ms_100k']:.2f} ms at 100k",
         f"- {cores} cores; gunicorn 2 workers (gthread)",
     ]
     return markdown(rows), markdown(absolute), "\n".join(extra)

@@ -181,3 +181,27 @@ def test_a_login_arriving_while_every_password_check_slot_is_busy_gets_503_at_on
     assert busy["Retry-After"] == "1"
     # The slot is free again once that check is done.
     assert api_client.post("/api/auth/token", {"username": "a", "password": "x"}, format="json").status_code == 401
+
+
+def test_password_hashing_runs_at_the_lowest_cpu_priority(api_client, admin_user, monkeypatch):
+    import os
+    import threading
+
+    import bcrypt
+
+    from adbot_admin.tests.factories import TEST_PASSWORD
+
+    seen = []
+    original = bcrypt.hashpw
+
+    def spy(*args):
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return original(*args)
+
+    monkeypatch.setattr(bcrypt, "hashpw", spy)
+    response = api_client.post("/api/auth/token", {"username": admin_user.username, "password": TEST_PASSWORD},
+                               format="json")
+    assert response.status_code == 200
+    assert seen and set(seen) == {19}
+    # The request's own thread keeps its normal priority.
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == 0
