@@ -7,6 +7,9 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from adbot_admin.tests.factories import UserFactory
 
+# Every log record of the session is checked for the secrets tests make (tests/security/log_hygiene.py).
+pytest_plugins = ["tests.security.log_hygiene"]
+
 
 @pytest.fixture(autouse=True)
 def _clear_cache():

@@ -12,6 +12,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.conf import settings
 
+from .log_hygiene import register
+
 HMAC_DIGESTS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 
 
@@ -28,7 +30,9 @@ def segment(value):
 
 def assemble(header, payload, signature=b""):
     """Return `header.payload.signature` with `signature` (bytes) base64url-encoded as given."""
-    return f"{segment(header)}.{segment(payload)}.{b64url(signature)}"
+    token = f"{segment(header)}.{segment(payload)}.{b64url(signature)}"
+    register(token)
+    return token
 
 
 def hmac_sign(header, payload, key):
@@ -37,7 +41,9 @@ def hmac_sign(header, payload, key):
         key = key.encode()
     signing_input = f"{segment(header)}.{segment(payload)}"
     digest = HMAC_DIGESTS.get(header.get("alg"), hashlib.sha256)
-    return f"{signing_input}.{b64url(hmac.new(key, signing_input.encode(), digest).digest())}"
+    token = f"{signing_input}.{b64url(hmac.new(key, signing_input.encode(), digest).digest())}"
+    register(token)
+    return token
 
 
 def split(token):
