@@ -104,3 +104,20 @@ def test_an_unguarded_route_would_fail_the_matrix(settings):
         ("/api/admin/canary/1", "get"), ("/api/admin/canary/1", "head"), ("/api/admin/canary/1", "options"),
     ]
     assert call(APIClient(), cases[0][0], "get").status_code == 200
+
+
+UNLISTED = ("get", "post", "put", "patch", "delete", "trace")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", [r for r in ROUTES if not r.public and getattr(r.callback, "cls", None)],
+                         ids=lambda r: r.id)
+def test_methods_a_route_does_not_offer_are_405_even_for_an_admin(admin_user, route):
+    token = forge.backend_token(forge.backend_claims(admin_user))
+    client = APIClient()
+    for method in UNLISTED:
+        if method in route.methods:
+            continue
+        response = client.generic(method.upper(), route.path, **bearer(token))
+        assert response.status_code == 405, (method, response.content[:200])
+        assert response.json()["code"] == "method_not_allowed"
