@@ -122,9 +122,11 @@ def main():
     commands.add_parser("serve", help="set up and serve on http://127.0.0.1:8000").set_defaults(func=serve)
     test_parser = commands.add_parser("test", help="set up and run the whole test suite")
     test_parser.add_argument("--services", action="store_true", help="use PostgreSQL and Redis on 127.0.0.1")
-    test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
     test_parser.set_defaults(func=test)
-    args = parser.parse_args()
+    # Anything else on a `test` line goes to pytest as it is.
+    args, args.pytest_args = parser.parse_known_args()
+    if args.pytest_args and args.command != "test":
+        parser.error(f"unrecognized arguments: {' '.join(args.pytest_args)}")
     args.func(args)
 
 

@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from adbot_admin.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField
+
 from ..models import GalleryImage
 from adbot_admin.storage import media_storage
 
@@ -47,9 +49,12 @@ class GalleryImageUploadSerializer(GalleryImageSerializer):
 
 
 class GalleryImageUpdateSerializer(GalleryImageSerializer):
-    """PATCH: title, alt_text, position, published; any other key is ignored."""
+    """PATCH (JSON): title, alt_text, position, published, each of its own JSON type; any other key is ignored."""
 
-    position = serializers.IntegerField(min_value=0, max_value=2_147_483_647, required=False)
+    title = StrictCharField(max_length=200, required=False, allow_blank=True)
+    alt_text = StrictCharField(max_length=500, required=False, allow_blank=True)
+    position = StrictIntegerField(min_value=0, max_value=2_147_483_647, required=False)
+    published = StrictBooleanField(required=False)
 
 
 class GalleryReorderSerializer(serializers.Serializer):

@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from adbot_admin.api.fast import FastReadMixin
+from adbot_admin.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField
 
 from ..models import API_ID_MAX, ApiPair, SessionFile
 
@@ -31,24 +32,6 @@ class OverwriteQuerySerializer(serializers.Serializer):
     overwrite = serializers.BooleanField(required=False, default=False)
 
 
-class StrictIntegerField(serializers.IntegerField):
-    """An integer that must be a JSON number without a fraction: no bools, strings or floats."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictBooleanField(serializers.BooleanField):
-    """A JSON true or false; no strings or numbers."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            self.fail("invalid", input="")
-        return data
-
-
 @extend_schema_field({"type": "string", "pattern": "^[0-9a-fA-F]{32}$"})
 class ApiHashField(serializers.CharField):
     """32 hexadecimal characters as a JSON string, returned in lower case; messages never repeat it."""
@@ -69,6 +52,8 @@ class RejectUnknownFieldsMixin:
     """Refuses keys the serializer does not accept, naming each; fields listed in `fixed_fields` are called unchangeable."""
 
     fixed_fields = ()
+    # Read by the OpenAPI hook (adbot_admin/api/schema.py): the schema says additionalProperties: false.
+    reject_unknown_fields = True
 
     def validate(self, attrs):
         if isinstance(self.initial_data, dict):
@@ -103,12 +88,12 @@ class ApiPairRevealSerializer(ApiPairSerializer):
 class ApiPairCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     api_id = StrictIntegerField(min_value=1, max_value=API_ID_MAX)
     api_hash = ApiHashField()
-    label = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    label = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
     is_active = StrictBooleanField(required=False, default=True)
 
 
 class ApiPairUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     fixed_fields = ("id", "api_id", "api_hash")
 
-    label = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    label = StrictCharField(max_length=100, required=False, allow_blank=True)
     is_active = StrictBooleanField(required=False)
