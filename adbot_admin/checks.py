@@ -123,15 +123,15 @@ def check_admin_password_hash(app_configs=None, **kwargs):
 
 @checks.register()
 def check_storage_choices(app_configs=None, **kwargs):
-    """Refuse a storage choice that is neither `filesystem` nor `s3`."""
+    """Refuse a media storage choice that is neither `filesystem` nor `s3`."""
+    if settings.MEDIA_STORAGE in ("filesystem", "s3"):
+        return []
     return [
         checks.Error(
-            f"{name} is {getattr(settings, name)!r}.",
-            hint=f"Set {name} to filesystem (default) or s3.",
+            f"MEDIA_STORAGE is {settings.MEDIA_STORAGE!r}.",
+            hint="Set MEDIA_STORAGE to filesystem (default) or s3.",
             id="adbot_admin.E008",
         )
-        for name in ("MEDIA_STORAGE", "SESSIONS_STORAGE")
-        if getattr(settings, name) not in ("filesystem", "s3")
     ]
 
 

@@ -198,8 +198,8 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 
-def s3_storage(prefix, *, public):
-    """Return a STORAGES entry for an S3-compatible bucket (django-storages), keys under `prefix`."""
+def s3_storage(prefix):
+    """Return a STORAGES entry for an S3-compatible bucket (django-storages), public keys under `prefix`."""
     return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -208,23 +208,21 @@ def s3_storage(prefix, *, public):
             "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
             "access_key": env_raw("AWS_ACCESS_KEY_ID") or None,
             "secret_key": env_raw("AWS_SECRET_ACCESS_KEY") or None,
-            "custom_domain": (env.str("AWS_S3_CUSTOM_DOMAIN", default="") or None) if public else None,
+            "custom_domain": env.str("AWS_S3_CUSTOM_DOMAIN", default="") or None,
             "location": prefix,
             "default_acl": None,
             "file_overwrite": True,
-            # Session files are credentials: never a public URL, not even a signed one.
-            "querystring_auth": not public,
+            "querystring_auth": False,
         },
     }
 
 
-# `filesystem` (default: MEDIA_ROOT / SESSIONS_DIR, a local or shared volume) or `s3`.
+# Gallery images: `filesystem` (default: MEDIA_ROOT, a local or shared volume) or `s3`.
+# Session files always live in a folder (SESSIONS_DIR, local or a shared volume):
+# the engine opens them with SQLite, which needs a file.
 MEDIA_STORAGE = env.str("MEDIA_STORAGE", default="filesystem")
-SESSIONS_STORAGE = env.str("SESSIONS_STORAGE", default="filesystem")
 if MEDIA_STORAGE == "s3":
-    STORAGES["default"] = s3_storage("media", public=True)
-if SESSIONS_STORAGE == "s3":
-    STORAGES["sessions"] = s3_storage("sessions", public=False)
+    STORAGES["default"] = s3_storage("media")
 
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
