@@ -246,7 +246,7 @@ REST_FRAMEWORK = {
     # django-filter (skipped when no filter is asked), refusing values of the wrong type (api/filters.py).
     "DEFAULT_FILTER_BACKENDS": ["adbot_admin.api.filters.StrictFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "adbot_admin.api.pagination.StandardPagination",
-    "PAGE_SIZE": 50,
+    "PAGE_SIZE": 25,
     "EXCEPTION_HANDLER": "adbot_admin.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }

@@ -3,7 +3,7 @@ from rest_framework.pagination import PageNumberPagination
 
 
 class StandardPagination(PageNumberPagination):
-    """Pages of 50 by default; clients may ask for 1 to 200, and anything else is a 400."""
+    """Pages of 25 by default; clients may ask for 1 to 200, and anything else is a 400."""
 
     page_size_query_param = "page_size"
     max_page_size = 200
