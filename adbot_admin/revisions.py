@@ -16,23 +16,24 @@ from django.db.models.signals import post_delete, post_save
 logger = logging.getLogger(__name__)
 
 
-def _key(model):
+def key(model):
+    """Return the cache key holding `model`'s change token."""
     return f"revision:{model._meta.label_lower}"
 
 
 def token(model):
     """Return the current change token of `model`; raises when the cache is down."""
-    key = _key(model)
-    current = cache.get(key)
+    token_key = key(model)
+    current = cache.get(token_key)
     if current is None:
-        cache.add(key, uuid.uuid4().hex, None)
-        current = cache.get(key)
+        cache.add(token_key, uuid.uuid4().hex, None)
+        current = cache.get(token_key)
     return current
 
 
 def _renew(model):
     try:
-        cache.set(_key(model), uuid.uuid4().hex, None)
+        cache.set(key(model), uuid.uuid4().hex, None)
     except Exception:
         logger.warning("cache unavailable while renewing the %s change token", model._meta.label_lower)
 

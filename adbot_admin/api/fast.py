@@ -113,28 +113,32 @@ class CachedListMixin:
     cached_list_parameters = ("page", "page_size")
 
     def list(self, request, *args, **kwargs):
-        key = self._cached_page_key(request)
-        body = _quiet(cache.get, key) if key is not None else None
-        if body is None:
-            response = super().list(request, *args, **kwargs)
-            if key is None or response.status_code != 200:
-                return response
-            body = JSONRenderer().render(response.data)
-            _quiet(cache.set, key, body, CACHED_PAGE_TTL)
+        """Return the page from the cache when it was built under the model's current token."""
+        page_key = self._cached_page_key(request)
+        if page_key is None:
+            return super().list(request, *args, **kwargs)
+        model = self.get_queryset().model
+        # One round trip for the token and the page; the page remembers its token.
+        found = _quiet(cache.get_many, [revisions.key(model), page_key]) or {}
+        token = found.get(revisions.key(model)) or _quiet(revisions.token, model)
+        cached = found.get(page_key)
+        if token is not None and cached is not None and cached[0] == token:
+            return HttpResponse(cached[1], content_type="application/json")
+        response = super().list(request, *args, **kwargs)
+        if token is None or response.status_code != 200:
+            return response
+        body = JSONRenderer().render(response.data)
+        _quiet(cache.set, page_key, (token, body), CACHED_PAGE_TTL)
         return HttpResponse(body, content_type="application/json")
 
     def _cached_page_key(self, request):
         allowed = set(self.cached_list_parameters) | set(getattr(self, "filterset_fields", None) or ())
         if not set(request.query_params) <= allowed:
             return None
-        model = self.get_queryset().model
-        token = _quiet(revisions.token, model)
-        if token is None:
-            return None
         query = urlencode(sorted(request.query_params.lists()), doseq=True)
         # Pages may carry absolute URLs built from the request's scheme and host.
         origin = request.build_absolute_uri("/")
-        return f"page:{model._meta.label_lower}:{token}:{origin}:{query}"
+        return f"page:{self.get_queryset().model._meta.label_lower}:{origin}:{query}"
 
 
 def _quiet(operation, *args):
