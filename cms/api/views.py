@@ -147,6 +147,17 @@ class GalleryImageViewSet(
 class PublicGalleryView(PublicMixin, APIView):
     """Published images in gallery order, for anyone; answers revalidations from the revision row alone."""
 
+    def dispatch(self, request, *args, **kwargs):
+        # The public site's hot path: a GET needs nothing of DRF's request
+        # handling (no auth, no body, no negotiation), so it skips it. Anything
+        # else, and any failure, goes the whole DRF way (405s, the error format).
+        if request.method in ("GET", "HEAD") and not args and not kwargs:
+            try:
+                return self.get(request)
+            except Exception:
+                pass
+        return super().dispatch(request, *args, **kwargs)
+
     @extend_schema(
         summary="The public gallery",
         responses={
