@@ -230,19 +230,25 @@ def gallery_revision() -> tuple[int, datetime | None]:
     REVISION_CACHE_TTL, which bounds how long two writes committing in a race
     could leave it one revision behind.
     """
+    return gallery_revision_and(None)[0]
+
+
+def gallery_revision_and(key):
+    """Return (gallery_revision(), the cached value of `key` or None), in one cache round trip."""
     try:
-        cached = cache.get(REVISION_CACHE_KEY)
-    except Exception:  # the database has the answer
-        cached = None
+        found = cache.get_many([REVISION_CACHE_KEY, key] if key else [REVISION_CACHE_KEY])
+    except Exception:  # the database has the revision; the value is only a shortcut
+        found = {}
+    cached = found.get(REVISION_CACHE_KEY)
     if cached is not None:
-        return cached
+        return cached, found.get(key)
     row = _revision_row()
     try:
         # add, not set: a write that committed meanwhile has already put a newer copy.
         cache.add(REVISION_CACHE_KEY, row, REVISION_CACHE_TTL)
     except Exception:
         logger.warning("cache unavailable for the gallery revision")
-    return row
+    return row, found.get(key)
 
 
 def _revision_row():

@@ -166,14 +166,16 @@ class PublicGalleryView(PublicMixin, APIView):
         },
     )
     def get(self, request):
-        number, changed_at = services.gallery_revision()
-        # The media base is part of the tag: the body carries absolute URLs.
-        base = serializers.absolute_media_url(request, "")
-        etag = quote_etag(f"g{number}-{_short_hash(base)}")
+        # The media base is part of the tag and of the cache key: the body carries absolute URLs.
+        origin = _short_hash(serializers.absolute_media_url(request, ""))
+        body_key = f"public-gallery:{origin}"
+        (number, changed_at), cached = services.gallery_revision_and(body_key)
+        etag = quote_etag(f"g{number}-{origin}")
         last_modified = int(changed_at.timestamp()) if changed_at is not None else None
         response = get_conditional_response(request, etag=etag, last_modified=last_modified)
         if response is None:
-            response = HttpResponse(self._body(request, etag), content_type="application/json")
+            body = cached[1] if cached is not None and cached[0] == etag else self._render(request, etag, body_key)
+            response = HttpResponse(body, content_type="application/json")
         response["ETag"] = etag
         if last_modified is not None:
             response["Last-Modified"] = http_date(last_modified)
@@ -183,31 +185,19 @@ class PublicGalleryView(PublicMixin, APIView):
 
 
     @staticmethod
-    def _body(request, etag):
-        """Return the rendered list for this revision, from the cache when another request made it."""
-        key = f"public-gallery:{etag}"
-        body = _cache_get(key)
-        if body is None:
-            images = GalleryImage.objects.filter(published=True).order_by("position", "id")[:PUBLIC_GALLERY_LIMIT]
-            data = serializers.PublicGalleryImageSerializer(images, many=True, context={"request": request}).data
-            body = JSONRenderer().render(data)
-            # The tag names the revision, so a cached body is never stale; old ones just expire.
-            _cache_set(key, body, PUBLIC_BODY_TTL)
+    def _render(request, etag, body_key):
+        """Return the rendered list, cached with the tag it was built under (never served for another)."""
+        images = GalleryImage.objects.filter(published=True).order_by("position", "id")[:PUBLIC_GALLERY_LIMIT]
+        data = serializers.PublicGalleryImageSerializer(images, many=True, context={"request": request}).data
+        body = JSONRenderer().render(data)
+        _cache_set(body_key, (etag, body), PUBLIC_BODY_TTL)
         return body
-
-
-def _cache_get(key):
-    try:
-        return cache.get(key)
-    except Exception:  # the listing works without a cache, only slower
-        logger.warning("cache unavailable for the public gallery")
-        return None
 
 
 def _cache_set(key, value, timeout):
     try:
         cache.set(key, value, timeout)
-    except Exception:
+    except Exception:  # the listing works without a cache, only slower
         logger.warning("cache unavailable for the public gallery")
 
 
