@@ -115,20 +115,29 @@ def _load_all():
 
 def is_revoked(token):
     """Return True when the token was revoked; reads the cache, the database when it must."""
-    revoked, _ = lookup(token)
-    return revoked
+    return lookup(token).revoked
 
 
-def lookup(token, user_id=None):
-    """Return (revoked, UserState or None) for a token and, when given, its user.
+@dataclass(frozen=True)
+class Lookup:
+    revoked: bool
+    user_state: UserState | None
+    # The caller's `also` keys found in the same round trip; None when the cache failed.
+    also: dict | None
 
-    One cache round trip when the cache is warm; the database answers what the
-    cache cannot (a miss, or the cache being down).
+
+def lookup(token, user_id=None, also=()):
+    """Return whether a token is revoked, its user's state when `user_id` is given,
+    and the cached values of the caller's `also` keys.
+
+    One cache round trip when the cache is warm, `also` included: a request
+    that needs more from the cache asks for it here rather than paying a second
+    trip. The database answers what the cache cannot (a miss, or the cache being down).
     """
     key = token_key(token)
-    keys = [LOADED_MARKER, _cache_key(key)] + ([_user_key(user_id)] if user_id is not None else [])
+    own = [LOADED_MARKER, _cache_key(key)] + ([_user_key(user_id)] if user_id is not None else [])
     try:
-        found = cache.get_many(keys)
+        found = cache.get_many(own + list(also))
     except Exception:
         logger.warning("cache unavailable; checking the token in the database")
         found = None
@@ -138,14 +147,15 @@ def lookup(token, user_id=None):
         revoked = RevokedToken.objects.filter(key=key).exists()
         if found is not None:
             _reload(LOADED_MARKER)
-    if user_id is None:
-        return revoked, None
-    state = found.get(_user_key(user_id)) if found is not None else None
-    if state is None:
-        state = _load_user_state(user_id)
-        if state is not None and found is not None:
-            _cache_quietly(_user_key(user_id), state, USER_STATE_TTL)
-    return revoked, state
+    state = None
+    if user_id is not None:
+        state = found.get(_user_key(user_id)) if found is not None else None
+        if state is None:
+            state = _load_user_state(user_id)
+            if state is not None and found is not None:
+                _cache_quietly(_user_key(user_id), state, USER_STATE_TTL)
+    extra = None if found is None else {name: found[name] for name in also if name in found}
+    return Lookup(revoked, state, extra)
 
 
 def _reload(_marker):

@@ -112,15 +112,21 @@ class CachedListMixin:
 
     cached_list_parameters = ("page", "page_size")
 
+    def cache_prefetch_keys(self, request):
+        """Return the keys list() will read, for the authentication round trip to fetch with its own."""
+        return self._list_cache_keys(request) or ()
+
     def list(self, request, *args, **kwargs):
         """Return the page from the cache when it was built under the model's current token."""
-        page_key = self._cached_page_key(request)
-        if page_key is None:
+        keys = self._list_cache_keys(request)
+        if keys is None:
             return super().list(request, *args, **kwargs)
-        model = self.get_queryset().model
-        # One round trip for the token and the page; the page remembers its token.
-        found = _quiet(cache.get_many, [revisions.key(model), page_key]) or {}
-        token = found.get(revisions.key(model)) or _quiet(revisions.token, model)
+        token_key, page_key = keys
+        found = prefetched(request, keys)
+        if found is None:
+            # One round trip for the token and the page; the page remembers its token.
+            found = _quiet(cache.get_many, keys) or {}
+        token = found.get(token_key) or _quiet(revisions.token, self.get_queryset().model)
         cached = found.get(page_key)
         if token is not None and cached is not None and cached[0] == token:
             return HttpResponse(cached[1], content_type="application/json")
@@ -131,14 +137,43 @@ class CachedListMixin:
         _quiet(cache.set, page_key, (token, body), CACHED_PAGE_TTL)
         return HttpResponse(body, content_type="application/json")
 
-    def _cached_page_key(self, request):
+    def _list_cache_keys(self, request):
+        """Return (change-token key, page key) for a cacheable list request, else None; once per request."""
+        keys = getattr(request, "_list_cache_keys", False)
+        if keys is False:
+            keys = request._list_cache_keys = self._build_list_cache_keys(request)
+        return keys
+
+    def _build_list_cache_keys(self, request):
+        if getattr(self, "action", None) != "list":
+            return None
         allowed = set(self.cached_list_parameters) | set(getattr(self, "filterset_fields", None) or ())
         if not set(request.query_params) <= allowed:
             return None
+        model = self.get_queryset().model
         query = urlencode(sorted(request.query_params.lists()), doseq=True)
         # Pages may carry absolute URLs built from the request's scheme and host.
-        origin = request.build_absolute_uri("/")
-        return f"page:{self.get_queryset().model._meta.label_lower}:{origin}:{query}"
+        origin = f"{request.scheme}://{request.get_host()}"
+        return revisions.key(model), f"page:{model._meta.label_lower}:{origin}:{query}"
+
+
+def prefetch_keys(request):
+    """Return the cache keys the request's view will read, for a round trip that must happen
+    anyway (the authentication's) to fetch along with its own."""
+    view = (getattr(request, "parser_context", None) or {}).get("view")
+    return tuple(view.cache_prefetch_keys(request)) if hasattr(view, "cache_prefetch_keys") else ()
+
+
+def keep_prefetched(request, keys, found):
+    """Keep what was found of prefetch_keys() (None: the cache failed) for the view."""
+    if keys:
+        request._cache_prefetched = (tuple(keys), found)
+
+
+def prefetched(request, keys):
+    """Return what was prefetched of exactly these keys, or None when they were not fetched."""
+    wanted, found = getattr(request, "_cache_prefetched", ((), None))
+    return found if found is not None and tuple(keys) == wanted else None
 
 
 def _quiet(operation, *args):
