@@ -6,6 +6,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from adbot_admin.tests.factories import UserFactory
+from cms.api.views import forget_recent
 
 # Every log record of the session is checked for the secrets tests make (tests/security/log_hygiene.py).
 pytest_plugins = ["tests.security.log_hygiene"]
@@ -13,10 +14,13 @@ pytest_plugins = ["tests.security.log_hygiene"]
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    # Rate-limit counters and revocations must not leak from one test to the next.
+    # Rate-limit counters and revocations must not leak from one test to the next,
+    # nor the process's own short-lived copy of the public gallery.
     cache.clear()
+    forget_recent()
     yield
     cache.clear()
+    forget_recent()
 
 
 @pytest.fixture(autouse=True)

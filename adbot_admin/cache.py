@@ -1,4 +1,5 @@
-"""Django's Redis cache, without building a new redis-py client per call.
+"""Django's Redis cache, without building a new redis-py client per call,
+nor checking keys against memcached's rules.
 
 Django's `RedisCacheClient.get_client()` constructs a `redis.Redis` on every
 cache operation. That constructor copies redis-py's table of response callbacks
@@ -40,3 +41,7 @@ class RedisCache(DjangoRedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = RedisCacheClient
+
+    def validate_key(self, key):
+        """Accept every key: the check is memcached's (key length and characters),
+        and Redis keys are binary-safe strings of any length."""

@@ -256,7 +256,19 @@ def _revision_row():
     return row if row is not None else (0, None)
 
 
+# Counts the gallery changes this process has committed, so copies kept in the
+# process (the public listing's) can tell at once that they are out of date.
+_local_changes = 0
+
+
+def local_changes() -> int:
+    """Return how many gallery changes this process has committed (a token, compared for equality)."""
+    return _local_changes
+
+
 def _publish_revision():
+    global _local_changes
+    _local_changes += 1
     try:
         cache.set(REVISION_CACHE_KEY, _revision_row(), REVISION_CACHE_TTL)
     except Exception:

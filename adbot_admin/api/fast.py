@@ -126,7 +126,7 @@ class CachedListMixin:
         if found is None:
             # One round trip for the token and the page; the page remembers its token.
             found = _quiet(cache.get_many, keys) or {}
-        token = found.get(token_key) or _quiet(revisions.token, self.get_queryset().model)
+        token = found.get(token_key) or _quiet(revisions.token, self._list_model())
         cached = found.get(page_key)
         if token is not None and cached is not None and cached[0] == token:
             return HttpResponse(cached[1], content_type="application/json")
@@ -144,13 +144,17 @@ class CachedListMixin:
             keys = request._list_cache_keys = self._build_list_cache_keys(request)
         return keys
 
+    def _list_model(self):
+        # The class attribute when there is one: get_queryset() clones a queryset for nothing.
+        return self.queryset.model if self.queryset is not None else self.get_queryset().model
+
     def _build_list_cache_keys(self, request):
         if getattr(self, "action", None) != "list":
             return None
         allowed = set(self.cached_list_parameters) | set(getattr(self, "filterset_fields", None) or ())
         if not set(request.query_params) <= allowed:
             return None
-        model = self.get_queryset().model
+        model = self._list_model()
         query = urlencode(sorted(request.query_params.lists()), doseq=True)
         # Pages may carry absolute URLs built from the request's scheme and host.
         origin = f"{request.scheme}://{request.get_host()}"

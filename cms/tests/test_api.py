@@ -11,13 +11,17 @@ from django.core.cache import cache
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.urls import clear_url_caches
+from django.utils import timezone
 from PIL import Image
 from rest_framework_simplejwt.tokens import AccessToken
 
 from adbot_admin.models import AuditEvent, Outcome
-from cms.models import GalleryImage
+from cms import services
+from cms.api import views
+from cms.models import GalleryImage, GalleryRevision
 
 from . import image_files
 from .conftest import GALLERY_URL, PUBLIC_URL, media_files, stored_bytes
@@ -672,8 +676,6 @@ def test_public_gallery_is_empty_list_at_first(api_client, db):
 
 
 def test_public_gallery_is_capped(api_client, make_images, monkeypatch):
-    from cms.api import views
-
     monkeypatch.setattr(views, "PUBLIC_GALLERY_LIMIT", 2)
     make_images(3)
 
@@ -691,12 +693,32 @@ def test_public_revalidation_answers_304_without_building_the_list(api_client, m
     assert response.content == b""
     assert response["ETag"] == etag
 
-    # Cold: one read of the revision row, never the images.
+    # Cold (a restarted process and cache): one read of the revision row, never the images.
     cache.clear()
+    views.forget_recent()
     with django_assert_num_queries(1) as context:
         response = api_client.get(PUBLIC_URL, HTTP_IF_NONE_MATCH=etag)
     assert response.status_code == 304
     assert "cms_galleryimage" not in context.captured_queries[0]["sql"]
+
+
+def test_a_change_through_another_process_shows_within_a_second(api_client, make_images, monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(views, "_clock", lambda: now[0])
+    make_images(2)
+    api_client.get(PUBLIC_URL)  # renders the list into the shared cache
+    etag = api_client.get(PUBLIC_URL)["ETag"]  # keeps it in this process
+
+    # What another process's write leaves behind: a newer revision, no copy in the shared cache.
+    GalleryRevision.objects.filter(pk=services.REVISION_PK).update(number=F("number") + 1, changed_at=timezone.now())
+    cache.delete(services.REVISION_CACHE_KEY)
+
+    now[0] += views.PUBLIC_LOCAL_TTL / 2
+    assert api_client.get(PUBLIC_URL)["ETag"] == etag
+    now[0] += views.PUBLIC_LOCAL_TTL
+    fresh = api_client.get(PUBLIC_URL)
+    assert fresh.status_code == 200
+    assert fresh["ETag"] != etag
 
 
 def test_public_if_modified_since_answers_304(api_client, stored):
