@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -183,13 +184,20 @@ class Bench:
         # One connection: the latency of a refusal itself, not of a queue.
         refused = self.wrk("/api/auth/token", headers={"X-Forwarded-For": "10.3.0.1"}, connections=1,
                            script=ROOT / "bench" / "login.lua")
-        baseline = self.wrk("/api/admin/sessions", headers=self.auth(), connections=4)
-        flood_process = subprocess.Popen(
-            [PYTHON, str(ROOT / "bench" / "flood.py"), self.url, str(FLOOD_RATE), str(self.duration + 2)],
-            stdout=subprocess.PIPE, text=True)
-        time.sleep(1)
-        during = self.wrk("/api/admin/sessions", headers=self.auth(), connections=4)
-        flood_output, _ = flood_process.communicate(timeout=120)
+        # Rounds alternate a quiet read and a read under the flood; p99s are the median of the rounds.
+        baselines, floods, flood_answers = [], [], Counter()
+        for _ in range(self.rounds):
+            baselines.append(self.wrk("/api/admin/sessions", headers=self.auth(), connections=4))
+            flood_process = subprocess.Popen(
+                [PYTHON, str(ROOT / "bench" / "flood.py"), self.url, str(FLOOD_RATE), str(self.duration + 2)],
+                stdout=subprocess.PIPE, text=True)
+            time.sleep(1)
+            floods.append(self.wrk("/api/admin/sessions", headers=self.auth(), connections=4))
+            flood_output, _ = flood_process.communicate(timeout=120)
+            flood_answers.update(json.loads(flood_output.strip().splitlines()[-1]))
+            time.sleep(1.1)  # the flood's password-check windows close before the next quiet read
+        baseline = {"p99_ms": statistics.median(r["p99_ms"] for r in baselines)}
+        during = {key: statistics.median(r[key] for r in floods) for key in ("p99_ms", "rps")}
         self.results["login"] = {
             "success_median_ms": statistics.median(successes) * 1000,
             "refused_p50_ms": refused["p50_ms"],
@@ -197,7 +205,7 @@ class Bench:
             "read_p99_ms_without_flood": baseline["p99_ms"],
             "read_p99_ms_during_flood": during["p99_ms"],
             "read_rps_during_flood": during["rps"],
-            "flood": json.loads(flood_output.strip().splitlines()[-1]),
+            "flood": dict(flood_answers),
         }
 
     def measure_growth(self, large):

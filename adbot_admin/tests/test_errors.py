@@ -41,6 +41,28 @@ def test_a_wrong_method_is_a_json_405(api_client):
     assert response.json()["code"] == "method_not_allowed"
 
 
+@pytest.mark.parametrize(
+    "accept", [None, "*/*", "application/json", "application/json, */*", "application/*", "text/html, */*;q=0.1"]
+)
+def test_what_a_client_accepts_gets_json(admin_api_client, accept):
+    headers = {"HTTP_ACCEPT": accept} if accept is not None else {}
+    response = admin_api_client.get("/api/admin/sessions", **headers)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("accept", ["", "text/html", "application/xml"])
+def test_an_unacceptable_accept_header_is_a_json_406(admin_api_client, accept):
+    response = admin_api_client.get("/api/admin/sessions", HTTP_ACCEPT=accept)
+    assert response.status_code == 406
+    assert response.json()["code"] == "not_acceptable"
+
+
+def test_a_format_the_api_does_not_render_is_a_404(admin_api_client):
+    assert admin_api_client.get("/api/admin/sessions", {"format": "json"}).status_code == 200
+    assert admin_api_client.get("/api/admin/sessions", {"format": "xml"}).status_code == 404
+
+
 def test_an_unhandled_error_answers_json_without_a_stack_trace(settings, monkeypatch):
     settings.DEBUG = False
 
