@@ -150,6 +150,9 @@ def lookup(token, user_id=None, also=()):
     state = None
     if user_id is not None:
         state = found.get(_user_key(user_id)) if found is not None else None
+        if not isinstance(state, UserState):
+            # Absent, or left by another release with another shape: read it afresh.
+            state = None
         if state is None:
             state = _load_user_state(user_id)
             if state is not None and found is not None:
