@@ -10,7 +10,8 @@ dropped on every save or delete of the user (signals), so a deactivation or
 demotion through the ORM, the admin site or `manage.py` takes effect at once.
 A bulk `QuerySet.update()` sends no signal: it takes effect within the TTL.
 
-Both are read in one cache round trip per request.
+Both are read in one cache round trip per request, together with whatever the
+request's view will read from the cache (lookup's `also`; see api/fast.py).
 """
 
 import hashlib
