@@ -35,9 +35,9 @@ PUBLIC_GALLERY_LIMIT = 500
 PUBLIC_BODY_TTL = 3600
 # The public listing is public, read-only and revalidated on every use, so each
 # process keeps its last answer for up to this many seconds and skips the shared
-# cache's round trip (about a quarter of a whole small request) meanwhile. A
-# change made through this process drops the copy at once; one made through
-# another process shows here within this time.
+# cache's round trip meanwhile (on Redis, close to a small request's whole cost:
+# bench/roundtrip.py). A change made through this process drops the copy at
+# once; one made through another process shows here within this time.
 PUBLIC_LOCAL_TTL = 1.0
 
 logger = logging.getLogger(__name__)
