@@ -25,7 +25,8 @@ PYTHON = VENV / "bin" / "python"
 ENV_FILE = ROOT / ".env"
 # CI and `--services` runs: the machine's PostgreSQL and Redis. The test
 # database is made (and dropped) by pytest-django; Redis db 15 keeps the
-# suite's cache.clear() away from anything else on that server.
+# suite's cache.clear() away from anything else on that server. Either may be
+# set in the environment instead, so that two checkouts can run side by side.
 SERVICES_ENV = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/adbot_admin",
     "CACHE_URL": "redis://127.0.0.1:6379/15",
@@ -108,7 +109,8 @@ def test(args):
     env = dict(os.environ)
     selection = []
     if args.services:
-        env.update(SERVICES_ENV)
+        for name, value in SERVICES_ENV.items():
+            env.setdefault(name, value)
     else:
         # The system tests need PostgreSQL and Redis; they run with --services.
         selection = ["-m", "not services"]
