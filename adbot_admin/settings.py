@@ -334,16 +334,28 @@ SPECTACULAR_SETTINGS = {
 # LOGGING
 # ------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# Every handler formats through EscapingFormatter: a value sent by a client
+# (username, path) cannot forge a line or an escape sequence (adbot_admin/logs.py).
+# Python warnings go through it too.
+LOGGING_CONFIG = "adbot_admin.logs.configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {
+            "()": "adbot_admin.logs.EscapingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Named so that Django's own handlers (DEFAULT_LOGGING, formatted raw) are
+        # dropped: its records reach the console above like everyone else's.
+        "django": {"level": "INFO", "propagate": True},
         # Django logs every 4xx with the request path; our error bodies say enough.
         "django.request": {"level": "ERROR"},
-        "django.server": {"level": "WARNING"},
+        "django.server": {"level": "WARNING", "propagate": True},
         # SQL parameters can hold credentials (api_hash): never log statements.
         "django.db.backends": {"level": "INFO"},
     },
