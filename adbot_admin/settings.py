@@ -58,6 +58,18 @@ DATABASES = {
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Concurrent writers wait their turn instead of failing with "database is
+    # locked": readers never block the writer (WAL), a writer waits up to 10 s
+    # for the lock (timeout), and a transaction takes the write lock when it
+    # begins (IMMEDIATE), since one that read first could not wait for it.
+    # Options in DATABASE_URL win. README, "How far SQLite goes", says when to move to PostgreSQL.
+    for option, value in {
+        "init_command": "PRAGMA journal_mode=WAL",
+        "timeout": 10,
+        "transaction_mode": "IMMEDIATE",
+    }.items():
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(option, value)
 
 # CACHES
 # ------------------------------------------------------------------------------
