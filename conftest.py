@@ -3,10 +3,9 @@
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
+from adbot_admin.tokens import RefreshToken
 
 from adbot_admin.tests.factories import UserFactory
-from cms.api.views import forget_recent
 
 # Every log record of the session is checked for the secrets tests make (tests/security/log_hygiene.py).
 pytest_plugins = ["tests.security.log_hygiene"]
@@ -14,13 +13,10 @@ pytest_plugins = ["tests.security.log_hygiene"]
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    # Rate-limit counters and revocations must not leak from one test to the next,
-    # nor the process's own short-lived copy of the public gallery.
+    # Rate-limit counters and cached gallery listings must not leak from one test to the next.
     cache.clear()
-    forget_recent()
     yield
     cache.clear()
-    forget_recent()
 
 
 @pytest.fixture(autouse=True)

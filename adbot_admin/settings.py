@@ -73,15 +73,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 # CACHES
 # ------------------------------------------------------------------------------
-# Rate-limit counters and revoked tokens live here; several processes must share
-# a Redis cache (`redis://...`) for limits and logouts to hold across them.
+# Only what may be lost or briefly stale without letting anyone in: rate-limit
+# counters and the public gallery's rendered body. Who may act is always read
+# from the database (auth_state.py). Several processes must share a Redis
+# cache (`redis://...`) for rate limits to hold across them.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://adbot-admin")}
-if CACHES["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache":
-    # Django culls a third of a full local cache; revoked-token entries must not
-    # be among them, so leave room for far more than one process ever holds.
-    CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 1_000_000)
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
-    CACHES["default"]["BACKEND"] = "adbot_admin.cache.RedisCache"
     # Fail fast when Redis is gone instead of hanging a worker.
     CACHES["default"].setdefault("OPTIONS", {}).update(
         {"socket_connect_timeout": 1, "socket_timeout": 1, "retry_on_timeout": False}
@@ -108,9 +105,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Before anything reads the Host or the body: an overlong Host and a huge
+    # declared Content-Length are refused unread.
+    "adbot_admin.api.request_limits.RequestLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    # Before anything reads a body: a huge declared Content-Length is refused unread.
-    "adbot_admin.api.middleware.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -251,14 +249,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["adbot_admin.api.permissions.IsAdminRole"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "adbot_admin.api.negotiation.ContentNegotiation",
     "DEFAULT_PARSER_CLASSES": [
         # DRF's, refusing JSON nested past any request of this API (a 400, not a RecursionError).
         "adbot_admin.api.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
-    # django-filter (skipped when no filter is asked), refusing values of the wrong type (api/filters.py).
+    # django-filter, refusing values of the wrong type (api/filters.py).
     "DEFAULT_FILTER_BACKENDS": ["adbot_admin.api.filters.StrictFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "adbot_admin.api.pagination.StandardPagination",
     "PAGE_SIZE": 25,
@@ -303,7 +300,7 @@ RATELIMIT_PASSWORD_CHECKS = env.str("RATELIMIT_PASSWORD_CHECKS", default="4/s")
 # Password checks one process runs at once; past it a login answers 503 at once
 # rather than tie up a thread that authenticated reads need.
 PASSWORD_CHECK_SLOTS = env.int("PASSWORD_CHECK_SLOTS", default=1)
-RATELIMIT_IP_META_KEY = "adbot_admin.api.client_ip.client_ip"
+RATELIMIT_IP_META_KEY = "adbot_admin.client_ip.client_ip"
 RATELIMIT_USE_CACHE = "default"
 # The limiter fails closed: a broken cache refuses logins instead of letting
 # unlimited password guesses through.
@@ -316,6 +313,13 @@ SESSION_MAX_BYTES = env.int("SESSION_MAX_BYTES", default=10 * 1024 * 1024)
 IMAGE_MAX_BYTES = env.int("IMAGE_MAX_BYTES", default=10 * 1024 * 1024)
 IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=40_000_000)
 SERVE_MEDIA = env.bool("SERVE_MEDIA", default=True)
+# What every absolute URL begins with (e.g. https://example.com); empty: the request's own scheme and host.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
+
+# AUDIT
+# ------------------------------------------------------------------------------
+# `manage.py prune_audit` deletes audit events older than this many days.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
 
 # BENCHMARKS
 # ------------------------------------------------------------------------------

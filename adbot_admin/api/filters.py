@@ -14,10 +14,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
 from django_filters.fields import IsoDateTimeField
-from django_filters.rest_framework import FilterSet
+from django_filters.rest_framework import DjangoFilterBackend, FilterSet
 
 from ..models import AuditEvent
-from .fast import FilterBackend
 
 
 class StrictBooleanField(forms.Field):
@@ -58,7 +57,7 @@ class StrictFilterSet(FilterSet):
     }
 
 
-class StrictFilterBackend(FilterBackend):
+class StrictFilterBackend(DjangoFilterBackend):
     """django-filter's backend building `filterset_fields` on StrictFilterSet; invalid filters answer 400."""
 
     filterset_base = StrictFilterSet
