@@ -64,17 +64,21 @@ class StrictFilterBackend(DjangoFilterBackend):
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
-    """An ISO 8601 date and time that has a UTC equivalent (years 1 to 9999), as the database compares in UTC."""
+    """An ISO 8601 date and time, handed to the database in UTC; one with no UTC equivalent is invalid.
+
+    Python allows offsets up to ±23:59, PostgreSQL only up to ±15:59, and
+    `0001-01-01T00:00:00+23:59` falls a day before year 1 in UTC: in UTC the
+    value means the same and every database takes it.
+    """
 
     def to_python(self, value):
         parsed = super().to_python(value)
-        if parsed is not None:
-            try:
-                parsed.astimezone(timezone.utc)
-            except OverflowError:
-                # `0001-01-01T00:00:00+23:59` is a day before year 1 in UTC.
-                raise ValidationError("Out of range: in UTC it falls outside the years 1 to 9999.", code="invalid")
-        return parsed
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(timezone.utc)
+        except OverflowError:
+            raise ValidationError("Out of range: in UTC it falls outside the years 1 to 9999.", code="invalid")
 
 
 class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):

@@ -77,3 +77,20 @@ def test_an_audit_time_past_the_representable_range_is_a_400_naming_it(admin_cli
 ])
 def test_the_extremes_of_the_range_still_filter(admin_client, name, value):
     assert admin_client.get("/api/admin/audit", {name: value}).status_code == 200
+
+
+def test_a_time_with_any_offset_filters_by_the_same_instant(admin_client, api_client):
+    from datetime import datetime, timedelta, timezone
+
+    api_client.post("/api/auth/token", {"username": "offset-probe", "password": "wrong"}, format="json")
+    now = datetime.now(timezone.utc)
+    far_east, far_west = timezone(timedelta(hours=23, minutes=59)), timezone(-timedelta(hours=23, minutes=59))
+
+    def probes(**query):
+        response = admin_client.get("/api/admin/audit", {"actor": "", "action": "login", **query})
+        assert response.status_code == 200, response.content[:200]
+        return [event for event in response.json()["results"] if event["target"] == "offset-probe"]
+
+    assert probes(since=(now - timedelta(minutes=1)).astimezone(far_east).isoformat())
+    assert not probes(since=(now + timedelta(minutes=1)).astimezone(far_west).isoformat())
+    assert probes(until=(now + timedelta(minutes=1)).astimezone(far_west).isoformat())
