@@ -93,9 +93,8 @@ def refresh_token_rotate(*, raw, request=None) -> IssuedTokens:
     with transaction.atomic():
         # The row lock serialises two refreshes of one token (PostgreSQL; SQLite
         # serialises whole write transactions).
-        outstanding = OutstandingToken.objects.select_for_update().filter(jti=jti).first()
-        if outstanding is None:
-            raise TokenError("Token was not issued by this server")
+        refresh.outstand()  # a token signed here before the blacklist kept rows has none yet
+        outstanding = OutstandingToken.objects.select_for_update().get(jti=jti)
         reused = BlacklistedToken.objects.filter(token=outstanding).exists()
         if not reused:
             try:
