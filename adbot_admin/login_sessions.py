@@ -21,7 +21,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from .audit import record
 from .client_ip import client_ip
 from .models import LoginSession, Outcome
-from .tokens import SESSION_CLAIM, AccessToken, RefreshToken
+from .tokens import SESSION_CLAIM, AccessToken, RefreshToken, UntypedToken
 
 USER_AGENT_MAX = 255
 
@@ -79,6 +79,18 @@ def login_session_end(*, session_id, reason) -> bool:
     )
 
 
+def _verified_refresh_token(raw):
+    """Return `raw` as a RefreshToken whose signature, expiry and type are checked, spent or not.
+
+    RefreshToken itself refuses a spent (blacklisted) token before the caller
+    can tell a reuse from any other invalid token.
+    """
+    checked = UntypedToken(raw)
+    if checked.get(api_settings.TOKEN_TYPE_CLAIM) != RefreshToken.token_type:
+        raise TokenError("Token has wrong type")
+    return RefreshToken(raw, verify=False)  # verified just above
+
+
 def refresh_token_rotate(*, raw, request=None) -> IssuedTokens:
     """Trade the refresh token `raw` for a new pair of the same session; the old one is spent.
 
@@ -87,7 +99,7 @@ def refresh_token_rotate(*, raw, request=None) -> IssuedTokens:
     RefreshReused (after ending the session, committed and audited) for a
     token that was already rotated.
     """
-    refresh = RefreshToken(raw)
+    refresh = _verified_refresh_token(raw)
     jti = refresh[api_settings.JTI_CLAIM]
     sid = refresh.get(SESSION_CLAIM)
     with transaction.atomic():
