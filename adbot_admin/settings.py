@@ -58,6 +58,18 @@ DATABASES = {
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Concurrent writers wait their turn instead of failing with "database is
+    # locked": readers never block the writer (WAL), a writer waits up to 10 s
+    # for the lock (timeout), and a transaction takes the write lock when it
+    # begins (IMMEDIATE), since one that read first could not wait for it.
+    # Options in DATABASE_URL win. README, "How far SQLite goes", says when to move to PostgreSQL.
+    for option, value in {
+        "init_command": "PRAGMA journal_mode=WAL",
+        "timeout": 10,
+        "transaction_mode": "IMMEDIATE",
+    }.items():
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(option, value)
 
 # CACHES
 # ------------------------------------------------------------------------------
@@ -238,7 +250,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["adbot_admin.api.permissions.IsAdminRole"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        # DRF's, refusing JSON nested past any request of this API (a 400, not a RecursionError).
+        "adbot_admin.api.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
@@ -338,16 +351,28 @@ SPECTACULAR_SETTINGS = {
 # LOGGING
 # ------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# Every handler formats through EscapingFormatter: a value sent by a client
+# (username, path) cannot forge a line or an escape sequence (adbot_admin/logs.py).
+# Python warnings go through it too.
+LOGGING_CONFIG = "adbot_admin.logs.configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {
+            "()": "adbot_admin.logs.EscapingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Named so that Django's own handlers (DEFAULT_LOGGING, formatted raw) are
+        # dropped: its records reach the console above like everyone else's.
+        "django": {"level": "INFO", "propagate": True},
         # Django logs every 4xx with the request path; our error bodies say enough.
         "django.request": {"level": "ERROR"},
-        "django.server": {"level": "WARNING"},
+        "django.server": {"level": "WARNING", "propagate": True},
         # SQL parameters can hold credentials (api_hash): never log statements.
         "django.db.backends": {"level": "INFO"},
     },
