@@ -1,7 +1,12 @@
 """Fixtures shared by every app's tests."""
 
+import os
+import shutil
+import tempfile
+
 import pytest
 from django.core.cache import cache
+from django.test import override_settings
 from rest_framework.test import APIClient
 from adbot_admin.tokens import RefreshToken
 
@@ -60,6 +65,17 @@ def admin_api_client(admin_user):
 @pytest.fixture
 def user_api_client(plain_user):
     return bearer_client(plain_user)
+
+
+def pytest_configure(config):
+    # `dev.py serve` collects hashed static files and their manifest into
+    # staticfiles/; the suite renders and serves from an empty folder of its
+    # own instead, whatever ran before it in this checkout. The variable
+    # reaches the servers that tests start as subprocesses.
+    static_root = tempfile.mkdtemp(prefix="adbot-test-static-")
+    config.add_cleanup(lambda: shutil.rmtree(static_root, ignore_errors=True))
+    os.environ["STATIC_ROOT"] = static_root
+    override_settings(STATIC_ROOT=static_root).enable()
 
 
 def pytest_report_header(config):

@@ -22,7 +22,7 @@ from django.db import connection
 from .models import LoginSession, RevokedToken
 from .tokens import SESSION_CLAIM
 
-USER_FIELDS = ("id", "username", "is_active", "is_staff", "is_superuser")
+USER_FIELDS = {"id", "username", "is_active", "is_staff", "is_superuser"}
 
 
 @dataclass(frozen=True)
@@ -46,11 +46,17 @@ def token_key(token):
 
 
 @cache
+def _user_columns():
+    # In the model's field order, which Model.from_db() expects for a partial row.
+    return tuple(f.attname for f in get_user_model()._meta.concrete_fields if f.attname in USER_FIELDS)
+
+
+@cache
 def _statements():
     quote = connection.ops.quote_name
     user_model = get_user_model()
     users = quote(user_model._meta.db_table)
-    columns = ", ".join(f"u.{quote(user_model._meta.get_field(name).column)}" for name in USER_FIELDS)
+    columns = ", ".join(f"u.{quote(user_model._meta.get_field(name).column)}" for name in _user_columns())
     revoked = f"EXISTS (SELECT 1 FROM {quote(RevokedToken._meta.db_table)} r WHERE r.{quote('key')} = %s)"
     session_open = (
         f"EXISTS (SELECT 1 FROM {quote(LoginSession._meta.db_table)} s"
@@ -80,8 +86,9 @@ def read(token, user_id=None):
         row = cursor.fetchone()
     if row is None:
         return AuthState(user=None, revoked=False)
-    fields = len(USER_FIELDS)
-    user = get_user_model().from_db(connection.alias, USER_FIELDS, row[:fields])
+    names = _user_columns()
+    fields = len(names)
+    user = get_user_model().from_db(connection.alias, names, row[:fields])
     session_open = True if sid is None else bool(row[fields + 1])
     return AuthState(user=user, revoked=bool(row[fields]), session_open=session_open)
 

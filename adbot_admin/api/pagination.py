@@ -1,4 +1,4 @@
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 
 
@@ -44,3 +44,12 @@ class AuditCursorPagination(StrictPageSizeMixin, CursorPagination):
     """
 
     ordering = "-id"
+
+    def decode_cursor(self, request):
+        """Return the cursor, or raise NotFound when its position is not an id (DRF would pass it to the query)."""
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None and not (
+            cursor.position.isascii() and cursor.position.isdigit()
+        ):
+            raise NotFound(self.invalid_cursor_message)
+        return cursor

@@ -40,10 +40,9 @@ class PublicMixin:
         return AdminJWTAuthentication().authenticate_header(request)
 
 
-def record_login(request, *, action, auth_method, username="", outcome=Outcome.SUCCESS):
-    """Audit one login attempt: the actor is named only when the login succeeded."""
-    record(request=request, action=action, outcome=outcome, auth_method=auth_method,
-           actor=username if outcome == Outcome.SUCCESS else "", target=username)
+def record_login(request, *, action, auth_method, actor="", target="", outcome=Outcome.SUCCESS):
+    """Audit one login attempt; `actor` is whoever logged in, `target` the account it was tried on."""
+    record(request=request, action=action, outcome=outcome, auth_method=auth_method, actor=actor, target=target)
 
 
 class TokenObtainView(RateLimitHeadersMixin, PublicMixin, TokenViewBase):
@@ -58,10 +57,10 @@ class TokenObtainView(RateLimitHeadersMixin, PublicMixin, TokenViewBase):
         try:
             response = super().post(request, *args, **kwargs)
         except exceptions.AuthenticationFailed:  # SimpleJWT's serializer raises DRF's own class
-            record_login(request, action="login", auth_method=AuthMethod.PASSWORD, username=username,
+            record_login(request, action="login", auth_method=AuthMethod.PASSWORD, target=username,
                          outcome=Outcome.FAILURE)
             raise
-        record_login(request, action="login", auth_method=AuthMethod.PASSWORD, username=username)
+        record_login(request, action="login", auth_method=AuthMethod.PASSWORD, actor=username, target=username)
         return response
 
 
@@ -175,11 +174,11 @@ class CmsLoginView(RateLimitHeadersMixin, PublicMixin, APIView):
             raise AuthenticationFailed("Incorrect password.", "invalid_credentials")
         user = services.cms_admin_user()
         if user.role != "admin":
-            record_login(request, action="cms_login", auth_method=AuthMethod.CMS_PASSWORD, username=user.username,
+            record_login(request, action="cms_login", auth_method=AuthMethod.CMS_PASSWORD, actor=user.username,
                          outcome=Outcome.DENIED)
             raise AuthenticationFailed("The CMS admin account is disabled.", "account_disabled")
         issued = login_session_start(user=user, auth_method=AuthMethod.CMS_PASSWORD, request=request, with_refresh=False)
-        record_login(request, action="cms_login", auth_method=AuthMethod.CMS_PASSWORD, username=user.username)
+        record_login(request, action="cms_login", auth_method=AuthMethod.CMS_PASSWORD, actor=user.username)
         return Response(
             {"access_token": str(issued.access), "token_type": "bearer", "expires_in": access_lifetime_seconds()}
         )

@@ -83,6 +83,15 @@ class SessionFileViewSet(
     @UPLOAD_SCHEMA
     @rate_limited(ratelimits.UPLOAD)
     def create(self, request, *args, **kwargs):
+        return self._store(request)
+
+    @UPLOAD_SCHEMA
+    @action(detail=False, methods=["post"], url_path="upload")
+    @rate_limited(ratelimits.UPLOAD)
+    def upload(self, request, *args, **kwargs):
+        return self._store(request)
+
+    def _store(self, request):
         query = serializers.OverwriteQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         serializer = self.get_serializer(data=request.data)
@@ -90,11 +99,6 @@ class SessionFileViewSet(
         self.perform_create(serializer, overwrite=query.validated_data["overwrite"])
         output = serializers.SessionFileSerializer(serializer.instance, context=self.get_serializer_context())
         return Response(output.data, status=status.HTTP_201_CREATED)
-
-    @UPLOAD_SCHEMA
-    @action(detail=False, methods=["post"], url_path="upload")
-    def upload(self, request, *args, **kwargs):
-        return self.create(request, *args, **kwargs)
 
     def perform_create(self, serializer, overwrite=False):
         upload = serializer.validated_data["file"]
