@@ -137,8 +137,11 @@ def test_the_audit_rows_keep_the_values_as_sent(hostile_server):
 
 def configured_formatters():
     """Return the formatter of every handler settings.LOGGING attached (the test tools' own left out)."""
+    # pyasn1 (under Telethon) attaches a handler of its own at import for its debug printer, which
+    # writes nothing unless pyasn1.debug.setLogger() turns it on, and never a request's values.
     loggers = [logging.getLogger(), *(
-        logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)
+        logger for name, logger in logging.Logger.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger) and name != "pyasn1"
     )]
     return [
         handler.formatter for logger in loggers for handler in logger.handlers
