@@ -135,8 +135,9 @@ def test_the_audit_rows_keep_the_values_as_sent(hostile_server):
 # In-process: what Django itself logs about a request goes through the same formatter.
 
 
-# Loggers of test-only dependencies that attach a handler of their own: pyasn1,
-# under Telethon (the session-file fixtures), adds a debug stream handler.
+# Loggers of test-only dependencies with a handler of their own: pyasn1 (under
+# Telethon) attaches one at import for its debug printer, which writes nothing
+# unless pyasn1.debug.setLogger() turns it on, and never a request's values.
 TEST_ONLY_LOGGERS = ("pyasn1",)
 
 
