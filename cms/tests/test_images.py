@@ -248,7 +248,7 @@ def test_oversized_upload_is_not_read_past_the_limit():
 
     with pytest.raises(ImageRejected, match="larger than 1 MiB"):
         process_image(upload, max_bytes=MiB, max_pixels=LIMITS["max_pixels"])
-    assert upload.bytes_read == MiB + 1
+    assert upload.bytes_read <= MiB + 1
 
 
 def test_decompression_bomb_is_refused():
