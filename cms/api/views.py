@@ -24,6 +24,7 @@ from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
 from adbot_admin.api.views import ERRORS, PublicMixin
 
 from .. import services
+from .exceptions import ImageBusy
 from ..images import ImageRejected, _describe_bytes
 from ..models import GalleryImage
 from . import serializers
@@ -46,6 +47,10 @@ NOT_FOUND = OpenApiResponse(description="No image with this id.")
 TOO_LARGE = OpenApiResponse(description="The image is larger than IMAGE_MAX_BYTES.")
 THROTTLED = OpenApiResponse(description="Past the rate limit; Retry-After says how many seconds to wait.")
 LIMITER_DOWN = OpenApiResponse(description="The rate limiter's cache (or file storage) is down; nothing was kept.")
+UPLOAD_UNAVAILABLE = OpenApiResponse(
+    description="Every image decode slot stayed busy for IMAGE_DECODE_WAIT seconds (code image_busy, with "
+    "Retry-After), or the rate limiter's cache or file storage is down; nothing was kept."
+)
 DISK_FULL = OpenApiResponse(description="File storage is full; nothing was kept.")
 BAD_PAGE = OpenApiResponse(description="No such page.")
 
@@ -105,7 +110,7 @@ class GalleryImageViewSet(
         request={"multipart/form-data": serializers.GalleryImageUploadSerializer},
         responses={
             201: serializers.GalleryImageSerializer, 400: ERRORS[400], 401: ERRORS[401], 403: ERRORS[403],
-            413: TOO_LARGE, 429: THROTTLED, 503: LIMITER_DOWN, 507: DISK_FULL,
+            413: TOO_LARGE, 429: THROTTLED, 503: UPLOAD_UNAVAILABLE, 507: DISK_FULL,
         },
     )
     @rate_limited(ratelimits.UPLOAD)
@@ -120,6 +125,8 @@ class GalleryImageViewSet(
             serializer.instance = services.gallery_image_create(upload=upload, request=self.request, **data)
         except services.ImageTooLarge as exc:
             raise PayloadTooLarge(str(exc)) from exc
+        except services.DecodeBusy as exc:
+            raise ImageBusy(retry_after=exc.retry_after) from exc
         except ImageRejected as exc:
             raise ValidationError({"image": [str(exc)]}, code="invalid_image") from exc
 

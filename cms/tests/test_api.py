@@ -28,10 +28,12 @@ from .conftest import GALLERY_URL, PUBLIC_URL, media_files, stored_bytes
 from .factories import GalleryImageFactory
 
 IMAGE_KEYS = {
-    "id", "url", "thumbnail_url", "width", "height", "format", "size",
+    "id", "url", "thumbnail_url", "width", "height", "original_width", "original_height", "format", "size",
     "title", "alt_text", "position", "published", "created_at",
 }
-PUBLIC_KEYS = {"id", "url", "thumbnail_url", "width", "height", "title", "alt_text", "position"}
+PUBLIC_KEYS = {
+    "id", "url", "thumbnail_url", "width", "height", "original_width", "original_height", "title", "alt_text", "position",
+}
 STORED_NAME = re.compile(r"^gallery/[0-9a-f]{32}\.(jpg|png|webp|gif)$")
 THUMB_NAME = re.compile(r"^gallery/[0-9a-f]{32}-thumb\.(jpg|png|webp|gif)$")
 
@@ -79,6 +81,7 @@ def test_every_accepted_format_is_stored_and_served_as_itself(admin_api_client, 
     assert set(body) == IMAGE_KEYS
     assert body["format"] == fmt
     assert (body["width"], body["height"]) == Image.open(io.BytesIO(data)).size
+    assert (body["original_width"], body["original_height"]) == (body["width"], body["height"])
     assert body["title"] == "Harbour" and body["alt_text"] == "Boats at dusk"
     assert body["published"] is True
     image = GalleryImage.objects.get(pk=body["id"])
