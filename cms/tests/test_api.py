@@ -339,6 +339,17 @@ def test_stored_size_fits_image_max_side(admin_api_client, settings, data, store
     assert stored_image(body, thumbnail=True).size == stored
 
 
+def test_the_lists_show_stored_and_original_sizes(admin_api_client, api_client, settings):
+    settings.IMAGE_MAX_SIDE = 120
+    post_image(admin_api_client, image_files.png_bytes(600, 400))
+
+    sizes = {"width": 120, "height": 80, "original_width": 600, "original_height": 400}
+    admin_row = admin_api_client.get(GALLERY_URL).json()["results"][0]
+    public_row = api_client.get(PUBLIC_URL).json()[0]
+    for row in (admin_row, public_row):
+        assert {key: row[key] for key in sizes} == sizes
+
+
 def test_a_turned_portrait_is_stored_upright(admin_api_client, settings):
     settings.IMAGE_MAX_SIDE = 120
     # Red left half, blue right half, tagged "turn clockwise": upright, red is on top.
