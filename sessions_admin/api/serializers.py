@@ -3,7 +3,6 @@ import re
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from adbot_admin.api.fast import FastReadMixin
 from adbot_admin.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField
 
 from ..models import API_ID_MAX, ApiPair, SessionFile
@@ -11,7 +10,7 @@ from ..models import API_ID_MAX, ApiPair, SessionFile
 API_HASH_PATTERN = re.compile(r"[0-9a-fA-F]{32}")
 
 
-class SessionFileSerializer(FastReadMixin, serializers.ModelSerializer):
+class SessionFileSerializer(serializers.ModelSerializer):
     """A session file's metadata; the model holds no key material to leak."""
 
     class Meta:
@@ -68,7 +67,7 @@ class RejectUnknownFieldsMixin:
         return super().validate(attrs)
 
 
-class ApiPairSerializer(FastReadMixin, serializers.ModelSerializer):
+class ApiPairSerializer(serializers.ModelSerializer):
     """An API pair with its hash masked: the first and last four characters, the rest `*`."""
 
     api_hash = serializers.CharField(source="masked_hash", read_only=True)

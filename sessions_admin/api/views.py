@@ -5,14 +5,12 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from adbot_admin.api import ratelimits
 from adbot_admin.api.exceptions import Conflict, PayloadTooLarge
-from adbot_admin.api.fast import CachedListMixin
+from adbot_admin.api.parsers import JSONParser
 from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
-from adbot_admin.api.views import ERRORS
 
 from .. import services
 from ..models import ApiPair, SessionFile
@@ -20,11 +18,6 @@ from ..storage import NAME_REGEX
 from . import serializers
 from .parsers import SessionFileParser, client_file_name
 
-UNAUTHENTICATED = {401: ERRORS[401], 403: ERRORS[403]}
-BAD_QUERY = OpenApiResponse(description="Invalid filter or page size.")
-BAD_PAGE = OpenApiResponse(description="No such page.")
-THROTTLED = OpenApiResponse(description="Past the rate limit; Retry-After says how many seconds to wait.")
-LIMITER_DOWN = OpenApiResponse(description="The rate limiter's cache is down; the action is refused.")
 SESSION_NOT_FOUND = OpenApiResponse(description="No session file with this name.")
 API_PAIR_NOT_FOUND = OpenApiResponse(description="No API pair with this id.")
 
@@ -48,12 +41,9 @@ UPLOAD_SCHEMA = extend_schema(
     responses={
         201: serializers.SessionFileSerializer,
         400: OpenApiResponse(description="Bad name, not an accepted session file, or no file (`errors.file`)."),
-        **UNAUTHENTICATED,
         409: OpenApiResponse(description="The name is taken and overwrite was not asked for."),
         413: OpenApiResponse(description="The file is larger than SESSION_MAX_BYTES."),
         415: OpenApiResponse(description="The body is not multipart/form-data."),
-        429: THROTTLED,
-        503: LIMITER_DOWN,
     },
 )
 
@@ -61,17 +51,16 @@ UPLOAD_SCHEMA = extend_schema(
 @extend_schema_view(
     list=extend_schema(
         summary="List session files, newest first",
-        responses={200: serializers.SessionFileSerializer(many=True), 400: BAD_QUERY, **UNAUTHENTICATED, 404: BAD_PAGE},
+        responses={200: serializers.SessionFileSerializer(many=True)},
     ),
     retrieve=extend_schema(
         summary="Show a session file's metadata",
         parameters=[FILENAME_PARAMETER],
-        responses={200: serializers.SessionFileSerializer, **UNAUTHENTICATED, 404: SESSION_NOT_FOUND},
+        responses={200: serializers.SessionFileSerializer, 404: SESSION_NOT_FOUND},
     ),
 )
 class SessionFileViewSet(
     RateLimitHeadersMixin,
-    CachedListMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,
@@ -94,6 +83,15 @@ class SessionFileViewSet(
     @UPLOAD_SCHEMA
     @rate_limited(ratelimits.UPLOAD)
     def create(self, request, *args, **kwargs):
+        return self._store(request)
+
+    @UPLOAD_SCHEMA
+    @action(detail=False, methods=["post"], url_path="upload")
+    @rate_limited(ratelimits.UPLOAD)
+    def upload(self, request, *args, **kwargs):
+        return self._store(request)
+
+    def _store(self, request):
         query = serializers.OverwriteQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         serializer = self.get_serializer(data=request.data)
@@ -101,11 +99,6 @@ class SessionFileViewSet(
         self.perform_create(serializer, overwrite=query.validated_data["overwrite"])
         output = serializers.SessionFileSerializer(serializer.instance, context=self.get_serializer_context())
         return Response(output.data, status=status.HTTP_201_CREATED)
-
-    @UPLOAD_SCHEMA
-    @action(detail=False, methods=["post"], url_path="upload")
-    def upload(self, request, *args, **kwargs):
-        return self.create(request, *args, **kwargs)
 
     def perform_create(self, serializer, overwrite=False):
         upload = serializer.validated_data["file"]
@@ -125,7 +118,7 @@ class SessionFileViewSet(
         summary="Delete a session file (and its -journal/-wal/-shm companions)",
         description="Spends the `delete` budget.",
         parameters=[FILENAME_PARAMETER],
-        responses={204: None, **UNAUTHENTICATED, 404: SESSION_NOT_FOUND, 429: THROTTLED, 503: LIMITER_DOWN},
+        responses={204: None, 404: SESSION_NOT_FOUND},
     )
     @rate_limited(ratelimits.DELETE)
     def destroy(self, request, *args, **kwargs):
@@ -141,30 +134,29 @@ class SessionFileViewSet(
 @extend_schema_view(
     list=extend_schema(
         summary="List API pairs (hash masked)",
-        responses={200: serializers.ApiPairSerializer(many=True), 400: BAD_QUERY, **UNAUTHENTICATED, 404: BAD_PAGE},
+        responses={200: serializers.ApiPairSerializer(many=True)},
     ),
     retrieve=extend_schema(
         summary="Show an API pair with its whole hash (audited)",
-        responses={200: serializers.ApiPairRevealSerializer, **UNAUTHENTICATED, 404: API_PAIR_NOT_FOUND},
+        responses={200: serializers.ApiPairRevealSerializer, 404: API_PAIR_NOT_FOUND},
     ),
     partial_update=extend_schema(
         summary="Change an API pair's label or is_active",
         description="`api_id` and `api_hash` cannot be changed (400); unknown keys are refused (400).",
         request=serializers.ApiPairUpdateSerializer,
         responses={
-            200: serializers.ApiPairSerializer, 400: ERRORS[400], **UNAUTHENTICATED, 404: API_PAIR_NOT_FOUND,
+            200: serializers.ApiPairSerializer, 404: API_PAIR_NOT_FOUND,
             415: OpenApiResponse(description="The body is not JSON."),
         },
     ),
     destroy=extend_schema(
         summary="Delete an API pair",
         description="Spends the `delete` budget.",
-        responses={204: None, **UNAUTHENTICATED, 404: API_PAIR_NOT_FOUND, 429: THROTTLED, 503: LIMITER_DOWN},
+        responses={204: None, 404: API_PAIR_NOT_FOUND},
     ),
 )
 class ApiPairViewSet(
     RateLimitHeadersMixin,
-    CachedListMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
@@ -195,7 +187,6 @@ class ApiPairViewSet(
         responses={
             201: serializers.ApiPairSerializer,
             400: OpenApiResponse(description="A bad value; `errors` names the field."),
-            **UNAUTHENTICATED,
             409: OpenApiResponse(description="An API pair with this api_id exists."),
             415: OpenApiResponse(description="The body is not JSON."),
         },
@@ -212,7 +203,6 @@ class ApiPairViewSet(
         responses={
             201: serializers.ApiPairSerializer,
             400: OpenApiResponse(description="A bad value; `errors` names the field."),
-            **UNAUTHENTICATED,
             409: OpenApiResponse(description="An API pair with this api_id exists."),
             415: OpenApiResponse(description="The body is not JSON."),
         },
