@@ -91,6 +91,92 @@ def _verified_refresh_token(raw):
     return RefreshToken(raw, verify=False)  # verified just above
 
 
+def _open_session(sid):
+    """Return the open session `sid` with its user (None for a token without one); raise TokenError when it ended."""
+    if sid is None:
+        return None
+    session = LoginSession.objects.select_related("user").filter(pk=sid, ended_at__isnull=True).first()
+    if session is None:
+        raise TokenError("Token's login session has ended")
+    return session
+
+
+def refresh_token_rotate(*, raw, request=None) -> IssuedTokens:
+    """Trade the refresh token `raw` for a new pair of the same session; the old one is spent.
+
+    Raises TokenError for a token that is invalid, expired, not issued here,
+    of an ended session or of a user who is no longer active, and
+    RefreshReused (after ending the session, committed and audited) for a
+    token that was already rotated.
+    """
+    refresh = _verified_refresh_token(raw)
+    jti = refresh[api_settings.JTI_CLAIM]
+    sid = refresh.get(SESSION_CLAIM)
+    with transaction.atomic():
+        # The row lock serialises two refreshes of one token (PostgreSQL; SQLite
+        # serialises whole write transactions).
+        refresh.outstand()  # a token signed here before the blacklist kept rows has none yet
+        outstanding = OutstandingToken.objects.select_for_update().get(jti=jti)
+        reused = BlacklistedToken.objects.filter(token=outstanding).exists()
+        if not reused:
+            try:
+                with transaction.atomic():
+                    BlacklistedToken.objects.create(token=outstanding)
+            except IntegrityError:  # a concurrent refresh spent it first
+                reused = True
+        if reused:
+            ended = sid is not None and login_session_end(session_id=sid, reason="refresh_reused")
+            record(request=request, action="token_refresh_reuse", outcome=Outcome.DENIED,
+                   actor="", target=str(outstanding.user_id or ""), detail={"session_ended": ended})
+        else:
+            session = _open_session(sid)
+            user = session.user if session is not None else outstanding.user
+            if user is None or not user.is_active or str(user.pk) != str(refresh.get(api_settings.USER_ID_CLAIM)):
+                raise TokenError("No active account found for the given token")
+            # The role is read again: a demoted user's next access token says so.
+            refresh["role"] = user.role
+            refresh.set_jti()
+            refresh.set_exp()
+            refresh.set_iat()
+            refresh.outstand()
+            if session is not None:
+                LoginSession.objects.filter(pk=session.pk).update(last_used_at=timezone.now())
+    if reused:
+        raise RefreshReused("Token has already been used; its login session is ended")
+    return IssuedTokens(refresh.access_token, refresh, session)
+
+
+def login_session_end(*, session_id, reason) -> bool:
+    """End the session `session_id` (a hex string or UUID); return False when it was not open."""
+    return bool(
+        LoginSession.objects.filter(pk=session_id, ended_at__isnull=True).update(
+            ended_at=timezone.now(), end_reason=reason
+        )
+    )
+
+
+def _verified_refresh_token(raw):
+    """Return `raw` as a RefreshToken whose signature, expiry and type are checked, spent or not.
+
+    RefreshToken itself refuses a spent (blacklisted) token before the caller
+    can tell a reuse from any other invalid token.
+    """
+    checked = UntypedToken(raw)
+    if checked.get(api_settings.TOKEN_TYPE_CLAIM) != RefreshToken.token_type:
+        raise TokenError("Token has wrong type")
+    return RefreshToken(raw, verify=False)  # verified just above
+
+
+def _open_session(sid):
+    """Return the open session `sid` with its user (None for a token without one); raise TokenError when it ended."""
+    if sid is None:
+        return None
+    session = LoginSession.objects.select_related("user").filter(pk=sid, ended_at__isnull=True).first()
+    if session is None:
+        raise TokenError("Token's login session has ended")
+    return session
+
+
 def refresh_token_rotate(*, raw, request=None) -> IssuedTokens:
     """Trade the refresh token `raw` for a new pair of the same session; the old one is spent.
 
