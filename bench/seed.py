@@ -45,8 +45,8 @@ def _session_row(n):
 def _gallery_row(n):
     return GalleryImage(
         file_name=f"gallery/bench-{n:06d}.webp", thumbnail_name=f"gallery/bench-{n:06d}-thumb.webp",
-        width=1600, height=900, format="webp", size=120000, title=f"Picture {n}", alt_text=f"Bench picture {n}",
-        position=n, published=True,
+        width=1600, height=900, original_width=4000, original_height=2250, format="webp", size=120000,
+        title=f"Picture {n}", alt_text=f"Bench picture {n}", position=n, published=True,
     )
 
 
