@@ -135,20 +135,30 @@ def _place(name, copy: CheckedCopy, info: SessionInfo, *, uploaded_by, overwrite
 
 
 def _fill(session_file: SessionFile, copy: CheckedCopy, info: SessionInfo) -> None:
+    """Set the row's metadata from the inspected file.
+
+    An api_id the file records wins; a file that records none keeps the
+    api_id an admin set on the row (the engine rewrites its files in place).
+    """
     session_file.library = info.library
     session_file.layout = info.layout
     session_file.dc_id = info.dc_id
     session_file.user_id = info.user_id
     session_file.is_bot = info.is_bot
+    if info.api_id is not None:
+        session_file.api_id, session_file.api_id_in_file = info.api_id, True
+    elif session_file.api_id_in_file:
+        session_file.api_id, session_file.api_id_in_file = None, False
     session_file.size = copy.size
     session_file.sha256 = copy.sha256
+    session_file.auth_key_sha256 = info.auth_key_sha256
 
 
 def _describe(session_file: SessionFile) -> dict:
     """Return the audit detail for a session file: metadata, never key material."""
     return {
         "library": session_file.library, "layout": session_file.layout, "dc_id": session_file.dc_id,
-        "size": session_file.size, "sha256": session_file.sha256,
+        "api_id": session_file.api_id, "size": session_file.size, "sha256": session_file.sha256,
     }
 
 

@@ -3,7 +3,6 @@ import re
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from adbot_admin.api.fast import FastReadMixin
 from adbot_admin.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField
 
 from ..models import API_ID_MAX, ApiPair, SessionFile
@@ -11,13 +10,17 @@ from ..models import API_ID_MAX, ApiPair, SessionFile
 API_HASH_PATTERN = re.compile(r"[0-9a-fA-F]{32}")
 
 
-class SessionFileSerializer(FastReadMixin, serializers.ModelSerializer):
-    """A session file's metadata; the model holds no key material to leak."""
+class SessionFileSerializer(serializers.ModelSerializer):
+    """A session file's metadata; the model holds no key material to leak (not even the key's digest)."""
+
+    api_pair = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="The id of the stored API pair with this api_id, or null."
+    )
 
     class Meta:
         model = SessionFile
         fields = [
-            "filename", "library", "layout", "dc_id", "user_id", "is_bot",
+            "filename", "library", "layout", "dc_id", "user_id", "is_bot", "api_id", "api_pair",
             "size", "sha256", "uploaded_at", "uploaded_by",
         ]
         read_only_fields = fields
@@ -68,14 +71,17 @@ class RejectUnknownFieldsMixin:
         return super().validate(attrs)
 
 
-class ApiPairSerializer(FastReadMixin, serializers.ModelSerializer):
+class ApiPairSerializer(serializers.ModelSerializer):
     """An API pair with its hash masked: the first and last four characters, the rest `*`."""
 
     api_hash = serializers.CharField(source="masked_hash", read_only=True)
+    sessions_count = serializers.IntegerField(
+        source="count_sessions", read_only=True, help_text="How many session files have this api_id."
+    )
 
     class Meta:
         model = ApiPair
-        fields = ["id", "api_id", "api_hash", "label", "is_active", "created_at", "updated_at"]
+        fields = ["id", "api_id", "api_hash", "label", "is_active", "sessions_count", "created_at", "updated_at"]
         read_only_fields = fields
 
 

@@ -10,7 +10,6 @@ from rest_framework.response import Response
 
 from adbot_admin.api import ratelimits
 from adbot_admin.api.exceptions import Conflict, PayloadTooLarge
-from adbot_admin.api.fast import CachedListMixin
 from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
 from adbot_admin.api.views import ERRORS
 
@@ -71,7 +70,6 @@ UPLOAD_SCHEMA = extend_schema(
 )
 class SessionFileViewSet(
     RateLimitHeadersMixin,
-    CachedListMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,
@@ -79,7 +77,7 @@ class SessionFileViewSet(
 ):
     """Session files for admins: upload, list, show metadata and delete; never download."""
 
-    queryset = SessionFile.objects.all()
+    queryset = SessionFile.objects.with_api_pair()
     serializer_class = serializers.SessionFileSerializer
     lookup_field = "filename"
     lookup_value_regex = NAME_REGEX
@@ -164,7 +162,6 @@ class SessionFileViewSet(
 )
 class ApiPairViewSet(
     RateLimitHeadersMixin,
-    CachedListMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
@@ -173,7 +170,7 @@ class ApiPairViewSet(
 ):
     """Telegram API pairs for admins: the hash is masked everywhere but the audited detail view."""
 
-    queryset = ApiPair.objects.all()
+    queryset = ApiPair.objects.with_sessions_count()
     serializer_class = serializers.ApiPairSerializer
     lookup_value_regex = r"\d+"
     parser_classes = [JSONParser]

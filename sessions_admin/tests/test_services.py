@@ -41,7 +41,7 @@ def test_store_places_a_byte_identical_private_file_and_its_row(source_dir):
     assert stored.read_bytes() == path.read_bytes()
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600
     assert session_file.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
-    assert (session_file.library, session_file.layout, session_file.dc_id) == ("telethon", "telethon-7", 4)
+    assert (session_file.library, session_file.layout, session_file.dc_id) == ("telethon", "telethon-8", 4)
     assert (session_file.user_id, session_file.is_bot, session_file.uploaded_by) == (None, None, "alice")
     assert session_file.size == path.stat().st_size
     assert set(dir_state()) == {"main.session"}
