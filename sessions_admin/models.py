@@ -1,6 +1,6 @@
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Lower
 
 API_ID_MAX = 2**31 - 1
 API_HASH_LENGTH = 32
@@ -14,6 +14,10 @@ class Library(models.TextChoices):
 
 
 class SessionFileQuerySet(models.QuerySet):
+    def named_in_any_case(self, name):
+        """Return the rows whose filename equals `name` apart from letter case."""
+        return self.annotate(filename_lower=Lower("filename")).filter(filename_lower=name.lower())
+
     def with_api_pair(self):
         """Annotate `api_pair_id`: the stored API pair whose api_id the session has, or None."""
         pairs = ApiPair.objects.filter(api_id=models.OuterRef("api_id")).values("pk")[:1]
@@ -54,7 +58,11 @@ class SessionFile(models.Model):
     class Meta:
         ordering = ["-uploaded_at", "-id"]
         # The list's order, so a page is read off the index at any table size.
-        indexes = [models.Index(fields=["uploaded_at", "id"], name="sessions_file_list_order")]
+        indexes = [
+            models.Index(fields=["uploaded_at", "id"], name="sessions_file_list_order"),
+            # Names equal apart from letter case are one file on a case-insensitive filesystem.
+            models.Index(Lower("filename"), name="sessions_file_name_lower"),
+        ]
 
     def __str__(self):
         return self.filename

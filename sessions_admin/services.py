@@ -58,48 +58,97 @@ SYNC_ACTOR = "sync_sessions"
 API_PAIR_EDITABLE_FIELDS = ("label", "is_active")
 
 __all__ = [
-    "ApiPairExists", "InvalidSessionFileName", "SessionFileExists", "SessionFileRejected",
-    "SessionFileTooLarge",
+    "ApiPairExists", "DuplicateAuthKey", "InvalidSessionFileName", "SessionFileExists",
+    "SessionFileNameCaseCollision", "SessionFileRejected", "SessionFileTooLarge",
 ]
 
 
 class SessionFileExists(Exception):
     """Raised when a session file name is already taken and overwriting was not asked for."""
 
+    message = "A session file with this name exists; add ?overwrite=true to replace it."
+    reason = "exists"
+
+
+class SessionFileNameCaseCollision(SessionFileExists):
+    """Raised when a name equals a stored one apart from letter case (overwrite does not apply)."""
+
+    reason = "case_collision"
+
+    def __init__(self, holder):
+        super().__init__(holder)
+        self.holder = holder
+        self.message = (
+            f"The name differs from the stored {holder} only in letter case; on a case-insensitive "
+            "filesystem they would be one file. Choose another name."
+        )
+
+
+class DuplicateAuthKey(Exception):
+    """Raised when another stored file holds the same auth key and a duplicate was not asked for."""
+
+    reason = "duplicate_key"
+
+    def __init__(self, holder):
+        super().__init__(holder)
+        self.holder = holder
+        self.message = (
+            f"{holder} already holds this auth key; Telegram ends sessions whose key is used on two "
+            "connections at once. Add ?allow_duplicate_key=true to store it anyway."
+        )
+
 
 class ApiPairExists(Exception):
     """Raised when an API pair with the same api_id exists."""
 
 
+class ApiPairInUse(Exception):
+    """Raised when deleting an API pair that session files use, without force."""
+
+    def __init__(self, sessions_count):
+        super().__init__(sessions_count)
+        self.sessions_count = sessions_count
+
+
+class ApiIdRecordedInFile(Exception):
+    """Raised when an admin would give a session another api_id than its file records."""
+
+
 # --- Session files ------------------------------------------------------------
 
 
-def session_file_store(*, upload, filename=None, uploaded_by, overwrite=False, request=None) -> SessionFile:
+def session_file_store(*, upload, filename=None, uploaded_by, overwrite=False, allow_duplicate_key=False,
+                       request=None, audit_detail=None) -> SessionFile:
     """Check `upload`, store it in SESSIONS_DIR as `filename` and return its row.
 
     `filename` is the name as the client sent it (default: `upload.name`). It
-    is refused, never rewritten. Raises InvalidSessionFileName,
-    SessionFileTooLarge or SessionFileRejected for a refused file, and
-    SessionFileExists when the name is taken and `overwrite` is false; in
-    every case nothing is stored and the refusal is audited.
+    is refused, never rewritten. `upload` is a Django File or an open binary
+    file. Raises InvalidSessionFileName, SessionFileTooLarge or
+    SessionFileRejected for a refused file, SessionFileExists when the name
+    is taken (or differs from a stored one only in letter case) and
+    `overwrite` is false, and DuplicateAuthKey when another file holds the
+    same auth key and `allow_duplicate_key` is false; in every case nothing
+    is stored and the refusal is audited (with `audit_detail` added).
     """
     name = upload.name if filename is None else filename
     try:
         validate_session_filename(name)
         with private_copy(upload, max_bytes=settings.SESSION_MAX_BYTES) as copy:
             info = inspect_session_file(copy.path)
-            return _place(name, copy, info, uploaded_by=uploaded_by, overwrite=overwrite, request=request)
-    except (SessionFileRejected, SessionFileExists) as exc:
+            return _place(name, copy, info, uploaded_by=uploaded_by, overwrite=overwrite,
+                          allow_duplicate_key=allow_duplicate_key, request=request, audit_detail=audit_detail)
+    except (SessionFileRejected, SessionFileExists, DuplicateAuthKey) as exc:
         valid_name = not isinstance(exc, InvalidSessionFileName)
         record(
             request=request, action="session_file.upload", outcome=Outcome.FAILURE,
             target=name if valid_name else "",
-            detail={"reason": "exists" if isinstance(exc, SessionFileExists) else str(exc)[:500]},
+            detail={**(audit_detail or {}), "reason": getattr(exc, "reason", None) or str(exc)[:500]},
         )
         raise
 
 
-def _place(name, copy: CheckedCopy, info: SessionInfo, *, uploaded_by, overwrite, request) -> SessionFile:
+def _place(name, copy: CheckedCopy, info: SessionInfo, *, uploaded_by, overwrite, allow_duplicate_key,
+           request, audit_detail) -> SessionFile:
     """Write the row, place the file and audit, all or nothing; return the row."""
     storage = session_storage()
     journal = FileJournal(storage)
@@ -108,6 +157,15 @@ def _place(name, copy: CheckedCopy, info: SessionInfo, *, uploaded_by, overwrite
             session_file = SessionFile.objects.select_for_update().filter(filename=name).first()
             if session_file is not None and not overwrite:
                 raise SessionFileExists(name)
+            other_case = SessionFile.objects.named_in_any_case(name).exclude(filename=name).first()
+            if other_case is not None:
+                raise SessionFileNameCaseCollision(other_case.filename)
+            key_holder = (
+                SessionFile.objects.filter(auth_key_sha256=info.auth_key_sha256).exclude(filename=name)
+                .order_by("filename").values_list("filename", flat=True).first()
+            )
+            if key_holder is not None and not allow_duplicate_key:
+                raise DuplicateAuthKey(key_holder)
             replaced = session_file is not None
             session_file = session_file or SessionFile(filename=name)
             _fill(session_file, copy, info)
@@ -120,10 +178,11 @@ def _place(name, copy: CheckedCopy, info: SessionInfo, *, uploaded_by, overwrite
             with open(copy.path, "rb") as content:
                 save_exact(storage, name, File(content), overwrite=overwrite)
             journal.record_placed(name)
-            record(
-                request=request, action="session_file.upload", target=name,
-                detail={**_describe(session_file), "replaced": replaced},
-            )
+            detail = {**(audit_detail or {}), **_describe(session_file), "replaced": replaced}
+            if key_holder is not None:
+                # Allowed on purpose: the audit says which file already held the key.
+                detail["duplicate_key_of"] = key_holder
+            record(request=request, action="session_file.upload", target=name, detail=detail)
             transaction.on_commit(journal.commit, robust=True)
     except BaseException as exc:
         journal.rollback()
@@ -187,6 +246,27 @@ def session_file_delete(*, session_file, request=None, actor=None) -> None:
     except BaseException:
         journal.rollback()
         raise
+
+
+def session_file_set_api_id(*, session_file, api_id, request=None) -> SessionFile:
+    """Set the api_id of a session whose file does not record one, audited; return the row.
+
+    Raises ApiIdRecordedInFile when the file records an api_id and `api_id`
+    differs from it. The same value changes and records nothing.
+    """
+    with transaction.atomic():
+        locked = SessionFile.objects.select_for_update().get(pk=session_file.pk)
+        if locked.api_id == api_id:
+            return locked
+        if locked.api_id_in_file:
+            raise ApiIdRecordedInFile(
+                f"the file records api_id {locked.api_id}; a session is used with the app that created it"
+            )
+        previous, locked.api_id = locked.api_id, api_id
+        locked.save(update_fields=["api_id"])
+        record(request=request, action="session_file.update", target=locked.filename,
+               detail={"api_id": {"from": previous, "to": api_id}})
+    return locked
 
 
 # --- Drift between SESSIONS_DIR and the table ---------------------------------
@@ -414,10 +494,19 @@ def api_pair_reveal(*, api_pair, request=None) -> ApiPair:
     return api_pair
 
 
-def api_pair_delete(*, api_pair, request=None) -> None:
-    """Delete `api_pair`, audited."""
+def api_pair_delete(*, api_pair, force=False, request=None) -> None:
+    """Delete `api_pair`, audited.
+
+    Raises ApiPairInUse (audited) when session files have its api_id and
+    `force` is false; the sessions keep their api_id either way.
+    """
     with transaction.atomic():
         target = _api_pair_target(api_pair)
+        in_use = SessionFile.objects.filter(api_id=api_pair.api_id).count()
+        if in_use and not force:
+            record(request=request, action="api_pair.delete", outcome=Outcome.FAILURE, target=target,
+                   detail={"reason": "in_use", "sessions_count": in_use})
+            raise ApiPairInUse(in_use)
         api_pair.delete()
         record(request=request, action="api_pair.delete", target=target,
-               detail={"label": api_pair.label})
+               detail={"label": api_pair.label, "sessions_count": in_use, "forced": bool(force and in_use)})

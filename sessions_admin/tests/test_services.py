@@ -234,7 +234,10 @@ def test_no_temporary_file_is_left_behind(source_dir, tmp_path, settings):
 # --- Names -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["a.session", "A-b_c.1.session", "-x.session", "x" * 92 + ".session"])
+@pytest.mark.parametrize("name", [
+    "a.session", "A-b_c.1.session", "x-.session", "x" * 92 + ".session", "console.session", "con1.session",
+    "com0.session", "lpt10.session", "my.con.session",
+])
 def test_name_rule_accepts(name):
     assert validate_session_filename(name) == name
 
@@ -253,6 +256,10 @@ def test_name_rule_accepts(name):
     ("a..b.session", "'..'"),
     ("a.session.bak", "end in .session"),
     ("a.SESSION", "end in .session"),
+    ("-x.session", "begin with '-'"),
+    ("--help.session", "begin with '-'"),
+    *[(f"{base}.session", "reserved on Windows") for base in ("con", "CON", "nul", "prn", "aux", "com1", "COM9", "lpt1", "lpt9")],
+    ("nul.backup.session", "reserved on Windows"),
 ])
 def test_name_rule_refuses(name, message):
     with pytest.raises(services.InvalidSessionFileName, match=message.replace(".", r"\.")):
