@@ -10,8 +10,10 @@ private checked copy a single upload gets (`storage.private_copy`).
 
 from __future__ import annotations
 
+import lzma
 import stat
 import zipfile
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -171,11 +173,32 @@ def unsafe_path(name: str) -> str:
     return ""
 
 
+class CorruptEntry(Exception):
+    """Raised when an entry cannot be read back as it was declared (bad data, CRC, size, method)."""
+
+
+# What zipfile and its decompressors raise for a damaged or unreadable entry.
+_READ_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError, RuntimeError,
+                ValueError, OSError)
+
+
+@contextmanager
+def open_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo):
+    """Yield a BoundedEntry for `info`; raises CorruptEntry when zipfile cannot open it."""
+    try:
+        stream = archive.open(info)
+    except _READ_ERRORS as exc:
+        raise CorruptEntry(f"the entry cannot be read ({exc})") from None
+    with stream:
+        yield BoundedEntry(stream, info.file_size)
+
+
 class BoundedEntry:
     """A read-only stream of one entry that refuses to yield more than its declared size.
 
     zipfile itself stops decompressing at the declared size and then checks
-    the CRC; this bound holds even if that ever changes.
+    the CRC; this bound holds even if that ever changes. Read errors become
+    CorruptEntry, so they are told apart from storage errors.
     """
 
     def __init__(self, stream, declared: int):
@@ -184,8 +207,11 @@ class BoundedEntry:
 
     def read(self, size=-1):
         want = self.left + 1 if size is None or size < 0 else min(size, self.left + 1)
-        data = self.stream.read(want)
+        try:
+            data = self.stream.read(want)
+        except _READ_ERRORS as exc:
+            raise CorruptEntry(f"the entry cannot be read ({exc})") from None
         self.left -= len(data)
         if self.left < 0:
-            raise zipfile.BadZipFile("the entry holds more bytes than its declared size")
+            raise CorruptEntry("the entry holds more bytes than its declared size")
         return data

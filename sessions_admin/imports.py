@@ -13,9 +13,6 @@
 
 from __future__ import annotations
 
-import lzma
-import zlib
-import zipfile
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -27,10 +24,6 @@ from . import archives, strings
 from .models import SessionFile
 from .services import DuplicateAuthKey, SessionFileExists, session_file_store
 from .storage import InvalidSessionFileName, SessionFileRejected, SessionFileTooLarge, shown_name
-
-# What reading a damaged entry can raise from zipfile and its decompressors.
-CORRUPT_ENTRY_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, NotImplementedError,
-                        RuntimeError, ValueError)
 
 
 @dataclass
@@ -81,9 +74,9 @@ def session_files_import_archive(*, path, uploaded_by, overwrite=False, allow_du
 def _import_entry(archive, entry, result, *, uploaded_by, overwrite, allow_duplicate_key, request):
     audit_detail = {"archive_entry": shown_name(entry.name)}
     try:
-        with archive.open(entry.info) as stream:
+        with archives.open_entry(archive, entry.info) as stream:
             session_file = session_file_store(
-                upload=archives.BoundedEntry(stream, entry.info.file_size), filename=entry.stored_name,
+                upload=stream, filename=entry.stored_name,
                 uploaded_by=uploaded_by, overwrite=overwrite, allow_duplicate_key=allow_duplicate_key,
                 request=request, audit_detail=audit_detail,
             )
@@ -97,9 +90,9 @@ def _import_entry(archive, entry, result, *, uploaded_by, overwrite, allow_dupli
         result.refused.append(_refusal(entry.name, "conflict", exc.message))
     except DuplicateAuthKey as exc:
         result.refused.append(_refusal(entry.name, "duplicate_key", exc.message))
-    except CORRUPT_ENTRY_ERRORS as exc:
+    except archives.CorruptEntry as exc:
         # Raised while reading the entry, before the store could audit anything.
-        _refuse(result, entry.name, "corrupt_entry", f"the entry cannot be read ({exc})", request=request)
+        _refuse(result, entry.name, "corrupt_entry", str(exc), request=request)
     else:
         result.imported.append(session_file)
 

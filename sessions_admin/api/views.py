@@ -6,7 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
@@ -66,6 +66,14 @@ UPLOAD_SCHEMA = extend_schema(
         503: LIMITER_DOWN,
     },
 )
+
+
+class ArchiveRefusedError(APIException):
+    """A zip archive refused as a whole (not a zip, corrupt, encrypted, too many entries, a bomb)."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "The archive is refused."
+    default_code = "invalid_archive"
 
 
 @contextmanager
@@ -196,8 +204,7 @@ class SessionFileViewSet(
                 **options,
             )
         except archives.ArchiveRefused as exc:
-            error = PayloadTooLarge if exc.status == 413 else ValidationError
-            raise error({"archive": [str(exc)]} if error is ValidationError else str(exc), code=exc.code) from exc
+            raise (PayloadTooLarge if exc.status == 413 else ArchiveRefusedError)(str(exc), code=exc.code) from exc
         return Response({
             "imported": [self._metadata(session_file) for session_file in result.imported],
             "refused": result.refused,
