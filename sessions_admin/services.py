@@ -276,7 +276,7 @@ def session_file_set_api_id(*, session_file, api_id, request=None) -> SessionFil
 class Finding:
     """One difference between SESSIONS_DIR and the table, and what was done about it."""
 
-    kind: str  # unregistered | invalid | missing | changed | changed_invalid
+    kind: str  # unregistered | invalid | missing | changed | changed_invalid | duplicate_key
     filename: str
     message: str
     repairable: bool
@@ -336,6 +336,7 @@ def session_files_sync(*, repair=False) -> SyncReport:
     - A row without a file is deleted.
     - A row whose file's size or SHA-256 differs is updated from the file
       when the file is still a valid session; otherwise it is reported only.
+    - Files holding the same auth key are reported (never repaired).
     Temporary files (TEMP_PREFIX) and `-journal`/`-wal`/`-shm` companions are
     ignored. Every repair is audited with the actor "sync_sessions".
     """
@@ -346,22 +347,38 @@ def session_files_sync(*, repair=False) -> SyncReport:
     names = _directory_entries(storage)
     report.checked_files = len(names)
 
+    key_holders: dict[str, list[str]] = {}
     for name in names:
         row = rows.get(name)
         if row is None:
-            report.findings.append(_unregistered_file(storage, name, repair=repair))
+            report.findings.append(_unregistered_file(storage, name, repair=repair, key_holders=key_holders))
         else:
-            finding = _compare(storage, row, repair=repair)
+            finding = _compare(storage, row, repair=repair, key_holders=key_holders)
             if finding is not None:
                 report.findings.append(finding)
     on_disk = set(names)
     for name, row in rows.items():
         if name not in on_disk:
             report.findings.append(_row_without_file(storage, row, repair=repair))
+    report.findings.extend(_duplicate_keys(key_holders))
     return report
 
 
-def _unregistered_file(storage, name, *, repair) -> Finding:
+def _duplicate_keys(key_holders) -> list[Finding]:
+    """Return one finding per file whose auth key another file in the folder also holds."""
+    findings = []
+    for names in key_holders.values():
+        for name in names if len(names) > 1 else ():
+            others = ", ".join(other for other in names if other != name)
+            findings.append(Finding(
+                "duplicate_key", name,
+                f"holds the same auth key as {others}; Telegram ends sessions whose key is used on two "
+                "connections at once", repairable=False,
+            ))
+    return findings
+
+
+def _unregistered_file(storage, name, *, repair, key_holders) -> Finding:
     try:
         validate_session_filename(name)
         inspected = _inspect_in_place(storage, name)
@@ -370,6 +387,7 @@ def _unregistered_file(storage, name, *, repair) -> Finding:
     if inspected is None:
         return Finding("invalid", name, "vanished while being checked", repairable=False)
     copy, info = inspected
+    key_holders.setdefault(info.auth_key_sha256, []).append(name)
     finding = Finding(
         "unregistered", name, f"a valid {info.layout} file (dc {info.dc_id}) has no row", repairable=True
     )
@@ -387,7 +405,7 @@ def _unregistered_file(storage, name, *, repair) -> Finding:
     return finding
 
 
-def _compare(storage, row: SessionFile, *, repair) -> Finding | None:
+def _compare(storage, row: SessionFile, *, repair, key_holders) -> Finding | None:
     try:
         inspected = _inspect_in_place(storage, row.filename)
     except SessionFileRejected as exc:
@@ -396,14 +414,20 @@ def _compare(storage, row: SessionFile, *, repair) -> Finding | None:
     if inspected is None:
         return _row_without_file(storage, row, repair=repair)
     copy, info = inspected
+    key_holders.setdefault(info.auth_key_sha256, []).append(row.filename)
     if copy.size == row.size and copy.sha256 == row.sha256:
-        return None
-    finding = Finding(
-        "changed", row.filename,
-        f"the file is {copy.size} bytes, sha256 {copy.sha256[:12]}…; the row says {row.size} bytes, "
-        f"sha256 {row.sha256[:12]}…",
-        repairable=True,
-    )
+        if row.auth_key_sha256 == info.auth_key_sha256 and (row.layout, row.api_id_in_file) == (
+            info.layout, info.api_id is not None
+        ):
+            return None
+        # Recorded before this server read layouts, key digests or api_ids as it does now.
+        message = f"the row's metadata is out of date (the file is a {info.layout} file)"
+    else:
+        message = (
+            f"the file is {copy.size} bytes, sha256 {copy.sha256[:12]}…; the row says {row.size} bytes, "
+            f"sha256 {row.sha256[:12]}…"
+        )
+    finding = Finding("changed", row.filename, message, repairable=True)
     if repair:
         with transaction.atomic():
             locked = SessionFile.objects.select_for_update().filter(pk=row.pk).first()
@@ -500,13 +524,14 @@ def api_pair_delete(*, api_pair, force=False, request=None) -> None:
     Raises ApiPairInUse (audited) when session files have its api_id and
     `force` is false; the sessions keep their api_id either way.
     """
+    target = _api_pair_target(api_pair)
     with transaction.atomic():
-        target = _api_pair_target(api_pair)
         in_use = SessionFile.objects.filter(api_id=api_pair.api_id).count()
-        if in_use and not force:
-            record(request=request, action="api_pair.delete", outcome=Outcome.FAILURE, target=target,
-                   detail={"reason": "in_use", "sessions_count": in_use})
-            raise ApiPairInUse(in_use)
-        api_pair.delete()
-        record(request=request, action="api_pair.delete", target=target,
-               detail={"label": api_pair.label, "sessions_count": in_use, "forced": bool(force and in_use)})
+        if not in_use or force:
+            api_pair.delete()
+            record(request=request, action="api_pair.delete", target=target,
+                   detail={"label": api_pair.label, "sessions_count": in_use, "forced": bool(force and in_use)})
+            return
+    record(request=request, action="api_pair.delete", outcome=Outcome.FAILURE, target=target,
+           detail={"reason": "in_use", "sessions_count": in_use})
+    raise ApiPairInUse(in_use)

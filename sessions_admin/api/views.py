@@ -261,7 +261,7 @@ class SessionFileViewSet(
     )
     def partial_update(self, request, *args, **kwargs):
         session_file = self.get_object()
-        serializer = self.get_serializer(data=request.data)
+        serializer = self.get_serializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         if "api_id" in serializer.validated_data:
             try:
