@@ -1,12 +1,16 @@
 """Fixtures shared by every app's tests."""
 
+import os
+import shutil
+import tempfile
+
 import pytest
 from django.core.cache import cache
+from django.test import override_settings
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
+from adbot_admin.tokens import RefreshToken
 
 from adbot_admin.tests.factories import UserFactory
-from cms.api.views import forget_recent
 
 # Every log record of the session is checked for the secrets tests make (tests/security/log_hygiene.py).
 pytest_plugins = ["tests.security.log_hygiene"]
@@ -14,13 +18,10 @@ pytest_plugins = ["tests.security.log_hygiene"]
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    # Rate-limit counters and revocations must not leak from one test to the next,
-    # nor the process's own short-lived copy of the public gallery.
+    # Rate-limit counters and cached gallery listings must not leak from one test to the next.
     cache.clear()
-    forget_recent()
     yield
     cache.clear()
-    forget_recent()
 
 
 @pytest.fixture(autouse=True)
@@ -64,6 +65,17 @@ def admin_api_client(admin_user):
 @pytest.fixture
 def user_api_client(plain_user):
     return bearer_client(plain_user)
+
+
+def pytest_configure(config):
+    # `dev.py serve` collects hashed static files and their manifest into
+    # staticfiles/; the suite renders and serves from an empty folder of its
+    # own instead, whatever ran before it in this checkout. The variable
+    # reaches the servers that tests start as subprocesses.
+    static_root = tempfile.mkdtemp(prefix="adbot-test-static-")
+    config.add_cleanup(lambda: shutil.rmtree(static_root, ignore_errors=True))
+    os.environ["STATIC_ROOT"] = static_root
+    override_settings(STATIC_ROOT=static_root).enable()
 
 
 def pytest_report_header(config):

@@ -8,6 +8,10 @@ silent that long is restarted, and a request body stalled that long is cut short
 
 import os
 
+from gunicorn.glogging import Logger, SafeAtoms
+
+from adbot_admin.logs import EscapingFormatter, escape
+
 wsgi_app = "adbot_admin.wsgi:application"
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
@@ -24,6 +28,36 @@ accesslog = "-"
 errorlog = "-"
 # The path without its query string: a query string may carry a token or a secret.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+
+
+class EscapedAtoms(SafeAtoms):
+    """Access-log values escaped and capped as in the app log (adbot_admin/logs.py), quotes included.
+
+    gunicorn decodes the path (`%0a` becomes a newline), so an unescaped `%(U)s`
+    could end the line and forge the next one.
+    """
+
+    def __init__(self, atoms):
+        dict.__init__(self, atoms)
+
+    def __getitem__(self, key):
+        value = super().__getitem__(key)
+        return escape(value, quotes=True) if isinstance(value, str) else value
+
+
+class EscapingLogger(Logger):
+    """gunicorn's logger whose access and error lines a request cannot forge."""
+
+    atoms_wrapper_class = EscapedAtoms
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        # errorlog is the one stream handler here (no syslog): gunicorn's layout, escaped values.
+        for handler in self.error_log.handlers:
+            handler.setFormatter(EscapingFormatter(self.error_fmt, self.datefmt))
+
+
+logger_class = EscapingLogger
 # Django alone reads X-Forwarded-* (TRUSTED_PROXY_COUNT, SECURE_PROXY_SSL_HEADER).
 forwarded_allow_ips = ""
 

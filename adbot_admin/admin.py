@@ -1,26 +1,50 @@
 from django.contrib import admin
-from django.contrib.admin.models import LogEntry
-from django.contrib.auth.admin import UserAdmin
-from django.db.models.signals import post_save
-from django.dispatch import receiver
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 
-from .models import AuditEvent, AuthMethod, User
+from .audit import record
+from .models import AuditEvent, AuthMethod, LoginSession, User
+
+
+class AuditedModelAdmin(admin.ModelAdmin):
+    """Audits each write of a model that has no service of its own, once, with the client's address.
+
+    Models whose writes go through a service (session files, API pairs,
+    gallery images) are audited by that service instead.
+    """
+
+    def _audit(self, request, obj, verb):
+        record(request=request, action=f"admin_site.{self.opts.model_name}.{verb}", target=str(obj),
+               auth_method=AuthMethod.ADMIN_SITE)
+
+    def log_addition(self, request, obj, message):
+        self._audit(request, obj, "created")
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request, obj, message):
+        self._audit(request, obj, "changed")
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request, queryset):
+        for obj in queryset:
+            self._audit(request, obj, "deleted")
+        return super().log_deletions(request, queryset)
 
 
 @admin.register(User)
-class AdbotUserAdmin(UserAdmin):
+class AdbotUserAdmin(AuditedModelAdmin, UserAdmin):
     pass
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """Read-only: audit events are never changed or removed, not even here."""
+admin.site.unregister(Group)
 
-    list_display = ["created_at", "actor", "auth_method", "client_ip", "action", "target", "outcome"]
-    list_filter = ["action", "outcome", "auth_method"]
-    search_fields = ["actor", "target", "action"]
-    date_hierarchy = "created_at"
 
+@admin.register(Group)
+class AdbotGroupAdmin(AuditedModelAdmin, GroupAdmin):
+    pass
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
@@ -31,19 +55,20 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """Read-only: audit events are never changed or removed, not even here."""
+
+    list_display = ["created_at", "actor", "auth_method", "client_ip", "action", "target", "outcome"]
+    list_filter = ["action", "outcome", "auth_method"]
+    search_fields = ["actor", "target", "action"]
+    date_hierarchy = "created_at"
 
 
-@receiver(post_save, sender=LogEntry, dispatch_uid="audit-admin-site-writes")
-def audit_admin_site_write(sender, instance, created, **kwargs):
-    """Every write made through the admin site is audited, whatever the model."""
-    from .audit import record
+@admin.register(LoginSession)
+class LoginSessionAdmin(ReadOnlyAdmin):
+    """Read-only list of logins; sessions are ended through the API or `manage.py`."""
 
-    if not created:
-        return
-    verb = {1: "created", 2: "changed", 3: "deleted"}.get(instance.action_flag, "changed")
-    record(
-        action=f"admin_site.{instance.content_type.model}.{verb}",
-        actor=instance.user.get_username(),
-        auth_method=AuthMethod.ADMIN_SITE,
-        target=instance.object_repr,
-    )
+    list_display = ["user", "auth_method", "created_at", "last_used_at", "ip", "ended_at", "end_reason"]
+    list_filter = ["auth_method", "end_reason"]
+    search_fields = ["user__username", "ip"]

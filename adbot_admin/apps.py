@@ -9,9 +9,6 @@ class AdbotAdminConfig(AppConfig):
     def ready(self):
         from . import checks  # noqa: F401  registers the start-up checks
         from .api import schema  # noqa: F401  registers the OpenAPI auth schemes
-        from .signals import connect
-
-        connect()
 
 
 class AdbotAdminSiteConfig(AdminConfig):

@@ -1,7 +1,12 @@
-"""The only writer of AuditEvent."""
+"""The only writer of AuditEvent: appends, and removes rows past their retention."""
 
 import logging
+from datetime import timedelta
 
+from django.db import transaction
+from django.utils import timezone
+
+from .client_ip import client_ip
 from .models import AuditEvent, AuthMethod, Outcome
 
 logger = logging.getLogger(__name__)
@@ -25,8 +30,6 @@ def record(*, request=None, action, outcome=Outcome.SUCCESS, target="", actor=No
     The actor and client IP come from the request unless given; `detail` must
     never carry a secret (passwords, tokens, auth keys, api hashes).
     """
-    from .api.client_ip import client_ip
-
     request_actor, request_method = actor_of(request) if request is not None else ("", AuthMethod.SHELL)
     event = AuditEvent.objects.create(
         actor=(actor if actor is not None else request_actor)[:255],
@@ -39,3 +42,27 @@ def record(*, request=None, action, outcome=Outcome.SUCCESS, target="", actor=No
     )
     logger.info("audit %s %s by %s: %s", action, outcome, event.actor or "-", event.target or "-")
     return event
+
+
+PRUNE_BATCH = 10_000
+
+
+def prune(*, older_than_days, batch=PRUNE_BATCH):
+    """Delete the events older than `older_than_days`, `batch` rows per transaction; return how many.
+
+    Batches keep each transaction (and its locks) short on a log of millions of
+    rows, so logins that write audit rows meanwhile are not held up. The prune
+    itself is recorded, after the rows are gone.
+    """
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                AuditEvent.objects.filter(created_at__lt=cutoff).order_by("id").values_list("id", flat=True)[:batch]
+            )
+            if not ids:
+                break
+            deleted += AuditEvent.objects.filter(id__in=ids).delete()[0]
+    record(action="audit_prune", detail={"older_than_days": older_than_days, "deleted": deleted})
+    return deleted

@@ -1,3 +1,6 @@
+import uuid
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
@@ -60,7 +63,7 @@ class AuditEvent(models.Model):
 
 
 class RevokedToken(models.Model):
-    """An access token refused before its expiry (logout); the cache holds the hot copy."""
+    """An access token refused before its expiry (logout); read on every request that presents it."""
 
     key = models.CharField(max_length=64, unique=True)
     expires_at = models.DateTimeField(db_index=True)
@@ -70,3 +73,25 @@ class RevokedToken(models.Model):
 
     def __str__(self):
         return f"revoked until {self.expires_at:%Y-%m-%d %H:%M:%S}"
+
+
+class LoginSession(models.Model):
+    """One login and the family of tokens it issued: ending it refuses every one of them at once."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="login_sessions")
+    auth_method = models.CharField(max_length=32, choices=AuthMethod.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(auto_now_add=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=255, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "ended_at"])]
+
+    def __str__(self):
+        state = f"ended {self.ended_at:%Y-%m-%d %H:%M:%S}" if self.ended_at else "active"
+        return f"{self.auth_method} login of {self.created_at:%Y-%m-%d %H:%M:%S}, {state}"

@@ -8,8 +8,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from rest_framework_simplejwt.exceptions import TokenError
 
-from . import hashers, revocation
-from .api.authentication import RefreshToken
+from . import auth_state, hashers
+from .audit import record
+from .login_sessions import login_session_end
+from .tokens import SESSION_CLAIM, RefreshToken
 
 logger = logging.getLogger(__name__)
 
@@ -54,16 +56,22 @@ def cms_admin_user():
     return user
 
 
-@transaction.atomic
-def token_logout(*, access_token, refresh=None, user=None):
-    """Refuse `access_token` and, when given, the refresh token from now on.
+def token_logout(*, access_token, refresh=None, user=None, request=None):
+    """End the login of `access_token`: the token itself, its session and, when given, the refresh token.
 
-    Raises TokenError when the refresh token is invalid or belongs to someone else.
+    The revocation and its audit event commit together, before this returns;
+    a database failure propagates, and nothing was revoked. Raises TokenError
+    when the refresh token is invalid or belongs to someone else.
     """
-    if refresh:
-        refresh_token = RefreshToken(refresh)
-        owner = refresh_token.get("user_id")
-        if user is None or getattr(user, "pk", None) is None or str(owner) != str(user.pk):
-            raise TokenError("Refresh token does not belong to the caller")
-        refresh_token.blacklist()
-    revocation.revoke(access_token)
+    with transaction.atomic():
+        if refresh:
+            refresh_token = RefreshToken(refresh)
+            owner = refresh_token.get("user_id")
+            if user is None or getattr(user, "pk", None) is None or str(owner) != str(user.pk):
+                raise TokenError("Refresh token does not belong to the caller")
+            refresh_token.blacklist()
+        auth_state.revoke(access_token)
+        sid = access_token.get(SESSION_CLAIM)
+        if sid is not None:
+            login_session_end(session_id=sid, reason="logout")
+        record(request=request, action="logout")

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -58,18 +59,27 @@ DATABASES = {
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Concurrent writers wait their turn instead of failing with "database is
+    # locked": readers never block the writer (WAL), a writer waits up to 10 s
+    # for the lock (timeout), and a transaction takes the write lock when it
+    # begins (IMMEDIATE), since one that read first could not wait for it.
+    # Options in DATABASE_URL win. README, "How far SQLite goes", says when to move to PostgreSQL.
+    for option, value in {
+        "init_command": "PRAGMA journal_mode=WAL",
+        "timeout": 10,
+        "transaction_mode": "IMMEDIATE",
+    }.items():
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(option, value)
 
 # CACHES
 # ------------------------------------------------------------------------------
-# Rate-limit counters and revoked tokens live here; several processes must share
-# a Redis cache (`redis://...`) for limits and logouts to hold across them.
+# Only what may be lost or briefly stale without letting anyone in: rate-limit
+# counters and the public gallery's rendered body. Who may act is always read
+# from the database (auth_state.py). Several processes must share a Redis
+# cache (`redis://...`) for rate limits to hold across them.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://adbot-admin")}
-if CACHES["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache":
-    # Django culls a third of a full local cache; revoked-token entries must not
-    # be among them, so leave room for far more than one process ever holds.
-    CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 1_000_000)
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
-    CACHES["default"]["BACKEND"] = "adbot_admin.cache.RedisCache"
     # Fail fast when Redis is gone instead of hanging a worker.
     CACHES["default"].setdefault("OPTIONS", {}).update(
         {"socket_connect_timeout": 1, "socket_timeout": 1, "retry_on_timeout": False}
@@ -89,6 +99,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_filters",
     "adbot_admin.apps.AdbotAdminConfig",
     "sessions_admin",
@@ -96,9 +107,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Before anything reads the Host or the body: an overlong Host and a huge
+    # declared Content-Length are refused unread.
+    "adbot_admin.api.request_limits.RequestLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    # Before anything reads a body: a huge declared Content-Length is refused unread.
-    "adbot_admin.api.middleware.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -107,6 +119,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "adbot_admin.api.content_security_policy.ContentSecurityPolicyMiddleware",
 ]
 
 TEMPLATES = [
@@ -161,6 +174,23 @@ SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# https://django-csp.readthedocs.io/en/latest/configuration.html
+# The admin site and the API docs: their own files only, no inline code, no
+# eval. Pages with a policy of their own (/cms/, /media/) keep theirs.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        # Swagger UI's stylesheet draws its icons as data: SVG images.
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+    },
+}
 CSRF_FAILURE_VIEW = "adbot_admin.api.exceptions.csrf_failure"
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Exact origins only; `*` is refused by a system check.
@@ -239,13 +269,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["adbot_admin.api.permissions.IsAdminRole"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "adbot_admin.api.negotiation.ContentNegotiation",
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        # DRF's, refusing JSON nested past any request of this API (a 400, not a RecursionError).
+        "adbot_admin.api.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
-    # django-filter (skipped when no filter is asked), refusing values of the wrong type (api/filters.py).
+    # django-filter, refusing values of the wrong type (api/filters.py).
     "DEFAULT_FILTER_BACKENDS": ["adbot_admin.api.filters.StrictFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "adbot_admin.api.pagination.StandardPagination",
     "PAGE_SIZE": 25,
@@ -290,7 +320,7 @@ RATELIMIT_PASSWORD_CHECKS = env.str("RATELIMIT_PASSWORD_CHECKS", default="4/s")
 # Password checks one process runs at once; past it a login answers 503 at once
 # rather than tie up a thread that authenticated reads need.
 PASSWORD_CHECK_SLOTS = env.int("PASSWORD_CHECK_SLOTS", default=1)
-RATELIMIT_IP_META_KEY = "adbot_admin.api.client_ip.client_ip"
+RATELIMIT_IP_META_KEY = "adbot_admin.client_ip.client_ip"
 RATELIMIT_USE_CACHE = "default"
 # The limiter fails closed: a broken cache refuses logins instead of letting
 # unlimited password guesses through.
@@ -306,6 +336,13 @@ SESSION_IMPORT_MAX_BYTES = env.int("SESSION_IMPORT_MAX_BYTES", default=512 * 102
 IMAGE_MAX_BYTES = env.int("IMAGE_MAX_BYTES", default=10 * 1024 * 1024)
 IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=40_000_000)
 SERVE_MEDIA = env.bool("SERVE_MEDIA", default=True)
+# What every absolute URL begins with (e.g. https://example.com); empty: the request's own scheme and host.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
+
+# AUDIT
+# ------------------------------------------------------------------------------
+# `manage.py prune_audit` deletes audit events older than this many days.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
 
 # BENCHMARKS
 # ------------------------------------------------------------------------------
@@ -322,6 +359,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # Swagger UI's files come from drf-spectacular-sidecar, served as this app's static files.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Never send the schema to swagger.io's online validator.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -337,16 +380,28 @@ SPECTACULAR_SETTINGS = {
 # LOGGING
 # ------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# Every handler formats through EscapingFormatter: a value sent by a client
+# (username, path) cannot forge a line or an escape sequence (adbot_admin/logs.py).
+# Python warnings go through it too.
+LOGGING_CONFIG = "adbot_admin.logs.configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {
+            "()": "adbot_admin.logs.EscapingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Named so that Django's own handlers (DEFAULT_LOGGING, formatted raw) are
+        # dropped: its records reach the console above like everyone else's.
+        "django": {"level": "INFO", "propagate": True},
         # Django logs every 4xx with the request path; our error bodies say enough.
         "django.request": {"level": "ERROR"},
-        "django.server": {"level": "WARNING"},
+        "django.server": {"level": "WARNING", "propagate": True},
         # SQL parameters can hold credentials (api_hash): never log statements.
         "django.db.backends": {"level": "INFO"},
     },

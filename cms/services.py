@@ -19,14 +19,12 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from adbot_admin import revisions
 from adbot_admin.audit import record
 from adbot_admin.models import Outcome
 from adbot_admin.storage import media_storage, save_exact
@@ -40,8 +38,6 @@ GALLERY_DIR = "gallery"
 THUMBNAIL_SIZE = (400, 400)
 EDITABLE_FIELDS = ("title", "alt_text", "position", "published")
 REVISION_PK = 1
-REVISION_CACHE_KEY = "gallery:revision"
-REVISION_CACHE_TTL = 60
 
 
 class ImageTooLarge(ImageRejected):
@@ -222,57 +218,9 @@ def gallery_orphans_delete(*, older_than=timedelta(hours=1)) -> list[str]:
 
 
 def gallery_revision() -> tuple[int, datetime | None]:
-    """Return (revision number, time of the last change) of the gallery.
-
-    The shared cache holds a copy that every write refreshes after it commits,
-    so the public listing usually costs no query at all; the database answers
-    when the cache has no copy (or is down). The copy expires after
-    REVISION_CACHE_TTL, which bounds how long two writes committing in a race
-    could leave it one revision behind.
-    """
-    return gallery_revision_and(None)[0]
-
-
-def gallery_revision_and(key):
-    """Return (gallery_revision(), the cached value of `key` or None), in one cache round trip."""
-    try:
-        found = cache.get_many([REVISION_CACHE_KEY, key] if key else [REVISION_CACHE_KEY])
-    except Exception:  # the database has the revision; the value is only a shortcut
-        found = {}
-    cached = found.get(REVISION_CACHE_KEY)
-    if cached is not None:
-        return cached, found.get(key)
-    row = _revision_row()
-    try:
-        # add, not set: a write that committed meanwhile has already put a newer copy.
-        cache.add(REVISION_CACHE_KEY, row, REVISION_CACHE_TTL)
-    except Exception:
-        logger.warning("cache unavailable for the gallery revision")
-    return row, found.get(key)
-
-
-def _revision_row():
+    """Return (revision number, time of the last change) of the gallery: one primary-key read."""
     row = GalleryRevision.objects.filter(pk=REVISION_PK).values_list("number", "changed_at").first()
     return row if row is not None else (0, None)
-
-
-# Counts the gallery changes this process has committed, so copies kept in the
-# process (the public listing's) can tell at once that they are out of date.
-_local_changes = 0
-
-
-def local_changes() -> int:
-    """Return how many gallery changes this process has committed (a token, compared for equality)."""
-    return _local_changes
-
-
-def _publish_revision():
-    global _local_changes
-    _local_changes += 1
-    try:
-        cache.set(REVISION_CACHE_KEY, _revision_row(), REVISION_CACHE_TTL)
-    except Exception:
-        logger.warning("cache unavailable for the gallery revision")
 
 
 def _bump_revision():
@@ -280,9 +228,6 @@ def _bump_revision():
     if not GalleryRevision.objects.filter(pk=REVISION_PK).update(number=F("number") + 1, changed_at=now):
         # The migration makes the row; a flushed test database has lost it.
         GalleryRevision.objects.update_or_create(pk=REVISION_PK, defaults={"number": 1, "changed_at": now})
-    transaction.on_commit(_publish_revision)
-    # bulk_update (reorder) sends no signals: renew the admin list's token here too.
-    revisions.bump(GalleryImage)
 
 
 def _next_position():

@@ -31,11 +31,13 @@ def serve_media(request, path):
     """Return the image at `path` under MEDIA_ROOT.
 
     Raises Http404 for anything but an existing JPEG/PNG/WebP/GIF file: no
-    directory listing, no hidden or temporary file, nothing outside MEDIA_ROOT
+    directory listing, no hidden or temporary file, no NUL, nothing outside MEDIA_ROOT
     (`..` is refused by safe_join, a symlink leading out by the resolve check).
     """
     suffix = PurePosixPath(path).suffix
     if suffix not in MEDIA_TYPES or any(part.startswith(".") for part in path.split("/")):
+        raise Http404("Not found.")
+    if "\x00" in path:  # no file name holds one; the filesystem calls would raise ValueError
         raise Http404("Not found.")
     root = Path(settings.MEDIA_ROOT).resolve()
     full = Path(safe_join(root, path)).resolve()

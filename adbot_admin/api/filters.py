@@ -2,18 +2,21 @@
 
 django-filter reads `?is_active=banana` as "no filter" and `?dc_id=0.5` as a
 decimal that matches nothing, so a client's typo returns every row. Here a
-boolean is `true` or `false`, an integer field takes integers, and anything
-else is a 400 naming the parameter. An empty value still means no filter.
+boolean is `true` or `false`, an integer field takes integers, a time must
+exist in UTC, and anything else is a 400 naming the parameter. An empty value
+still means no filter.
 """
+
+from datetime import timezone
 
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
-from django_filters.rest_framework import FilterSet
+from django_filters.fields import IsoDateTimeField
+from django_filters.rest_framework import DjangoFilterBackend, FilterSet
 
 from ..models import AuditEvent
-from .fast import FilterBackend
 
 
 class StrictBooleanField(forms.Field):
@@ -54,15 +57,37 @@ class StrictFilterSet(FilterSet):
     }
 
 
-class StrictFilterBackend(FilterBackend):
+class StrictFilterBackend(DjangoFilterBackend):
     """django-filter's backend building `filterset_fields` on StrictFilterSet; invalid filters answer 400."""
 
     filterset_base = StrictFilterSet
 
 
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date and time, handed to the database in UTC; one with no UTC equivalent is invalid.
+
+    Python allows offsets up to ±23:59, PostgreSQL only up to ±15:59, and
+    `0001-01-01T00:00:00+23:59` falls a day before year 1 in UTC: in UTC the
+    value means the same and every database takes it.
+    """
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(timezone.utc)
+        except OverflowError:
+            raise ValidationError("Out of range: in UTC it falls outside the years 1 to 9999.", code="invalid")
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 class AuditEventFilter(StrictFilterSet):
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    since = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = AuditEvent

@@ -82,8 +82,8 @@ def statuses_for(operation, *, rate_limited):
         statuses |= {"401", "403"}
     if any(parameter["in"] == "path" for parameter in parameters):
         statuses.add("404")
-    if any(parameter["in"] == "query" and parameter["name"] == "page" for parameter in parameters):
-        statuses.add("404")  # DRF's pagination answers an unknown page with 404
+    if any(parameter["in"] == "query" and parameter["name"] in ("page", "cursor") for parameter in parameters):
+        statuses.add("404")  # DRF's pagination answers an unknown page or cursor with 404
     if "requestBody" in operation:
         statuses |= {"400", "413", "415"}
     elif any(parameter["in"] == "query" for parameter in parameters):

@@ -3,8 +3,8 @@
 from datetime import datetime, timezone
 
 from django.core.cache import cache
-from django.db import connection
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.db import DatabaseError, connection
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -14,20 +14,19 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 from rest_framework_simplejwt.views import TokenViewBase
 
-from .. import revocation, services
+from .. import auth_state, services
 from ..audit import record
-from ..models import AuditEvent, AuthMethod, Outcome
+from ..login_sessions import access_lifetime_seconds, login_session_start, refresh_token_rotate
+from ..models import AuditEvent, AuthMethod, LoginSession, Outcome
+from ..tokens import SESSION_CLAIM, AccessToken, RefreshToken, UntypedToken
 from . import ratelimits, serializers
-from .authentication import AccessToken, AdminJWTAuthentication, RefreshToken, UntypedToken
-from .exceptions import NotConfigured, error_body
+from .authentication import AdminJWTAuthentication
+from .exceptions import NotConfigured, ServiceUnavailable, error_body
 from .filters import AuditEventFilter
+from .pagination import AuditCursorPagination
 from .ratelimits import RateLimitHeadersMixin, rate_limited
 
-ERRORS = {
-    400: OpenApiResponse(description="Invalid input."),
-    401: OpenApiResponse(description="Missing, invalid, expired or revoked token."),
-    403: OpenApiResponse(description="The token's role is not admin."),
-}
+USERNAME_MAX = 150
 
 
 class PublicMixin:
@@ -41,42 +40,63 @@ class PublicMixin:
         return AdminJWTAuthentication().authenticate_header(request)
 
 
+def record_login(request, *, action, auth_method, actor="", target="", outcome=Outcome.SUCCESS):
+    """Audit one login attempt; `actor` is whoever logged in, `target` the account it was tried on."""
+    record(request=request, action=action, outcome=outcome, auth_method=auth_method, actor=actor, target=target)
+
+
 class TokenObtainView(RateLimitHeadersMixin, PublicMixin, TokenViewBase):
-    """Trades a username and password for an access and refresh token."""
+    """Trades a username and password for an access and refresh token of a new login session."""
 
     serializer_class = serializers.TokenObtainSerializer
 
-    @extend_schema(
-        responses={200: serializers.TokenPairSerializer, 401: ERRORS[401], 429: None, 503: None}
-    )
+    @extend_schema(responses={200: serializers.TokenPairSerializer})
     @rate_limited(ratelimits.LOGIN)
     def post(self, request, *args, **kwargs):
-        username = str(request.data.get("username", ""))[:150] if hasattr(request.data, "get") else ""
+        username = str(request.data.get("username", ""))[:USERNAME_MAX] if hasattr(request.data, "get") else ""
         try:
             response = super().post(request, *args, **kwargs)
         except exceptions.AuthenticationFailed:  # SimpleJWT's serializer raises DRF's own class
-            record(request=request, action="login", outcome=Outcome.FAILURE, target=username,
-                   auth_method=AuthMethod.PASSWORD)
+            record_login(request, action="login", auth_method=AuthMethod.PASSWORD, target=username,
+                         outcome=Outcome.FAILURE)
             raise
-        record(request=request, action="login", actor=username, target=username,
-               auth_method=AuthMethod.PASSWORD)
+        record_login(request, action="login", auth_method=AuthMethod.PASSWORD, actor=username, target=username)
         return response
 
 
-class TokenRefreshView(PublicMixin, TokenViewBase):
-    """Trades a refresh token for a new pair; the old refresh token stops working."""
+class TokenRefreshView(PublicMixin, APIView):
+    """Trades a refresh token for a new pair of the same login session; the old refresh token is spent.
 
-    serializer_class = serializers.TokenRefreshSerializer
+    Presenting a spent refresh token again ends the whole login session.
+    """
 
-    @extend_schema(responses={200: serializers.TokenPairSerializer, 401: ERRORS[401]})
-    def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
+    @extend_schema(request=serializers.TokenRefreshSerializer, responses={200: serializers.TokenPairSerializer})
+    def post(self, request):
+        serializer = serializers.TokenRefreshSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            issued = refresh_token_rotate(raw=serializer.validated_data["refresh"], request=request)
+        except TokenError as exc:
+            raise InvalidToken(str(exc.args[0])) from exc
+        return Response(issued.pair())
+
+
+def _refresh_token_live(token):
+    if BlacklistedToken.objects.filter(token__jti=token.get(api_settings.JTI_CLAIM)).exists():
+        return False
+    sid = token.get(SESSION_CLAIM)
+    return sid is None or LoginSession.objects.filter(pk=sid, ended_at__isnull=True).exists()
+
+
+def _access_token_live(token):
+    state = auth_state.read(token, token.get(api_settings.USER_ID_CLAIM))
+    return not state.revoked and state.session_open and state.user is not None and state.user.is_active
 
 
 class TokenVerifyView(PublicMixin, APIView):
     """Answers 200 for a live backend token (access or refresh), 401 otherwise."""
 
-    @extend_schema(request=serializers.TokenVerifySerializer, responses={200: None, 400: ERRORS[400], 401: ERRORS[401]})
+    @extend_schema(request=serializers.TokenVerifySerializer, responses={200: None})
     def post(self, request):
         serializer = serializers.TokenVerifySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -85,21 +105,27 @@ class TokenVerifyView(PublicMixin, APIView):
         except TokenError as exc:
             raise InvalidToken(str(exc.args[0])) from exc
         kind = token.get(api_settings.TOKEN_TYPE_CLAIM)
-        if kind not in (AccessToken.token_type, RefreshToken.token_type):
+        if kind == RefreshToken.token_type:
+            live = _refresh_token_live(token)
+        elif kind == AccessToken.token_type:
+            live = _access_token_live(token)
+        else:
             # Signed with JWT_SECRET_KEY but not a token this server issues (RFC 8725, 3.11).
             raise InvalidToken("Token has wrong type")
-        if kind == RefreshToken.token_type:
-            if BlacklistedToken.objects.filter(token__jti=token.get(api_settings.JTI_CLAIM)).exists():
-                raise InvalidToken("Token is blacklisted")
-        elif revocation.is_revoked(token):
+        if not live:
             raise InvalidToken("Token has been revoked.")
         return Response({})
 
 
-class LogoutView(APIView):
-    """Revokes the presented access token and, when sent, the refresh token."""
+class LogoutNotRecorded(ServiceUnavailable):
+    default_detail = "The logout did not happen: the database is unavailable. Try again shortly."
+    default_code = "logout_failed"
 
-    @extend_schema(request=serializers.LogoutSerializer, responses={204: None, **ERRORS})
+
+class LogoutView(APIView):
+    """Ends the caller's login: the access token, its login session and, when sent, the refresh token."""
+
+    @extend_schema(request=serializers.LogoutSerializer, responses={204: None})
     def post(self, request):
         serializer = serializers.LogoutSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -108,17 +134,19 @@ class LogoutView(APIView):
                 access_token=request.auth,
                 refresh=serializer.validated_data.get("refresh"),
                 user=request.user,
+                request=request,
             )
         except TokenError as exc:
             raise InvalidToken(str(exc.args[0])) from exc
-        record(request=request, action="logout")
+        except DatabaseError as exc:
+            raise LogoutNotRecorded(retry_after=5) from exc
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeView(APIView):
     """Says who the token belongs to, its role and when it expires."""
 
-    @extend_schema(responses={200: serializers.MeSerializer, **ERRORS})
+    @extend_schema(responses={200: serializers.MeSerializer})
     def get(self, request):
         expires_at = datetime.fromtimestamp(int(request.auth["exp"]), tz=timezone.utc)
         body = {
@@ -134,10 +162,7 @@ class MeView(APIView):
 class CmsLoginView(RateLimitHeadersMixin, PublicMixin, APIView):
     """Trades the CMS admin password (bcrypt, ADMIN_PASSWORD_HASH) for an admin access token."""
 
-    @extend_schema(
-        request=serializers.CmsLoginSerializer,
-        responses={200: serializers.CmsTokenSerializer, 400: ERRORS[400], 401: ERRORS[401], 429: None, 503: None},
-    )
+    @extend_schema(request=serializers.CmsLoginSerializer, responses={200: serializers.CmsTokenSerializer})
     @rate_limited(ratelimits.LOGIN)
     def post(self, request):
         if not services.cms_login_configured():
@@ -145,17 +170,17 @@ class CmsLoginView(RateLimitHeadersMixin, PublicMixin, APIView):
         serializer = serializers.CmsLoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         if not services.cms_password_matches(serializer.validated_data["password"]):
-            record(request=request, action="cms_login", outcome=Outcome.FAILURE, auth_method=AuthMethod.CMS_PASSWORD)
+            record_login(request, action="cms_login", auth_method=AuthMethod.CMS_PASSWORD, outcome=Outcome.FAILURE)
             raise AuthenticationFailed("Incorrect password.", "invalid_credentials")
         user = services.cms_admin_user()
         if user.role != "admin":
-            record(request=request, action="cms_login", outcome=Outcome.DENIED, actor=user.username,
-                   auth_method=AuthMethod.CMS_PASSWORD)
+            record_login(request, action="cms_login", auth_method=AuthMethod.CMS_PASSWORD, actor=user.username,
+                         outcome=Outcome.DENIED)
             raise AuthenticationFailed("The CMS admin account is disabled.", "account_disabled")
-        access = serializers.stamp_role(AccessToken.for_user(user), user)
-        record(request=request, action="cms_login", actor=user.username, auth_method=AuthMethod.CMS_PASSWORD)
+        issued = login_session_start(user=user, auth_method=AuthMethod.CMS_PASSWORD, request=request, with_refresh=False)
+        record_login(request, action="cms_login", auth_method=AuthMethod.CMS_PASSWORD, actor=user.username)
         return Response(
-            {"access_token": str(access), "token_type": "bearer", "expires_in": serializers.token_lifetime_seconds()}
+            {"access_token": str(issued.access), "token_type": "bearer", "expires_in": access_lifetime_seconds()}
         )
 
 
@@ -194,12 +219,9 @@ class HealthView(PublicMixin, APIView):
 
 
 class AuditEventList(generics.ListAPIView):
-    """Lists audit events, newest first, filterable by action, actor, outcome and time."""
+    """Lists audit events, newest first, a cursor page at a time; filterable by action, actor, outcome and time."""
 
     queryset = AuditEvent.objects.all()
     serializer_class = serializers.AuditEventSerializer
     filterset_class = AuditEventFilter
-
-    @extend_schema(responses={200: serializers.AuditEventSerializer(many=True), **ERRORS})
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+    pagination_class = AuditCursorPagination

@@ -19,7 +19,7 @@ def broken_cache(settings):
     """Point the default cache at a Redis port where nothing listens."""
     settings.CACHES = {
         "default": {
-            "BACKEND": "adbot_admin.cache.RedisCache",
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }

@@ -57,4 +57,5 @@ def test_the_docs_page_is_html(api_client):
     response = api_client.get("/api/docs")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
-    assert b"/api/schema" in response.content
+    assert b'<script src="/api/docs?script="></script>' in response.content
+    assert b"/api/schema" in api_client.get("/api/docs?script=").content

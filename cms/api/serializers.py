@@ -1,3 +1,4 @@
+from django.conf import settings
 from rest_framework import serializers
 
 from adbot_admin.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField
@@ -6,10 +7,20 @@ from ..models import GalleryImage
 from adbot_admin.storage import media_storage
 
 
+def public_origin(request):
+    """Return what absolute URLs begin with: PUBLIC_BASE_URL when set, else the request's scheme and host."""
+    return settings.PUBLIC_BASE_URL or f"{request.scheme}://{request.get_host()}"
+
+
+def absolute_url(origin, url):
+    """Return `url` with `origin` in front when it is a path (object storage gives absolute URLs already)."""
+    return f"{origin}{url}" if url.startswith("/") else url
+
+
 def absolute_media_url(request, name):
     """Return the public URL of the media file `name`, absolute when a request is known."""
     url = media_storage().url(name)
-    return request.build_absolute_uri(url) if request is not None else url
+    return absolute_url(public_origin(request), url) if request is not None else url
 
 
 class GalleryImageSerializer(serializers.ModelSerializer):

@@ -2,52 +2,39 @@
 
 import hashlib
 import logging
-import time
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpResponse
-from django.utils.cache import get_conditional_response, patch_cache_control
-from django.utils.http import http_date, quote_etag
+from django.utils.cache import patch_cache_control
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import condition
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from adbot_admin.api import ratelimits
 from adbot_admin.api.exceptions import PayloadTooLarge
-from adbot_admin.api.fast import CachedListMixin
 from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
-from adbot_admin.api.views import ERRORS, PublicMixin
+from adbot_admin.api.request_limits import declared_length, multipart_limit
+from adbot_admin.api.views import PublicMixin
 
 from .. import services
 from ..images import ImageRejected, _describe_bytes
 from ..models import GalleryImage
 from . import serializers
 
-# Room for the multipart boundaries and the metadata fields around the file.
-MULTIPART_OVERHEAD = 64 * 1024
 # The public site shows the whole gallery on one page; this bounds the work of one request.
 PUBLIC_GALLERY_LIMIT = 500
-PUBLIC_BODY_TTL = 3600
-# The public listing is public, read-only and revalidated on every use, so each
-# process keeps its last answer for up to this many seconds and skips the shared
-# cache's round trip meanwhile (on Redis, close to a small request's whole cost:
-# bench/roundtrip.py). A change made through this process drops the copy at
-# once; one made through another process shows here within this time.
-PUBLIC_LOCAL_TTL = 1.0
+PUBLIC_LISTING_TTL = 3600
 
 logger = logging.getLogger(__name__)
 
 NOT_FOUND = OpenApiResponse(description="No image with this id.")
 TOO_LARGE = OpenApiResponse(description="The image is larger than IMAGE_MAX_BYTES.")
-THROTTLED = OpenApiResponse(description="Past the rate limit; Retry-After says how many seconds to wait.")
-LIMITER_DOWN = OpenApiResponse(description="The rate limiter's cache (or file storage) is down; nothing was kept.")
 DISK_FULL = OpenApiResponse(description="File storage is full; nothing was kept.")
-BAD_PAGE = OpenApiResponse(description="No such page.")
 
 
 def refuse_oversized_body(request):
@@ -56,29 +43,24 @@ def refuse_oversized_body(request):
     Runs before the body is parsed, so a huge upload is refused without being
     streamed to a temporary file first.
     """
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > settings.IMAGE_MAX_BYTES + MULTIPART_OVERHEAD:
+    if declared_length(request) > multipart_limit(settings.IMAGE_MAX_BYTES):
         raise PayloadTooLarge(f"image is larger than {_describe_bytes(settings.IMAGE_MAX_BYTES)}")
 
 
 @extend_schema_view(
     list=extend_schema(
         summary="List gallery images (admin)",
-        responses={200: serializers.GalleryImageSerializer(many=True), 401: ERRORS[401], 403: ERRORS[403], 404: BAD_PAGE},
+        responses={200: serializers.GalleryImageSerializer(many=True)},
     ),
-    retrieve=extend_schema(summary="Show one gallery image", responses={200: serializers.GalleryImageSerializer, 401: ERRORS[401], 403: ERRORS[403], 404: NOT_FOUND}),
+    retrieve=extend_schema(summary="Show one gallery image", responses={200: serializers.GalleryImageSerializer, 404: NOT_FOUND}),
     partial_update=extend_schema(
         summary="Edit title, alt text, position or published",
         request=serializers.GalleryImageUpdateSerializer,
-        responses={200: serializers.GalleryImageSerializer, 400: ERRORS[400], 401: ERRORS[401], 403: ERRORS[403], 404: NOT_FOUND},
+        responses={200: serializers.GalleryImageSerializer, 404: NOT_FOUND},
     ),
 )
 class GalleryImageViewSet(
     RateLimitHeadersMixin,
-    CachedListMixin,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -103,10 +85,7 @@ class GalleryImageViewSet(
     @extend_schema(
         summary="Upload an image",
         request={"multipart/form-data": serializers.GalleryImageUploadSerializer},
-        responses={
-            201: serializers.GalleryImageSerializer, 400: ERRORS[400], 401: ERRORS[401], 403: ERRORS[403],
-            413: TOO_LARGE, 429: THROTTLED, 503: LIMITER_DOWN, 507: DISK_FULL,
-        },
+        responses={201: serializers.GalleryImageSerializer, 413: TOO_LARGE, 507: DISK_FULL},
     )
     @rate_limited(ratelimits.UPLOAD)
     def create(self, request, *args, **kwargs):
@@ -129,7 +108,7 @@ class GalleryImageViewSet(
 
     @extend_schema(
         summary="Delete an image and its files",
-        responses={204: None, 401: ERRORS[401], 403: ERRORS[403], 404: NOT_FOUND, 429: THROTTLED, 503: LIMITER_DOWN},
+        responses={204: None, 404: NOT_FOUND},
     )
     @rate_limited(ratelimits.DELETE)
     def destroy(self, request, *args, **kwargs):
@@ -141,7 +120,7 @@ class GalleryImageViewSet(
     @extend_schema(
         summary="Reorder the gallery",
         request=serializers.GalleryReorderSerializer,
-        responses={200: serializers.GalleryOrderSerializer, 400: ERRORS[400], 401: ERRORS[401], 403: ERRORS[403]},
+        responses={200: serializers.GalleryOrderSerializer},
     )
     @action(detail=False, methods=["post"])
     def reorder(self, request):
@@ -151,19 +130,30 @@ class GalleryImageViewSet(
         return Response({"ids": order})
 
 
-class PublicGalleryView(PublicMixin, APIView):
-    """Published images in gallery order, for anyone; answers revalidations from the revision row alone."""
+def _revision(request):
+    """Return the gallery's (revision number, changed at), read once per request."""
+    if not hasattr(request, "_gallery_revision"):
+        request._gallery_revision = services.gallery_revision()
+    return request._gallery_revision
 
-    def dispatch(self, request, *args, **kwargs):
-        # The public site's hot path: a GET needs nothing of DRF's request
-        # handling (no auth, no body, no negotiation), so it skips it. Anything
-        # else, and any failure, goes the whole DRF way (405s, the error format).
-        if request.method in ("GET", "HEAD") and not args and not kwargs:
-            try:
-                return self.get(request)
-            except Exception:
-                pass
-        return super().dispatch(request, *args, **kwargs)
+
+def _etag(request):
+    # The origin is part of the tag: the body carries absolute URLs built on it.
+    origin = hashlib.sha256(serializers.public_origin(request).encode()).hexdigest()[:12]
+    return f"g{_revision(request)[0]}-{origin}"
+
+
+def _last_modified(request):
+    return _revision(request)[1]
+
+
+class PublicGalleryView(PublicMixin, APIView):
+    """Published images in gallery order, for anyone; answers revalidations from the revision row alone.
+
+    The rendered list (with paths, not absolute URLs) is cached once per
+    revision, so the cache holds one copy whatever Host headers arrive; each
+    answer puts its own origin in front of the paths.
+    """
 
     @extend_schema(
         summary="The public gallery",
@@ -172,70 +162,35 @@ class PublicGalleryView(PublicMixin, APIView):
             304: OpenApiResponse(description="Unchanged since the ETag or Last-Modified the client holds."),
         },
     )
+    @method_decorator(condition(etag_func=_etag, last_modified_func=_last_modified))
     def get(self, request):
-        # The media base is part of the tag and of the cache key: the body carries absolute URLs.
-        origin = _short_hash(serializers.absolute_media_url(request, ""))
-        body_key = f"public-gallery:{origin}"
-        etag, last_modified, body = _recent_answer(body_key) or self._current_answer(origin, body_key)
-        response = get_conditional_response(request, etag=etag, last_modified=last_modified)
-        if response is None:
-            if body is None:
-                body = self._render(request, etag, body_key)
-            response = HttpResponse(body, content_type="application/json")
-        response["ETag"] = etag
-        if last_modified is not None:
-            response["Last-Modified"] = http_date(last_modified)
+        number, _ = _revision(request)
+        origin = serializers.public_origin(request)
+        items = [
+            {**item, "url": serializers.absolute_url(origin, item["url"]),
+             "thumbnail_url": serializers.absolute_url(origin, item["thumbnail_url"])}
+            for item in self._listing(number)
+        ]
+        response = Response(items)
         # Stored, but checked on every use: a revalidation is one cheap query.
         patch_cache_control(response, public=True, no_cache=True)
         return response
 
     @staticmethod
-    def _current_answer(origin, body_key):
-        """Return (etag, last modified, body or None) from the shared cache (or the database)."""
-        changes = services.local_changes()
-        (number, changed_at), cached = services.gallery_revision_and(body_key)
-        etag = quote_etag(f"g{number}-{origin}")
-        last_modified = int(changed_at.timestamp()) if changed_at is not None else None
-        body = cached[1] if cached is not None and cached[0] == etag else None
-        if body is not None:
-            _recent[body_key] = (_clock() + PUBLIC_LOCAL_TTL, changes, etag, last_modified, body)
-        return etag, last_modified, body
-
-    @staticmethod
-    def _render(request, etag, body_key):
-        """Return the rendered list, cached with the tag it was built under (never served for another)."""
-        images = GalleryImage.objects.filter(published=True).order_by("position", "id")[:PUBLIC_GALLERY_LIMIT]
-        data = serializers.PublicGalleryImageSerializer(images, many=True, context={"request": request}).data
-        body = JSONRenderer().render(data)
-        _cache_set(body_key, (etag, body), PUBLIC_BODY_TTL)
-        return body
+    def _listing(number):
+        """Return the published images of revision `number` with media paths, from the cache when it has them."""
+        key = f"public-gallery:{number}"
+        listing = _quietly(cache.get, key)
+        if listing is None:
+            images = GalleryImage.objects.filter(published=True).order_by("position", "id")[:PUBLIC_GALLERY_LIMIT]
+            listing = serializers.PublicGalleryImageSerializer(images, many=True).data
+            _quietly(cache.set, key, listing, PUBLIC_LISTING_TTL)
+        return listing
 
 
-# body key -> (expires at, services.local_changes() when read, etag, last modified, body);
-# one entry per media origin, so it stays as small as ALLOWED_HOSTS.
-_recent = {}
-_clock = time.monotonic
-
-
-def forget_recent():
-    """Drop this process's copies of the public listing (tests start each from nothing)."""
-    _recent.clear()
-
-
-def _recent_answer(body_key):
-    """Return the answer this process read less than PUBLIC_LOCAL_TTL ago, unless it changed the gallery since."""
-    recent = _recent.get(body_key)
-    if recent is None or recent[0] < _clock() or recent[1] != services.local_changes():
-        return None
-    return recent[2:]
-
-
-def _cache_set(key, value, timeout):
+def _quietly(operation, *args):
     try:
-        cache.set(key, value, timeout)
+        return operation(*args)
     except Exception:  # the listing works without a cache, only slower
         logger.warning("cache unavailable for the public gallery")
-
-
-def _short_hash(text):
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+        return None

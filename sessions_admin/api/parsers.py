@@ -9,11 +9,10 @@ from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import DataAndFiles, MultiPartParser
 
 from adbot_admin.api.exceptions import PayloadTooLarge
+from adbot_admin.api.request_limits import multipart_limit
 
 from ..storage import describe_bytes
 
-# Room for the multipart boundaries and part headers around the file.
-MULTIPART_OVERHEAD = 64 * 1024
 # Stands in for a name Django would drop ("..", "dir/"), so the part still
 # reaches the view and its name is refused there, by the name rule.
 UNNAMED = "unnamed"
@@ -41,7 +40,7 @@ class SessionFileUploadHandler(FileUploadHandler):
         self.received = 0
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
-        if content_length > self.max_bytes + MULTIPART_OVERHEAD:
+        if content_length > multipart_limit(self.max_bytes):
             raise _too_large(self.max_bytes)
         return None
 

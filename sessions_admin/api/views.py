@@ -7,13 +7,12 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from adbot_admin.api import ratelimits
 from adbot_admin.api.exceptions import Conflict, PayloadTooLarge
+from adbot_admin.api.parsers import JSONParser
 from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
-from adbot_admin.api.views import ERRORS
 
 from .. import archives, imports, services, strings
 from ..models import ApiPair, SessionFile
@@ -22,11 +21,6 @@ from . import serializers
 from .filters import SessionFileFilterSet
 from .parsers import SessionArchiveParser, SessionFileParser, client_file_name
 
-UNAUTHENTICATED = {401: ERRORS[401], 403: ERRORS[403]}
-BAD_QUERY = OpenApiResponse(description="Invalid filter or page size.")
-BAD_PAGE = OpenApiResponse(description="No such page.")
-THROTTLED = OpenApiResponse(description="Past the rate limit; Retry-After says how many seconds to wait.")
-LIMITER_DOWN = OpenApiResponse(description="The rate limiter's cache is down; the action is refused.")
 SESSION_NOT_FOUND = OpenApiResponse(description="No session file with this name.")
 API_PAIR_NOT_FOUND = OpenApiResponse(description="No API pair with this id.")
 
@@ -58,12 +52,9 @@ UPLOAD_SCHEMA = extend_schema(
     responses={
         201: serializers.SessionFileSerializer,
         400: OpenApiResponse(description="Bad name, not an accepted session file, or no file (`errors.file`)."),
-        **UNAUTHENTICATED,
         409: CONFLICTS,
         413: OpenApiResponse(description="The file is larger than SESSION_MAX_BYTES."),
         415: OpenApiResponse(description="The body is not multipart/form-data."),
-        429: THROTTLED,
-        503: LIMITER_DOWN,
     },
 )
 
@@ -94,12 +85,12 @@ def refusals_as_errors(field):
 @extend_schema_view(
     list=extend_schema(
         summary="List session files, newest first",
-        responses={200: serializers.SessionFileSerializer(many=True), 400: BAD_QUERY, **UNAUTHENTICATED, 404: BAD_PAGE},
+        responses={200: serializers.SessionFileSerializer(many=True)},
     ),
     retrieve=extend_schema(
         summary="Show a session file's metadata",
         parameters=[FILENAME_PARAMETER],
-        responses={200: serializers.SessionFileSerializer, **UNAUTHENTICATED, 404: SESSION_NOT_FOUND},
+        responses={200: serializers.SessionFileSerializer, 404: SESSION_NOT_FOUND},
     ),
 )
 class SessionFileViewSet(
@@ -147,16 +138,20 @@ class SessionFileViewSet(
     @UPLOAD_SCHEMA
     @rate_limited(ratelimits.UPLOAD)
     def create(self, request, *args, **kwargs):
+        return self._store(request)
+
+    @UPLOAD_SCHEMA
+    @action(detail=False, methods=["post"], url_path="upload")
+    @rate_limited(ratelimits.UPLOAD)
+    def upload(self, request, *args, **kwargs):
+        return self._store(request)
+
+    def _store(self, request):
         options = self._query_options()
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         self.perform_create(serializer, **options)
         return Response(self._metadata(serializer.instance), status=status.HTTP_201_CREATED)
-
-    @UPLOAD_SCHEMA
-    @action(detail=False, methods=["post"], url_path="upload")
-    def upload(self, request, *args, **kwargs):
-        return self.create(request, *args, **kwargs)
 
     def perform_create(self, serializer, overwrite=False, allow_duplicate_key=False):
         upload = serializer.validated_data["file"]
@@ -184,12 +179,9 @@ class SessionFileViewSet(
         responses={
             200: serializers.SessionImportResultSerializer,
             400: OpenApiResponse(description="Not a zip, corrupt, encrypted, too many entries, a zip bomb, or no archive."),
-            **UNAUTHENTICATED,
-            413: OpenApiResponse(description="The archive, or an entry, is past its size limit."),
+                413: OpenApiResponse(description="The archive, or an entry, is past its size limit."),
             415: OpenApiResponse(description="The body is not multipart/form-data."),
-            429: THROTTLED,
-            503: LIMITER_DOWN,
-        },
+                },
     )
     @action(detail=False, methods=["post"], url_path="import", parser_classes=[SessionArchiveParser])
     @rate_limited(ratelimits.UPLOAD)
@@ -224,12 +216,9 @@ class SessionFileViewSet(
         responses={
             201: serializers.SessionFileSerializer,
             400: OpenApiResponse(description="A malformed string, an unknown library, a bad name, or a key that is not 256 bytes."),
-            **UNAUTHENTICATED,
-            409: CONFLICTS,
+                409: CONFLICTS,
             415: OpenApiResponse(description="The body is not JSON."),
-            429: THROTTLED,
-            503: LIMITER_DOWN,
-        },
+                },
     )
     @action(detail=False, methods=["post"], url_path="import-string", parser_classes=[JSONParser])
     @rate_limited(ratelimits.UPLOAD)
@@ -255,7 +244,7 @@ class SessionFileViewSet(
         parameters=[FILENAME_PARAMETER],
         request=serializers.SessionFileUpdateSerializer,
         responses={
-            200: serializers.SessionFileSerializer, 400: ERRORS[400], **UNAUTHENTICATED, 404: SESSION_NOT_FOUND,
+            200: serializers.SessionFileSerializer, 404: SESSION_NOT_FOUND,
             415: OpenApiResponse(description="The body is not JSON."),
         },
     )
@@ -276,7 +265,7 @@ class SessionFileViewSet(
         summary="Delete a session file (and its -journal/-wal/-shm companions)",
         description="Spends the `delete` budget.",
         parameters=[FILENAME_PARAMETER],
-        responses={204: None, **UNAUTHENTICATED, 404: SESSION_NOT_FOUND, 429: THROTTLED, 503: LIMITER_DOWN},
+        responses={204: None, 404: SESSION_NOT_FOUND},
     )
     @rate_limited(ratelimits.DELETE)
     def destroy(self, request, *args, **kwargs):
@@ -292,18 +281,18 @@ class SessionFileViewSet(
 @extend_schema_view(
     list=extend_schema(
         summary="List API pairs (hash masked)",
-        responses={200: serializers.ApiPairSerializer(many=True), 400: BAD_QUERY, **UNAUTHENTICATED, 404: BAD_PAGE},
+        responses={200: serializers.ApiPairSerializer(many=True)},
     ),
     retrieve=extend_schema(
         summary="Show an API pair with its whole hash (audited)",
-        responses={200: serializers.ApiPairRevealSerializer, **UNAUTHENTICATED, 404: API_PAIR_NOT_FOUND},
+        responses={200: serializers.ApiPairRevealSerializer, 404: API_PAIR_NOT_FOUND},
     ),
     partial_update=extend_schema(
         summary="Change an API pair's label or is_active",
         description="`api_id` and `api_hash` cannot be changed (400); unknown keys are refused (400).",
         request=serializers.ApiPairUpdateSerializer,
         responses={
-            200: serializers.ApiPairSerializer, 400: ERRORS[400], **UNAUTHENTICATED, 404: API_PAIR_NOT_FOUND,
+            200: serializers.ApiPairSerializer, 404: API_PAIR_NOT_FOUND,
             415: OpenApiResponse(description="The body is not JSON."),
         },
     ),
@@ -315,9 +304,8 @@ class SessionFileViewSet(
             description="Delete the pair even though session files have its api_id (they keep it).",
         )],
         responses={
-            204: None, **UNAUTHENTICATED, 404: API_PAIR_NOT_FOUND,
+            204: None, 404: API_PAIR_NOT_FOUND,
             409: OpenApiResponse(description="Session files use this api_id; the detail says how many."),
-            429: THROTTLED, 503: LIMITER_DOWN,
         },
     ),
 )
@@ -353,8 +341,7 @@ class ApiPairViewSet(
         responses={
             201: serializers.ApiPairSerializer,
             400: OpenApiResponse(description="A bad value; `errors` names the field."),
-            **UNAUTHENTICATED,
-            409: OpenApiResponse(description="An API pair with this api_id exists."),
+                409: OpenApiResponse(description="An API pair with this api_id exists."),
             415: OpenApiResponse(description="The body is not JSON."),
         },
     )
@@ -370,8 +357,7 @@ class ApiPairViewSet(
         responses={
             201: serializers.ApiPairSerializer,
             400: OpenApiResponse(description="A bad value; `errors` names the field."),
-            **UNAUTHENTICATED,
-            409: OpenApiResponse(description="An API pair with this api_id exists."),
+                409: OpenApiResponse(description="An API pair with this api_id exists."),
             415: OpenApiResponse(description="The body is not JSON."),
         },
     )

@@ -8,6 +8,7 @@ import stat
 from urllib.parse import quote
 
 import pytest
+from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -382,6 +383,27 @@ def test_list_query_count_does_not_grow_with_rows(admin_api_client, url):
 
     assert response.json()["count"] == 30
     assert len(many) == len(few) > 0
+
+
+@pytest.mark.parametrize("url", [SESSIONS_URL, "/api/admin/api-pairs"])
+def test_admin_lists_are_read_from_the_database_every_time(admin_api_client, url, monkeypatch):
+    """No copy of a list page is kept: a row written behind the API's back shows on the next request."""
+    factory = SessionFileFactory if "sessions" in url else ApiPairFactory
+    factory.create_batch(2)
+    assert admin_api_client.get(url).json()["count"] == 2
+    touched = []
+    backend = caches["default"]
+    for name in ("get", "get_many", "set", "set_many", "add", "has_key"):
+        monkeypatch.setattr(backend, name, lambda *args, _name=name, **kwargs: touched.append(_name))
+
+    factory.create_batch(1)  # as another process would: no API call, no signal to rely on
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_api_client.get(url)
+
+    assert response.json()["count"] == 3
+    assert touched == []
+    # The token check (one query), the count and the page.
+    assert len(queries) == 3
 
 
 def test_unknown_and_malformed_names_are_404(admin_api_client):

@@ -1,0 +1,35 @@
+"""The Content-Security-Policy of the server's HTML pages (admin site, API docs), through django-csp.
+
+Pages that set their own policy keep it (the CMS page, media files): django-csp
+never replaces a header a view has set.
+"""
+
+from urllib.parse import urlsplit
+
+from csp.middleware import CSPMiddleware
+from django.core.files.storage import storages
+
+
+def media_origin():
+    """Return the origin gallery images are served from when it is not this server's (object storage), else None."""
+    url = urlsplit(storages["default"].url("gallery/probe.jpg"))
+    return f"{url.scheme}://{url.netloc}" if url.netloc else None
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """Sends CONTENT_SECURITY_POLICY on HTML responses, allowing images from the media origin."""
+
+    def process_response(self, request, response):
+        # A policy governs documents; JSON, scripts and images are never rendered as one.
+        if not response.get("Content-Type", "").startswith("text/html"):
+            return response
+        return super().process_response(request, response)
+
+    def get_policy_parts(self, request, response, report_only=False):
+        parts = super().get_policy_parts(request, response, report_only)
+        origin = media_origin()
+        if origin:
+            update = dict(parts.update or {})
+            update["img-src"] = [*update.get("img-src", []), origin]
+            parts.update = update
+        return parts

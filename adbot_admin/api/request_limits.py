@@ -1,0 +1,55 @@
+"""The limits on a request's size, judged from its headers before anything reads the body.
+
+Every body-size constant lives here: the middleware's general limits and the
+per-upload checks (session files, images) both use them.
+"""
+
+from django.conf import settings
+
+from .exceptions import json_error
+
+# Room for the multipart boundaries and part headers around the largest file.
+MULTIPART_OVERHEAD = 64 * 1024
+# A DNS name is at most 253 characters; with a port, a real Host header stays under this.
+HOST_MAX_LENGTH = 255
+
+
+def declared_length(request):
+    """Return the request's Content-Length as an int (0 when absent); raise ValueError for a malformed one."""
+    return int(request.META.get("CONTENT_LENGTH") or 0)
+
+
+def multipart_limit(max_file_bytes):
+    """Return the largest multipart body that can carry one file of `max_file_bytes`."""
+    return max_file_bytes + MULTIPART_OVERHEAD
+
+
+def body_limit(content_type):
+    """Return the largest body, in bytes, accepted with `content_type`.
+
+    Multipart bodies carry one file (a session file or an image, each app
+    checks its own limit); every other body is parsed in memory, so it gets
+    DATA_UPLOAD_MAX_MEMORY_SIZE, which Django applies to forms but DRF's JSON
+    parser never reads.
+    """
+    if content_type.lower().startswith("multipart/"):
+        return multipart_limit(max(settings.SESSION_MAX_BYTES, settings.IMAGE_MAX_BYTES))
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+class RequestLimitMiddleware:
+    """Answers 400 to an overlong Host header and 413 to a Content-Length past the limit for its content type."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if len(request.META.get("HTTP_HOST", "")) > HOST_MAX_LENGTH:
+            return json_error(400, "Bad request.", "bad_request")
+        try:
+            length = declared_length(request)
+        except ValueError:
+            return json_error(400, "Invalid Content-Length.", "bad_request")
+        if length > body_limit(request.META.get("CONTENT_TYPE", "")):
+            return json_error(413, "The request body is too large.", "payload_too_large")
+        return self.get_response(request)

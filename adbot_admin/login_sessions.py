@@ -1,0 +1,143 @@
+"""Login sessions: each login starts one, and every token it issues carries its id (`sid`).
+
+Ending a session (logout, reuse of a rotated refresh token) refuses every
+access and refresh token of that login from the next request on, because the
+per-request check (auth_state.py) reads whether the session is still open.
+
+Refresh tokens rotate: each is good for one refresh. Two refreshes of one
+token are serialised on its outstanding-token row, so exactly one succeeds;
+presenting a token that was already rotated is taken as theft (RFC 9700,
+4.14.2) and ends its whole session.
+"""
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+from .audit import record
+from .client_ip import client_ip
+from .models import LoginSession, Outcome
+from .tokens import SESSION_CLAIM, AccessToken, RefreshToken, UntypedToken
+
+USER_AGENT_MAX = 255
+
+
+class RefreshReused(TokenError):
+    """Raised when a refresh token that was already rotated is presented again."""
+
+
+def access_lifetime_seconds():
+    return int(api_settings.ACCESS_TOKEN_LIFETIME.total_seconds())
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access: AccessToken
+    refresh: RefreshToken | None
+    session: LoginSession
+
+    def pair(self):
+        """Return the token endpoint's body: access, refresh, token_type, expires_in."""
+        return {
+            "access": str(self.access),
+            "refresh": str(self.refresh),
+            "token_type": "Bearer",
+            "expires_in": access_lifetime_seconds(),
+        }
+
+
+def _stamp(token, user, session_id):
+    token["role"] = user.role
+    token[SESSION_CLAIM] = session_id
+    return token
+
+
+def login_session_start(*, user, auth_method, request=None, with_refresh=True) -> IssuedTokens:
+    """Start a login session for `user` and return its first tokens (no refresh token with `with_refresh` off)."""
+    session = LoginSession.objects.create(
+        user=user,
+        auth_method=auth_method,
+        ip=client_ip(request) if request is not None else None,
+        user_agent=str(request.META.get("HTTP_USER_AGENT", ""))[:USER_AGENT_MAX] if request is not None else "",
+    )
+    if not with_refresh:
+        return IssuedTokens(_stamp(AccessToken.for_user(user), user, session.id.hex), None, session)
+    refresh = _stamp(RefreshToken.for_user(user), user, session.id.hex)
+    return IssuedTokens(refresh.access_token, refresh, session)
+
+
+def login_session_end(*, session_id, reason) -> bool:
+    """End the session `session_id` (a hex string or UUID); return False when it was not open."""
+    return bool(
+        LoginSession.objects.filter(pk=session_id, ended_at__isnull=True).update(
+            ended_at=timezone.now(), end_reason=reason
+        )
+    )
+
+
+def _verified_refresh_token(raw):
+    """Return `raw` as a RefreshToken whose signature, expiry and type are checked, spent or not.
+
+    RefreshToken itself refuses a spent (blacklisted) token before the caller
+    can tell a reuse from any other invalid token.
+    """
+    checked = UntypedToken(raw)
+    if checked.get(api_settings.TOKEN_TYPE_CLAIM) != RefreshToken.token_type:
+        raise TokenError("Token has wrong type")
+    return RefreshToken(raw, verify=False)  # verified just above
+
+
+def refresh_token_rotate(*, raw, request=None) -> IssuedTokens:
+    """Trade the refresh token `raw` for a new pair of the same session; the old one is spent.
+
+    Raises TokenError for a token that is invalid, expired, not issued here,
+    of an ended session or of a user who is no longer active, and
+    RefreshReused (after ending the session, committed and audited) for a
+    token that was already rotated.
+    """
+    refresh = _verified_refresh_token(raw)
+    jti = refresh[api_settings.JTI_CLAIM]
+    sid = refresh.get(SESSION_CLAIM)
+    with transaction.atomic():
+        # The row lock serialises two refreshes of one token (PostgreSQL; SQLite
+        # serialises whole write transactions).
+        refresh.outstand()  # a token signed here before the blacklist kept rows has none yet
+        outstanding = OutstandingToken.objects.select_for_update().get(jti=jti)
+        reused = BlacklistedToken.objects.filter(token=outstanding).exists()
+        if not reused:
+            try:
+                with transaction.atomic():
+                    BlacklistedToken.objects.create(token=outstanding)
+            except IntegrityError:  # a concurrent refresh spent it first
+                reused = True
+        if reused:
+            ended = sid is not None and login_session_end(session_id=sid, reason="refresh_reused")
+            record(request=request, action="token_refresh_reuse", outcome=Outcome.DENIED,
+                   actor="", target=str(outstanding.user_id or ""), detail={"session_ended": ended})
+    if reused:
+        raise RefreshReused("Token has already been used; its login session is ended")
+
+    with transaction.atomic():
+        session = None
+        if sid is not None:
+            session = LoginSession.objects.select_related("user").filter(pk=sid, ended_at__isnull=True).first()
+            if session is None:
+                raise TokenError("Token's login session has ended")
+            user = session.user
+        else:
+            user = outstanding.user
+        if user is None or not user.is_active or str(user.pk) != str(refresh.get(api_settings.USER_ID_CLAIM)):
+            raise TokenError("No active account found for the given token")
+        # The role is read again: a demoted user's next access token says so.
+        refresh["role"] = user.role
+        refresh.set_jti()
+        refresh.set_exp()
+        refresh.set_iat()
+        refresh.outstand()
+        if session is not None:
+            LoginSession.objects.filter(pk=session.pk).update(last_used_at=timezone.now())
+    return IssuedTokens(refresh.access_token, refresh, session)

@@ -1,0 +1,95 @@
+"""Deeply nested JSON is a 400 `parse_error` on every route that reads JSON, never a 500 or a logged traceback.
+
+The routes come from Django's URL resolver (routes.py), so a new JSON route is
+covered the moment it exists.
+"""
+
+import logging
+
+import bcrypt
+import pytest
+from rest_framework.test import APIClient
+
+from adbot_admin.api.parsers import MAX_JSON_DEPTH
+from cms.tests.factories import GalleryImageFactory
+from sessions_admin.tests.factories import ApiPairFactory
+
+from .routes import api_routes
+
+pytestmark = pytest.mark.django_db
+
+BODY_METHODS = ("post", "put", "patch")
+# One more level than allowed, the depth that overflowed Python's stack (~1,000), and far deeper.
+DEPTHS = (MAX_JSON_DEPTH + 1, 1_000, 100_000)
+
+
+def reads_json(route):
+    view = getattr(route.callback, "cls", None)
+    return view is not None and any(parser.media_type == "application/json" for parser in view().get_parsers())
+
+
+JSON_CASES = [
+    (route, method) for route in api_routes() for method in route.methods
+    if method in BODY_METHODS and reads_json(route)
+]
+
+
+def nested(kind, depth):
+    if kind == "arrays":
+        return "[" * depth + "]" * depth
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+@pytest.fixture(autouse=True)
+def _cms_login_configured(settings):
+    settings.ADMIN_PASSWORD_HASH = bcrypt.hashpw(b"not the password", bcrypt.gensalt(4)).decode()
+
+
+@pytest.fixture
+def path_of(admin_user):
+    """Return a route's path with its lookup naming an existing row, so the view gets as far as the body."""
+    rows = {"api-pairs": ApiPairFactory(), "gallery-images": GalleryImageFactory()}
+
+    def path_of(route):
+        if "(?P<pk>" not in route.regex:
+            return route.path
+        collection, _ = route.path.rsplit("/", 1)
+        return f"{collection}/{rows[collection.rsplit('/', 1)[1]].pk}"
+
+    return path_of
+
+
+def test_every_json_route_is_covered():
+    paths = {route.path for route, _ in JSON_CASES}
+    assert {"/api/auth/token", "/api/cms/login", "/api/auth/token/refresh", "/api/auth/token/verify",
+            "/api/admin/api-pairs", "/api/cms/gallery-images/reorder"} <= paths
+
+
+@pytest.mark.parametrize("kind", ["arrays", "objects"])
+@pytest.mark.parametrize("depth", DEPTHS)
+@pytest.mark.parametrize(("route", "method"), JSON_CASES, ids=[f"{m.upper()} {r.path}" for r, m in JSON_CASES])
+def test_deeply_nested_json_is_a_parse_error(admin_api_client, path_of, caplog, route, method, depth, kind):
+    client = APIClient() if route.public else admin_api_client
+    with caplog.at_level(logging.DEBUG):
+        response = getattr(client, method)(path_of(route), nested(kind, depth), content_type="application/json")
+    assert response.status_code == 400, response.content[:200]
+    assert response.json()["code"] == "parse_error"
+    assert f"{MAX_JSON_DEPTH} levels" in response.json()["detail"]
+    assert [record for record in caplog.records if record.exc_info or record.levelno >= logging.ERROR] == []
+
+
+def test_json_as_deep_as_allowed_reaches_validation(admin_api_client):
+    response = admin_api_client.post(
+        "/api/cms/gallery-images/reorder", nested("arrays", MAX_JSON_DEPTH), content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+
+
+def test_a_refused_body_still_spends_the_login_budget(settings, api_client):
+    settings.RATELIMIT_LOGIN = "5/m"
+    for path in ["/api/auth/token", "/api/cms/login"] * 2 + ["/api/auth/token"]:
+        response = api_client.post(path, nested("arrays", 100_000), content_type="application/json")
+        assert response.status_code == 400
+    response = api_client.post("/api/auth/token", {"username": "a", "password": "b"}, format="json")
+    assert response.status_code == 429
