@@ -1029,6 +1029,11 @@ class _ReadOnlyDatabase:
             raise SessionFileRejected(
                 "not a Telethon or Pyrogram session file: there is no 'sessions' table"
             )
+        for layout, _label, expected in references:
+            # The common case, a library's own file, is an exact match: no message to build.
+            if actual == expected:
+                self._check_version(layout)
+                return layout
         closest = None
         for layout, _label, expected in references:
             problems = schema_differences(actual, expected, layout.name)

@@ -14,10 +14,6 @@ class Library(models.TextChoices):
 
 
 class SessionFileQuerySet(models.QuerySet):
-    def named_in_any_case(self, name):
-        """Return the rows whose filename equals `name` apart from letter case."""
-        return self.annotate(filename_lower=Lower("filename")).filter(filename_lower=name.lower())
-
     def with_api_pair(self):
         """Annotate `api_pair_id`: the stored API pair whose api_id the session has, or None."""
         pairs = ApiPair.objects.filter(api_id=models.OuterRef("api_id")).values("pk")[:1]

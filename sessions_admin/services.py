@@ -32,6 +32,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from adbot_admin.audit import record
@@ -154,15 +156,21 @@ def _place(name, copy: CheckedCopy, info: SessionInfo, *, uploaded_by, overwrite
     journal = FileJournal(storage)
     try:
         with transaction.atomic():
-            session_file = SessionFile.objects.select_for_update().filter(filename=name).first()
+            # One query for the three rules: the same name, the name in another case, the same key.
+            related = list(
+                SessionFile.objects.select_for_update().annotate(filename_lower=Lower("filename"))
+                .filter(Q(filename_lower=name.lower()) | Q(auth_key_sha256=info.auth_key_sha256))
+                .order_by("filename")
+            )
+            session_file = next((row for row in related if row.filename == name), None)
             if session_file is not None and not overwrite:
                 raise SessionFileExists(name)
-            other_case = SessionFile.objects.named_in_any_case(name).exclude(filename=name).first()
+            other_case = next((row for row in related if row.filename != name and row.filename.lower() == name.lower()), None)
             if other_case is not None:
                 raise SessionFileNameCaseCollision(other_case.filename)
-            key_holder = (
-                SessionFile.objects.filter(auth_key_sha256=info.auth_key_sha256).exclude(filename=name)
-                .order_by("filename").values_list("filename", flat=True).first()
+            key_holder = next(
+                (row.filename for row in related if row.filename != name and row.auth_key_sha256 == info.auth_key_sha256),
+                None,
             )
             if key_holder is not None and not allow_duplicate_key:
                 raise DuplicateAuthKey(key_holder)
