@@ -172,7 +172,7 @@ def main():
     print("| fixture | inspect p50 ms | p99 ms |\n|---|---|---|")
     for name, (median, p99) in per_fixture.items():
         print(f"| {name} | {median:.2f} | {p99:.2f} |")
-    print(f"\n| measure | value | target | met |\n|---|---|---|---|")
+    print("\n| measure | value | target | met |\n|---|---|---|---|")
     print(f"| inspect one session file, p50 over all fixtures | {p50:.2f} ms | <= {INSPECT_TARGET_MS:g} ms | "
           f"{'yes' if p50 <= INSPECT_TARGET_MS else 'NO'} |")
     print(f"| import a zip of {imported['files']} files ({imported['archive_bytes'] / MIB:.1f} MiB zipped, "

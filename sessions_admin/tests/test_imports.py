@@ -19,13 +19,7 @@ from .fixtures.make_fixtures import FIXTURES
 IMPORT_URL = f"{SESSIONS_URL}/import"
 
 
-@pytest.fixture(autouse=True)
-def upload_tmp(settings, tmp_path):
-    """A private FILE_UPLOAD_TEMP_DIR, so each test can see that nothing is left in it."""
-    folder = tmp_path / "upload-tmp"
-    folder.mkdir()
-    settings.FILE_UPLOAD_TEMP_DIR = str(folder)
-    return folder
+pytestmark = pytest.mark.usefixtures("upload_tmp")
 
 
 def fixture_bytes(name):

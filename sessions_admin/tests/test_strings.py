@@ -55,12 +55,7 @@ def post_string(client, filename, library, session_string, query=""):
                                             "session_string": session_string}, format="json")
 
 
-@pytest.fixture(autouse=True)
-def upload_tmp(settings, tmp_path):
-    folder = tmp_path / "upload-tmp"
-    folder.mkdir()
-    settings.FILE_UPLOAD_TEMP_DIR = str(folder)
-    return folder
+pytestmark = pytest.mark.usefixtures("upload_tmp")
 
 
 def opened_with_telethon(path, scratch):
