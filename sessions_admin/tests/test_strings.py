@@ -208,3 +208,16 @@ def test_a_taken_name_is_409_unless_overwrite(admin_api_client, tmp_path):
     assert taken.status_code == 409 and taken.json()["code"] == "conflict"
     assert replaced.status_code == 201 and replaced.json()["dc_id"] == 4
     assert opened_with_telethon(sessions_dir() / "acct.session", tmp_path)[3] == PYROGRAM_KEY
+
+
+def test_the_libraries_add_no_log_handler_of_their_own(admin_api_client):
+    import logging
+
+    from adbot_admin import logs
+
+    assert post_string(admin_api_client, "a.session", "telethon", telethon_string()).status_code == 201
+    assert post_string(admin_api_client, "b.session", "pyrogram", pyrogram_string()).status_code == 201
+
+    for name in ("pyasn1", "telethon", "pyrogram", "rsa"):
+        handlers = logging.getLogger(name).handlers
+        assert all(isinstance(handler.formatter, logs.EscapingFormatter) for handler in handlers), (name, handlers)
