@@ -47,13 +47,14 @@ def record(*, request=None, action, outcome=Outcome.SUCCESS, target="", actor=No
 PRUNE_BATCH = 10_000
 
 
-def prune(*, older_than_days, batch=PRUNE_BATCH):
+def prune(*, older_than_days, batch=None):
     """Delete the events older than `older_than_days`, `batch` rows per transaction; return how many.
 
     Batches keep each transaction (and its locks) short on a log of millions of
     rows, so logins that write audit rows meanwhile are not held up. The prune
     itself is recorded, after the rows are gone.
     """
+    batch = batch or PRUNE_BATCH
     cutoff = timezone.now() - timedelta(days=older_than_days)
     deleted = 0
     while True:

@@ -91,6 +91,16 @@ def _verified_refresh_token(raw):
     return RefreshToken(raw, verify=False)  # verified just above
 
 
+def _open_session(sid):
+    """Return the open session `sid` with its user (None for a token without one); raise TokenError when it ended."""
+    if sid is None:
+        return None
+    session = LoginSession.objects.select_related("user").filter(pk=sid, ended_at__isnull=True).first()
+    if session is None:
+        raise TokenError("Token's login session has ended")
+    return session
+
+
 def refresh_token_rotate(*, raw, request=None) -> IssuedTokens:
     """Trade the refresh token `raw` for a new pair of the same session; the old one is spent.
 
@@ -118,26 +128,19 @@ def refresh_token_rotate(*, raw, request=None) -> IssuedTokens:
             ended = sid is not None and login_session_end(session_id=sid, reason="refresh_reused")
             record(request=request, action="token_refresh_reuse", outcome=Outcome.DENIED,
                    actor="", target=str(outstanding.user_id or ""), detail={"session_ended": ended})
+        else:
+            session = _open_session(sid)
+            user = session.user if session is not None else outstanding.user
+            if user is None or not user.is_active or str(user.pk) != str(refresh.get(api_settings.USER_ID_CLAIM)):
+                raise TokenError("No active account found for the given token")
+            # The role is read again: a demoted user's next access token says so.
+            refresh["role"] = user.role
+            refresh.set_jti()
+            refresh.set_exp()
+            refresh.set_iat()
+            refresh.outstand()
+            if session is not None:
+                LoginSession.objects.filter(pk=session.pk).update(last_used_at=timezone.now())
     if reused:
         raise RefreshReused("Token has already been used; its login session is ended")
-
-    with transaction.atomic():
-        session = None
-        if sid is not None:
-            session = LoginSession.objects.select_related("user").filter(pk=sid, ended_at__isnull=True).first()
-            if session is None:
-                raise TokenError("Token's login session has ended")
-            user = session.user
-        else:
-            user = outstanding.user
-        if user is None or not user.is_active or str(user.pk) != str(refresh.get(api_settings.USER_ID_CLAIM)):
-            raise TokenError("No active account found for the given token")
-        # The role is read again: a demoted user's next access token says so.
-        refresh["role"] = user.role
-        refresh.set_jti()
-        refresh.set_exp()
-        refresh.set_iat()
-        refresh.outstand()
-        if session is not None:
-            LoginSession.objects.filter(pk=session.pk).update(last_used_at=timezone.now())
     return IssuedTokens(refresh.access_token, refresh, session)

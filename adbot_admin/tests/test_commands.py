@@ -1,4 +1,4 @@
-"""manage.py generate_secret and hash_password."""
+"""manage.py generate_secret, hash_password and prune_audit."""
 
 import getpass
 import io
@@ -116,3 +116,44 @@ def test_the_printed_hash_logs_in_to_the_cms(monkeypatch, fast_rounds, settings,
     settings.ADMIN_PASSWORD_HASH = parse(run("hash_password", "--stdin")).decode()
     response = api_client.post("/api/cms/login", {"password": "cms door"}, format="json")
     assert response.status_code == 200
+
+
+# prune_audit ------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_prune_audit_deletes_old_rows_in_batches_and_audits_itself(settings, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from adbot_admin import audit
+    from adbot_admin.models import AuditEvent
+
+    now = timezone.now()
+    for days in (400, 380, 366, 10, 0):
+        AuditEvent.objects.filter(pk=audit.record(action="login").pk).update(created_at=now - timedelta(days=days))
+    batches = []
+    real_filter = AuditEvent.objects.filter
+
+    def counting_filter(*args, **kwargs):
+        if "id__in" in kwargs:
+            batches.append(len(kwargs["id__in"]))
+        return real_filter(*args, **kwargs)
+
+    monkeypatch.setattr(audit, "PRUNE_BATCH", 2)
+    monkeypatch.setattr(AuditEvent.objects, "filter", counting_filter)
+
+    output = run("prune_audit")
+
+    assert output == "Deleted 3 audit event(s) older than 365 day(s)."
+    assert batches == [2, 1]
+    kept = sorted((now - created).days for created in AuditEvent.objects.filter(action="login").values_list("created_at", flat=True))
+    assert kept == [0, 10]
+    event = AuditEvent.objects.get(action="audit_prune")
+    assert event.detail == {"older_than_days": 365, "deleted": 3} and event.auth_method == "shell"
+
+    settings.AUDIT_RETENTION_DAYS = 5
+    assert run("prune_audit", "--older-than", "7") == "Deleted 1 audit event(s) older than 7 day(s)."
+    with pytest.raises(CommandError, match="at least 1"):
+        run("prune_audit", "--older-than", "0")

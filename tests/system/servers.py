@@ -67,15 +67,17 @@ class AppServer:
 class RedisServer:
     """A private redis-server on a free port that a test may stop and start again."""
 
-    def __init__(self):
+    def __init__(self, *options):
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.options = [str(option) for option in options]
         self.process = None
         self.start()
 
     def start(self):
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             *self.options],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         wait_until(self._answers, what="redis-server")

@@ -72,6 +72,31 @@ def test_logout_made_while_redis_was_down_still_holds_after_it_returns(shared_se
         server.stop()
 
 
+def test_a_logout_while_redis_refuses_writes_still_refuses_the_token(shared_services, admin_api_client):
+    """Redis at maxmemory under noeviction (docs/deploy.md's policy): every write fails, reads work."""
+    import redis
+
+    full = RedisServer("--maxmemory", "2mb", "--maxmemory-policy", "noeviction")
+    server = AppServer({**shared_services, "CACHE_URL": full.url})
+    try:
+        headers = {"Authorization": f"Bearer {admin_api_client.tokens['access']}"}
+        assert requests.get(f"{server.url}/api/auth/me", headers=headers, timeout=10).status_code == 200
+        client = redis.Redis.from_url(full.url)
+        with pytest.raises(redis.exceptions.ResponseError, match="OOM"):
+            for n in range(100_000):
+                client.set(f"filler:{n}", b"x" * 1024)
+
+        logout = requests.post(f"{server.url}/api/auth/logout", json={}, headers=headers, timeout=10)
+        me = requests.get(f"{server.url}/api/auth/me", headers=headers, timeout=10)
+
+        # Either the logout happened and the token is refused, or it says it did not.
+        assert (logout.status_code == 204 and me.status_code == 401) or logout.status_code >= 400
+        assert logout.status_code == 204  # the database alone records a logout
+    finally:
+        server.stop()
+        full.stop()
+
+
 def test_postgres_down_answers_503_and_heals_without_restart(shared_services, private_postgres, settings):
     import subprocess
     import sys

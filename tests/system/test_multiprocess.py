@@ -79,3 +79,35 @@ def test_concurrent_uploads_of_one_name_have_one_winner(app_servers, admin_api_c
     winner = sources[[r.status_code for r in responses].index(201)]
     assert (settings.SESSIONS_DIR / "same.session").read_bytes() == winner.read_bytes()
     assert sorted(p.name for p in settings.SESSIONS_DIR.iterdir()) == ["same.session"]
+
+
+def test_a_deactivation_from_a_shell_is_refused_by_every_process_at_once(app_servers, shared_services):
+    from tests.security.live import manage
+
+    UserFactory(username="alice", is_staff=True)
+    tokens = login(app_servers[0], TEST_PASSWORD).json()
+    headers = {"Authorization": f"Bearer {tokens['access']}"}
+    assert all(requests.get(f"{s.url}/api/admin/audit", headers=headers, timeout=5).status_code == 200
+               for s in app_servers)
+
+    manage(shared_services, "shell", "-c", (
+        "from django.contrib.auth import get_user_model; "
+        "get_user_model().objects.filter(username='alice').update(is_staff=False)"
+    ))
+
+    assert [requests.get(f"{s.url}/api/admin/audit", headers=headers, timeout=5).status_code
+            for s in app_servers] == [403, 403]
+
+
+def test_concurrent_refreshes_through_both_processes_have_exactly_one_winner(app_servers):
+    UserFactory(username="alice", is_staff=True)
+    refresh = login(app_servers[0], TEST_PASSWORD).json()["refresh"]
+
+    def attempt(index):
+        server = app_servers[index % 2]
+        return requests.post(f"{server.url}/api/auth/token/refresh", json={"refresh": refresh}, timeout=30)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(attempt, range(8)))
+
+    assert sorted(r.status_code for r in responses) == [200] + [401] * 7, [r.text for r in responses]
