@@ -1,7 +1,7 @@
 """Safe inspection of an uploaded Telegram ``.session`` file.
 
 A ``.session`` file is an SQLite database written by Telethon or by Pyrogram
-(or one of Pyrogram's maintained forks, Kurigram and Pyrofork). It holds the
+(or one of its forks: Kurigram, Pyrofork, Hydrogram). It holds the
 account's 256-byte auth key, so every file is treated as a credential: no
 message raised here ever contains the key, only lengths and names.
 
@@ -40,6 +40,11 @@ writes to the database and so runs any trigger the file carries. Instead:
    covers what ``table_xinfo`` cannot show (CHECK, COLLATE, trigger bodies).
    ``table_xinfo`` runs only on ordinary tables whose name a layout knows,
    so a hostile name or a virtual table never reaches a pragma.
+   A schema that matches no layout but whose version table names a library
+   and says a higher version than any known, or that is a known layout with
+   columns appended, is refused as a newer release (UnknownSessionVersion,
+   naming the versions this server reads); views, virtual tables and foreign
+   triggers keep the closest-layout refusal.
 4. The ``version`` table must hold exactly one row equal to the layout's
    version, and ``sessions`` exactly one row with ``dc_id`` in 1..5 and a
    256-byte BLOB auth key. Only production data centres 1..5 are accepted:
