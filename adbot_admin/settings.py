@@ -330,6 +330,9 @@ RATELIMIT_IPV6_MASK = 64
 # UPLOADS
 # ------------------------------------------------------------------------------
 SESSION_MAX_BYTES = env.int("SESSION_MAX_BYTES", default=10 * 1024 * 1024)
+# Zip imports (POST /api/admin/sessions/import): entries, and bytes uncompressed in all.
+SESSION_IMPORT_MAX_FILES = env.int("SESSION_IMPORT_MAX_FILES", default=1000)
+SESSION_IMPORT_MAX_BYTES = env.int("SESSION_IMPORT_MAX_BYTES", default=512 * 1024 * 1024)
 IMAGE_MAX_BYTES = env.int("IMAGE_MAX_BYTES", default=10 * 1024 * 1024)
 IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=40_000_000)
 # Longest side of a stored gallery image; larger uploads are scaled down to it.
