@@ -29,9 +29,14 @@ def env_raw(name, default=""):
     return env.ENVIRON.get(name, default)
 
 
+def split_keys(value):
+    """Return the keys in a comma-separated list, blanks dropped."""
+    return [key.strip() for key in value.split(",") if key.strip()]
+
+
 def env_keys(name):
-    """Return the comma-separated keys in the variable, exactly as set, blanks dropped."""
-    return [key.strip() for key in env_raw(name).split(",") if key.strip()]
+    """Return the comma-separated keys in the variable, exactly as set (`manage.py rotate_jwt_key` writes them)."""
+    return split_keys(env_raw(name))
 
 
 # GENERAL
