@@ -5,8 +5,6 @@ configuration, then JWT_SECRET_KEY (or JWT_SECRET) becomes a new key and the
 old one moves to the fallbacks, then the fallback is dropped.
 """
 
-import hashlib
-import secrets
 import time
 
 import jwt
@@ -15,7 +13,8 @@ import pytest
 from adbot_admin.tests.factories import TEST_PASSWORD
 from adbot_admin.tests.tokens import backend_token, bearer, claims_of, frontend_token, header_of
 from tests.security import forge
-from tests.security.log_hygiene import register
+
+kid_of, new_key = forge.key_id, forge.new_key
 
 pytestmark = pytest.mark.django_db
 
@@ -24,17 +23,6 @@ REFRESH = "/api/auth/token/refresh"
 VERIFY = "/api/auth/token/verify"
 ME = "/api/auth/me"
 AUDIT = "/api/admin/audit"
-
-
-def new_key():
-    key = secrets.token_urlsafe(48)
-    register(key)
-    return key
-
-
-def kid_of(key):
-    # Computed here from the issue's definition, not by the code under test.
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def login(client, user):

@@ -1,10 +1,8 @@
 """`manage.py rotate_jwt_key`: rotations and retirements of a real .env file, and what the command prints."""
 
 import functools
-import hashlib
 import os
 import re
-import secrets
 import stat
 import subprocess
 import sys
@@ -17,20 +15,13 @@ from django.core.management.base import CommandError
 
 from adbot_admin.tests.factories import TEST_PASSWORD
 from adbot_admin.tests.tokens import bearer, header_of
+from tests.security import forge
 from tests.security.log_hygiene import register
+
+kid_of, new_key = forge.key_id, forge.new_key
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 AUDIT = "/api/admin/audit"
-
-
-def new_key():
-    key = secrets.token_urlsafe(48)
-    register(key)
-    return key
-
-
-def kid_of(key):
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def rotate(*args):
