@@ -41,7 +41,6 @@ KEY_ID_LENGTH = 16
 KEY_ID = re.compile(rf"[0-9a-f]{{{KEY_ID_LENGTH}}}")
 
 
-@functools.lru_cache(maxsize=64)
 def key_id(key):
     """Return the `kid` of `key`: the first 16 hex characters of SHA-256 over its bytes, which reveal nothing of it."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:KEY_ID_LENGTH]
@@ -84,7 +83,16 @@ class KeyRingTokenBackend(TokenBackend):
 
     def __init__(self, algorithm, *, keys, **kwargs):
         self.keys = [key for key in keys if key]
+        self.keys_by_id = {}
+        for key in self.keys:
+            self.keys_by_id.setdefault(key_id(key), key)
         super().__init__(algorithm, signing_key=self.keys[0] if self.keys else None, **kwargs)
+
+    @classmethod
+    @functools.lru_cache(maxsize=16)
+    def for_keys(cls, algorithm, keys, audience=None, issuer=None, leeway=None, json_encoder=None):
+        """Return the backend of these settings, built once: the settings are read on each use, the keys' ids not."""
+        return cls(algorithm, keys=keys, audience=audience, issuer=issuer, leeway=leeway, json_encoder=json_encoder)
 
     def encode(self, payload):
         """Return `payload` signed with the current key, its `kid` in the header."""
@@ -108,10 +116,9 @@ class KeyRingTokenBackend(TokenBackend):
             raise TokenBackendError("Token is invalid") from exc
         if kid is None:
             return self.keys
-        keys = [key for key in self.keys if KEY_ID.fullmatch(kid) and key_id(key) == kid]
-        if not keys:
+        if not (KEY_ID.fullmatch(kid) and kid in self.keys_by_id):
             raise TokenBackendError("Token is invalid") from InvalidSignatureError("No key has this kid")
-        return keys
+        return [self.keys_by_id[kid]]
 
     def decode(self, token, verify=True):
         """Return the payload of `token` verified by one of the keys.
@@ -158,9 +165,9 @@ class CheckedTokenMixin:
     """Signs and verifies with CheckedTokenBackend, whose keys are read from the settings on each use."""
 
     def get_token_backend(self):
-        return CheckedTokenBackend(
+        return CheckedTokenBackend.for_keys(
             api_settings.ALGORITHM,
-            keys=[settings.JWT_SECRET_KEY, *settings.JWT_SECRET_KEY_FALLBACKS],
+            (settings.JWT_SECRET_KEY, *settings.JWT_SECRET_KEY_FALLBACKS),
             audience=api_settings.AUDIENCE,
             issuer=api_settings.ISSUER,
             leeway=api_settings.LEEWAY,
@@ -205,9 +212,9 @@ class FrontendToken(Token):
         super().__init__(token)
 
     def get_token_backend(self):
-        return FrontendTokenBackend(
+        return FrontendTokenBackend.for_keys(
             "HS256",
-            keys=[settings.JWT_SECRET, *settings.JWT_SECRET_FALLBACKS],
+            (settings.JWT_SECRET, *settings.JWT_SECRET_FALLBACKS),
             audience=settings.JWT_AUDIENCE,
             issuer=settings.JWT_ISSUER,
         )
