@@ -29,11 +29,23 @@ def env_raw(name, default=""):
     return env.ENVIRON.get(name, default)
 
 
+def split_keys(value):
+    """Return the keys in a comma-separated list, blanks dropped."""
+    return [key.strip() for key in value.split(",") if key.strip()]
+
+
+def env_keys(name):
+    """Return the comma-separated keys in the variable, exactly as set (`manage.py rotate_jwt_key` writes them)."""
+    return split_keys(env_raw(name))
+
+
 # GENERAL
 # ------------------------------------------------------------------------------
 DEBUG = env.bool("DEBUG", default=False)
 # Missing on purpose: start-up must fail without a key (checks.py explains how to make one).
 SECRET_KEY = env_raw("SECRET_KEY")
+# Old keys that still verify (signed cookies, password reset links) while SECRET_KEY signs.
+SECRET_KEY_FALLBACKS = env_keys("SECRET_KEY_FALLBACKS")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 TIME_ZONE = "UTC"
 LANGUAGE_CODE = "en-us"
@@ -287,8 +299,15 @@ REST_FRAMEWORK = {
 # ------------------------------------------------------------------------------
 # https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html
 JWT_SECRET_KEY = env_raw("JWT_SECRET_KEY")
+# Old backend keys: their tokens are accepted until they expire, none is signed
+# with them (adbot_admin/tokens.py; `manage.py rotate_jwt_key`).
+JWT_SECRET_KEY_FALLBACKS = env_keys("JWT_SECRET_KEY_FALLBACKS")
 # Tokens minted by the Next.js frontend; unset means none are accepted.
 JWT_SECRET = env_raw("JWT_SECRET")
+# Other keys the frontend may sign with: the next one before it deploys it, old ones until their tokens expire.
+JWT_SECRET_FALLBACKS = env_keys("JWT_SECRET_FALLBACKS")
+# Longest lifetime (exp - iat, seconds) of a frontend token accepted; NextAuth's default is 30 days.
+FRONTEND_TOKEN_MAX_AGE = env.int("FRONTEND_TOKEN_MAX_AGE", default=86400)
 JWT_ISSUER = env.str("JWT_ISSUER", default="") or None
 JWT_AUDIENCE = env.str("JWT_AUDIENCE", default="") or None
 ACCESS_TOKEN_EXPIRE_MINUTES = env.int("ACCESS_TOKEN_EXPIRE_MINUTES", default=60)
