@@ -164,9 +164,14 @@ def _check_code(*, user, device, code, request, recovery=True):
             record(request=request, action="mfa_recovery_code_used", actor=user.get_username(),
                    target=user.get_username(), detail={"recovery_codes_left": left})
             return AuthMethod.PASSWORD_RECOVERY_CODE
-    record(request=request, action="mfa_code_failed", outcome=Outcome.FAILURE,
-           target=user.get_username(), detail={"kind": "totp" if TOTP_CODE.fullmatch(code) else "recovery_code"})
+    code_failure_record(request=request, user=user, kind="totp" if TOTP_CODE.fullmatch(code) else "recovery_code")
     return InvalidCode()
+
+
+def code_failure_record(*, request, user, kind, auth_method=None):
+    """Audit one wrong (or refused) two-factor code given for `user`; the code itself is never kept."""
+    record(request=request, action="mfa_code_failed", outcome=Outcome.FAILURE, auth_method=auth_method,
+           target=user.get_username(), detail={"kind": kind})
 
 
 def _locked_device(user, *, confirmed):
