@@ -313,3 +313,21 @@ def test_every_step_is_audited_without_its_secrets(client, admin, enrolled):
     assert ("mfa_disable", "success", "backend_token") in events
     stored = str(list(AuditEvent.objects.values_list("target", "detail")))
     assert secret not in stored and not any(code in stored for code in codes)
+
+
+def test_with_2fa_required_an_admin_without_it_logs_in_and_can_enrol(settings, admin):
+    settings.REQUIRE_ADMIN_2FA = True
+    login = APIClient().post(TOKEN, {"username": admin.username, "password": TEST_PASSWORD}, format="json")
+    assert login.status_code == 200
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {login.json()['access']}")
+
+    refused = client.get("/api/admin/audit")
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "mfa_enrollment_required"
+    assert client.get(ME).json()["mfa_enabled"] is False
+
+    enrol(client)
+
+    # The same token, on the next request: the database says two-factor is on now.
+    assert client.get("/api/admin/audit").status_code == 200
