@@ -331,3 +331,20 @@ def test_with_2fa_required_an_admin_without_it_logs_in_and_can_enrol(settings, a
 
     # The same token, on the next request: the database says two-factor is on now.
     assert client.get("/api/admin/audit").status_code == 200
+
+
+def test_manage_py_disable_2fa_turns_it_off_for_a_lost_device(client, admin, enrolled):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("disable_2fa", admin.username, stdout=out)
+
+    assert "off for alice" in out.getvalue()
+    assert client.get(ME).json()["mfa_enabled"] is False
+    login = APIClient().post(TOKEN, {"username": admin.username, "password": TEST_PASSWORD}, format="json")
+    assert "access" in login.json()
+    assert AuditEvent.objects.filter(action="mfa_disable", auth_method="shell", target="alice").exists()
+    with pytest.raises(CommandError):
+        call_command("disable_2fa", "nobody", stdout=StringIO())
