@@ -26,6 +26,11 @@ class GalleryImageAddForm(forms.ModelForm):
             self.processed = services.gallery_image_check(upload=upload)
         except ImageRejected as exc:
             raise ValidationError(str(exc), code="invalid_image") from exc
+        except services.DecodeBusy as exc:
+            raise ValidationError(
+                f"The server is busy with other images; nothing was stored. Try again in {exc.retry_after} s.",
+                code="image_busy",
+            ) from exc
         return upload
 
 
@@ -70,7 +75,10 @@ class GalleryImageAdmin(admin.ModelAdmin):
 
     @admin.display(description="Size (px)")
     def dimensions(self, obj):
-        return f"{obj.width}×{obj.height}"
+        stored = f"{obj.width}×{obj.height}"
+        if (obj.original_width, obj.original_height) == (obj.width, obj.height):
+            return stored
+        return f"{stored} (uploaded {obj.original_width}×{obj.original_height})"
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -130,7 +130,11 @@ class TokenMfaView(RateLimitHeadersMixin, PublicMixin, APIView):
     A wrong code is a 401 `invalid_mfa_code`; the fifth kills the mfa_token (401 `mfa_token_invalid`).
     """
 
-    @extend_schema(request=serializers.MfaLoginSerializer, responses={200: serializers.TokenPairSerializer})
+    @extend_schema(request=serializers.MfaLoginSerializer, responses={
+        200: serializers.TokenPairSerializer,
+        401: OpenApiResponse(description="A wrong code (invalid_mfa_code), or an mfa_token that is unknown, "
+                                         "expired, used or spent by five wrong codes (mfa_token_invalid)."),
+    })
     @rate_limited(ratelimits.LOGIN)
     def post(self, request):
         serializer = serializers.MfaLoginSerializer(data=request.data)
