@@ -84,3 +84,24 @@ def test_enrolling_after_an_admin_site_login_asks_for_a_code_on_the_next_page(ad
     enrol(bearer_client(admin_user))
 
     assert client.get(INDEX).status_code == 302
+
+
+def test_deleting_a_device_in_the_admin_site_turns_2fa_off_and_is_audited(admin_user):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    secret, _ = enrol(bearer_client(admin_user))
+    operator = Client()
+    operator.force_login(admin_user)
+    device = TOTPDevice.objects.get(user=admin_user)
+    session = operator.session
+    session["otp_device_id"] = device.persistent_id  # as django-otp's login left it
+    session.save()
+
+    page = operator.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/")
+    assert page.status_code == 200
+    assert device.key.encode() not in page.content and secret.encode() not in page.content
+    response = operator.post(f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not TOTPDevice.objects.exists()
+    assert AuditEvent.objects.filter(action="admin_site.totpdevice.deleted", auth_method="admin_site").exists()
