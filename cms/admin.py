@@ -38,6 +38,9 @@ class GalleryImageAddForm(forms.ModelForm):
 class GalleryImageAdmin(admin.ModelAdmin):
     """Gallery images; every add, change and delete goes through cms.services, as the API's do."""
 
+    class Media:
+        css = {"all": ["cms/admin.css"]}
+
     list_display = ["thumbnail", "title", "format", "dimensions", "size", "position", "published", "created_at"]
     list_display_links = ["thumbnail", "title"]
     list_editable = ["position", "published"]
@@ -62,14 +65,14 @@ class GalleryImageAdmin(admin.ModelAdmin):
     @admin.display(description="Thumbnail")
     def thumbnail(self, obj):
         return format_html(
-            '<img src="{}" alt="{}" style="max-height:60px;max-width:90px">',
+            '<img class="gallery-thumbnail" src="{}" alt="{}">',
             media_storage().url(obj.thumbnail_name), obj.alt_text,
         )
 
     @admin.display(description="Image")
     def preview(self, obj):
         return format_html(
-            '<a href="{}"><img src="{}" alt="{}" style="max-height:200px;max-width:300px"></a>',
+            '<a href="{}"><img class="gallery-preview" src="{}" alt="{}"></a>',
             media_storage().url(obj.file_name), media_storage().url(obj.thumbnail_name), obj.alt_text,
         )
 
