@@ -25,12 +25,18 @@ def code_at(secret, steps=0):
     return f"{totp.token():06d}"
 
 
-def enrol(client):
-    """Turn two-factor on through the API; return (secret, recovery codes). The current step's code is spent."""
+def enrol_spending(client):
+    """Turn two-factor on through the API; return (secret, recovery codes, the code that confirmed it)."""
     secret = client.post(SETUP, {"password": TEST_PASSWORD}, format="json").json()["secret"]
-    response = client.post(CONFIRM, {"code": code_at(secret)}, format="json")
+    code = code_at(secret)
+    response = client.post(CONFIRM, {"code": code}, format="json")
     assert response.status_code == 200, response.content
-    return secret, response.json()["recovery_codes"]
+    return secret, response.json()["recovery_codes"], code
+
+
+def enrol(client):
+    """Turn two-factor on through the API; return (secret, recovery codes)."""
+    return enrol_spending(client)[:2]
 
 
 def password_step(client, username):

@@ -9,7 +9,9 @@ from adbot_admin.models import AuditEvent, LoginSession, MfaChallenge, RecoveryC
 from adbot_admin.tests.factories import TEST_PASSWORD, UserFactory
 from conftest import bearer_client
 
-from .mfa import CONFIRM, DISABLE, SETUP, TOKEN, TOKEN_2FA, clock, code_at, enrol, password_step  # noqa: F401
+from .mfa import (  # noqa: F401  (clock is a fixture)
+    CONFIRM, DISABLE, SETUP, TOKEN, TOKEN_2FA, clock, code_at, enrol, enrol_spending, password_step,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -152,9 +154,9 @@ def test_an_accepted_code_is_refused_when_replayed(client, admin, enrolled):
     assert replay.json()["code"] == "invalid_mfa_code"
 
 
-def test_the_confirming_code_cannot_log_in(client, admin, enrolled):
-    secret, _ = enrolled
-    response = second_step(password_step(APIClient(), admin.username)["mfa_token"], code_at(secret))
+def test_the_confirming_code_cannot_log_in(client, admin):
+    _, _, spent = enrol_spending(client)
+    response = second_step(password_step(APIClient(), admin.username)["mfa_token"], spent)
     assert response.json()["code"] == "invalid_mfa_code"
 
 

@@ -7,7 +7,7 @@ from adbot_admin.models import AuditEvent
 from adbot_admin.tests.factories import TEST_PASSWORD
 from conftest import bearer_client
 
-from .mfa import clock, code_at, enrol  # noqa: F401
+from .mfa import clock, code_at, enrol, enrol_spending  # noqa: F401  (clock is a fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -41,11 +41,11 @@ def test_a_user_with_2fa_must_give_a_current_code(admin_user):
 
 
 def test_a_wrong_or_replayed_code_is_refused_and_audited(admin_user, clock):
-    secret, _ = enrol(bearer_client(admin_user))
+    secret, _, spent = enrol_spending(bearer_client(admin_user))
     client = Client()
 
     # The code that confirmed the device was spent there.
-    replayed = admin_login(client, otp_token=code_at(secret))
+    replayed = admin_login(client, otp_token=spent)
 
     assert replayed.status_code == 200
     assert client.get(INDEX).status_code == 302
