@@ -113,6 +113,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",
+    # TOTP devices (RFC 6238) for two-factor logins, and their admin-site login form.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "adbot_admin.apps.AdbotAdminConfig",
     "sessions_admin",
     "cms",
@@ -129,6 +132,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The admin site's session remembers which TOTP device verified its login (request.user.is_verified()).
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "adbot_admin.api.content_security_policy.ContentSecurityPolicyMiddleware",
@@ -169,6 +174,21 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # The bcrypt hash behind `POST /api/cms/login` (as made by `manage.py hash_password`).
 ADMIN_PASSWORD_HASH = env_raw("ADMIN_PASSWORD_HASH")
+
+# TWO-FACTOR AUTHENTICATION
+# ------------------------------------------------------------------------------
+# https://django-otp-official.readthedocs.io/en/stable/overview.html#settings
+# When true, an admin without a confirmed TOTP device may log in, but every
+# admin endpoint except /api/auth/2fa/*, /api/auth/me and /api/auth/logout
+# answers 403 mfa_enrollment_required, and the admin site refuses them.
+REQUIRE_ADMIN_2FA = env.bool("REQUIRE_ADMIN_2FA", default=False)
+# The issuer an authenticator app shows beside the account name.
+OTP_TOTP_ISSUER = "adbot-admin"
+# A code is accepted within one 30-second step of the server's clock either way,
+# never a step further because an earlier login drifted (django-otp's default).
+OTP_TOTP_SYNC = False
+# The admin site shows no TOTP key or QR code of an existing device.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # SECURITY
 # ------------------------------------------------------------------------------
