@@ -52,6 +52,11 @@ class Budget:
         return getattr(settings, self.setting)
 
     @property
+    def holds_slots(self):
+        """True when this budget, or the one it is followed by, caps the work one process does at once."""
+        return any(b is not None and b.slots_setting for b in (self, self.followed_by))
+
+    @property
     def key(self):
         return "ip" if self.per_client else _whole_server
 
@@ -112,10 +117,10 @@ def working_slot(budget):
     Raises PasswordChecksBusy (503, Retry-After: 1) when every slot is taken: a
     thread waiting for bcrypt would be a thread not serving anyone else.
     """
-    capped = [b for b in (budget, budget.followed_by) if b is not None and b.slots_setting]
-    if not capped:
+    if not budget.holds_slots:
         yield
         return
+    capped = [b for b in (budget, budget.followed_by) if b is not None and b.slots_setting]
     limit = getattr(settings, capped[0].slots_setting)
     with slots.held(capped[0].name, limit, wait=0, busy=PasswordChecksBusy(retry_after=1)):
         yield
@@ -155,8 +160,10 @@ def rate_limited(budget, methods=None):
             if methods is not None and request.method not in methods:
                 return view_method(self, request, *args, **kwargs)
             spend(request, budget)
-            # The body is read before a slot is taken: a client sending it slowly must not hold one.
-            request.data  # noqa: B018  (a parse error is raised here, the budget already spent)
+            if budget.holds_slots:
+                # The body is read before a slot is taken: a client sending it slowly must not hold one.
+                # (Uploads are not read here: their views refuse an oversized body before parsing it.)
+                request.data  # noqa: B018  (a parse error is raised here, the budget already spent)
             with working_slot(budget):
                 return view_method(self, request, *args, **kwargs)
 
