@@ -2,7 +2,7 @@ from rest_framework import serializers
 from rest_framework_simplejwt import serializers as jwt_serializers
 
 from ..login_sessions import login_session_start
-from ..models import AuditEvent, AuthMethod
+from ..models import AuditEvent, AuthMethod, LoginSession
 
 
 class TokenObtainSerializer(jwt_serializers.TokenObtainSerializer):
@@ -48,8 +48,22 @@ class MeSerializer(serializers.Serializer):
     username = serializers.CharField()
     role = serializers.CharField()
     auth_method = serializers.CharField()
+    # `all`, or `cms` for a token from the CMS password, which reaches only the gallery and its own login.
+    scope = serializers.CharField()
     expires_at = serializers.DateTimeField()
     expires_in = serializers.IntegerField()
+
+
+class LoginSessionSerializer(serializers.ModelSerializer):
+    current = serializers.SerializerMethodField()
+
+    class Meta:
+        model = LoginSession
+        fields = ["id", "created_at", "last_used_at", "ip", "user_agent", "auth_method", "current"]
+        read_only_fields = fields
+
+    def get_current(self, session) -> bool:
+        return session.id.hex == self.context.get("current")
 
 
 class HealthSerializer(serializers.Serializer):
