@@ -10,7 +10,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 
 from . import auth_state, hashers
 from .audit import record
-from .login_sessions import login_session_end, login_sessions_end_all, login_sessions_open
+from .login_sessions import login_session_end, login_sessions_end_all
 from .tokens import SESSION_CLAIM, RefreshToken
 
 logger = logging.getLogger(__name__)
@@ -77,14 +77,16 @@ def token_logout(*, access_token, refresh=None, user=None, request=None):
         record(request=request, action="logout")
 
 
-def login_session_end_own(*, user, session_id, request=None) -> bool:
-    """End `user`'s open session `session_id` and audit it; return False when `user` has no such open session."""
+def login_session_end_own(*, session_id, request=None) -> bool:
+    """End the caller's session `session_id` (the caller's view checked it is theirs) and audit it.
+
+    Returns False, recording nothing, when it was no longer open.
+    """
     with transaction.atomic():
-        if not login_sessions_open(user=user).filter(pk=session_id).exists():
-            return False
-        login_session_end(session_id=session_id, reason="ended_by_user")
-        record(request=request, action="login_session_end", target=str(session_id))
-    return True
+        ended = login_session_end(session_id=session_id, reason="ended_by_user")
+        if ended:
+            record(request=request, action="login_session_end", target=str(session_id))
+    return ended
 
 
 def token_logout_all(*, access_token, user, request=None) -> int:
