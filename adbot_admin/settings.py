@@ -335,6 +335,12 @@ RATELIMIT_IPV6_MASK = 64
 SESSION_MAX_BYTES = env.int("SESSION_MAX_BYTES", default=10 * 1024 * 1024)
 IMAGE_MAX_BYTES = env.int("IMAGE_MAX_BYTES", default=10 * 1024 * 1024)
 IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=40_000_000)
+# Longest side of a stored gallery image; larger uploads are scaled down to it.
+IMAGE_MAX_SIDE = env.int("IMAGE_MAX_SIDE", default=2560)
+# Image decodes one process runs at once (each may take tens of MiB), and the
+# seconds an upload waits for one before it is answered 503 image_busy.
+IMAGE_DECODE_SLOTS = env.int("IMAGE_DECODE_SLOTS", default=1)
+IMAGE_DECODE_WAIT = env.float("IMAGE_DECODE_WAIT", default=10.0)
 SERVE_MEDIA = env.bool("SERVE_MEDIA", default=True)
 # What every absolute URL begins with (e.g. https://example.com); empty: the request's own scheme and host.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")

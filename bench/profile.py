@@ -2,7 +2,7 @@
 
     python manage.py shell < bench/profile.py     (with the bench's DATABASE_URL / CACHE_URL set)
 
-Writes bench/profiles/<name>.txt for the cached admin list and the public gallery.
+Writes bench/profiles/<name>.txt for the floor, the admin sessions list and the public gallery.
 """
 
 from pathlib import Path
@@ -11,9 +11,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
 from pyinstrument import Profiler
-from rest_framework_simplejwt.tokens import AccessToken
+from adbot_admin.tokens import AccessToken
 
 OUT = Path(settings.BASE_DIR) / "bench" / "profiles"
+OUT.mkdir(exist_ok=True)
 user = get_user_model().objects.get(username="bench-admin")
 token = AccessToken.for_user(user)
 token["role"] = user.role

@@ -26,12 +26,20 @@ class GalleryImageAddForm(forms.ModelForm):
             self.processed = services.gallery_image_check(upload=upload)
         except ImageRejected as exc:
             raise ValidationError(str(exc), code="invalid_image") from exc
+        except services.DecodeBusy as exc:
+            raise ValidationError(
+                f"The server is busy with other images; nothing was stored. Try again in {exc.retry_after} s.",
+                code="image_busy",
+            ) from exc
         return upload
 
 
 @admin.register(GalleryImage)
 class GalleryImageAdmin(admin.ModelAdmin):
     """Gallery images; every add, change and delete goes through cms.services, as the API's do."""
+
+    class Media:
+        css = {"all": ["cms/admin.css"]}
 
     list_display = ["thumbnail", "title", "format", "dimensions", "size", "position", "published", "created_at"]
     list_display_links = ["thumbnail", "title"]
@@ -57,20 +65,23 @@ class GalleryImageAdmin(admin.ModelAdmin):
     @admin.display(description="Thumbnail")
     def thumbnail(self, obj):
         return format_html(
-            '<img src="{}" alt="{}" style="max-height:60px;max-width:90px">',
+            '<img class="gallery-thumbnail" src="{}" alt="{}">',
             media_storage().url(obj.thumbnail_name), obj.alt_text,
         )
 
     @admin.display(description="Image")
     def preview(self, obj):
         return format_html(
-            '<a href="{}"><img src="{}" alt="{}" style="max-height:200px;max-width:300px"></a>',
+            '<a href="{}"><img class="gallery-preview" src="{}" alt="{}"></a>',
             media_storage().url(obj.file_name), media_storage().url(obj.thumbnail_name), obj.alt_text,
         )
 
     @admin.display(description="Size (px)")
     def dimensions(self, obj):
-        return f"{obj.width}×{obj.height}"
+        stored = f"{obj.width}×{obj.height}"
+        if (obj.original_width, obj.original_height) == (obj.width, obj.height):
+            return stored
+        return f"{stored} (uploaded {obj.original_width}×{obj.original_height})"
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -12,6 +12,18 @@ Decisions:
 - Animation (GIF, WebP and animated PNG) is kept when frames x width x height
   stays within max_pixels and there are at most MAX_FRAMES frames. A
   multi-picture JPEG (MPO) keeps its first picture only.
+- Web size: the stored image fits max_side x max_side (Lanczos, aspect ratio
+  kept, never enlarged); every animation frame alike, durations and loop kept.
+- Bounded memory: a JPEG is decoded at 1/2, 1/4 or 1/8 scale (Pillow's draft
+  mode) when that still leaves at least the target size, so a camera photo never
+  exists in memory at full size. Other formats are decoded whole, within
+  max_pixels. The downscale runs band by band (Image.resize with a box, over a
+  crop holding the filter's support), so no full-size converted copy or
+  intermediate is made: its output is the same as one resize of the whole.
+  The upload is read by Pillow from its file, never copied into memory.
+- The EXIF orientation is read before scaling and applied to the scaled pixels:
+  the fit box is square, so the stored size is the one the upright picture gets,
+  and turning the smaller image costs less memory.
 - All metadata is dropped, including the ICC profile: EXIF/GPS, XMP, comments
   and text chunks can identify the uploader or smuggle markup, and parsing an
   ICC profile would expose one more parser to attacker data. Colour conversion
@@ -22,8 +34,10 @@ Decisions:
 from __future__ import annotations
 
 import io
+import math
 import struct
 import warnings
+from contextlib import closing
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -32,11 +46,21 @@ from PIL import Image, ImageFile
 # Pillow format ids accepted for upload, passed to Image.open(formats=...).
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
 
+# The longest side of a stored image unless the caller says otherwise.
+DEFAULT_MAX_SIDE = 2560
+
+# Output rows resized per band: small enough that a band's crop and Pillow's
+# intermediate stay a few MiB, large enough that the overlap is negligible.
+_BAND_ROWS = 64
+# Lanczos reaches 3 source pixels either side, times the reduction factor.
+_LANCZOS_SUPPORT = 3.0
+
 # A tiny GIF can hold hundreds of thousands of 1x1 frames within the byte limit;
 # each frame costs Python-level work, so their number is capped separately.
 MAX_FRAMES = 1000
 
-_READ_CHUNK = 64 * 1024
+# The longest WebP header _webp_canvas_size reads.
+_WEBP_HEADER_BYTES = 30
 
 # Everything Pillow is known to raise on malformed input. DecompressionBombWarning
 # is listed because process_image turns it into an error.
@@ -65,6 +89,14 @@ _ORIENTATION_TRANSPOSE = {
     8: Image.Transpose.ROTATE_90,
 }
 _EXIF_ORIENTATION_TAG = 0x0112
+_SWAPS_SIDES = frozenset(
+    {
+        Image.Transpose.TRANSPOSE,
+        Image.Transpose.TRANSVERSE,
+        Image.Transpose.ROTATE_90,
+        Image.Transpose.ROTATE_270,
+    }
+)
 
 
 class ImageRejected(Exception):
@@ -78,8 +110,10 @@ class ProcessedImage:
     format: str  # "jpeg" | "png" | "webp" | "gif"
     content_type: str  # "image/jpeg" ...
     extension: str  # "jpg" | "png" | "webp" | "gif"
-    width: int
+    width: int  # stored size, upright
     height: int
+    original_width: int  # uploaded size, upright
+    original_height: int
     content: bytes  # the re-encoded image
     thumbnail: bytes  # the re-encoded thumbnail, same format as content
 
@@ -116,6 +150,8 @@ class _Frames:
     images: list[Image.Image]
     durations: list[int]
     loop: int | None
+    orientation: Image.Transpose | None = None  # still to apply
+    original_size: tuple[int, int] = (0, 0)  # upright
 
 
 def process_image(
@@ -123,10 +159,12 @@ def process_image(
     *,
     max_bytes: int,
     max_pixels: int,
+    max_side: int = DEFAULT_MAX_SIDE,
     thumbnail_size: tuple[int, int] = (400, 400),
 ) -> ProcessedImage:
-    """Return the upload re-encoded from its pixels, with a thumbnail.
+    """Return the upload re-encoded from its pixels at web size, with a thumbnail.
 
+    The stored image fits max_side x max_side; the thumbnail fits thumbnail_size.
     Raises ImageRejected when the upload is empty, larger than max_bytes, not a
     JPEG/PNG/WebP/GIF, damaged or truncated, or holds more than max_pixels
     pixels (summed over animation frames). No Pillow exception escapes.
@@ -138,8 +176,9 @@ def process_image(
             "PIL.ImageFile.LOAD_TRUNCATED_IMAGES is True; "
             "truncated uploads would be accepted"
         )
-    data = _read_limited(fileobj, max_bytes)
-    _check_webp_canvas(data, max_pixels)
+    _check_length(fileobj, max_bytes)
+    _check_webp_canvas(fileobj.read(_WEBP_HEADER_BYTES), max_pixels)
+    fileobj.seek(0)
     try:
         # Pillow warns between MAX_IMAGE_PIXELS and twice that, and raises above.
         # The warning becomes an error here so it refuses the upload instead of
@@ -149,9 +188,12 @@ def process_image(
         # either way.
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as source:
+            # closing(), not the image's own context manager: only close()
+            # frees the decoded pixels, before the frames are turned and encoded.
+            with closing(Image.open(fileobj, formats=ACCEPTED_FORMATS)) as source:
                 output = _OUTPUTS[source.format]
-                frames = _decode_frames(source, output, max_pixels)
+                frames = _decode_frames(source, output, max_pixels, max_side)
+        _upright(frames)
         return _encode_result(frames, output, thumbnail_size)
     except Image.UnidentifiedImageError as exc:
         raise ImageRejected("file is not a JPEG, PNG, WebP or GIF image") from exc
@@ -165,27 +207,20 @@ def process_image(
         raise ImageRejected("image is damaged or truncated and cannot be read") from exc
 
 
-def _read_limited(fileobj: BinaryIO, max_bytes: int) -> bytes:
-    """Return the whole upload, reading at most max_bytes + 1 bytes.
+def _check_length(fileobj: BinaryIO, max_bytes: int) -> None:
+    """Raise ImageRejected if the upload is empty or larger than max_bytes.
 
-    Raises ImageRejected if the upload is empty or larger than max_bytes. The
-    declared size (e.g. UploadedFile.size) is not trusted.
+    The length is the stream's own (its end offset), not a declared size such
+    as UploadedFile.size, and no byte is read to learn it: Pillow later reads
+    the file in small blocks, so the upload never sits in memory whole.
     """
+    fileobj.seek(0, io.SEEK_END)
+    length = fileobj.tell()
     fileobj.seek(0)
-    chunks = []
-    remaining = max_bytes + 1
-    while remaining > 0:
-        chunk = fileobj.read(min(_READ_CHUNK, remaining))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    if remaining <= 0:
+    if length > max_bytes:
         raise ImageRejected(f"image is larger than {_describe_bytes(max_bytes)}")
-    data = b"".join(chunks)
-    if not data:
+    if length == 0:
         raise ImageRejected("file is empty")
-    return data
 
 
 def _check_webp_canvas(data: bytes, max_pixels: int) -> None:
@@ -219,18 +254,20 @@ def _webp_canvas_size(data: bytes) -> tuple[int, int] | None:
 
 
 def _decode_frames(
-    source: ImageFile.ImageFile, output: _Output, max_pixels: int
+    source: ImageFile.ImageFile, output: _Output, max_pixels: int, max_side: int
 ) -> _Frames:
-    """Return the clean frames of source, checking the pixel budget before decoding.
+    """Return the clean frames of source at web size, checking the pixel budget before decoding.
 
-    Raises ImageRejected if the header declares no pixels, too many frames or
-    more than max_pixels pixels in total.
+    The frames are not turned upright yet (see _upright): that waits until the
+    decoded source has been released. Raises ImageRejected if the header
+    declares no pixels, too many frames or more than max_pixels pixels in total.
     """
     frame_count = getattr(source, "n_frames", 1) if output.keeps_animation else 1
     _check_pixel_budget(source.size, frame_count, max_pixels)
     canvas = source.size
+    # The box is square, so the size fits whichever way the picture is turned.
+    target = _fit_within(canvas, (max_side, max_side))
     animated = frame_count > 1
-    orientation = None
     frames = _Frames(images=[], durations=[], loop=source.info.get("loop"))
     for index in range(frame_count):
         source.seek(index)
@@ -238,12 +275,30 @@ def _decode_frames(
         # animation must share a size, and the budget was counted on the first.
         if source.size != canvas:
             raise ImageRejected("animation frames differ in size")
+        region = _reduce_decoding(source, target)
         source.load()
-        if orientation is None:
-            orientation = _exif_orientation(source)
-        frames.images.append(_clean_frame(source, output, animated, orientation))
+        if index == 0:
+            frames.orientation = _exif_orientation(source)
+        frames.images.append(_clean_frame(source, output, animated, target, region))
         frames.durations.append(int(source.info.get("duration") or 0))
+    frames.original_size = _turned(canvas, frames.orientation)
     return frames
+
+
+def _reduce_decoding(
+    source: ImageFile.ImageFile, target: tuple[int, int]
+) -> tuple[float, float, float, float]:
+    """Return the region of the decoded pixels that holds the picture, asking for a reduced decode.
+
+    Only Pillow's JPEG decoder acts on the request (draft mode): it decodes at
+    the smallest of 1/2, 1/4 or 1/8 scale that still holds target, or at full
+    size when target is more than half the original. Other formats decode whole.
+    """
+    if target != source.size:
+        drafted = source.draft(None, target)
+        if drafted is not None:
+            return drafted[1]
+    return (0, 0, *source.size)
 
 
 def _check_pixel_budget(
@@ -281,24 +336,85 @@ def _clean_frame(
     frame: Image.Image,
     output: _Output,
     animated: bool,
-    orientation: Image.Transpose | None,
+    size: tuple[int, int],
+    region: tuple[float, float, float, float],
 ) -> Image.Image:
-    """Return a new image holding only the upright pixels of frame.
+    """Return a new image holding only the pixels of frame's region, at size.
 
     The result carries no info dict, so no comment, EXIF, XMP, ICC profile or
     text chunk can reach the encoder: Pillow copies info through convert(),
     copy() and resize(), and save() writes some of its items.
     """
     mode = _output_mode(frame, output, animated)
-    if frame.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N"):
-        # Pillow clips 16-bit grey to 8 bits instead of scaling it.
-        clean = frame.convert("I").point(lambda value: value * (1 / 256)).convert(mode)
+    if size == frame.size and region == (0, 0, *frame.size):
+        clean = _convert(frame, mode)
     else:
-        clean = frame.convert(mode)  # always a new image, even for the same mode
-    if orientation is not None:
-        clean = clean.transpose(orientation)
+        clean = _downscale(frame, mode, size, region)
     clean.info = {}
     return clean
+
+
+def _convert(image: Image.Image, mode: str) -> Image.Image:
+    """Return a new image of image's pixels in mode."""
+    if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N"):
+        # Pillow clips 16-bit grey to 8 bits instead of scaling it.
+        return image.convert("I").point(lambda value: value * (1 / 256)).convert(mode)
+    return image.convert(mode)  # always a new image, even for the same mode
+
+
+def _downscale(
+    image: Image.Image,
+    mode: str,
+    size: tuple[int, int],
+    region: tuple[float, float, float, float],
+) -> Image.Image:
+    """Return region of image converted to mode and resized to size (Lanczos).
+
+    Works in bands of output rows, each resized from its exact source box
+    (converted first, when needed, in a crop that holds every source row the
+    filter reaches), so the result equals one resize of the whole while a
+    converted copy and Pillow's intermediate exist only a band at a time.
+    """
+    width, height = size
+    left, top, right, bottom = region
+    scale = (bottom - top) / height
+    reach = _LANCZOS_SUPPORT * max(scale, 1.0) + 1
+    # Pillow resizes RGB and L straight from a box of the source; other modes
+    # need converting first, and it would turn a whole RGBA image into RGBa.
+    direct = image.mode == mode and mode in ("RGB", "L")
+    result = Image.new(mode, size)
+    for first in range(0, height, _BAND_ROWS):
+        last = min(height, first + _BAND_ROWS)
+        y0 = top + first * scale
+        y1 = bottom if last == height else top + last * scale
+        if direct:
+            band, offset = image, 0
+        else:
+            offset = max(0, math.floor(y0 - reach))
+            crop = image.crop((0, offset, image.width, min(image.height, math.ceil(y1 + reach))))
+            band = _convert(crop, mode)
+        piece = band.resize(
+            (width, last - first),
+            Image.Resampling.LANCZOS,
+            box=(left, y0 - offset, right, y1 - offset),
+        )
+        result.paste(piece, (0, first))
+    return result
+
+
+def _turned(size: tuple[int, int], orientation: Image.Transpose | None) -> tuple[int, int]:
+    """Return size as it is once orientation has been applied."""
+    if orientation in _SWAPS_SIDES:
+        return size[1], size[0]
+    return size
+
+
+def _upright(frames: _Frames) -> None:
+    """Apply the EXIF orientation to every frame, one at a time."""
+    if frames.orientation is None:
+        return
+    for index, image in enumerate(frames.images):
+        frames.images[index] = image.transpose(frames.orientation)
 
 
 def _output_mode(frame: Image.Image, output: _Output, animated: bool) -> str:
@@ -335,6 +451,8 @@ def _encode_result(
         extension=output.extension,
         width=width,
         height=height,
+        original_width=frames.original_size[0],
+        original_height=frames.original_size[1],
         content=content,
         thumbnail=thumbnail,
     )

@@ -22,8 +22,10 @@ class GalleryImage(models.Model):
 
     file_name = models.CharField(max_length=255, unique=True, editable=False)
     thumbnail_name = models.CharField(max_length=255, unique=True, editable=False)
-    width = models.PositiveIntegerField(editable=False)
-    height = models.PositiveIntegerField(editable=False)
+    width = models.PositiveIntegerField(editable=False, help_text="Stored width in pixels, at most IMAGE_MAX_SIDE.")
+    height = models.PositiveIntegerField(editable=False, help_text="Stored height in pixels, at most IMAGE_MAX_SIDE.")
+    original_width = models.PositiveIntegerField(editable=False, help_text="Width of the upload, upright.")
+    original_height = models.PositiveIntegerField(editable=False, help_text="Height of the upload, upright.")
     format = models.CharField(max_length=8, choices=ImageFormat.choices, editable=False)
     size = models.PositiveBigIntegerField(editable=False, help_text="Bytes of the stored image.")
     title = models.CharField(max_length=200, blank=True)

@@ -14,6 +14,7 @@ Row and files appear and disappear together:
 """
 
 import logging
+import math
 import uuid
 from datetime import datetime, timedelta
 from functools import partial
@@ -25,6 +26,7 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from adbot_admin import slots
 from adbot_admin.audit import record
 from adbot_admin.models import Outcome
 from adbot_admin.storage import media_storage, save_exact
@@ -36,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 GALLERY_DIR = "gallery"
 THUMBNAIL_SIZE = (400, 400)
+DECODE_SLOTS = "image-decode"
 EDITABLE_FIELDS = ("title", "alt_text", "position", "published")
 REVISION_PK = 1
 
@@ -44,20 +47,35 @@ class ImageTooLarge(ImageRejected):
     """Raised when an upload is larger than IMAGE_MAX_BYTES (the API answers 413)."""
 
 
-def gallery_image_check(*, upload) -> ProcessedImage:
-    """Return `upload` validated and re-encoded, with its thumbnail.
+class DecodeBusy(Exception):
+    """Raised when no image decode slot frees up within IMAGE_DECODE_WAIT (the API answers 503)."""
 
-    Raises ImageTooLarge past IMAGE_MAX_BYTES (judged by the bytes received,
-    before any decoding) and ImageRejected for anything process_image refuses.
+    def __init__(self, message, *, retry_after):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def gallery_image_check(*, upload) -> ProcessedImage:
+    """Return `upload` validated and re-encoded at web size (IMAGE_MAX_SIDE), with its thumbnail.
+
+    Decodes run in one of this process's IMAGE_DECODE_SLOTS. Raises
+    ImageTooLarge past IMAGE_MAX_BYTES (judged by the bytes received, before
+    any decoding), DecodeBusy when no slot frees up within IMAGE_DECODE_WAIT
+    seconds, and ImageRejected for anything process_image refuses.
     """
     max_bytes = settings.IMAGE_MAX_BYTES
     size = getattr(upload, "size", None)
     if size is not None and size > max_bytes:
         raise ImageTooLarge(f"image is larger than {_describe_bytes(max_bytes)}")
+    wait = settings.IMAGE_DECODE_WAIT
+    # A wait that found no slot says the queue is at least that long.
+    busy = DecodeBusy(f"every image decode slot stayed busy for {wait:g} s", retry_after=max(1, math.ceil(wait)))
     try:
-        return process_image(
-            upload, max_bytes=max_bytes, max_pixels=settings.IMAGE_MAX_PIXELS, thumbnail_size=THUMBNAIL_SIZE
-        )
+        with slots.held(DECODE_SLOTS, settings.IMAGE_DECODE_SLOTS, wait=wait, busy=busy):
+            return process_image(
+                upload, max_bytes=max_bytes, max_pixels=settings.IMAGE_MAX_PIXELS,
+                max_side=settings.IMAGE_MAX_SIDE, thumbnail_size=THUMBNAIL_SIZE,
+            )
     except ImageRejected as exc:
         if str(exc).startswith("image is larger than"):
             raise ImageTooLarge(str(exc)) from exc
@@ -72,15 +90,17 @@ def gallery_image_create(
     `processed` is the result of gallery_image_check when the caller (the
     admin form) has already checked the upload. `position` None puts the image
     last. Raises ImageRejected (ImageTooLarge) for a refused upload and Django's
-    ValidationError for invalid metadata; either way nothing is stored, and the
-    refusal is audited.
+    ValidationError for invalid metadata, DecodeBusy when no decode slot frees
+    up in time; either way nothing is stored, and the refusal is audited.
     """
     image = GalleryImage(title=title, alt_text=alt_text, position=position or 0, published=published)
     try:
-        image.clean_fields(exclude=["file_name", "thumbnail_name", "width", "height", "format", "size"])
+        image.clean_fields(exclude=[
+            "file_name", "thumbnail_name", "width", "height", "original_width", "original_height", "format", "size",
+        ])
         if processed is None:
             processed = gallery_image_check(upload=upload)
-    except (ImageRejected, ValidationError) as exc:
+    except (ImageRejected, DecodeBusy, ValidationError) as exc:
         record(request=request, action="gallery_image.upload", outcome=Outcome.FAILURE,
                detail={"reason": str(exc.messages if isinstance(exc, ValidationError) else exc)[:500]})
         raise
@@ -89,6 +109,7 @@ def gallery_image_create(
     image.file_name = f"{GALLERY_DIR}/{stem}.{processed.extension}"
     image.thumbnail_name = f"{GALLERY_DIR}/{stem}-thumb.{processed.extension}"
     image.width, image.height = processed.width, processed.height
+    image.original_width, image.original_height = processed.original_width, processed.original_height
     image.format = processed.format
     image.size = len(processed.content)
 

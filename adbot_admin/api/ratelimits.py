@@ -8,7 +8,6 @@ must be a shared one (Redis).
 
 import functools
 import logging
-import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ from django.conf import settings
 from django_ratelimit.core import _split_rate, get_usage
 from rest_framework.exceptions import Throttled
 
+from .. import slots
 from .exceptions import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
@@ -105,10 +105,6 @@ def _count(request, budget):
     return usage
 
 
-_semaphores = {}
-_semaphores_lock = threading.Lock()
-
-
 @contextmanager
 def working_slot(budget):
     """Hold one of this process's slots for `budget` (and what follows it) while the work runs.
@@ -121,14 +117,8 @@ def working_slot(budget):
         yield
         return
     limit = getattr(settings, capped[0].slots_setting)
-    with _semaphores_lock:
-        semaphore = _semaphores.setdefault((capped[0].name, limit), threading.BoundedSemaphore(limit))
-    if not semaphore.acquire(blocking=False):
-        raise PasswordChecksBusy(retry_after=1)
-    try:
+    with slots.held(capped[0].name, limit, wait=0, busy=PasswordChecksBusy(retry_after=1)):
         yield
-    finally:
-        semaphore.release()
 
 
 def _on_limited(request, budget):

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 from django.core.cache import cache
 from django.db import DatabaseError, connection
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -27,6 +27,8 @@ from .pagination import AuditCursorPagination
 from .ratelimits import RateLimitHeadersMixin, rate_limited
 
 USERNAME_MAX = 150
+# The outcome of the public auth views themselves; the schema hook adds 401 only where a bearer token is asked.
+REFUSED_CREDENTIALS = OpenApiResponse(description="Wrong credentials, or an invalid, expired or revoked token.")
 
 
 class PublicMixin:
@@ -50,7 +52,7 @@ class TokenObtainView(RateLimitHeadersMixin, PublicMixin, TokenViewBase):
 
     serializer_class = serializers.TokenObtainSerializer
 
-    @extend_schema(responses={200: serializers.TokenPairSerializer})
+    @extend_schema(responses={200: serializers.TokenPairSerializer, 401: REFUSED_CREDENTIALS})
     @rate_limited(ratelimits.LOGIN)
     def post(self, request, *args, **kwargs):
         username = str(request.data.get("username", ""))[:USERNAME_MAX] if hasattr(request.data, "get") else ""
@@ -74,7 +76,10 @@ class TokenRefreshView(PublicMixin, APIView):
     Presenting a spent refresh token again ends the whole login session.
     """
 
-    @extend_schema(request=serializers.TokenRefreshSerializer, responses={200: serializers.TokenPairSerializer})
+    @extend_schema(
+        request=serializers.TokenRefreshSerializer,
+        responses={200: serializers.TokenPairSerializer, 401: REFUSED_CREDENTIALS},
+    )
     def post(self, request):
         serializer = serializers.TokenRefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -100,7 +105,7 @@ def _access_token_live(token):
 class TokenVerifyView(PublicMixin, APIView):
     """Answers 200 for a live backend token (access or refresh), 401 otherwise."""
 
-    @extend_schema(request=serializers.TokenVerifySerializer, responses={200: None})
+    @extend_schema(request=serializers.TokenVerifySerializer, responses={200: None, 401: REFUSED_CREDENTIALS})
     def post(self, request):
         serializer = serializers.TokenVerifySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -171,7 +176,9 @@ class MeView(APIView):
 class CmsLoginView(RateLimitHeadersMixin, PublicMixin, APIView):
     """Trades the CMS admin password (bcrypt, ADMIN_PASSWORD_HASH) for an admin access token."""
 
-    @extend_schema(request=serializers.CmsLoginSerializer, responses={200: serializers.CmsTokenSerializer})
+    @extend_schema(
+        request=serializers.CmsLoginSerializer, responses={200: serializers.CmsTokenSerializer, 401: REFUSED_CREDENTIALS}
+    )
     @rate_limited(ratelimits.LOGIN)
     def post(self, request):
         if not services.cms_login_configured():

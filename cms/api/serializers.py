@@ -32,10 +32,10 @@ class GalleryImageSerializer(serializers.ModelSerializer):
     class Meta:
         model = GalleryImage
         fields = [
-            "id", "url", "thumbnail_url", "width", "height", "format", "size",
+            "id", "url", "thumbnail_url", "width", "height", "original_width", "original_height", "format", "size",
             "title", "alt_text", "position", "published", "created_at",
         ]
-        read_only_fields = ["id", "width", "height", "format", "size", "created_at"]
+        read_only_fields = ["id", "width", "height", "original_width", "original_height", "format", "size", "created_at"]
 
     def get_url(self, image) -> str:
         return absolute_media_url(self.context.get("request"), image.file_name)
@@ -87,7 +87,10 @@ class PublicGalleryImageSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = GalleryImage
-        fields = ["id", "url", "thumbnail_url", "width", "height", "title", "alt_text", "position"]
+        fields = [
+            "id", "url", "thumbnail_url", "width", "height", "original_width", "original_height",
+            "title", "alt_text", "position",
+        ]
         read_only_fields = fields
 
     def get_url(self, image) -> str:

@@ -26,6 +26,7 @@ from .. import services
 from ..images import ImageRejected, _describe_bytes
 from ..models import GalleryImage
 from . import serializers
+from .exceptions import ImageBusy
 
 # The public site shows the whole gallery on one page; this bounds the work of one request.
 PUBLIC_GALLERY_LIMIT = 500
@@ -35,6 +36,10 @@ logger = logging.getLogger(__name__)
 
 NOT_FOUND = OpenApiResponse(description="No image with this id.")
 TOO_LARGE = OpenApiResponse(description="The image is larger than IMAGE_MAX_BYTES.")
+UPLOAD_UNAVAILABLE = OpenApiResponse(
+    description="Every image decode slot stayed busy for IMAGE_DECODE_WAIT seconds (code image_busy, with "
+    "Retry-After), or the database, the cache or the file storage is unavailable; nothing was kept."
+)
 DISK_FULL = OpenApiResponse(description="File storage is full; nothing was kept.")
 
 
@@ -89,7 +94,7 @@ class GalleryImageViewSet(
     @extend_schema(
         summary="Upload an image",
         request={"multipart/form-data": serializers.GalleryImageUploadSerializer},
-        responses={201: serializers.GalleryImageSerializer, 413: TOO_LARGE, 507: DISK_FULL},
+        responses={201: serializers.GalleryImageSerializer, 413: TOO_LARGE, 503: UPLOAD_UNAVAILABLE, 507: DISK_FULL},
     )
     @rate_limited(ratelimits.UPLOAD)
     def create(self, request, *args, **kwargs):
@@ -103,6 +108,8 @@ class GalleryImageViewSet(
             serializer.instance = services.gallery_image_create(upload=upload, request=self.request, **data)
         except services.ImageTooLarge as exc:
             raise PayloadTooLarge(str(exc)) from exc
+        except services.DecodeBusy as exc:
+            raise ImageBusy(retry_after=exc.retry_after) from exc
         except ImageRejected as exc:
             raise ValidationError({"image": [str(exc)]}, code="invalid_image") from exc
 

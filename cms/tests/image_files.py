@@ -12,7 +12,7 @@ import random
 import struct
 import zlib
 
-from PIL import ExifTags, Image, PngImagePlugin
+from PIL import ExifTags, Image, ImageDraw, PngImagePlugin
 
 # Strings planted in hostile or identifying files; none may appear in output.
 SCRIPT_MARKER = b"<script>alert('xss-marker')</script>"
@@ -79,6 +79,27 @@ def jpeg_bytes(
     if comment is not None:
         params["comment"] = comment
     return _save(_picture(width, height, mode), "JPEG", **params)
+
+
+def photo_jpeg_bytes(width: int, height: int, *, orientation: int | None = None) -> bytes:
+    """Return a detailed JPEG: colour gradients crossed by thin lines and filled shapes.
+
+    Detail makes a downscale's filter and geometry show in the pixels; a flat
+    image would match any downscale.
+    """
+    across = Image.linear_gradient("L").resize((width, height))
+    down = across.transpose(Image.Transpose.ROTATE_90).resize((width, height))
+    image = Image.merge("RGB", (across, down, across.point(lambda value: 255 - value)))
+    draw = ImageDraw.Draw(image)
+    for x in range(0, width, max(1, width // 40)):
+        draw.line((x, 0, width - x, height), fill=(255, 255 - x * 255 // width, 0), width=max(1, width // 400))
+    for index in range(6):
+        left = width * index // 7
+        draw.ellipse((left, height // 4, left + width // 5, height // 4 + height // 3), fill=(250 - 40 * index, 40 * index, 128))
+    params = {"quality": 92}
+    if orientation is not None:
+        params["exif"] = _identifying_exif(orientation, gps=False).tobytes()
+    return _save(image, "JPEG", **params)
 
 
 def png_bytes(

@@ -5,10 +5,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from adbot_admin import slots
 from adbot_admin.models import AuditEvent, AuthMethod, Outcome
+from cms import services
 from cms.models import GalleryImage
 
-from . import image_files
+from . import factories, image_files
 from .conftest import media_files
 from .factories import GalleryImageFactory
 
@@ -79,6 +81,31 @@ def test_add_refuses_a_bad_file_in_the_form(admin_client, snapshot):
     assert response.status_code == 200
     assert "file is not a JPEG, PNG, WebP or GIF image" in response.content.decode()
     assert snapshot()
+
+
+def test_add_while_every_decode_slot_is_busy_says_so_and_stores_nothing(admin_client, snapshot, settings):
+    settings.IMAGE_DECODE_SLOTS = 1
+    settings.IMAGE_DECODE_WAIT = 0
+    data = {
+        "image": SimpleUploadedFile("photo.png", image_files.png_bytes(), content_type="image/png"),
+        "title": "Queued", "alt_text": "", "position": "",
+    }
+
+    with slots.held(services.DECODE_SLOTS, 1, wait=0, busy=AssertionError("the slot was not free")):
+        response = admin_client.post(ADD, data)
+
+    assert response.status_code == 200
+    assert "The server is busy with other images; nothing was stored. Try again in 1 s." in response.content.decode()
+    assert snapshot()
+
+
+def test_a_scaled_down_image_shows_its_uploaded_size(admin_client, settings):
+    settings.IMAGE_MAX_SIDE = 120
+    image = GalleryImageFactory(upload=factories.upload(image_files.png_bytes(600, 400)))
+
+    html = admin_client.get(f"{CHANGELIST}{image.pk}/change/").content.decode()
+
+    assert "120×80 (uploaded 600×400)" in html
 
 
 def test_change_goes_through_the_update_service(admin_client):

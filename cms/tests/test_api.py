@@ -3,6 +3,8 @@
 import importlib
 import io
 import re
+import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,9 +17,10 @@ from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.urls import clear_url_caches
 from django.utils import timezone
-from PIL import Image
+from PIL import Image, ImageChops, ImageStat
 from rest_framework_simplejwt.tokens import AccessToken
 
+from adbot_admin import slots
 from adbot_admin.models import AuditEvent, Outcome
 from cms import services
 from cms.api import views
@@ -28,10 +31,12 @@ from .conftest import GALLERY_URL, PUBLIC_URL, media_files, stored_bytes
 from .factories import GalleryImageFactory
 
 IMAGE_KEYS = {
-    "id", "url", "thumbnail_url", "width", "height", "format", "size",
+    "id", "url", "thumbnail_url", "width", "height", "original_width", "original_height", "format", "size",
     "title", "alt_text", "position", "published", "created_at",
 }
-PUBLIC_KEYS = {"id", "url", "thumbnail_url", "width", "height", "title", "alt_text", "position"}
+PUBLIC_KEYS = {
+    "id", "url", "thumbnail_url", "width", "height", "original_width", "original_height", "title", "alt_text", "position",
+}
 STORED_NAME = re.compile(r"^gallery/[0-9a-f]{32}\.(jpg|png|webp|gif)$")
 THUMB_NAME = re.compile(r"^gallery/[0-9a-f]{32}-thumb\.(jpg|png|webp|gif)$")
 
@@ -79,6 +84,7 @@ def test_every_accepted_format_is_stored_and_served_as_itself(admin_api_client, 
     assert set(body) == IMAGE_KEYS
     assert body["format"] == fmt
     assert (body["width"], body["height"]) == Image.open(io.BytesIO(data)).size
+    assert (body["original_width"], body["original_height"]) == (body["width"], body["height"])
     assert body["title"] == "Harbour" and body["alt_text"] == "Boats at dusk"
     assert body["published"] is True
     image = GalleryImage.objects.get(pk=body["id"])
@@ -279,6 +285,201 @@ def test_pixel_limit_comes_from_settings(admin_api_client, snapshot, settings):
     assert response.status_code == 400
     assert "too many pixels" in response.json()["errors"]["image"][0]
     assert snapshot()
+
+
+# --- upload: web size ------------------------------------------------------------------
+
+
+def stored_image(body, *, thumbnail=False):
+    image = GalleryImage.objects.get(pk=body["id"])
+    return Image.open(io.BytesIO(stored_bytes(image.thumbnail_name if thumbnail else image.file_name)))
+
+
+def luma_difference(first, second):
+    """Return the mean absolute difference of two images' luma, 0-255."""
+    return ImageStat.Stat(ImageChops.difference(first.convert("L"), second.convert("L"))).mean[0]
+
+
+def test_a_camera_sized_upload_is_stored_at_2560_by_default(admin_api_client, settings):
+    assert settings.IMAGE_MAX_SIDE == 2560
+    body = post_image(admin_api_client, image_files.photo_jpeg_bytes(3200, 2000), name="camera.jpg").json()
+
+    assert (body["width"], body["height"]) == (2560, 1600)
+    assert (body["original_width"], body["original_height"]) == (3200, 2000)
+    assert stored_image(body).size == (2560, 1600)
+    assert stored_image(body, thumbnail=True).size == (400, 250)
+    assert body["size"] == len(stored_bytes(GalleryImage.objects.get().file_name))
+
+
+@pytest.mark.parametrize(
+    ("data", "stored", "original"),
+    [
+        (image_files.photo_jpeg_bytes(600, 400), (120, 80), (600, 400)),
+        (image_files.png_bytes(600, 400), (120, 80), (600, 400)),
+        (image_files.webp_bytes(600, 400), (120, 80), (600, 400)),
+        (image_files.gif_bytes(600, 400, transparent=True), (120, 80), (600, 400)),
+        (image_files.png_bytes(300, 600), (60, 120), (300, 600)),
+        (image_files.jpeg_bytes(600, 300, orientation=6), (60, 120), (300, 600)),
+        (image_files.png_bytes(100, 60), (100, 60), (100, 60)),
+        (image_files.jpeg_bytes(120, 30), (120, 30), (120, 30)),
+    ],
+    ids=["large-jpeg", "large-png", "large-webp", "large-gif", "portrait", "portrait-by-exif", "small", "at-the-cap"],
+)
+def test_stored_size_fits_image_max_side(admin_api_client, settings, data, stored, original):
+    settings.IMAGE_MAX_SIDE = 120
+
+    response = post_image(admin_api_client, data)
+
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["width"], body["height"]) == stored
+    assert (body["original_width"], body["original_height"]) == original
+    assert stored_image(body).size == stored
+    # The thumbnail fits 400x400 and is never larger than the stored image.
+    assert stored_image(body, thumbnail=True).size == stored
+
+
+def test_the_lists_show_stored_and_original_sizes(admin_api_client, api_client, settings):
+    settings.IMAGE_MAX_SIDE = 120
+    post_image(admin_api_client, image_files.png_bytes(600, 400))
+
+    sizes = {"width": 120, "height": 80, "original_width": 600, "original_height": 400}
+    admin_row = admin_api_client.get(GALLERY_URL).json()["results"][0]
+    public_row = api_client.get(PUBLIC_URL).json()[0]
+    for row in (admin_row, public_row):
+        assert {key: row[key] for key in sizes} == sizes
+
+
+def test_a_turned_portrait_is_stored_upright(admin_api_client, settings):
+    settings.IMAGE_MAX_SIDE = 120
+    # Red left half, blue right half, tagged "turn clockwise": upright, red is on top.
+    body = post_image(admin_api_client, image_files.jpeg_bytes(600, 300, orientation=6), name="p.jpg").json()
+
+    upright = stored_image(body).convert("RGB")
+    assert upright.size == (60, 120)
+    top, bottom = upright.getpixel((30, 20)), upright.getpixel((30, 100))
+    assert top[0] > top[2] and bottom[2] > bottom[0]
+    assert not upright.getexif()
+
+
+def test_transparency_survives_the_downscale(admin_api_client, settings):
+    settings.IMAGE_MAX_SIDE = 120
+    body = post_image(admin_api_client, image_files.gif_bytes(600, 400, transparent=True), name="t.gif").json()
+
+    image = stored_image(body).convert("RGBA")
+    assert image.getpixel((2, 2))[3] == 0  # the transparent top-left quarter
+    assert image.getpixel((100, 70))[3] == 255
+
+
+@pytest.mark.parametrize(
+    "data", [image_files.gif_bytes(600, 400, frames=3), image_files.webp_bytes(600, 400, frames=3)], ids=["gif", "webp"]
+)
+def test_animation_frames_are_downscaled_keeping_durations_and_loop(admin_api_client, settings, data):
+    settings.IMAGE_MAX_SIDE = 120
+    uploaded = Image.open(io.BytesIO(data))
+
+    body = post_image(admin_api_client, data).json()
+
+    assert (body["width"], body["height"]) == (120, 80)
+    assert (body["original_width"], body["original_height"]) == (600, 400)
+    for thumbnail in (False, True):
+        image = stored_image(body, thumbnail=thumbnail)
+        assert image.n_frames == uploaded.n_frames == 3
+        assert image.info["loop"] == uploaded.info["loop"] == 0
+        durations = []
+        for index in range(image.n_frames):
+            image.seek(index)
+            image.load()  # WebP sets a frame's duration when it is read
+            assert image.size == (120, 80)
+            durations.append(image.info["duration"])
+        assert durations == [80, 80, 80]
+
+
+@pytest.mark.parametrize("max_side", [500, 400], ids=["draft-half-then-lanczos", "draft-quarter"])
+def test_stored_jpeg_matches_a_reference_downscale(admin_api_client, settings, max_side):
+    settings.IMAGE_MAX_SIDE = max_side
+    data = image_files.photo_jpeg_bytes(1600, 1200)
+
+    body = post_image(admin_api_client, data, name="photo.jpg").json()
+
+    stored = stored_image(body)
+    reference = Image.open(io.BytesIO(data)).resize(stored.size, Image.Resampling.LANCZOS)
+    assert stored.size == (max_side, max_side * 3 // 4)
+    # The stored JPEG (quality 85) differs from a full-size decode scaled with
+    # Lanczos by about 1.5 levels; a nearest-neighbour scale gives about 2, a
+    # 1/8 decode scaled up about 3.5, a one-pixel shift about 5.
+    assert luma_difference(stored, reference) < 2.0
+
+
+# --- upload: one decode at a time --------------------------------------------------------
+
+
+@pytest.fixture
+def slot_taken(settings):
+    """Hold the process's only image decode slot, as an upload being decoded would."""
+    settings.IMAGE_DECODE_SLOTS = 1
+    settings.IMAGE_DECODE_WAIT = 0
+    with slots.held(services.DECODE_SLOTS, 1, wait=0, busy=AssertionError("the slot was not free")):
+        yield
+
+
+def test_upload_past_the_decode_wait_is_503_image_busy_and_leaves_nothing(admin_api_client, slot_taken, snapshot):
+    response = post_image(admin_api_client, image_files.png_bytes(), title="Queued")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["code"] == "image_busy"
+    assert set(body) == {"detail", "code"}
+    assert response["Retry-After"] == "1"
+    assert snapshot()
+    refusal = upload_audits(Outcome.FAILURE).get()
+    assert refusal.actor == "alice" and "busy" in refusal.detail["reason"]
+    assert not upload_audits(Outcome.SUCCESS).exists()
+
+
+def test_the_refusal_comes_after_image_decode_wait_and_retry_after_follows_it(admin_api_client, slot_taken, settings):
+    settings.IMAGE_DECODE_WAIT = 1.5
+    started = time.monotonic()
+
+    response = post_image(admin_api_client, image_files.png_bytes())
+
+    assert time.monotonic() - started >= 1.5
+    assert response.status_code == 503
+    assert response["Retry-After"] == "2"
+
+
+def test_an_upload_waits_for_the_slot_to_free_up(admin_api_client, settings):
+    settings.IMAGE_DECODE_SLOTS = 1
+    settings.IMAGE_DECODE_WAIT = 30
+    taken, release = threading.Event(), threading.Event()
+
+    def other_decode():
+        with slots.held(services.DECODE_SLOTS, 1, wait=0, busy=AssertionError("the slot was not free")):
+            taken.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=other_decode)
+    holder.start()
+    taken.wait(30)
+    threading.Timer(0.3, release.set).start()
+    try:
+        response = post_image(admin_api_client, image_files.png_bytes())
+    finally:
+        release.set()
+        holder.join(30)
+
+    assert response.status_code == 201
+    assert GalleryImage.objects.count() == 1
+
+
+def test_each_decode_slot_serves_one_upload_at_a_time(admin_api_client, settings):
+    settings.IMAGE_DECODE_SLOTS = 2
+    settings.IMAGE_DECODE_WAIT = 0
+    with slots.held(services.DECODE_SLOTS, 2, wait=0, busy=AssertionError("no slot")):
+        assert post_image(admin_api_client, image_files.png_bytes()).status_code == 201
+        with slots.held(services.DECODE_SLOTS, 2, wait=0, busy=AssertionError("no slot")):
+            assert post_image(admin_api_client, image_files.png_bytes()).status_code == 503
+    assert post_image(admin_api_client, image_files.png_bytes()).status_code == 201
 
 
 # --- media serving ----------------------------------------------------------------------

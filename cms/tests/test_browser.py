@@ -6,6 +6,7 @@ selenium-manager is never asked to find or download anything.
 
 import shutil
 import tempfile
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,7 +20,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from adbot_admin.models import AuditEvent
+from adbot_admin import slots
+from adbot_admin.models import AuditEvent, Outcome
+from cms import services
 from cms.models import GalleryImage
 
 from . import image_files
@@ -205,6 +208,37 @@ def test_cms_page_flow(live_server, browser, cms_password, token_lifetime, tmp_p
     assert stored_token(browser) is None
     assert not visible(browser, "gallery-view") and not visible(browser, "expiry-warning")
     assert browser.switch_to.active_element.get_attribute("id") == "password"
+
+
+def test_cms_page_retries_an_upload_while_the_server_is_busy(live_server, browser, cms_password, token_lifetime,
+                                                             tmp_path, settings):
+    token_lifetime(3600)
+    settings.IMAGE_MAX_SIDE = 200
+    settings.IMAGE_DECODE_SLOTS = 1
+    settings.IMAGE_DECODE_WAIT = 0  # a busy server answers 503 at once, with Retry-After: 1
+    photo = tmp_path / "busy-harbour.png"
+    photo.write_bytes(image_files.png_bytes(640, 480))
+    browser.get(f"{live_server.url}/cms/")
+    log_in(browser, cms_password)
+    wait(browser, EC.visibility_of_element_located((By.ID, "gallery-view")))
+
+    with ExitStack() as busy:
+        # Another upload is being decoded in this (the live server's) process.
+        busy.enter_context(slots.held(services.DECODE_SLOTS, 1, wait=0, busy=AssertionError("the slot was not free")))
+        upload(browser, photo, title="Busy harbour")
+        wait(browser, EC.text_to_be_present_in_element((By.ID, "message"), "waiting…"))
+        assert "the server is busy" in text_of(browser, "message")
+        assert browser.find_element(By.ID, "upload-button").get_attribute("disabled") is not None
+        assert not GalleryImage.objects.exists()
+        assert AuditEvent.objects.filter(action="gallery_image.upload", outcome=Outcome.FAILURE).exists()
+
+    # The slot is free again: the page tries once more by itself, after Retry-After.
+    wait(browser, EC.text_to_be_present_in_element((By.ID, "message"), "Uploaded “Busy harbour”"))
+    image = GalleryImage.objects.get()
+    assert (image.width, image.height, image.original_width, image.original_height) == (200, 150, 640, 480)
+    facts = browser.find_element(By.CSS_SELECTOR, f'li[data-id="{image.pk}"] .facts').text
+    assert "200×150 (uploaded 640×480)" in facts
+    assert browser.find_element(By.ID, "upload-button").get_attribute("disabled") is None
 
 
 def test_cms_page_loads_without_csp_violations(live_server, browser):

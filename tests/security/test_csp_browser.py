@@ -53,8 +53,6 @@ def test_admin_pages_work_under_their_policy(live_server, browser, staff):
         assert console_errors(browser) == [], path
 
 
-@pytest.mark.xfail(reason="cms/admin.py draws thumbnails with inline style attributes, which style-src 'self' "
-                          "blocks: give them a class and a stylesheet (cms is outside this change)")
 def test_the_gallery_admin_with_images_works_under_the_policy(live_server, browser, staff):
     image = GalleryImageFactory()
     admin_log_in(browser, live_server.url)

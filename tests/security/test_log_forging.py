@@ -135,24 +135,33 @@ def test_the_audit_rows_keep_the_values_as_sent(hostile_server):
 # In-process: what Django itself logs about a request goes through the same formatter.
 
 
-def configured_formatters():
-    """Return the formatter of every handler settings.LOGGING attached (the test tools' own left out)."""
-    # pyasn1 (under Telethon) attaches a handler of its own at import for its debug printer, which
-    # writes nothing unless pyasn1.debug.setLogger() turns it on, and never a request's values.
+# Loggers of test-only dependencies with a handler of their own: pyasn1 (under
+# Telethon) attaches one at import for its debug printer, which writes nothing
+# unless pyasn1.debug.setLogger() turns it on, and never a request's values.
+TEST_ONLY_LOGGERS = ("pyasn1",)
+
+
+def configured_handlers():
+    """Return (logger name, handler) for every handler attached in this process (the test tools' own left out)."""
     loggers = [logging.getLogger(), *(
         logger for name, logger in logging.Logger.manager.loggerDict.items()
-        if isinstance(logger, logging.Logger) and name != "pyasn1"
+        if isinstance(logger, logging.Logger) and name.split(".")[0] not in TEST_ONLY_LOGGERS
     )]
     return [
-        handler.formatter for logger in loggers for handler in logger.handlers
+        (logger.name, handler) for logger in loggers for handler in logger.handlers
         if not type(handler).__module__.startswith(("_pytest", "tests.")) and not isinstance(handler, logging.NullHandler)
     ]
 
 
+def configured_formatters():
+    return [handler.formatter for _, handler in configured_handlers()]
+
+
 def test_every_configured_handler_escapes():
-    formatters = configured_formatters()
-    assert formatters, "settings.LOGGING attaches at least the console handler"
-    assert all(isinstance(formatter, logs.EscapingFormatter) for formatter in formatters), formatters
+    handlers = configured_handlers()
+    assert handlers, "settings.LOGGING attaches at least the console handler"
+    unescaped = [(name, handler) for name, handler in handlers if not isinstance(handler.formatter, logs.EscapingFormatter)]
+    assert unescaped == []
 
 
 @pytest.mark.django_db

@@ -25,6 +25,9 @@
   var timer = null;
   var warned = false;
   var maxBytes = 0;
+  var retryTimer = null;
+  // A busy server is tried this many times in all before the page gives up and says so.
+  var MAX_UPLOAD_ATTEMPTS = 10;
 
   function $(id) {
     return document.getElementById(id);
@@ -74,7 +77,7 @@
       var wait = parseInt(retryAfter, 10);
       return action + " refused: too many requests. Try again in " + describeWait(isNaN(wait) ? 60 : wait) + ".";
     }
-    if (status === 503) return action + " failed: the service is unavailable. Try again shortly.";
+    if (status === 503) return action + " failed: " + (detail || "the service is unavailable. Try again shortly.");
     return action + " failed (HTTP " + status + ")" + (detail ? ": " + detail : ".");
   }
 
@@ -96,6 +99,11 @@
   function clearSession() {
     sessionStorage.removeItem(TOKEN_KEY);
     sessionStorage.removeItem(EXPIRES_KEY);
+    if (retryTimer !== null) {
+      clearTimeout(retryTimer);
+      retryTimer = null;
+      el.uploadButton.disabled = false;
+    }
     if (timer !== null) {
       clearInterval(timer);
       timer = null;
@@ -307,6 +315,12 @@
     }
   }
 
+  /* Return " (uploaded W×H)" when the image was scaled down to web size, else "". */
+  function uploadedSize(image) {
+    if (!image.original_width || (image.original_width === image.width && image.original_height === image.height)) return "";
+    return " (uploaded " + image.original_width + "×" + image.original_height + ")";
+  }
+
   function renderItem(image, index) {
     var node = el.template.content.firstElementChild.cloneNode(true);
     var id = image.id;
@@ -318,7 +332,7 @@
     node.querySelector(".state").textContent = image.published ? "Published" : "Hidden";
     node.querySelector(".state").className = "state " + (image.published ? "on" : "off");
     node.querySelector(".facts").textContent =
-      image.format.toUpperCase() + ", " + image.width + "×" + image.height + ", " + describeBytes(image.size) + ", position " + (index + 1);
+      image.format.toUpperCase() + ", " + image.width + "×" + image.height + uploadedSize(image) + ", " + describeBytes(image.size) + ", position " + (index + 1);
 
     var titleInput = node.querySelector(".title-input");
     var altInput = node.querySelector(".alt-input");
@@ -437,7 +451,13 @@
     form.append("title", el.uploadTitle.value);
     form.append("alt_text", el.uploadAlt.value);
     form.append("published", el.uploadPublished.checked ? "true" : "false");
+    el.uploadButton.disabled = true;
+    sendUpload(file, form, 1);
+  }
 
+  /* Send one upload attempt; a 503 with Retry-After is tried again after that wait. */
+  function sendUpload(file, form, attempt) {
+    retryTimer = null;
     var xhr = new XMLHttpRequest();
     xhr.open("POST", API.images);
     xhr.setRequestHeader("Authorization", "Bearer " + token());
@@ -449,7 +469,6 @@
       el.uploadPercent.textContent = percent + "%";
     });
     xhr.addEventListener("loadend", function () {
-      el.uploadButton.disabled = false;
       el.progressBox.hidden = true;
       var body = null;
       try {
@@ -458,9 +477,20 @@
         body = null;
       }
       if (xhr.status === 401 && token()) {
+        el.uploadButton.disabled = false;
         logout("The server ended your session" + (body && body.detail ? " (" + body.detail + ")" : "") + ". Log in again.");
         return;
       }
+      // The server is busy (every image decode slot taken, say) and says when to come back.
+      var wait = parseInt(xhr.getResponseHeader("Retry-After"), 10);
+      if (xhr.status === 503 && !isNaN(wait) && attempt < MAX_UPLOAD_ATTEMPTS && token()) {
+        say("Upload of " + file.name + ": the server is busy, waiting… (trying again in " + describeWait(wait) + ")");
+        retryTimer = setTimeout(function () {
+          sendUpload(file, form, attempt + 1);
+        }, Math.max(1, wait) * 1000);
+        return;
+      }
+      el.uploadButton.disabled = false;
       if (xhr.status !== 201) {
         say(errorText(xhr.status, body, xhr.getResponseHeader("Retry-After"), "Upload of " + file.name), "error");
         return;
@@ -472,11 +502,10 @@
       render();
       say("Uploaded " + label(body) + ".", "ok");
     });
-    el.uploadButton.disabled = true;
     el.uploadProgress.value = 0;
     el.uploadPercent.textContent = "0%";
     el.progressBox.hidden = false;
-    say("Uploading " + file.name + "…");
+    say(attempt > 1 ? "Uploading " + file.name + " (attempt " + attempt + ")…" : "Uploading " + file.name + "…");
     xhr.send(form);
   }
 
