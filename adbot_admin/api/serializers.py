@@ -33,6 +33,10 @@ class LogoutSerializer(serializers.Serializer):
     refresh = serializers.CharField(write_only=True, required=False)
 
 
+class NoFieldsSerializer(serializers.Serializer):
+    """A body with nothing to say: none, or `{}`. Reading it still refuses a hostile body (400, 413)."""
+
+
 class CmsLoginSerializer(serializers.Serializer):
     # No max_length: a long password is a wrong password (401), like any other.
     password = serializers.CharField(write_only=True, trim_whitespace=False)

@@ -80,8 +80,10 @@ class LogoutAllView(APIView):
 
     allowed_scopes = (Scope.CMS,)
 
-    @extend_schema(summary="End all your login sessions", request=None, responses={204: None})
+    @extend_schema(summary="End all your login sessions", request=serializers.NoFieldsSerializer,
+                   responses={204: None})
     def post(self, request):
+        serializers.NoFieldsSerializer(data=request.data).is_valid(raise_exception=True)
         if getattr(request.user, "scope", Scope.ALL) != Scope.ALL:
             # A shared CMS account: one gallery login does not end the others.
             services.token_logout(access_token=request.auth, user=request.user, request=request)
@@ -95,11 +97,12 @@ class UserLogoutAllView(APIView):
 
     @extend_schema(
         summary="End all login sessions of a user",
-        request=None,
+        request=serializers.NoFieldsSerializer,
         parameters=[OpenApiParameter("username", OpenApiTypes.STR, OpenApiParameter.PATH)],
         responses={204: None, 404: USER_NOT_FOUND},
     )
     def post(self, request, username):
+        serializers.NoFieldsSerializer(data=request.data).is_valid(raise_exception=True)
         user = get_user_model().objects.filter(username=username).first()
         if user is None:
             raise NotFound("No user with this username.")
