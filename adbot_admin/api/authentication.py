@@ -43,6 +43,7 @@ class AdminJWTAuthentication(JWTAuthentication):
             raise AuthenticationFailed("User is inactive", code="user_inactive")
         user.auth_method = AuthMethod.BACKEND_TOKEN
         user.scope = _scope(validated_token, state)
+        user.mfa_enabled = state.mfa_enabled
         return user
 
 
@@ -63,6 +64,8 @@ class FrontendUser:
     id = None
     auth_method = AuthMethod.FRONTEND_TOKEN
     scope = Scope.ALL
+    # The frontend runs its own login; this server holds no second factor for it.
+    mfa_enabled = False
 
     def __init__(self, token):
         self.token = token

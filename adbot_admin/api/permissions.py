@@ -1,6 +1,28 @@
+from django.conf import settings
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 
-from ..models import Role, Scope
+from ..models import AuthMethod, Role, Scope
+
+
+class MfaEnrollmentRequired(PermissionDenied):
+    default_detail = (
+        "This server requires two-factor authentication for admins: turn it on with "
+        "POST /api/auth/2fa/setup and POST /api/auth/2fa/confirm first."
+    )
+    default_code = "mfa_enrollment_required"
+
+
+def mfa_enrollment_missing(user):
+    """Return True when REQUIRE_ADMIN_2FA is on and `user`, logged in here, has no confirmed TOTP device.
+
+    Frontend tokens are left to the frontend, whose login this server does not run.
+    """
+    return (
+        settings.REQUIRE_ADMIN_2FA
+        and getattr(user, "auth_method", None) == AuthMethod.BACKEND_TOKEN
+        and not getattr(user, "mfa_enabled", False)
+    )
 
 
 class IsAdminRole(BasePermission):
@@ -9,6 +31,9 @@ class IsAdminRole(BasePermission):
     A token of a narrower scope (a CMS login) is refused everywhere except on
     views that name its scope in `allowed_scopes`: a new view that says nothing
     is closed to it.
+
+    With REQUIRE_ADMIN_2FA on, an admin without two-factor is refused (403
+    mfa_enrollment_required) except by views marked `allowed_before_mfa_enrollment`.
     """
 
     message = "This endpoint needs the admin role."
@@ -27,4 +52,6 @@ class IsAdminRole(BasePermission):
             self.message = f"A token of scope '{scope}' may not use this endpoint."
             self.code = "insufficient_scope"
             return False
+        if mfa_enrollment_missing(user) and not getattr(view, "allowed_before_mfa_enrollment", False):
+            raise MfaEnrollmentRequired()
         return True

@@ -1,15 +1,25 @@
 from rest_framework import serializers
 from rest_framework_simplejwt import serializers as jwt_serializers
 
+from .. import mfa
 from ..login_sessions import login_session_start
 from ..models import AuditEvent, AuthMethod, LoginSession
 
+# Longer than any TOTP or recovery code, with room for spaces and dashes; longer is a 400.
+CODE_MAX = 64
+MFA_TOKEN_MAX = 128
+
 
 class TokenObtainSerializer(jwt_serializers.TokenObtainSerializer):
-    """Checks a username and password; starts a login session and returns its access and refresh pair."""
+    """Checks a username and password; starts a login session and returns its access and refresh pair.
+
+    For a user with two-factor on it returns a two-factor challenge instead (MfaChallengeSerializer).
+    """
 
     def validate(self, attrs):
         super().validate(attrs)
+        if mfa.mfa_enabled(self.user):
+            return mfa.login_challenge_start(user=self.user)
         issued = login_session_start(user=self.user, auth_method=AuthMethod.PASSWORD, request=self.context.get("request"))
         return issued.pair()
 
@@ -23,6 +33,41 @@ class TokenPairSerializer(serializers.Serializer):
     refresh = serializers.CharField()
     token_type = serializers.CharField()
     expires_in = serializers.IntegerField()
+
+
+class MfaChallengeSerializer(serializers.Serializer):
+    mfa_required = serializers.BooleanField()
+    mfa_token = serializers.CharField(help_text="Opaque; good for one login within `expires_in` seconds.")
+    expires_in = serializers.IntegerField()
+
+
+class MfaLoginSerializer(serializers.Serializer):
+    mfa_token = serializers.CharField(write_only=True, max_length=MFA_TOKEN_MAX)
+    code = serializers.CharField(write_only=True, max_length=CODE_MAX, help_text="A TOTP code or a recovery code.")
+
+
+class MfaSetupSerializer(serializers.Serializer):
+    # No max_length: a long password is a wrong password (401), like any other.
+    password = serializers.CharField(write_only=True, trim_whitespace=False)
+
+
+class MfaSecretSerializer(serializers.Serializer):
+    secret = serializers.CharField(help_text="The TOTP key, base32.")
+    otpauth_uri = serializers.CharField()
+    qr_svg = serializers.CharField(help_text="The otpauth URI as a QR code, an SVG document.")
+
+
+class MfaConfirmSerializer(serializers.Serializer):
+    code = serializers.CharField(write_only=True, max_length=CODE_MAX, help_text="The app's current TOTP code.")
+
+
+class RecoveryCodesSerializer(serializers.Serializer):
+    recovery_codes = serializers.ListField(child=serializers.CharField(), help_text="Shown once; each works once.")
+
+
+class MfaDisableSerializer(serializers.Serializer):
+    password = serializers.CharField(write_only=True, trim_whitespace=False)
+    code = serializers.CharField(write_only=True, max_length=CODE_MAX, help_text="A TOTP code or a recovery code.")
 
 
 class TokenVerifySerializer(serializers.Serializer):
@@ -56,6 +101,7 @@ class MeSerializer(serializers.Serializer):
     scope = serializers.CharField()
     expires_at = serializers.DateTimeField()
     expires_in = serializers.IntegerField()
+    mfa_enabled = serializers.BooleanField()
 
 
 class LoginSessionSerializer(serializers.ModelSerializer):

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 from django.core.cache import cache
 from django.db import DatabaseError, connection
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -48,11 +48,21 @@ def record_login(request, *, action, auth_method, actor="", target="", outcome=O
 
 
 class TokenObtainView(RateLimitHeadersMixin, PublicMixin, TokenViewBase):
-    """Trades a username and password for an access and refresh token of a new login session."""
+    """Trades a username and password for an access and refresh token of a new login session.
+
+    A user with two-factor on gets an `mfa_token` instead, for `POST /api/auth/token/2fa`.
+    """
 
     serializer_class = serializers.TokenObtainSerializer
 
-    @extend_schema(responses={200: serializers.TokenPairSerializer, 401: REFUSED_CREDENTIALS})
+    @extend_schema(responses={
+        200: PolymorphicProxySerializer(
+            component_name="TokenObtainResult",
+            serializers=[serializers.TokenPairSerializer, serializers.MfaChallengeSerializer],
+            resource_type_field_name=None,
+        ),
+        401: REFUSED_CREDENTIALS,
+    })
     @rate_limited(ratelimits.LOGIN)
     def post(self, request, *args, **kwargs):
         username = str(request.data.get("username", ""))[:USERNAME_MAX] if hasattr(request.data, "get") else ""
@@ -66,7 +76,11 @@ class TokenObtainView(RateLimitHeadersMixin, PublicMixin, TokenViewBase):
             lockout.failed(request, username)
             raise
         lockout.clear(username)
-        record_login(request, action="login", auth_method=AuthMethod.PASSWORD, actor=username, target=username)
+        if response.data.get("mfa_required"):
+            # The password was right; the login waits for its second factor.
+            record_login(request, action="login_mfa_required", auth_method=AuthMethod.PASSWORD, target=username)
+        else:
+            record_login(request, action="login", auth_method=AuthMethod.PASSWORD, actor=username, target=username)
         return response
 
 
@@ -135,6 +149,7 @@ class LogoutView(APIView):
     """Ends the caller's login: the access token, its login session and, when sent, the refresh token."""
 
     allowed_scopes = (Scope.CMS,)
+    allowed_before_mfa_enrollment = True
 
     @extend_schema(request=serializers.LogoutSerializer, responses={204: None})
     def post(self, request):
@@ -155,9 +170,10 @@ class LogoutView(APIView):
 
 
 class MeView(APIView):
-    """Says who the token belongs to, its role, its scope and when it expires."""
+    """Says who the token belongs to, its role, its scope, when it expires and whether two-factor is on."""
 
     allowed_scopes = (Scope.CMS,)
+    allowed_before_mfa_enrollment = True
 
     @extend_schema(responses={200: serializers.MeSerializer})
     def get(self, request):
@@ -169,6 +185,7 @@ class MeView(APIView):
             "scope": request.user.scope,
             "expires_at": expires_at,
             "expires_in": max(0, int((expires_at - datetime.now(timezone.utc)).total_seconds())),
+            "mfa_enabled": request.user.mfa_enabled,
         }
         return Response(serializers.MeSerializer(body).data)
 

@@ -13,6 +13,7 @@ PUBLIC_ROUTES = (
     "/api/auth/token",
     "/api/auth/token/refresh",
     "/api/auth/token/verify",
+    "/api/auth/token/2fa",
     "/api/cms/login",
     "/api/public/*",
     "/api/schema",
