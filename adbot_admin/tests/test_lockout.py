@@ -194,3 +194,17 @@ def test_a_locked_unknown_username_on_the_admin_site_answers_alike(admin):
     fail("nobody-at-all", FAILURES, via=site_login)
     known, unknown = site_login("grace"), site_login("nobody-at-all")
     assert assert_locked(known)["code"] == assert_locked(unknown)["code"]
+
+
+def test_a_right_password_refused_for_its_missing_code_is_no_failure(admin):
+    # Two-factor: the admin site re-shows its form for a missing code; the password itself was right.
+    from conftest import bearer_client
+
+    from .mfa import enrol
+
+    enrol(bearer_client(admin))
+    for _ in range(FAILURES + 1):
+        response = site_login("grace", TEST_PASSWORD)
+        assert response.status_code == 200 and b"otp_token" in response.content
+    assert token_login("grace", TEST_PASSWORD).json()["mfa_required"] is True
+    assert not AuditEvent.objects.filter(action="account_locked").exists()

@@ -162,11 +162,12 @@ def test_methods_a_route_does_not_offer_are_405_even_for_an_admin(admin_user, ro
 
 
 # Open to an admin without two-factor while REQUIRE_ADMIN_2FA is on: how to turn it on, who am I, log out.
-MFA_ENROLMENT_ROUTES = ("/api/auth/2fa/", "/api/auth/me", "/api/auth/logout")
+MFA_ENROLMENT_ROUTES = ("/api/auth/2fa/*", "/api/auth/me", "/api/auth/logout")
 
 
 def _enrolment_route(route):
-    return route.path.startswith(MFA_ENROLMENT_ROUTES)
+    # Exact paths: /api/auth/logout-all is not /api/auth/logout.
+    return any(_covers(entry, route.path) for entry in MFA_ENROLMENT_ROUTES)
 
 
 def test_the_enrolment_routes_exist():
