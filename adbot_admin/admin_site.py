@@ -7,7 +7,7 @@ from django_otp import user_has_device
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 from rest_framework.exceptions import APIException
 
-from .api import ratelimits
+from .api import lockout, ratelimits
 from .api.exceptions import error_body
 
 ENROL_FIRST = (
@@ -51,8 +51,17 @@ class AdminLoginForm(OTPAdminAuthenticationForm):
         return self.cleaned_data
 
 
+def _password_refused(response):
+    """Return True when the re-shown login form refused the password (or the username), not a later check."""
+    form = (getattr(response, "context_data", None) or {}).get("form")
+    # authenticate() found no one: a wrong password or an unknown username. A right password that a
+    # TOTP code, REQUIRE_ADMIN_2FA or a non-staff account refused still names its user.
+    return form is None or form.get_user() is None
+
+
 class AdbotAdminSite(admin.AdminSite):
-    """The admin site; its login form spends the same `login` budget as the API and asks for a TOTP code.
+    """The admin site; its login form spends the same `login` budget as the API and asks for a TOTP code;
+    failed password checks count toward the account lockout (api/lockout.py).
 
     Staff with a confirmed TOTP device reach it only after giving a code at
     login; with REQUIRE_ADMIN_2FA on, staff without one do not reach it at all.
@@ -74,10 +83,20 @@ class AdbotAdminSite(admin.AdminSite):
     def login(self, request, extra_context=None):
         if request.method != "POST":
             return super().login(request, extra_context)
+        username = str(request.POST.get("username", ""))[:150]
+        checks_password = bool(username and request.POST.get("password"))
         try:
             ratelimits.spend(request, ratelimits.LOGIN)
+            if checks_password:
+                lockout.check(request, username)
             with ratelimits.working_slot(ratelimits.LOGIN):
                 response = super().login(request, extra_context)
+            if response.status_code == 302:
+                lockout.clear(username)
+            elif checks_password and _password_refused(response):
+                lockout.failed(request, username)
+            elif checks_password:  # the password was right; a code or the account's state refused it
+                lockout.clear(username)
         except APIException as exc:
             response = JsonResponse(error_body(exc.detail, exc.get_codes()), status=exc.status_code)
             wait = getattr(exc, "wait", None) or getattr(exc, "retry_after", None)

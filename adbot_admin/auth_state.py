@@ -36,6 +36,8 @@ class AuthState:
     revoked: bool
     # False when the token names a login session that has ended (or is not the user's).
     session_open: bool = True
+    # How the token's open login session was started (AuthMethod); None without one.
+    session_auth_method: str | None = None
     # True when the user has a confirmed TOTP device.
     mfa_enabled: bool = False
 
@@ -62,8 +64,9 @@ def _statements():
     users = quote(user_model._meta.db_table)
     columns = ", ".join(f"u.{quote(user_model._meta.get_field(name).column)}" for name in _user_columns())
     revoked = f"EXISTS (SELECT 1 FROM {quote(RevokedToken._meta.db_table)} r WHERE r.{quote('key')} = %s)"
+    # The open session's auth_method (which decides the token's scope), NULL when it is not open.
     session_open = (
-        f"EXISTS (SELECT 1 FROM {quote(LoginSession._meta.db_table)} s"
+        f"(SELECT s.{quote('auth_method')} FROM {quote(LoginSession._meta.db_table)} s"
         f" WHERE s.{quote('id')} = %s AND s.{quote('user_id')} = u.{quote('id')} AND s.{quote('ended_at')} IS NULL)"
     )
     mfa_enabled = (
@@ -97,8 +100,12 @@ def read(token, user_id=None):
     names = _user_columns()
     fields = len(names)
     user = get_user_model().from_db(connection.alias, names, row[:fields])
-    session_open = True if sid is None else bool(row[fields + 2])
-    return AuthState(user=user, revoked=bool(row[fields]), session_open=session_open, mfa_enabled=bool(row[fields + 1]))
+    mfa_enabled = bool(row[fields + 1])
+    if sid is None:
+        return AuthState(user=user, revoked=bool(row[fields]), mfa_enabled=mfa_enabled)
+    auth_method = row[fields + 2]
+    return AuthState(user=user, revoked=bool(row[fields]), session_open=auth_method is not None,
+                     session_auth_method=auth_method, mfa_enabled=mfa_enabled)
 
 
 def revoke(token):

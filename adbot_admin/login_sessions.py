@@ -13,6 +13,7 @@ presenting a token that was already rotated is taken as theft (RFC 9700,
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
@@ -20,8 +21,8 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 
 from .audit import record
 from .client_ip import client_ip
-from .models import LoginSession, Outcome
-from .tokens import SESSION_CLAIM, AccessToken, RefreshToken, UntypedToken
+from .models import AuthMethod, LoginSession, Outcome, scope_of
+from .tokens import SCOPE_CLAIM, SESSION_CLAIM, AccessToken, RefreshToken, UntypedToken
 
 USER_AGENT_MAX = 255
 
@@ -50,9 +51,10 @@ class IssuedTokens:
         }
 
 
-def _stamp(token, user, session_id):
+def _stamp(token, user, session):
     token["role"] = user.role
-    token[SESSION_CLAIM] = session_id
+    token[SESSION_CLAIM] = session.id.hex
+    token[SCOPE_CLAIM] = scope_of(session.auth_method).value
     return token
 
 
@@ -65,8 +67,8 @@ def login_session_start(*, user, auth_method, request=None, with_refresh=True) -
         user_agent=str(request.META.get("HTTP_USER_AGENT", ""))[:USER_AGENT_MAX] if request is not None else "",
     )
     if not with_refresh:
-        return IssuedTokens(_stamp(AccessToken.for_user(user), user, session.id.hex), None, session)
-    refresh = _stamp(RefreshToken.for_user(user), user, session.id.hex)
+        return IssuedTokens(_stamp(AccessToken.for_user(user), user, session), None, session)
+    refresh = _stamp(RefreshToken.for_user(user), user, session)
     return IssuedTokens(refresh.access_token, refresh, session)
 
 
@@ -77,6 +79,36 @@ def login_session_end(*, session_id, reason) -> bool:
             ended_at=timezone.now(), end_reason=reason
         )
     )
+
+
+def login_sessions_open(*, user):
+    """Return `user`'s sessions that are not ended and may still hold a live token, newest first.
+
+    A session with a refresh token lives until its last refresh token expires;
+    a CMS login issues an access token only, so it lives as long as that one.
+    """
+    now = timezone.now()
+    alive = Q(auth_method=AuthMethod.CMS_PASSWORD, created_at__gt=now - api_settings.ACCESS_TOKEN_LIFETIME) | (
+        ~Q(auth_method=AuthMethod.CMS_PASSWORD) & Q(last_used_at__gt=now - api_settings.REFRESH_TOKEN_LIFETIME)
+    )
+    return LoginSession.objects.filter(alive, user=user, ended_at__isnull=True)
+
+
+def login_sessions_end_all(*, user, reason) -> int:
+    """End every open session of `user` and spend their refresh tokens issued without one; return how many ended.
+
+    Refresh tokens of a session are refused once it has ended. Tokens issued
+    before sessions existed (no `sid`) are refused through the blacklist, so a
+    password change leaves none of them usable either; their access tokens
+    cannot be found and run out within ACCESS_TOKEN_EXPIRE_MINUTES.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        ended = LoginSession.objects.filter(user=user, ended_at__isnull=True).update(ended_at=now, end_reason=reason)
+        unspent = OutstandingToken.objects.filter(user=user, expires_at__gt=now, blacklistedtoken__isnull=True)
+        legacy = [row for row in unspent if SESSION_CLAIM not in RefreshToken(row.token, verify=False).payload]
+        BlacklistedToken.objects.bulk_create([BlacklistedToken(token=row) for row in legacy], ignore_conflicts=True)
+    return ended
 
 
 def _verified_refresh_token(raw):

@@ -2,7 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
-from django.db import models
+from django.db import models, transaction
 
 
 class Role(models.TextChoices):
@@ -17,6 +17,19 @@ class User(AbstractUser):
     def role(self):
         return Role.ADMIN if self.is_active and self.is_staff else Role.USER
 
+    def save(self, *args, **kwargs):
+        """Save; a new password (set_password, as the admin site and `changepassword` do) ends every login session.
+
+        A hash upgraded at login (Django's rehash) is not a new password and ends nothing.
+        """
+        changed_password = self._password is not None and not self._state.adding
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if changed_password:
+                from .services import user_logout_all  # services import this module
+
+                user_logout_all(user=self, reason="password_change", auth_method=AuthMethod.NONE)
+
 
 class AuthMethod(models.TextChoices):
     PASSWORD = "password"
@@ -29,6 +42,18 @@ class AuthMethod(models.TextChoices):
     ADMIN_SITE = "admin_site"
     SHELL = "shell"
     NONE = "none"
+
+
+class Scope(models.TextChoices):
+    """What a token may touch: everything its role allows, or only the CMS gallery (and its own login)."""
+
+    ALL = "all"
+    CMS = "cms"
+
+
+def scope_of(auth_method):
+    """Return the Scope of a login made by `auth_method`: the shared CMS password reaches the gallery only."""
+    return Scope.CMS if auth_method == AuthMethod.CMS_PASSWORD else Scope.ALL
 
 
 class Outcome(models.TextChoices):

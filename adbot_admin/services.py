@@ -1,4 +1,4 @@
-"""Authentication flows shared by the API and the shell: CMS password, logout."""
+"""Authentication flows shared by the API and the shell: CMS password, logout, ending login sessions."""
 
 import logging
 import re
@@ -10,7 +10,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 
 from . import auth_state, hashers
 from .audit import record
-from .login_sessions import login_session_end
+from .login_sessions import login_session_end, login_sessions_end_all
 from .tokens import SESSION_CLAIM, RefreshToken
 
 logger = logging.getLogger(__name__)
@@ -75,3 +75,39 @@ def token_logout(*, access_token, refresh=None, user=None, request=None):
         if sid is not None:
             login_session_end(session_id=sid, reason="logout")
         record(request=request, action="logout")
+
+
+def login_session_end_own(*, session_id, request=None) -> bool:
+    """End the caller's session `session_id` (the caller's view checked it is theirs) and audit it.
+
+    Returns False, recording nothing, when it was no longer open.
+    """
+    with transaction.atomic():
+        ended = login_session_end(session_id=session_id, reason="ended_by_user")
+        if ended:
+            record(request=request, action="login_session_end", target=str(session_id))
+    return ended
+
+
+def token_logout_all(*, access_token, user, request=None) -> int:
+    """End every login of the caller, `access_token` itself included (even without a session); return how many.
+
+    A frontend token has no sessions: only the token itself is refused.
+    """
+    with transaction.atomic():
+        auth_state.revoke(access_token)
+        ended = 0 if getattr(user, "pk", None) is None else login_sessions_end_all(user=user, reason="logout_all")
+        record(request=request, action="logout_all", target=user.get_username(), detail={"sessions_ended": ended})
+    return ended
+
+
+def user_logout_all(*, user, request=None, reason="ended_by_admin", auth_method=None) -> int:
+    """End every login session of `user` on someone else's word (an admin, the shell, a new password); return how many.
+
+    Audited as `user_logout_all` with the reason and the count.
+    """
+    with transaction.atomic():
+        ended = login_sessions_end_all(user=user, reason=reason)
+        record(request=request, action="user_logout_all", target=user.get_username(), auth_method=auth_method,
+               detail={"reason": reason, "sessions_ended": ended})
+    return ended

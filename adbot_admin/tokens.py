@@ -27,6 +27,8 @@ from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendE
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
 
+from .models import Scope
+
 # NumericDate claims must be JSON numbers a datetime can hold (RFC 7519, 2):
 # PyJWT takes "1700000000" and lets a list through as a TypeError, and SimpleJWT
 # then fails on either with a 500.
@@ -34,6 +36,8 @@ TIME_CLAIMS = ("exp", "iat", "nbf")
 MAX_NUMERIC_DATE = 253402300799  # 9999-12-31T23:59:59Z
 MAX_USER_ID = 2**63 - 1
 SESSION_CLAIM = "sid"
+# What the token may touch (models.Scope); a token without it, issued before scopes, may touch everything.
+SCOPE_CLAIM = "scope"
 SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 # A `kid` is attacker-controlled (RFC 8725, 3.10): it is only ever compared
 # with the ids of the configured keys, and anything but this shape is refused.
@@ -55,7 +59,7 @@ def check_claim_types(payload, *, backend):
 
     Time claims must be numbers in range; backend tokens also need a string
     `jti` and `token_type`, a `user_id` that can be a primary key and, when
-    present, a `sid` that names a login session.
+    present, a `sid` that names a login session and a `scope` this server knows.
     """
     for name in TIME_CLAIMS:
         if name in payload and not (_is_number(payload[name]) and 0 <= payload[name] <= MAX_NUMERIC_DATE):
@@ -74,6 +78,8 @@ def check_claim_types(payload, *, backend):
     sid = payload.get(SESSION_CLAIM)
     if sid is not None and not (isinstance(sid, str) and SESSION_ID.match(sid)):
         raise TokenBackendError(f"Token has an invalid '{SESSION_CLAIM}' claim")
+    if SCOPE_CLAIM in payload and payload[SCOPE_CLAIM] not in Scope.values:
+        raise TokenBackendError(f"Token has an invalid '{SCOPE_CLAIM}' claim")
 
 
 class KeyRingTokenBackend(TokenBackend):

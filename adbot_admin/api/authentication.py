@@ -12,8 +12,8 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidTok
 from rest_framework_simplejwt.settings import api_settings
 
 from .. import auth_state
-from ..models import AuthMethod, Role
-from ..tokens import AccessToken, FrontendToken
+from ..models import AuthMethod, Role, Scope, scope_of
+from ..tokens import SCOPE_CLAIM, AccessToken, FrontendToken
 
 
 class AdminJWTAuthentication(JWTAuthentication):
@@ -42,8 +42,16 @@ class AdminJWTAuthentication(JWTAuthentication):
         if not user.is_active:
             raise AuthenticationFailed("User is inactive", code="user_inactive")
         user.auth_method = AuthMethod.BACKEND_TOKEN
+        user.scope = _scope(validated_token, state)
         user.mfa_enabled = state.mfa_enabled
         return user
+
+
+def _scope(token, state):
+    """Return the token's Scope: the claim and the session's auth_method can each only narrow it."""
+    if Scope.CMS in (token.get(SCOPE_CLAIM), scope_of(state.session_auth_method)):
+        return Scope.CMS
+    return Scope.ALL
 
 
 class FrontendUser:
@@ -55,6 +63,7 @@ class FrontendUser:
     pk = None
     id = None
     auth_method = AuthMethod.FRONTEND_TOKEN
+    scope = Scope.ALL
     # The frontend runs its own login; this server holds no second factor for it.
     mfa_enabled = False
 

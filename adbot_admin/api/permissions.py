@@ -2,7 +2,7 @@ from django.conf import settings
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 
-from ..models import AuthMethod, Role
+from ..models import AuthMethod, Role, Scope
 
 
 class MfaEnrollmentRequired(PermissionDenied):
@@ -28,6 +28,10 @@ def mfa_enrollment_missing(user):
 class IsAdminRole(BasePermission):
     """Allows access only to bearer tokens whose `role` is `admin`, held by a user who still is one.
 
+    A token of a narrower scope (a CMS login) is refused everywhere except on
+    views that name its scope in `allowed_scopes`: a new view that says nothing
+    is closed to it.
+
     With REQUIRE_ADMIN_2FA on, an admin without two-factor is refused (403
     mfa_enrollment_required) except by views marked `allowed_before_mfa_enrollment`.
     """
@@ -41,6 +45,12 @@ class IsAdminRole(BasePermission):
             return False
         claimed = token.get("role")
         if not (isinstance(claimed, str) and claimed == Role.ADMIN and getattr(user, "role", None) == Role.ADMIN):
+            return False
+        scope = getattr(user, "scope", Scope.ALL)
+        if scope != Scope.ALL and scope not in getattr(view, "allowed_scopes", ()):
+            # DRF reads both from the permission that refused.
+            self.message = f"A token of scope '{scope}' may not use this endpoint."
+            self.code = "insufficient_scope"
             return False
         if mfa_enrollment_missing(user) and not getattr(view, "allowed_before_mfa_enrollment", False):
             raise MfaEnrollmentRequired()

@@ -3,7 +3,7 @@ from rest_framework_simplejwt import serializers as jwt_serializers
 
 from .. import mfa
 from ..login_sessions import login_session_start
-from ..models import AuditEvent, AuthMethod
+from ..models import AuditEvent, AuthMethod, LoginSession
 
 # Longer than any TOTP or recovery code, with room for spaces and dashes; longer is a 400.
 CODE_MAX = 64
@@ -78,6 +78,10 @@ class LogoutSerializer(serializers.Serializer):
     refresh = serializers.CharField(write_only=True, required=False)
 
 
+class NoFieldsSerializer(serializers.Serializer):
+    """A body with nothing to say: none, or `{}`. Reading it still refuses a hostile body (400, 413)."""
+
+
 class CmsLoginSerializer(serializers.Serializer):
     # No max_length: a long password is a wrong password (401), like any other.
     password = serializers.CharField(write_only=True, trim_whitespace=False)
@@ -93,9 +97,23 @@ class MeSerializer(serializers.Serializer):
     username = serializers.CharField()
     role = serializers.CharField()
     auth_method = serializers.CharField()
+    # `all`, or `cms` for a token from the CMS password, which reaches only the gallery and its own login.
+    scope = serializers.CharField()
     expires_at = serializers.DateTimeField()
     expires_in = serializers.IntegerField()
     mfa_enabled = serializers.BooleanField()
+
+
+class LoginSessionSerializer(serializers.ModelSerializer):
+    current = serializers.SerializerMethodField()
+
+    class Meta:
+        model = LoginSession
+        fields = ["id", "created_at", "last_used_at", "ip", "user_agent", "auth_method", "current"]
+        read_only_fields = fields
+
+    def get_current(self, session) -> bool:
+        return session.id.hex == self.context.get("current")
 
 
 class HealthSerializer(serializers.Serializer):

@@ -1,6 +1,6 @@
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import mfa_views, views
+from . import mfa_views, session_views, views
 from .routing import route
 
 urlpatterns = [
@@ -13,6 +13,12 @@ urlpatterns = [
     route("api/auth/2fa/disable", mfa_views.MfaDisableView.as_view(), "2fa-disable"),
     route("api/auth/logout", views.LogoutView.as_view(), "logout"),
     route("api/auth/me", views.MeView.as_view(), "me"),
+    route("api/auth/sessions", session_views.LoginSessionList.as_view(), "login-session-list"),
+    route("api/auth/sessions/(?P<session_id>[0-9a-fA-F-]{32,36})", session_views.LoginSessionDetail.as_view(),
+          "login-session-detail"),
+    route("api/auth/logout-all", session_views.LogoutAllView.as_view(), "logout-all"),
+    route("api/admin/users/(?P<username>[\\w.@+-]{1,150})/logout-all", session_views.UserLogoutAllView.as_view(),
+          "user-logout-all"),
     route("api/cms/login", views.CmsLoginView.as_view(), "cms-login"),
     route("api/health", views.HealthView.as_view(), "health"),
     route("api/admin/audit", views.AuditEventList.as_view(), "audit-list"),

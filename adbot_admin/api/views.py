@@ -17,9 +17,9 @@ from rest_framework_simplejwt.views import TokenViewBase
 from .. import auth_state, services
 from ..audit import record
 from ..login_sessions import access_lifetime_seconds, login_session_start, refresh_token_rotate
-from ..models import AuditEvent, AuthMethod, LoginSession, Outcome
+from ..models import AuditEvent, AuthMethod, LoginSession, Outcome, Scope
 from ..tokens import SESSION_CLAIM, AccessToken, RefreshToken, UntypedToken
-from . import ratelimits, serializers
+from . import lockout, ratelimits, serializers
 from .authentication import AdminJWTAuthentication
 from .exceptions import NotConfigured, ServiceUnavailable, error_body
 from .filters import AuditEventFilter
@@ -66,12 +66,16 @@ class TokenObtainView(RateLimitHeadersMixin, PublicMixin, TokenViewBase):
     @rate_limited(ratelimits.LOGIN)
     def post(self, request, *args, **kwargs):
         username = str(request.data.get("username", ""))[:USERNAME_MAX] if hasattr(request.data, "get") else ""
+        if username:
+            lockout.check(request, username)
         try:
             response = super().post(request, *args, **kwargs)
         except exceptions.AuthenticationFailed:  # SimpleJWT's serializer raises DRF's own class
             record_login(request, action="login", auth_method=AuthMethod.PASSWORD, target=username,
                          outcome=Outcome.FAILURE)
+            lockout.failed(request, username)
             raise
+        lockout.clear(username)
         if response.data.get("mfa_required"):
             # The password was right; the login waits for its second factor.
             record_login(request, action="login_mfa_required", auth_method=AuthMethod.PASSWORD, target=username)
@@ -144,6 +148,7 @@ class LogoutNotRecorded(ServiceUnavailable):
 class LogoutView(APIView):
     """Ends the caller's login: the access token, its login session and, when sent, the refresh token."""
 
+    allowed_scopes = (Scope.CMS,)
     allowed_before_mfa_enrollment = True
 
     @extend_schema(request=serializers.LogoutSerializer, responses={204: None})
@@ -165,8 +170,9 @@ class LogoutView(APIView):
 
 
 class MeView(APIView):
-    """Says who the token belongs to, its role, when it expires and whether two-factor is on."""
+    """Says who the token belongs to, its role, its scope, when it expires and whether two-factor is on."""
 
+    allowed_scopes = (Scope.CMS,)
     allowed_before_mfa_enrollment = True
 
     @extend_schema(responses={200: serializers.MeSerializer})
@@ -176,6 +182,7 @@ class MeView(APIView):
             "username": request.user.get_username(),
             "role": request.user.role,
             "auth_method": request.user.auth_method,
+            "scope": request.user.scope,
             "expires_at": expires_at,
             "expires_in": max(0, int((expires_at - datetime.now(timezone.utc)).total_seconds())),
             "mfa_enabled": request.user.mfa_enabled,

@@ -21,7 +21,7 @@ def login(client, password):
     return client.post(LOGIN, {"password": password}, format="json")
 
 
-def test_the_right_password_yields_an_admin_token_like_any_other(api_client, cms_password):
+def test_the_right_password_yields_an_admin_token_of_the_cms_scope(api_client, cms_password):
     response = login(api_client, cms_password)
 
     assert response.status_code == 200
@@ -29,8 +29,13 @@ def test_the_right_password_yields_an_admin_token_like_any_other(api_client, cms
     assert set(body) == {"access_token", "token_type", "expires_in"}
     assert (body["token_type"], body["expires_in"]) == ("bearer", 3600)
     claims = claims_of(body["access_token"])
-    assert (claims["role"], claims["token_type"]) == ("admin", "access")
-    assert api_client.get("/api/admin/audit", **bearer(body["access_token"])).status_code == 200
+    assert (claims["role"], claims["token_type"], claims["scope"]) == ("admin", "access", "cms")
+    assert api_client.get("/api/cms/gallery-images", **bearer(body["access_token"])).status_code == 200
+    refused = api_client.get("/api/admin/audit", **bearer(body["access_token"]))
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "insufficient_scope"
+    me = api_client.get("/api/auth/me", **bearer(body["access_token"])).json()
+    assert (me["scope"], me["role"]) == ("cms", "admin")
 
 
 def test_a_wrong_password_is_refused(api_client, cms_password):

@@ -20,6 +20,7 @@ from adbot_admin.api.exceptions import PayloadTooLarge
 from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
 from adbot_admin.api.request_limits import declared_length, multipart_limit
 from adbot_admin.api.views import PublicMixin
+from adbot_admin.models import Scope
 
 from .. import services
 from ..images import ImageRejected, _describe_bytes
@@ -74,6 +75,9 @@ class GalleryImageViewSet(
     viewsets.GenericViewSet,
 ):
     """Gallery images for admins: list (by position, then id), upload, edit, reorder and delete."""
+
+    # The one part of the admin API a CMS-password token may use.
+    allowed_scopes = (Scope.CMS,)
 
     queryset = GalleryImage.objects.all()
     serializer_class = serializers.GalleryImageSerializer

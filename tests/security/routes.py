@@ -20,8 +20,25 @@ PUBLIC_ROUTES = (
     "/api/docs",
 )
 
+# What a token from the CMS password (scope `cms`) may use; every other guarded route answers it 403
+# `insufficient_scope`. Entries ending in `/*` cover every route under them.
+CMS_SCOPE_ROUTES = (
+    "/api/cms/*",
+    "/api/auth/me",
+    "/api/auth/logout",
+    "/api/auth/sessions",
+    "/api/auth/sessions/*",
+    "/api/auth/logout-all",
+)
+
 # Values for path parameters, by name; other names get the first candidate their pattern accepts.
-PARAMETER_SAMPLES = {"pk": "1", "id": "1", "filename": "no-such-file.session"}
+PARAMETER_SAMPLES = {
+    "pk": "1",
+    "id": "1",
+    "filename": "no-such-file.session",
+    "session_id": "00000000-0000-4000-8000-000000000000",
+    "username": "no-such-user",
+}
 FALLBACK_SAMPLES = ("1", "no-such-file.session", "example", "a", "example.png")
 # Methods tried on a plain Django view, whose allowed methods cannot be read from a class.
 PLAIN_VIEW_METHODS = ("get", "post", "put", "patch", "delete")
@@ -44,8 +61,16 @@ class Route:
 
 
 def is_public(path):
+    return _listed(path, PUBLIC_ROUTES)
+
+
+def in_cms_scope(path):
+    return _listed(path, CMS_SCOPE_ROUTES)
+
+
+def _listed(path, entries):
     path = path.rstrip("/")
-    for entry in PUBLIC_ROUTES:
+    for entry in entries:
         if entry.endswith("/*"):
             if path.startswith(entry[:-1]):
                 return True

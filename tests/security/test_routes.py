@@ -8,8 +8,12 @@ fails here.
 import pytest
 from rest_framework.test import APIClient
 
+from adbot_admin.login_sessions import login_session_start
+from adbot_admin.models import AuthMethod
+from adbot_admin.services import cms_admin_user
+
 from . import forge
-from .routes import PUBLIC_ROUTES, api_routes, guarded_cases, is_public
+from .routes import CMS_SCOPE_ROUTES, PUBLIC_ROUTES, api_routes, guarded_cases, in_cms_scope, is_public
 
 ROUTES = api_routes()
 CASES = guarded_cases()
@@ -95,6 +99,40 @@ def test_admin_token_is_let_through(admin_user, route, method, kind):
     assert response.status_code < 500, response.content[:200]
 
 
+def cms_token():
+    """Return an access token of a CMS-password login, as POST /api/cms/login issues it (without its budget)."""
+    issued = login_session_start(user=cms_admin_user(), auth_method=AuthMethod.CMS_PASSWORD, with_refresh=False)
+    return str(issued.access)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("route", "method"), CASES, ids=CASE_IDS)
+def test_a_cms_token_reaches_only_the_gallery_and_its_own_login(route, method):
+    response = call(APIClient(), route, method, **bearer(cms_token()))
+    if in_cms_scope(route.path):
+        assert response.status_code not in (401, 403), response.content[:200]
+        assert response.status_code < 500, response.content[:200]
+    else:
+        assert response.status_code == 403, response.content[:200]
+        if method != "head":
+            assert response.json()["code"] == "insufficient_scope"
+
+
+@pytest.mark.parametrize("entry", CMS_SCOPE_ROUTES)
+def test_every_cms_scope_entry_names_a_guarded_route(entry):
+    assert any(not route.public and _covers(entry, route.path) for route in ROUTES if route.path), entry
+
+
+@pytest.mark.django_db
+def test_a_view_that_names_no_scope_refuses_a_cms_token(settings):
+    """Default deny: a guarded view added without `allowed_scopes` is closed to a CMS token."""
+    settings.ROOT_URLCONF = "tests.security.urls_canary"
+    admin_only = bearer(cms_token())
+    response = APIClient().get("/api/admin/scope-probe/1", **admin_only)
+    assert response.status_code == 403
+    assert response.json()["code"] == "insufficient_scope"
+
+
 @pytest.mark.django_db
 def test_an_unguarded_route_would_fail_the_matrix(settings):
     """The matrix can fail: a route added without the guard shows up in it and answers 200."""
@@ -124,11 +162,12 @@ def test_methods_a_route_does_not_offer_are_405_even_for_an_admin(admin_user, ro
 
 
 # Open to an admin without two-factor while REQUIRE_ADMIN_2FA is on: how to turn it on, who am I, log out.
-MFA_ENROLMENT_ROUTES = ("/api/auth/2fa/", "/api/auth/me", "/api/auth/logout")
+MFA_ENROLMENT_ROUTES = ("/api/auth/2fa/*", "/api/auth/me", "/api/auth/logout")
 
 
 def _enrolment_route(route):
-    return route.path.startswith(MFA_ENROLMENT_ROUTES)
+    # Exact paths: /api/auth/logout-all is not /api/auth/logout.
+    return any(_covers(entry, route.path) for entry in MFA_ENROLMENT_ROUTES)
 
 
 def test_the_enrolment_routes_exist():

@@ -152,8 +152,14 @@ def test_schemathesis_finds_nothing(fuzz_server, tmp_path):
         "--max-examples", str(FUZZ_MAX_EXAMPLES),
         "--workers", "1",
         "--header", f"Authorization: Bearer {token}",
-        # Logout revokes the very token the fuzzer sends; test_auth_api covers it.
+        # Logout (one or all sessions) revokes the very token the fuzzer sends; test_auth_api and
+        # test_login_sessions_api cover them.
         "--exclude-path", "/api/auth/logout",
+        "--exclude-path", "/api/auth/logout-all",
+        # Its stateful phase feeds the username from /api/auth/me and the session ids from
+        # /api/auth/sessions to these, ending its own login.
+        "--exclude-path", "/api/admin/users/{username}/logout-all",
+        "--exclude-path", "/api/auth/sessions/{session_id}",
         # Every text field refuses NUL (DRF); the schema's `type: string` cannot say so.
         "--generation-allow-x00", "false",
         "--request-timeout", "30",

@@ -19,8 +19,9 @@ from rest_framework.test import APIClient
 from . import forge, live
 from .routes import guarded_cases
 
-# Logout's body is optional and unknown fields are ignored: a junk body is a logout (204), not an attack.
-BODY_OPTIONAL = {"/api/auth/logout"}
+# Logout's (and logout-all's) body is optional and unknown fields are ignored: a junk body is a
+# logout (204), not an attack.
+BODY_OPTIONAL = {"/api/auth/logout", "/api/auth/logout-all"}
 WRITE_CASES = [
     (route, method) for route, method in guarded_cases()
     if method in ("post", "put", "patch") and route.path not in BODY_OPTIONAL

@@ -1,4 +1,4 @@
-"""The project's URLs plus one route a careless change could add: open to anyone, not listed public."""
+"""The project's URLs plus routes a careless change could add: one open to anyone and not listed public, one guarded."""
 
 from django.urls import include, path
 from rest_framework.permissions import AllowAny
@@ -14,7 +14,15 @@ class UnguardedView(APIView):
         return Response({"pk": pk})
 
 
+class GuardedView(APIView):
+    """The default guard (IsAdminRole) and no `allowed_scopes`, as a new admin view would start."""
+
+    def get(self, request, pk):
+        return Response({"pk": pk})
+
+
 urlpatterns = [
     path("api/admin/canary/<int:pk>", UnguardedView.as_view()),
+    path("api/admin/scope-probe/<int:pk>", GuardedView.as_view()),
     path("", include("adbot_admin.urls")),
 ]

@@ -1,0 +1,23 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from ...api import lockout
+from ...audit import record
+
+
+class Command(BaseCommand):
+    help = (
+        "Clear the failed-login count of USERNAME, so a username locked by LOGIN_ACCOUNT_FAILURES may "
+        "log in again at once. Works for any name, existing or not (the lockout does not know either). "
+        "Audited as account_unlock."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("username")
+
+    def handle(self, *args, username, **options):
+        try:
+            lockout.clear(username)
+        except lockout.LimiterUnavailable as exc:
+            raise CommandError("The cache (CACHE_URL) does not answer; nothing was cleared.") from exc
+        record(action="account_unlock", target=username[:150])
+        self.stdout.write(f"Cleared the failed-login count of {username}.")
