@@ -5,8 +5,18 @@ from ..login_sessions import login_session_start
 from ..models import AuditEvent, AuthMethod
 
 
+def session_mode_field():
+    return serializers.ChoiceField(
+        choices=["cookie"], required=False, write_only=True,
+        help_text="`cookie`: the refresh token is set as the httpOnly `adbot_refresh` cookie (path "
+        "/api/auth/cookie) instead of being returned, and a `csrftoken` cookie is set for /api/auth/cookie/*.",
+    )
+
+
 class TokenObtainSerializer(jwt_serializers.TokenObtainSerializer):
     """Checks a username and password; starts a login session and returns its access and refresh pair."""
+
+    session = session_mode_field()
 
     def validate(self, attrs):
         super().validate(attrs)
@@ -25,6 +35,15 @@ class TokenPairSerializer(serializers.Serializer):
     expires_in = serializers.IntegerField()
 
 
+class TokenObtainResponseSerializer(TokenPairSerializer):
+    refresh = serializers.CharField(required=False, help_text="Absent with `\"session\": \"cookie\"`.")
+
+
+class CookieAccessSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    expires_in = serializers.IntegerField()
+
+
 class TokenVerifySerializer(serializers.Serializer):
     token = serializers.CharField(write_only=True)
 
@@ -36,6 +55,7 @@ class LogoutSerializer(serializers.Serializer):
 class CmsLoginSerializer(serializers.Serializer):
     # No max_length: a long password is a wrong password (401), like any other.
     password = serializers.CharField(write_only=True, trim_whitespace=False)
+    session = session_mode_field()
 
 
 class CmsTokenSerializer(serializers.Serializer):

@@ -1,6 +1,6 @@
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import views
+from . import cookie_views, views
 from .routing import route
 
 urlpatterns = [
@@ -9,6 +9,8 @@ urlpatterns = [
     route("api/auth/token/verify", views.TokenVerifyView.as_view(), "token-verify"),
     route("api/auth/logout", views.LogoutView.as_view(), "logout"),
     route("api/auth/me", views.MeView.as_view(), "me"),
+    route("api/auth/cookie/refresh", cookie_views.CookieRefreshView.as_view(), "cookie-refresh"),
+    route("api/auth/cookie/logout", cookie_views.CookieLogoutView.as_view(), "cookie-logout"),
     route("api/cms/login", views.CmsLoginView.as_view(), "cms-login"),
     route("api/health", views.HealthView.as_view(), "health"),
     route("api/admin/audit", views.AuditEventList.as_view(), "audit-list"),

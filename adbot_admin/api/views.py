@@ -24,6 +24,7 @@ from .authentication import AdminJWTAuthentication
 from .exceptions import NotConfigured, ServiceUnavailable, error_body
 from .filters import AuditEventFilter
 from .pagination import AuditCursorPagination
+from .refresh_cookie import cookie_mode_requested, refresh_cookie_set
 from .ratelimits import RateLimitHeadersMixin, rate_limited
 
 USERNAME_MAX = 150
@@ -48,11 +49,14 @@ def record_login(request, *, action, auth_method, actor="", target="", outcome=O
 
 
 class TokenObtainView(RateLimitHeadersMixin, PublicMixin, TokenViewBase):
-    """Trades a username and password for an access and refresh token of a new login session."""
+    """Trades a username and password for an access and refresh token of a new login session.
+
+    With `"session": "cookie"` the refresh token is set as the `adbot_refresh` cookie instead of returned.
+    """
 
     serializer_class = serializers.TokenObtainSerializer
 
-    @extend_schema(responses={200: serializers.TokenPairSerializer, 401: REFUSED_CREDENTIALS})
+    @extend_schema(responses={200: serializers.TokenObtainResponseSerializer, 401: REFUSED_CREDENTIALS})
     @rate_limited(ratelimits.LOGIN)
     def post(self, request, *args, **kwargs):
         username = str(request.data.get("username", ""))[:USERNAME_MAX] if hasattr(request.data, "get") else ""
@@ -63,6 +67,8 @@ class TokenObtainView(RateLimitHeadersMixin, PublicMixin, TokenViewBase):
                          outcome=Outcome.FAILURE)
             raise
         record_login(request, action="login", auth_method=AuthMethod.PASSWORD, actor=username, target=username)
+        if cookie_mode_requested(request):
+            refresh_cookie_set(response, request=request, refresh=response.data.pop("refresh"))
         return response
 
 
@@ -165,7 +171,10 @@ class MeView(APIView):
 
 
 class CmsLoginView(RateLimitHeadersMixin, PublicMixin, APIView):
-    """Trades the CMS admin password (bcrypt, ADMIN_PASSWORD_HASH) for an admin access token."""
+    """Trades the CMS admin password (bcrypt, ADMIN_PASSWORD_HASH) for an admin access token.
+
+    With `"session": "cookie"` the login also gets a refresh token, set as the `adbot_refresh` cookie.
+    """
 
     @extend_schema(
         request=serializers.CmsLoginSerializer, responses={200: serializers.CmsTokenSerializer, 401: REFUSED_CREDENTIALS}
@@ -184,11 +193,17 @@ class CmsLoginView(RateLimitHeadersMixin, PublicMixin, APIView):
             record_login(request, action="cms_login", auth_method=AuthMethod.CMS_PASSWORD, actor=user.username,
                          outcome=Outcome.DENIED)
             raise AuthenticationFailed("The CMS admin account is disabled.", "account_disabled")
-        issued = login_session_start(user=user, auth_method=AuthMethod.CMS_PASSWORD, request=request, with_refresh=False)
+        cookie_mode = cookie_mode_requested(request)
+        issued = login_session_start(
+            user=user, auth_method=AuthMethod.CMS_PASSWORD, request=request, with_refresh=cookie_mode
+        )
         record_login(request, action="cms_login", auth_method=AuthMethod.CMS_PASSWORD, actor=user.username)
-        return Response(
+        response = Response(
             {"access_token": str(issued.access), "token_type": "bearer", "expires_in": access_lifetime_seconds()}
         )
+        if cookie_mode:
+            refresh_cookie_set(response, request=request, refresh=issued.refresh)
+        return response
 
 
 def _probe(check):

@@ -13,6 +13,9 @@ PUBLIC_ROUTES = (
     "/api/auth/token",
     "/api/auth/token/refresh",
     "/api/auth/token/verify",
+    # CSRF-checked and read only the refresh cookie (adbot_admin/api/cookie_views.py).
+    "/api/auth/cookie/refresh",
+    "/api/auth/cookie/logout",
     "/api/cms/login",
     "/api/public/*",
     "/api/schema",
