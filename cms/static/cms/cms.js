@@ -3,8 +3,8 @@
  *
  * The login asks for cookie mode: the server keeps the refresh token in an
  * httpOnly cookie this script cannot read, scoped to /api/auth/cookie. The
- * access token lives only in a variable of this script (never sessionStorage,
- * localStorage or a readable cookie), so a reload or a new tab gets a fresh one
+ * access token lives only in a variable of this script (never in web storage
+ * or a readable cookie), so a reload or a new tab gets a fresh one
  * from /api/auth/cookie/refresh. Those cookie calls carry the `csrftoken`
  * cookie's value as X-CSRFToken; every API call sends only the bearer token.
  * A warning with "Stay logged in" shows five minutes before the access token
