@@ -95,10 +95,11 @@ def tune_malloc(log):
 
     glibc gives each thread an arena of its own and raises its mmap threshold
     past every large block freed, so the buffers of one decode stay in the
-    process for the next, one set per thread: measured (bench/upload_memory.py),
-    a worker that has decoded a few 36 MP images keeps about 240 MiB more than
-    it started with. A fixed threshold sends large blocks to mmap, which gives
-    them back on free; two arenas bound what small allocations can scatter.
+    process for the next, one set per thread: measured (bench/upload_memory.py,
+    bench/RESULTS.md), a worker that has decoded a few 36 MP images keeps about
+    125 MiB more than it started with, 3 MiB once tuned. A fixed threshold sends
+    large blocks to mmap, which gives them back on free; two arenas bound what
+    small allocations can scatter.
     """
     import ctypes
     import platform
