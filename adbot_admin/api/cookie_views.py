@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.functional import cached_property
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -59,6 +59,16 @@ def csrf_enforce(request):
         raise CsrfFailed(f"CSRF verification failed: {reason}")
 
 
+CSRF_HEADER = OpenApiParameter(
+    "X-CSRFToken", str, OpenApiParameter.HEADER, required=True,
+    description="The value of the `csrftoken` cookie set at login.",
+)
+REFRESH_COOKIE_PARAMETER = OpenApiParameter(
+    REFRESH_COOKIE, str, OpenApiParameter.COOKIE, required=False,
+    description="The refresh token, set httpOnly by a login with `\"session\": \"cookie\"`.",
+)
+
+
 class CookieRefreshView(PublicMixin, APIView):
     """Trades the refresh cookie for a new access token and a rotated cookie of the same login session.
 
@@ -68,8 +78,11 @@ class CookieRefreshView(PublicMixin, APIView):
     a rotated one presented again ends its login session (as /api/auth/token/refresh).
     """
 
+    parser_classes = []  # takes no body: the cookie is the only input
+
     @extend_schema(
         request=None,
+        parameters=[CSRF_HEADER, REFRESH_COOKIE_PARAMETER],
         responses={
             200: serializers.CookieAccessSerializer,
             401: OpenApiResponse(description="No refresh cookie, or an invalid, expired or revoked one (cleared)."),
@@ -103,8 +116,11 @@ class CookieLogoutView(PublicMixin, APIView):
     sent, so "Log out" always leaves the browser logged out.
     """
 
+    parser_classes = []
+
     @extend_schema(
         request=None,
+        parameters=[CSRF_HEADER, REFRESH_COOKIE_PARAMETER],
         responses={
             204: None,
             403: OpenApiResponse(description="`csrf_failed`: a missing or wrong X-CSRFToken, or a foreign Origin."),
