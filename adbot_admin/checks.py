@@ -142,6 +142,8 @@ def check_admin_allowed_ips(app_configs=None, **kwargs):
 
     messages = []
     for entry in settings.ADMIN_ALLOWED_IPS:
+        if not entry.strip():  # `a,,b` and a trailing comma mean nothing, as in the middleware
+            continue
         try:
             parse_entry(entry)
         except ValueError as exc:

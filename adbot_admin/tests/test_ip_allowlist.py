@@ -144,3 +144,16 @@ def test_a_malformed_entry_stops_start_up_naming_it(settings, entry):
         assert repr(entry) in str(refused.value)
     with pytest.raises(SystemCheckError, match=f"E014: ADMIN_ALLOWED_IPS entry {entry!r}"):
         refuse_unsafe_start()
+
+
+def test_spaces_and_empty_entries_are_ignored(settings):
+    settings.ADMIN_ALLOWED_IPS = [" 203.0.113.7", "", " ", "10.0.0.0/8 "]
+    assert "no issues" in _check_output()
+    assert get("/api/auth/me", "10.9.9.9").status_code == 401
+    assert_refused(get("/api/auth/me", OUTSIDER))
+
+
+def _check_output():
+    out = StringIO()
+    call_command("check", stdout=out, stderr=StringIO())
+    return out.getvalue()
