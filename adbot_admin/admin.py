@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .audit import record
 from .models import AuditEvent, AuthMethod, LoginSession, User
@@ -37,6 +39,14 @@ class AdbotUserAdmin(AuditedModelAdmin, UserAdmin):
 
 
 admin.site.unregister(Group)
+
+# django-otp registers its own; ours audits each write (deleting a device turns two-factor off).
+admin.site.unregister(TOTPDevice)
+
+
+@admin.register(TOTPDevice)
+class AuditedTOTPDeviceAdmin(AuditedModelAdmin, TOTPDeviceAdmin):
+    """django-otp's TOTP device admin, keys hidden (OTP_ADMIN_HIDE_SENSITIVE_DATA), every write audited."""
 
 
 @admin.register(Group)

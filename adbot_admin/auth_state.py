@@ -2,7 +2,8 @@
 
 For a backend token the query answers at once: is its user still there, active
 and staff; was the token itself revoked (a logout); is its login session (the
-`sid` claim) still open. For a frontend token it answers whether the token was
+`sid` claim) still open; does the user have a confirmed TOTP device (for
+REQUIRE_ADMIN_2FA and `/api/auth/me`). For a frontend token it answers whether the token was
 revoked. Nothing here is cached: a logout, demotion or deactivation made by any
 path (the API, the admin site, `manage.py`, `QuerySet.update()`, raw SQL,
 another process) takes effect on the next request.
@@ -18,6 +19,7 @@ from functools import cache
 
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .models import LoginSession, RevokedToken
 from .tokens import SESSION_CLAIM
@@ -34,6 +36,8 @@ class AuthState:
     revoked: bool
     # False when the token names a login session that has ended (or is not the user's).
     session_open: bool = True
+    # True when the user has a confirmed TOTP device.
+    mfa_enabled: bool = False
 
 
 def token_key(token):
@@ -62,10 +66,14 @@ def _statements():
         f"EXISTS (SELECT 1 FROM {quote(LoginSession._meta.db_table)} s"
         f" WHERE s.{quote('id')} = %s AND s.{quote('user_id')} = u.{quote('id')} AND s.{quote('ended_at')} IS NULL)"
     )
+    mfa_enabled = (
+        f"EXISTS (SELECT 1 FROM {quote(TOTPDevice._meta.db_table)} d"
+        f" WHERE d.{quote('user_id')} = u.{quote('id')} AND d.{quote('confirmed')})"
+    )
     where = f"FROM {users} u WHERE u.{quote('id')} = %s"
     return {
-        "user": f"SELECT {columns}, {revoked} {where}",
-        "user_session": f"SELECT {columns}, {revoked}, {session_open} {where}",
+        "user": f"SELECT {columns}, {revoked}, {mfa_enabled} {where}",
+        "user_session": f"SELECT {columns}, {revoked}, {mfa_enabled}, {session_open} {where}",
         "revoked": f"SELECT {revoked}",
     }
 
@@ -89,8 +97,8 @@ def read(token, user_id=None):
     names = _user_columns()
     fields = len(names)
     user = get_user_model().from_db(connection.alias, names, row[:fields])
-    session_open = True if sid is None else bool(row[fields + 1])
-    return AuthState(user=user, revoked=bool(row[fields]), session_open=session_open)
+    session_open = True if sid is None else bool(row[fields + 2])
+    return AuthState(user=user, revoked=bool(row[fields]), session_open=session_open, mfa_enabled=bool(row[fields + 1]))
 
 
 def revoke(token):

@@ -52,11 +52,11 @@ def _raw_secret_key():
         return ""
 
 
-def _key_messages(name, value, error_id, required=True):
+def _key_messages(name, value, error_id, required=True, hint=None):
     problem = key_problem(value)
     if problem is None or (not value and not required):
         return []
-    hint = GENERATE_HINT.format(name=name)
+    hint = hint or GENERATE_HINT.format(name=name)
     message = f"{name} {problem}."
     if settings.DEBUG and value:
         # A weak key on a DEBUG machine is a warning; missing is never fine.
@@ -64,21 +64,63 @@ def _key_messages(name, value, error_id, required=True):
     return [checks.Error(message, hint=hint, id=error_id)]
 
 
+# Each current key, its fallbacks and the id of their weak-key check.
+KEY_FAMILIES = (
+    ("SECRET_KEY", "SECRET_KEY_FALLBACKS", "adbot_admin.E001"),
+    ("JWT_SECRET_KEY", "JWT_SECRET_KEY_FALLBACKS", "adbot_admin.E002"),
+    ("JWT_SECRET", "JWT_SECRET_FALLBACKS", "adbot_admin.E003"),
+)
+# A fallback still verifies: a weak one lets anyone who guesses it in, however strong the current key.
+WEAK_FALLBACK_HINT = "Remove it from {name}; it verifies tokens as long as it is listed."
+
+
+def _current_key(name):
+    return _raw_secret_key() if name == "SECRET_KEY" else getattr(settings, name)
+
+
+def _fallback_messages(name, fallbacks_name, error_id):
+    """Return the weak-key messages of each fallback and an error for a fallback repeating the current key."""
+    current = _current_key(name)
+    messages = []
+    for position, value in enumerate(getattr(settings, fallbacks_name), start=1):
+        messages += _key_messages(f"{fallbacks_name} (key {position})", value, error_id,
+                                  hint=WEAK_FALLBACK_HINT.format(name=fallbacks_name))
+        if current and value == current:
+            messages.append(checks.Error(
+                f"{fallbacks_name} repeats {name}: a fallback must be an old key, not the current one.",
+                hint=f"Remove it from {fallbacks_name}.",
+                id="adbot_admin.E015",
+            ))
+    return messages
+
+
+def _shared_backend_and_frontend_keys():
+    """Return an error naming both variables for each key that signs backend and frontend tokens alike."""
+    frontend = {value: "JWT_SECRET_FALLBACKS" for value in settings.JWT_SECRET_FALLBACKS}
+    frontend[settings.JWT_SECRET] = "JWT_SECRET"
+    messages = []
+    backend = [("JWT_SECRET_KEY", settings.JWT_SECRET_KEY)]
+    backend += [("JWT_SECRET_KEY_FALLBACKS", value) for value in settings.JWT_SECRET_KEY_FALLBACKS]
+    for name, value in backend:
+        if value and value in frontend:
+            messages.append(checks.Error(
+                f"{name} and {frontend[value]} hold the same key: the frontend could mint backend tokens "
+                "and the other way round.",
+                hint="Give each its own value from `python manage.py generate_secret`.",
+                id="adbot_admin.E016",
+            ))
+    return messages
+
+
 @checks.register(checks.Tags.security)
 def check_signing_keys(app_configs=None, **kwargs):
-    """Refuse missing, short, placeholder and publicly known keys."""
+    """Refuse missing, short, placeholder and publicly known keys, current or fallback, and keys used twice."""
     messages = []
-    messages += _key_messages("SECRET_KEY", _raw_secret_key(), "adbot_admin.E001")
-    messages += _key_messages("JWT_SECRET_KEY", settings.JWT_SECRET_KEY, "adbot_admin.E002")
-    messages += _key_messages("JWT_SECRET", settings.JWT_SECRET, "adbot_admin.E003", required=False)
-    if settings.JWT_SECRET and settings.JWT_SECRET == settings.JWT_SECRET_KEY:
-        messages.append(
-            checks.Warning(
-                "JWT_SECRET equals JWT_SECRET_KEY: the frontend could mint backend tokens and the other way round.",
-                hint="Give each its own value from `python manage.py generate_secret`.",
-                id="adbot_admin.W004",
-            )
-        )
+    for name, fallbacks_name, error_id in KEY_FAMILIES:
+        # An unset JWT_SECRET only means no frontend tokens are accepted.
+        messages += _key_messages(name, _current_key(name), error_id, required=name != "JWT_SECRET")
+        messages += _fallback_messages(name, fallbacks_name, error_id)
+    messages += _shared_backend_and_frontend_keys()
     if settings.JWT_SECRET_KEY and settings.JWT_SECRET_KEY == _raw_secret_key():
         messages.append(
             checks.Warning(

@@ -20,6 +20,9 @@ class User(AbstractUser):
 
 class AuthMethod(models.TextChoices):
     PASSWORD = "password"
+    # A password, then a TOTP code (or a recovery code) for the same login.
+    PASSWORD_TOTP = "password_totp"
+    PASSWORD_RECOVERY_CODE = "password_recovery_code"
     CMS_PASSWORD = "cms_password"
     BACKEND_TOKEN = "backend_token"
     FRONTEND_TOKEN = "frontend_token"
@@ -95,3 +98,35 @@ class LoginSession(models.Model):
     def __str__(self):
         state = f"ended {self.ended_at:%Y-%m-%d %H:%M:%S}" if self.ended_at else "active"
         return f"{self.auth_method} login of {self.created_at:%Y-%m-%d %H:%M:%S}, {state}"
+
+
+class RecoveryCode(models.Model):
+    """One single-use recovery code of a user's two-factor login, kept only as its SHA-256."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["user", "code_hash"])]
+
+    def __str__(self):
+        return f"recovery code of user {self.user_id}, {'used' if self.used_at else 'unused'}"
+
+
+class MfaChallenge(models.Model):
+    """The second step of a two-factor login: an opaque `mfa_token`, kept only as its SHA-256."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mfa_challenges")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+    failures = models.PositiveSmallIntegerField(default=0)
+    used = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"two-factor login of user {self.user_id} until {self.expires_at:%Y-%m-%d %H:%M:%S}"

@@ -29,11 +29,23 @@ def env_raw(name, default=""):
     return env.ENVIRON.get(name, default)
 
 
+def split_keys(value):
+    """Return the keys in a comma-separated list, blanks dropped."""
+    return [key.strip() for key in value.split(",") if key.strip()]
+
+
+def env_keys(name):
+    """Return the comma-separated keys in the variable, exactly as set (`manage.py rotate_jwt_key` writes them)."""
+    return split_keys(env_raw(name))
+
+
 # GENERAL
 # ------------------------------------------------------------------------------
 DEBUG = env.bool("DEBUG", default=False)
 # Missing on purpose: start-up must fail without a key (checks.py explains how to make one).
 SECRET_KEY = env_raw("SECRET_KEY")
+# Old keys that still verify (signed cookies, password reset links) while SECRET_KEY signs.
+SECRET_KEY_FALLBACKS = env_keys("SECRET_KEY_FALLBACKS")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 TIME_ZONE = "UTC"
 LANGUAGE_CODE = "en-us"
@@ -101,6 +113,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",
+    # TOTP devices (RFC 6238) for two-factor logins, and their admin-site login form.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "adbot_admin.apps.AdbotAdminConfig",
     "sessions_admin",
     "cms",
@@ -119,6 +134,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The admin site's session remembers which TOTP device verified its login (request.user.is_verified()).
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "adbot_admin.api.content_security_policy.ContentSecurityPolicyMiddleware",
@@ -159,6 +176,21 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # The bcrypt hash behind `POST /api/cms/login` (as made by `manage.py hash_password`).
 ADMIN_PASSWORD_HASH = env_raw("ADMIN_PASSWORD_HASH")
+
+# TWO-FACTOR AUTHENTICATION
+# ------------------------------------------------------------------------------
+# https://django-otp-official.readthedocs.io/en/stable/overview.html#settings
+# When true, an admin without a confirmed TOTP device may log in, but every
+# admin endpoint except /api/auth/2fa/*, /api/auth/me and /api/auth/logout
+# answers 403 mfa_enrollment_required, and the admin site refuses them.
+REQUIRE_ADMIN_2FA = env.bool("REQUIRE_ADMIN_2FA", default=False)
+# The issuer an authenticator app shows beside the account name.
+OTP_TOTP_ISSUER = "adbot-admin"
+# A code is accepted within one 30-second step of the server's clock either way,
+# never a step further because an earlier login drifted (django-otp's default).
+OTP_TOTP_SYNC = False
+# The admin site shows no TOTP key or QR code of an existing device.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # SECURITY
 # ------------------------------------------------------------------------------
@@ -291,8 +323,15 @@ REST_FRAMEWORK = {
 # ------------------------------------------------------------------------------
 # https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html
 JWT_SECRET_KEY = env_raw("JWT_SECRET_KEY")
+# Old backend keys: their tokens are accepted until they expire, none is signed
+# with them (adbot_admin/tokens.py; `manage.py rotate_jwt_key`).
+JWT_SECRET_KEY_FALLBACKS = env_keys("JWT_SECRET_KEY_FALLBACKS")
 # Tokens minted by the Next.js frontend; unset means none are accepted.
 JWT_SECRET = env_raw("JWT_SECRET")
+# Other keys the frontend may sign with: the next one before it deploys it, old ones until their tokens expire.
+JWT_SECRET_FALLBACKS = env_keys("JWT_SECRET_FALLBACKS")
+# Longest lifetime (exp - iat, seconds) of a frontend token accepted; NextAuth's default is 30 days.
+FRONTEND_TOKEN_MAX_AGE = env.int("FRONTEND_TOKEN_MAX_AGE", default=86400)
 JWT_ISSUER = env.str("JWT_ISSUER", default="") or None
 JWT_AUDIENCE = env.str("JWT_AUDIENCE", default="") or None
 ACCESS_TOKEN_EXPIRE_MINUTES = env.int("ACCESS_TOKEN_EXPIRE_MINUTES", default=60)
@@ -334,6 +373,9 @@ RATELIMIT_IPV6_MASK = 64
 # UPLOADS
 # ------------------------------------------------------------------------------
 SESSION_MAX_BYTES = env.int("SESSION_MAX_BYTES", default=10 * 1024 * 1024)
+# Zip imports (POST /api/admin/sessions/import): entries, and bytes uncompressed in all.
+SESSION_IMPORT_MAX_FILES = env.int("SESSION_IMPORT_MAX_FILES", default=1000)
+SESSION_IMPORT_MAX_BYTES = env.int("SESSION_IMPORT_MAX_BYTES", default=512 * 1024 * 1024)
 IMAGE_MAX_BYTES = env.int("IMAGE_MAX_BYTES", default=10 * 1024 * 1024)
 IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=40_000_000)
 # Longest side of a stored gallery image; larger uploads are scaled down to it.

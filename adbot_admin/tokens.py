@@ -5,13 +5,22 @@ issued them, `sid` (the login session). Frontend tokens carry `exp` and `role`
 but no `token_type`; a token of one kind is never accepted as the other.
 These classes only decode and verify signatures and claims; whether a token is
 still allowed is the database's answer (auth_state.py).
+
+Each kind has one current key and any number of fallbacks (JWT_SECRET_KEY and
+JWT_SECRET_KEY_FALLBACKS, JWT_SECRET and JWT_SECRET_FALLBACKS), read from the
+settings when a token is read or signed. Tokens are signed with the current
+key only and name it in the `kid` header; fallbacks only verify, so a key can
+be rotated without logging anyone out (README, "Rotating keys").
 """
 
+import functools
+import hashlib
 import re
+import time
 
 import jwt
 from django.conf import settings
-from jwt import ExpiredSignatureError, InvalidAlgorithmError, InvalidTokenError
+from jwt import ExpiredSignatureError, InvalidAlgorithmError, InvalidSignatureError, InvalidTokenError
 from rest_framework_simplejwt import tokens as simplejwt_tokens
 from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken, TokenError
@@ -26,6 +35,15 @@ MAX_NUMERIC_DATE = 253402300799  # 9999-12-31T23:59:59Z
 MAX_USER_ID = 2**63 - 1
 SESSION_CLAIM = "sid"
 SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
+# A `kid` is attacker-controlled (RFC 8725, 3.10): it is only ever compared
+# with the ids of the configured keys, and anything but this shape is refused.
+KEY_ID_LENGTH = 16
+KEY_ID = re.compile(rf"[0-9a-f]{{{KEY_ID_LENGTH}}}")
+
+
+def key_id(key):
+    """Return the `kid` of `key`: the first 16 hex characters of SHA-256 over its bytes, which reveal nothing of it."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:KEY_ID_LENGTH]
 
 
 def _is_number(value):
@@ -58,29 +76,103 @@ def check_claim_types(payload, *, backend):
         raise TokenBackendError(f"Token has an invalid '{SESSION_CLAIM}' claim")
 
 
-class CheckedTokenBackend:
-    """SimpleJWT's backend, refusing claims of the wrong type instead of failing on them."""
+class KeyRingTokenBackend(TokenBackend):
+    """Signs with the current key, naming it in `kid`; verifies with the key `kid` names or, without one, each in turn."""
 
-    def __init__(self, backend):
-        self.backend = backend
+    options = {}
 
-    def __getattr__(self, name):
-        return getattr(self.backend, name)
+    def __init__(self, algorithm, *, keys, **kwargs):
+        self.keys = [key for key in keys if key]
+        self.keys_by_id = {}
+        for key in self.keys:
+            self.keys_by_id.setdefault(key_id(key), key)
+        super().__init__(algorithm, signing_key=self.keys[0] if self.keys else None, **kwargs)
+
+    @classmethod
+    @functools.lru_cache(maxsize=16)
+    def for_keys(cls, algorithm, keys, audience=None, issuer=None, leeway=None, json_encoder=None):
+        """Return the backend of these settings, built once: the settings are read on each use, the keys' ids not."""
+        return cls(algorithm, keys=keys, audience=audience, issuer=issuer, leeway=leeway, json_encoder=json_encoder)
+
+    def encode(self, payload):
+        """Return `payload` signed with the current key, its `kid` in the header."""
+        jwt_payload = payload.copy()
+        if self.audience is not None:
+            jwt_payload["aud"] = self.audience
+        if self.issuer is not None:
+            jwt_payload["iss"] = self.issuer
+        return jwt.encode(jwt_payload, self.signing_key, algorithm=self.algorithm,
+                          headers={"kid": key_id(self.signing_key)}, json_encoder=self.json_encoder)
+
+    def candidate_keys(self, token):
+        """Return the keys that may have signed `token`: the one its `kid` names, or all without a `kid`.
+
+        Raises TokenBackendError (caused by InvalidSignatureError: not signed
+        by any key of ours) for a `kid` that is malformed or names no key.
+        """
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except InvalidTokenError as exc:
+            raise TokenBackendError("Token is invalid") from exc
+        if kid is None:
+            return self.keys
+        if not (KEY_ID.fullmatch(kid) and kid in self.keys_by_id):
+            raise TokenBackendError("Token is invalid") from InvalidSignatureError("No key has this kid")
+        return [self.keys_by_id[kid]]
 
     def decode(self, token, verify=True):
-        try:
-            payload = self.backend.decode(token, verify=verify)
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise TokenBackendError("Token is invalid") from exc
+        """Return the payload of `token` verified by one of the keys.
+
+        Raises TokenBackendExpiredToken for an expired token and
+        TokenBackendError for any other invalid one.
+        """
+        keys = self.candidate_keys(token) if verify else self.keys[:1]
+        failure = None
+        for key in keys:
+            try:
+                return jwt.decode(
+                    token,
+                    key,
+                    algorithms=[self.algorithm],
+                    audience=self.audience,
+                    issuer=self.issuer,
+                    leeway=self.get_leeway(),
+                    options={"verify_aud": self.audience is not None, "verify_signature": verify, **self.options},
+                )
+            except InvalidSignatureError as exc:  # another key may have signed it
+                failure = exc
+            except (TypeError, ValueError, OverflowError) as exc:  # a claim of the wrong type
+                raise TokenBackendError("Token is invalid") from exc
+            except InvalidAlgorithmError as exc:
+                raise TokenBackendError("Invalid algorithm specified") from exc
+            except ExpiredSignatureError as exc:
+                raise TokenBackendExpiredToken("Token is expired") from exc
+            except InvalidTokenError as exc:
+                raise TokenBackendError("Token is invalid") from exc
+        raise TokenBackendError("Token is invalid") from failure
+
+
+class CheckedTokenBackend(KeyRingTokenBackend):
+    """JWT_SECRET_KEY and its fallbacks, refusing claims of the wrong type instead of failing on them."""
+
+    def decode(self, token, verify=True):
+        payload = super().decode(token, verify=verify)
         check_claim_types(payload, backend=True)
         return payload
 
 
 class CheckedTokenMixin:
-    """Decodes through CheckedTokenBackend."""
+    """Signs and verifies with CheckedTokenBackend, whose keys are read from the settings on each use."""
 
     def get_token_backend(self):
-        return CheckedTokenBackend(super().get_token_backend())
+        return CheckedTokenBackend.for_keys(
+            api_settings.ALGORITHM,
+            (settings.JWT_SECRET_KEY, *settings.JWT_SECRET_KEY_FALLBACKS),
+            audience=api_settings.AUDIENCE,
+            issuer=api_settings.ISSUER,
+            leeway=api_settings.LEEWAY,
+            json_encoder=api_settings.JSON_ENCODER,
+        )
 
 
 class AccessToken(CheckedTokenMixin, simplejwt_tokens.AccessToken):
@@ -97,33 +189,13 @@ class UntypedToken(CheckedTokenMixin, simplejwt_tokens.UntypedToken):
     """A backend token of either kind, for the verify endpoint."""
 
 
-class FrontendTokenBackend(TokenBackend):
-    """HS256 with JWT_SECRET; `exp` required; `sub` may be a number, as Next.js writes it."""
+class FrontendTokenBackend(KeyRingTokenBackend):
+    """HS256 with JWT_SECRET and its fallbacks; `exp` required; `sub` may be a number, as Next.js writes it."""
+
+    options = {"verify_sub": False, "require": ["exp"]}
 
     def decode(self, token, verify=True):
-        try:
-            payload = jwt.decode(
-                token,
-                self.get_verifying_key(token),
-                algorithms=[self.algorithm],
-                audience=self.audience,
-                issuer=self.issuer,
-                leeway=self.get_leeway(),
-                options={
-                    "verify_aud": self.audience is not None,
-                    "verify_signature": verify,
-                    "verify_sub": False,
-                    "require": ["exp"],
-                },
-            )
-        except (TypeError, ValueError, OverflowError) as e:  # a claim of the wrong type
-            raise TokenBackendError("Token is invalid") from e
-        except InvalidAlgorithmError as e:
-            raise TokenBackendError("Invalid algorithm specified") from e
-        except ExpiredSignatureError as e:
-            raise TokenBackendExpiredToken("Token is expired") from e
-        except InvalidTokenError as e:
-            raise TokenBackendError("Token is invalid") from e
+        payload = super().decode(token, verify=verify)
         check_claim_types(payload, backend=False)
         return payload
 
@@ -140,15 +212,16 @@ class FrontendToken(Token):
         super().__init__(token)
 
     def get_token_backend(self):
-        return FrontendTokenBackend(
+        return FrontendTokenBackend.for_keys(
             "HS256",
-            signing_key=settings.JWT_SECRET,
+            (settings.JWT_SECRET, *settings.JWT_SECRET_FALLBACKS),
             audience=settings.JWT_AUDIENCE,
             issuer=settings.JWT_ISSUER,
         )
 
     def verify(self):
         self.check_exp()
+        self.check_lifetime()
         if api_settings.TOKEN_TYPE_CLAIM in self.payload:
             # A backend-shaped token signed with the frontend secret.
             raise TokenError("Token is not a frontend token")
@@ -156,3 +229,13 @@ class FrontendToken(Token):
             raise TokenError("Token has no role")
         if not (self.payload.get("sub") or self.payload.get("email")):
             raise TokenError("Token names no subject")
+
+    def check_lifetime(self):
+        """Raise TokenError when the token lives longer than FRONTEND_TOKEN_MAX_AGE.
+
+        The lifetime is `exp - iat`; without `iat`, it is what is left until
+        `exp`. PyJWT has already refused an `iat` in the future.
+        """
+        start = self.payload.get("iat", time.time())
+        if self.payload["exp"] - start > settings.FRONTEND_TOKEN_MAX_AGE:
+            raise TokenError("Token lifetime exceeds FRONTEND_TOKEN_MAX_AGE")

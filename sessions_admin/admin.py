@@ -13,7 +13,9 @@ class SessionFileAdmin(admin.ModelAdmin):
     file name before anything sees it, and the API refuses such a name instead.
     """
 
-    list_display = ["filename", "library", "layout", "dc_id", "user_id", "is_bot", "size", "uploaded_at", "uploaded_by"]
+    list_display = [
+        "filename", "library", "layout", "dc_id", "user_id", "is_bot", "api_id", "size", "uploaded_at", "uploaded_by",
+    ]
     list_filter = ["library", "dc_id", "is_bot"]
     search_fields = ["filename"]
     date_hierarchy = "uploaded_at"
@@ -59,7 +61,7 @@ class ApiPairAddForm(forms.ModelForm):
 class ApiPairAdmin(admin.ModelAdmin):
     """API pairs with the hash masked everywhere (list and change form); writes go through the services."""
 
-    list_display = ["api_id", "label", "masked_hash", "is_active", "created_at"]
+    list_display = ["api_id", "label", "masked_hash", "is_active", "sessions_count", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["label", "=api_id"]
     actions = ["activate", "deactivate"]
@@ -79,9 +81,16 @@ class ApiPairAdmin(admin.ModelAdmin):
             return []
         return ["api_id", "masked_hash", "created_at", "updated_at"]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_sessions_count()
+
     @admin.display(description="API hash")
     def masked_hash(self, obj):
         return obj.masked_hash
+
+    @admin.display(description="Sessions")
+    def sessions_count(self, obj):
+        return obj.count_sessions()
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -95,11 +104,12 @@ class ApiPairAdmin(admin.ModelAdmin):
             obj.created_at, obj.updated_at = created.created_at, created.updated_at
 
     def delete_model(self, request, obj):
-        services.api_pair_delete(api_pair=obj, request=request)
+        # The admin site's confirmation page is the "force": the audit records how many sessions used it.
+        services.api_pair_delete(api_pair=obj, force=True, request=request)
 
     def delete_queryset(self, request, queryset):
         for api_pair in queryset:
-            services.api_pair_delete(api_pair=api_pair, request=request)
+            services.api_pair_delete(api_pair=api_pair, force=True, request=request)
 
     @admin.action(description="Activate the selected API pairs")
     def activate(self, request, queryset):

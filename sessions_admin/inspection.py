@@ -1,7 +1,7 @@
 """Safe inspection of an uploaded Telegram ``.session`` file.
 
 A ``.session`` file is an SQLite database written by Telethon or by Pyrogram
-(or one of Pyrogram's maintained forks, Kurigram and Pyrofork). It holds the
+(or one of its forks: Kurigram, Pyrofork, Hydrogram). It holds the
 account's 256-byte auth key, so every file is treated as a credential: no
 message raised here ever contains the key, only lengths and names.
 
@@ -40,6 +40,11 @@ writes to the database and so runs any trigger the file carries. Instead:
    covers what ``table_xinfo`` cannot show (CHECK, COLLATE, trigger bodies).
    ``table_xinfo`` runs only on ordinary tables whose name a layout knows,
    so a hostile name or a virtual table never reaches a pragma.
+   A schema that matches no layout but whose version table names a library
+   and says a higher version than any known, or that is a known layout with
+   columns appended, is refused as a newer release (UnknownSessionVersion,
+   naming the versions this server reads); views, virtual tables and foreign
+   triggers keep the closest-layout refusal.
 4. The ``version`` table must hold exactly one row equal to the layout's
    version, and ``sessions`` exactly one row with ``dc_id`` in 1..5 and a
    256-byte BLOB auth key. Only production data centres 1..5 are accepted:
@@ -50,13 +55,14 @@ writes to the database and so runs any trigger the file carries. Instead:
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import re
 import sqlite3
 import stat
 import struct
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -83,6 +89,10 @@ class SessionFileRejected(Exception):
     """
 
 
+class UnknownSessionVersion(SessionFileRejected):
+    """Raised for a file from a library release newer than any layout this server knows."""
+
+
 @dataclass(frozen=True)
 class SessionInfo:
     """What an accepted session file records about its account."""
@@ -92,12 +102,62 @@ class SessionInfo:
     dc_id: int
     user_id: int | None
     is_bot: bool | None
+    api_id: int | None = None
+    # SHA-256 of the auth key, hex: tells two files holding one key apart
+    # without keeping the key anywhere but its file.
+    auth_key_sha256: str = field(default="", repr=False)
 
 
 # --- Library SQL, copied verbatim from the libraries' sources -------------
+# Each block names the release and file it was copied from (installed with pip
+# in a scratch environment and read there); the fixtures under tests/fixtures/
+# are written by those releases and must match.
 
-# Telethon 1.41.2 telethon/sessions/sqlite.py, SQLiteSession.__init__: each
-# definition is run as 'create table {}'. CURRENT_VERSION = 7.
+# Telethon 1.45.0 telethon/sessions/sqlite.py, SQLiteSession.__init__: each
+# definition is run as 'create table {}'. CURRENT_VERSION = 8 since 1.43.0
+# (1.42.0 still wrote 7); 1.43.0 to 1.45.0 write the same schema.
+TELETHON_V8_SQL = """
+create table version (version integer primary key);
+create table sessions (
+                    dc_id integer primary key,
+                    server_address text,
+                    port integer,
+                    auth_key blob,
+                    takeout_id integer,
+                    tmp_auth_key blob
+                );
+create table entities (
+                    id integer primary key,
+                    hash integer not null,
+                    username text,
+                    phone integer,
+                    name text,
+                    date integer
+                );
+create table sent_files (
+                    md5_digest blob,
+                    file_size integer,
+                    type integer,
+                    id integer,
+                    hash integer,
+                    primary key(md5_digest, file_size, type)
+                );
+create table update_state (
+                    id integer primary key,
+                    pts integer,
+                    qts integer,
+                    date integer,
+                    seq integer
+                );
+"""
+
+# Telethon 1.45.0 SQLiteSession._upgrade_database, step 7 -> 8.
+TELETHON_V7_TO_V8_SQL = """
+alter table sessions add column tmp_auth_key blob
+"""
+
+# Telethon 1.41.2 telethon/sessions/sqlite.py, SQLiteSession.__init__ (1.24.0
+# and 1.42.0 write the same). CURRENT_VERSION = 7.
 TELETHON_V7_SQL = """
 create table version (version integer primary key);
 create table sessions (
@@ -321,7 +381,8 @@ BEGIN
 END;
 """
 
-# Kurigram 2.1.35 pyrogram/storage/sqlite_storage.py SCHEMA, VERSION = 6.
+# Kurigram 2.2.0 pyrogram/storage/sqlite_storage.py SCHEMA, VERSION = 6 (the
+# same in 2.1.35; 2.2.26 writes version 7).
 KURIGRAM_V6_SQL = """
 CREATE TABLE sessions
 (
@@ -380,7 +441,8 @@ END;
 """
 
 # Kurigram 2.2.26 SQLiteStorage.update, steps 3 -> 4 (USERNAMES_SCHEMA),
-# 4 -> 5 (UPDATE_STATE_SCHEMA) and 5 -> 6.
+# 4 -> 5 (UPDATE_STATE_SCHEMA) and 5 -> 6 (Kurigram 2.2.0 FileStorage.update
+# runs the same statements).
 KURIGRAM_V3_TO_V6_SQL = """
 CREATE TABLE usernames
 (
@@ -495,73 +557,87 @@ CREATE TABLE update_state
 
 @dataclass(frozen=True)
 class Layout:
-    """One library version's file layout and the SQL paths that produce it."""
+    """One library version's file layout, who writes it, and the SQL paths that produce it."""
 
     name: str
-    library: str
+    library: str  # telethon | pyrogram (Pyrogram and its forks share one family)
     version: int
-    version_column: str
-    records_user: bool
+    written_by: str
     variants: tuple[tuple[str, tuple[str, ...]], ...]
 
+    @property
+    def version_column(self) -> str:
+        return "version" if self.library == "telethon" else "number"
+
+    @property
+    def records_user(self) -> bool:
+        return self.library == "pyrogram"
+
+    @property
+    def records_api_id(self) -> bool:
+        return self.library == "pyrogram" and self.version >= 3
+
+    @property
+    def has_tmp_auth_key(self) -> bool:
+        return self.library == "telethon" and self.version >= 8
+
+
+_FROM_TELETHON_7 = (TELETHON_V7_SQL, TELETHON_V7_TO_V8_SQL)
+_FROM_TELETHON_6 = (TELETHON_V6_SQL, TELETHON_V6_TO_V7_SQL)
+_FROM_PYROGRAM_2 = (PYROGRAM_V2_SQL, PYROGRAM_V2_TO_V3_SQL)
 
 LAYOUTS: tuple[Layout, ...] = (
-    Layout(
-        "telethon-7", "telethon", 7, "version", False,
-        (
-            # Telethon's upgrades to 7 only append columns, which normalises
-            # to the same text as a fresh file.
-            ("fresh", (TELETHON_V7_SQL,)),
-            ("from 6", (TELETHON_V6_SQL, TELETHON_V6_TO_V7_SQL)),
-        ),
-    ),
-    Layout(
-        "telethon-6", "telethon", 6, "version", False,
-        (("fresh", (TELETHON_V6_SQL,)),),
-    ),
-    Layout(
-        "pyrogram-3", "pyrogram", 3, "number", True,
-        (
-            ("fresh", (PYROGRAM_V3_SQL,)),
-            ("from 2", (PYROGRAM_V2_SQL, PYROGRAM_V2_TO_V3_SQL)),
-        ),
-    ),
-    Layout(
-        "pyrogram-2", "pyrogram", 2, "number", True,
-        (("fresh", (PYROGRAM_V2_SQL,)),),
-    ),
-    Layout(
-        "kurigram-7", "pyrogram", 7, "number", True,
-        (
-            ("fresh", (KURIGRAM_V7_SQL,)),
-            ("from kurigram 6", (KURIGRAM_V6_SQL, KURIGRAM_V6_TO_V7_SQL)),
-            ("from pyrogram 3", (
-                PYROGRAM_V3_SQL, KURIGRAM_V3_TO_V6_SQL, KURIGRAM_V6_TO_V7_SQL,
-            )),
-            ("from pyrogram 2", (
-                PYROGRAM_V2_SQL, PYROGRAM_V2_TO_V3_SQL,
-                KURIGRAM_V3_TO_V6_SQL, KURIGRAM_V6_TO_V7_SQL,
-            )),
-        ),
-    ),
-    Layout(
-        "pyrofork-4", "pyrogram", 4, "number", True,
-        (
-            ("fresh", (PYROFORK_V4_SQL, PYROFORK_USERNAMES_SQL)),
-            ("from pyrogram 3", (PYROGRAM_V3_SQL, PYROFORK_V3_TO_V4_SQL)),
-            ("from pyrogram 3, usernames", (
-                PYROGRAM_V3_SQL, PYROFORK_V3_TO_V4_SQL, PYROFORK_USERNAMES_SQL,
-            )),
-            ("from pyrogram 2", (
-                PYROGRAM_V2_SQL, PYROGRAM_V2_TO_V3_SQL, PYROFORK_V3_TO_V4_SQL,
-            )),
-            ("from pyrogram 2, usernames", (
-                PYROGRAM_V2_SQL, PYROGRAM_V2_TO_V3_SQL, PYROFORK_V3_TO_V4_SQL,
-                PYROFORK_USERNAMES_SQL,
-            )),
-        ),
-    ),
+    # Telethon's upgrades only append columns, which normalises to the same
+    # text as a fresh file; the upgrade variants are kept to say so.
+    Layout("telethon-8", "telethon", 8, "Telethon 1.43.0 to 1.45.0", (
+        ("fresh", (TELETHON_V8_SQL,)),
+        ("from 7", _FROM_TELETHON_7),
+        ("from 6", (*_FROM_TELETHON_6, TELETHON_V7_TO_V8_SQL)),
+    )),
+    Layout("telethon-7", "telethon", 7, "Telethon 1.42.0 and earlier, checked back to 1.24.0", (
+        ("fresh", (TELETHON_V7_SQL,)),
+        ("from 6", _FROM_TELETHON_6),
+    )),
+    Layout("telethon-6", "telethon", 6, "older Telethon 1.x, checked on 1.10.0", (
+        ("fresh", (TELETHON_V6_SQL,)),
+    )),
+    Layout("pyrogram-3", "pyrogram", 3, "Pyrogram 2.0.106, Hydrogram 0.2.x, Pyrofork 2.3.0", (
+        ("fresh", (PYROGRAM_V3_SQL,)),
+        ("from 2", _FROM_PYROGRAM_2),
+    )),
+    Layout("pyrogram-2", "pyrogram", 2, "Pyrogram 1.4", (
+        ("fresh", (PYROGRAM_V2_SQL,)),
+    )),
+    Layout("kurigram-7", "pyrogram", 7, "Kurigram 2.2.26", (
+        ("fresh", (KURIGRAM_V7_SQL,)),
+        ("from kurigram 6", (KURIGRAM_V6_SQL, KURIGRAM_V6_TO_V7_SQL)),
+        ("from pyrogram 3", (PYROGRAM_V3_SQL, KURIGRAM_V3_TO_V6_SQL, KURIGRAM_V6_TO_V7_SQL)),
+        ("from pyrogram 2", (*_FROM_PYROGRAM_2, KURIGRAM_V3_TO_V6_SQL, KURIGRAM_V6_TO_V7_SQL)),
+    )),
+    Layout("kurigram-6", "pyrogram", 6, "Kurigram 2.1.35 to 2.2.0", (
+        ("fresh", (KURIGRAM_V6_SQL,)),
+        ("from pyrogram 3", (PYROGRAM_V3_SQL, KURIGRAM_V3_TO_V6_SQL)),
+        ("from pyrogram 2", (*_FROM_PYROGRAM_2, KURIGRAM_V3_TO_V6_SQL)),
+    )),
+    Layout("pyrofork-4", "pyrogram", 4, "Pyrofork 2.3.69", (
+        ("fresh", (PYROFORK_V4_SQL, PYROFORK_USERNAMES_SQL)),
+        ("from pyrogram 3", (PYROGRAM_V3_SQL, PYROFORK_V3_TO_V4_SQL)),
+        ("from pyrogram 3, usernames", (PYROGRAM_V3_SQL, PYROFORK_V3_TO_V4_SQL, PYROFORK_USERNAMES_SQL)),
+        ("from pyrogram 2", (*_FROM_PYROGRAM_2, PYROFORK_V3_TO_V4_SQL)),
+        ("from pyrogram 2, usernames", (*_FROM_PYROGRAM_2, PYROFORK_V3_TO_V4_SQL, PYROFORK_USERNAMES_SQL)),
+    )),
 )
+
+LIBRARY_FAMILIES = {
+    "telethon": ("Telethon", "Telethon"),
+    "pyrogram": ("Pyrogram-family (Pyrogram, Kurigram, Pyrofork, Hydrogram)", "Pyrogram-family"),
+}
+
+
+def supported_versions(library: str) -> str:
+    """Return the session versions this server reads for `library`, with the releases that write each."""
+    layouts = sorted((layout for layout in LAYOUTS if layout.library == library), key=lambda layout: layout.version)
+    return "; ".join(f"{layout.version} ({layout.written_by})" for layout in layouts)
 
 
 # --- Entry point ----------------------------------------------------------
@@ -803,6 +879,63 @@ def schema_differences(actual: dict, expected: dict, layout_name: str) -> list[s
     return problems
 
 
+def appended_columns(actual: dict, expected: dict) -> list[str]:
+    """Return `table.column` for each column `actual` adds at the end of `expected`'s tables.
+
+    Empty unless the two schemas are otherwise the same: same objects, and
+    every table other than the extended ones defined alike.
+    """
+    if set(actual) != set(expected):
+        return []
+    added = []
+    for key, want in expected.items():
+        have = actual[key]
+        if have.type != want.type or have.table != want.table or have.is_virtual_table:
+            return []
+        if want.columns is not None and have.columns is not None and have.columns != want.columns:
+            if have.columns[: len(want.columns)] != want.columns:
+                return []
+            added.extend(f"{want.name}.{_show_plain(column[0])}" for column in have.columns[len(want.columns):])
+        elif have.sql != want.sql:
+            return []
+    return added
+
+
+def _library_of(actual: dict) -> str | None:
+    """Return the library family a schema's version table names, or None when it names none."""
+    version = actual.get("version")
+    if version is None or version.type != "table" or version.is_virtual_table or not version.columns:
+        return None
+    names = [column[0] for column in version.columns]
+    if names == ["version"]:
+        return "telethon"
+    if names == ["number"]:
+        return "pyrogram"
+    return None
+
+
+def _has_foreign_objects(actual: dict, family) -> bool:
+    """Return True when the schema holds a view, a virtual table or a trigger of no known layout."""
+    known_triggers = {
+        (key, obj.sql) for _layout, expected in family for key, obj in expected.items() if obj.type == "trigger"
+    }
+    for key, obj in actual.items():
+        if obj.type == "view" or obj.is_virtual_table:
+            return True
+        if obj.type == "trigger" and (key, obj.sql) not in known_triggers:
+            return True
+    return False
+
+
+def _unknown_version(library: str, found: str) -> UnknownSessionVersion:
+    long_name, short_name = LIBRARY_FAMILIES[library]
+    return UnknownSessionVersion(
+        f"the file comes from a {long_name} release newer than this server knows ({found}); "
+        f"this server reads {short_name} session versions {supported_versions(library)}. "
+        "Upgrade adbot-admin to accept it."
+    )
+
+
 def _object_differences(have: SchemaObject, want: SchemaObject, layout_name: str) -> list[str]:
     """Return the differences between one object in the file and its reference."""
     name = _show(want.name)
@@ -901,6 +1034,11 @@ class _ReadOnlyDatabase:
             raise SessionFileRejected(
                 "not a Telethon or Pyrogram session file: there is no 'sessions' table"
             )
+        for layout, _label, expected in references:
+            # The common case, a library's own file, is an exact match: no message to build.
+            if actual == expected:
+                self._check_version(layout)
+                return layout
         closest = None
         for layout, _label, expected in references:
             problems = schema_differences(actual, expected, layout.name)
@@ -910,16 +1048,54 @@ class _ReadOnlyDatabase:
             if closest is None or len(problems) < len(closest[1]):
                 closest = (layout, problems)
         layout, problems = closest
+        self._refuse_if_newer(actual, references)
         shown = "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else "")
         raise SessionFileRejected(
             f"the file does not match any known session layout (closest is {layout.name}): {shown}"
         )
+
+    def _refuse_if_newer(self, actual: dict, references) -> None:
+        """Raise UnknownSessionVersion when an unmatched schema looks like a newer release's.
+
+        That is: the version table names the library, and either its version
+        is higher than any this server knows, with nothing in the schema a
+        library never makes (a view, a virtual table, a trigger of no known
+        layout), or the schema is a known layout of that library with columns
+        appended to its tables. Anything else keeps the closest-layout message.
+        """
+        library = _library_of(actual)
+        if library is None:
+            return
+        family = [(layout, expected) for layout, _label, expected in references if layout.library == library]
+        for layout, expected in family:
+            added = appended_columns(actual, expected)
+            if added:
+                version = self._version_value(layout.version_column)
+                found = f"version {_show_value(version)} with new columns {', '.join(added)}"
+                raise _unknown_version(library, found)
+        version = self._version_value(family[0][0].version_column)
+        newest = max(layout.version for layout, _expected in family)
+        if type(version) is int and version > newest and not _has_foreign_objects(actual, family):
+            raise _unknown_version(library, f"version {version}")
+
+    def _version_value(self, column: str):
+        """Return the version table's single value, or None when it cannot be read as one."""
+        try:
+            if self._count("version") != 1:
+                return None
+            return self.conn.execute(f"SELECT {column} FROM version").fetchone()[0]
+        except sqlite3.Error:
+            return None
 
     def _check_version(self, layout: Layout) -> None:
         count = self._count("version")
         if count != 1:
             raise SessionFileRejected(f"expected exactly one row in version, found {count}")
         (value,) = self.conn.execute(f"SELECT {layout.version_column} FROM version").fetchone()
+        newest = max(known.version for known in LAYOUTS if known.library == layout.library)
+        if type(value) is int and value > newest:
+            # A release may raise the version without changing the schema (Telethon 5 -> 6).
+            raise _unknown_version(layout.library, f"version {value}")
         if type(value) is not int or value != layout.version:
             raise SessionFileRejected(
                 f"the version table says {_show_value(value)} "
@@ -934,18 +1110,26 @@ class _ReadOnlyDatabase:
         count = self._count("sessions")
         if count != 1:
             raise SessionFileRejected(f"expected exactly one row in sessions, found {count}")
-        columns = "dc_id, auth_key, user_id, is_bot" if layout.records_user else "dc_id, auth_key"
-        row = self.conn.execute(f"SELECT {columns} FROM sessions").fetchone()
-        dc_id, auth_key = row[0], row[1]
-        _check_dc_id(dc_id)
-        _check_auth_key(auth_key)
-        user_id, is_bot = (row[2], row[3]) if layout.records_user else (None, None)
+        columns = ["dc_id", "auth_key"]
+        if layout.records_user:
+            columns += ["user_id", "is_bot"]
+        if layout.records_api_id:
+            columns.append("api_id")
+        if layout.has_tmp_auth_key:
+            columns.append("tmp_auth_key")
+        row = dict(zip(columns, self.conn.execute(f"SELECT {', '.join(columns)} FROM sessions").fetchone()))
+        _check_dc_id(row["dc_id"])
+        _check_auth_key(row["auth_key"])
+        if layout.has_tmp_auth_key:
+            _check_tmp_auth_key(row["tmp_auth_key"])
         return SessionInfo(
             library=layout.library,
             layout=layout.name,
-            dc_id=dc_id,
-            user_id=_checked_user_id(user_id),
-            is_bot=_checked_is_bot(is_bot),
+            dc_id=row["dc_id"],
+            user_id=_checked_user_id(row.get("user_id")),
+            is_bot=_checked_is_bot(row.get("is_bot")),
+            api_id=_checked_api_id(row.get("api_id")),
+            auth_key_sha256=hashlib.sha256(row["auth_key"]).hexdigest(),
         )
 
 
@@ -1029,6 +1213,25 @@ def _check_auth_key(auth_key) -> None:
         raise SessionFileRejected(
             f"auth key must be {AUTH_KEY_BYTES} bytes, found {len(auth_key)}"
         )
+
+
+def _check_tmp_auth_key(tmp_auth_key) -> None:
+    # Telethon 1.43+ writes b'' unless asked to keep the temporary key on disk.
+    if tmp_auth_key is None or tmp_auth_key == b"":
+        return
+    if not isinstance(tmp_auth_key, bytes) or len(tmp_auth_key) != AUTH_KEY_BYTES:
+        raise SessionFileRejected(
+            f"tmp_auth_key must be empty or a {AUTH_KEY_BYTES}-byte BLOB, found {_show_value(tmp_auth_key)}"
+        )
+
+
+def _checked_api_id(api_id) -> int | None:
+    # Pyrogram-family files made before login, or from an old session string, hold 0 or NULL.
+    if api_id is None or api_id == 0:
+        return None
+    if type(api_id) is not int or not 0 < api_id < 2**31:
+        raise SessionFileRejected(f"api_id must be a positive 32-bit integer, found {_show_value(api_id)}")
+    return api_id
 
 
 def _checked_user_id(user_id) -> int | None:

@@ -1,5 +1,6 @@
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models.functions import Coalesce, Lower
 
 API_ID_MAX = 2**31 - 1
 API_HASH_LENGTH = 32
@@ -10,6 +11,13 @@ API_HASH_SHOWN = 4
 class Library(models.TextChoices):
     TELETHON = "telethon", "Telethon"
     PYROGRAM = "pyrogram", "Pyrogram"
+
+
+class SessionFileQuerySet(models.QuerySet):
+    def with_api_pair(self):
+        """Annotate `api_pair_id`: the stored API pair whose api_id the session has, or None."""
+        pairs = ApiPair.objects.filter(api_id=models.OuterRef("api_id")).values("pk")[:1]
+        return self.annotate(api_pair_id=models.Subquery(pairs))
 
 
 class SessionFile(models.Model):
@@ -24,18 +32,55 @@ class SessionFile(models.Model):
     dc_id = models.PositiveSmallIntegerField(db_index=True)
     user_id = models.BigIntegerField(null=True, blank=True)
     is_bot = models.BooleanField(null=True, blank=True)
+    api_id = models.PositiveIntegerField(
+        null=True, blank=True, db_index=True,
+        validators=[MinValueValidator(1), MaxValueValidator(API_ID_MAX)],
+        help_text="The Telegram app the session belongs to: read from the file, or set by an admin.",
+    )
+    api_id_in_file = models.BooleanField(
+        default=False, help_text="The file itself records api_id (Pyrogram family), so it cannot be changed here."
+    )
     size = models.PositiveBigIntegerField(help_text="Bytes.")
     sha256 = models.CharField(max_length=64)
+    auth_key_sha256 = models.CharField(
+        max_length=64, blank=True, db_index=True,
+        help_text="SHA-256 of the auth key (hex), to find two files holding one key; never the key itself.",
+    )
     uploaded_at = models.DateTimeField(db_index=True)
     uploaded_by = models.CharField(max_length=255)
+
+    objects = SessionFileQuerySet.as_manager()
 
     class Meta:
         ordering = ["-uploaded_at", "-id"]
         # The list's order, so a page is read off the index at any table size.
-        indexes = [models.Index(fields=["uploaded_at", "id"], name="sessions_file_list_order")]
+        indexes = [
+            models.Index(fields=["uploaded_at", "id"], name="sessions_file_list_order"),
+            # Names equal apart from letter case are one file on a case-insensitive filesystem.
+            models.Index(Lower("filename"), name="sessions_file_name_lower"),
+        ]
 
     def __str__(self):
         return self.filename
+
+    @property
+    def api_pair(self):
+        """Return the id of the stored API pair with this session's api_id, or None."""
+        if hasattr(self, "api_pair_id"):
+            return self.api_pair_id
+        if self.api_id is None:
+            return None
+        return ApiPair.objects.filter(api_id=self.api_id).values_list("pk", flat=True).first()
+
+
+class ApiPairQuerySet(models.QuerySet):
+    def with_sessions_count(self):
+        """Annotate `sessions_count`: how many session files have the pair's api_id."""
+        sessions = (
+            SessionFile.objects.filter(api_id=models.OuterRef("api_id")).order_by()
+            .values("api_id").annotate(count=models.Count("pk")).values("count")
+        )
+        return self.annotate(sessions_count=Coalesce(models.Subquery(sessions), 0))
 
 
 class ApiPair(models.Model):
@@ -53,6 +98,8 @@ class ApiPair(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = ApiPairQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["created_at", "id"], name="sessions_api_pair_list_order")]
@@ -60,6 +107,12 @@ class ApiPair(models.Model):
 
     def __str__(self):
         return f"api_id {self.api_id}" + (f" ({self.label})" if self.label else "")
+
+    def count_sessions(self) -> int:
+        """Return how many session files have this pair's api_id (the annotation when present)."""
+        if hasattr(self, "sessions_count"):
+            return self.sessions_count
+        return SessionFile.objects.filter(api_id=self.api_id).count()
 
     @property
     def masked_hash(self):

@@ -32,6 +32,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from adbot_admin.audit import record
@@ -58,56 +60,120 @@ SYNC_ACTOR = "sync_sessions"
 API_PAIR_EDITABLE_FIELDS = ("label", "is_active")
 
 __all__ = [
-    "ApiPairExists", "InvalidSessionFileName", "SessionFileExists", "SessionFileRejected",
-    "SessionFileTooLarge",
+    "ApiPairExists", "DuplicateAuthKey", "InvalidSessionFileName", "SessionFileExists",
+    "SessionFileNameCaseCollision", "SessionFileRejected", "SessionFileTooLarge",
 ]
 
 
 class SessionFileExists(Exception):
     """Raised when a session file name is already taken and overwriting was not asked for."""
 
+    message = "A session file with this name exists; add ?overwrite=true to replace it."
+    reason = "exists"
+
+
+class SessionFileNameCaseCollision(SessionFileExists):
+    """Raised when a name equals a stored one apart from letter case (overwrite does not apply)."""
+
+    reason = "case_collision"
+
+    def __init__(self, holder):
+        super().__init__(holder)
+        self.holder = holder
+        self.message = (
+            f"The name differs from the stored {holder} only in letter case; on a case-insensitive "
+            "filesystem they would be one file. Choose another name."
+        )
+
+
+class DuplicateAuthKey(Exception):
+    """Raised when another stored file holds the same auth key and a duplicate was not asked for."""
+
+    reason = "duplicate_key"
+
+    def __init__(self, holder):
+        super().__init__(holder)
+        self.holder = holder
+        self.message = (
+            f"{holder} already holds this auth key; Telegram ends sessions whose key is used on two "
+            "connections at once. Add ?allow_duplicate_key=true to store it anyway."
+        )
+
 
 class ApiPairExists(Exception):
     """Raised when an API pair with the same api_id exists."""
 
 
+class ApiPairInUse(Exception):
+    """Raised when deleting an API pair that session files use, without force."""
+
+    def __init__(self, sessions_count):
+        super().__init__(sessions_count)
+        self.sessions_count = sessions_count
+
+
+class ApiIdRecordedInFile(Exception):
+    """Raised when an admin would give a session another api_id than its file records."""
+
+
 # --- Session files ------------------------------------------------------------
 
 
-def session_file_store(*, upload, filename=None, uploaded_by, overwrite=False, request=None) -> SessionFile:
+def session_file_store(*, upload, filename=None, uploaded_by, overwrite=False, allow_duplicate_key=False,
+                       request=None, audit_detail=None) -> SessionFile:
     """Check `upload`, store it in SESSIONS_DIR as `filename` and return its row.
 
     `filename` is the name as the client sent it (default: `upload.name`). It
-    is refused, never rewritten. Raises InvalidSessionFileName,
-    SessionFileTooLarge or SessionFileRejected for a refused file, and
-    SessionFileExists when the name is taken and `overwrite` is false; in
-    every case nothing is stored and the refusal is audited.
+    is refused, never rewritten. `upload` is a Django File or an open binary
+    file. Raises InvalidSessionFileName, SessionFileTooLarge or
+    SessionFileRejected for a refused file, SessionFileExists when the name
+    is taken (or differs from a stored one only in letter case) and
+    `overwrite` is false, and DuplicateAuthKey when another file holds the
+    same auth key and `allow_duplicate_key` is false; in every case nothing
+    is stored and the refusal is audited (with `audit_detail` added).
     """
     name = upload.name if filename is None else filename
     try:
         validate_session_filename(name)
         with private_copy(upload, max_bytes=settings.SESSION_MAX_BYTES) as copy:
             info = inspect_session_file(copy.path)
-            return _place(name, copy, info, uploaded_by=uploaded_by, overwrite=overwrite, request=request)
-    except (SessionFileRejected, SessionFileExists) as exc:
+            return _place(name, copy, info, uploaded_by=uploaded_by, overwrite=overwrite,
+                          allow_duplicate_key=allow_duplicate_key, request=request, audit_detail=audit_detail)
+    except (SessionFileRejected, SessionFileExists, DuplicateAuthKey) as exc:
         valid_name = not isinstance(exc, InvalidSessionFileName)
         record(
             request=request, action="session_file.upload", outcome=Outcome.FAILURE,
             target=name if valid_name else "",
-            detail={"reason": "exists" if isinstance(exc, SessionFileExists) else str(exc)[:500]},
+            detail={**(audit_detail or {}), "reason": getattr(exc, "reason", None) or str(exc)[:500]},
         )
         raise
 
 
-def _place(name, copy: CheckedCopy, info: SessionInfo, *, uploaded_by, overwrite, request) -> SessionFile:
+def _place(name, copy: CheckedCopy, info: SessionInfo, *, uploaded_by, overwrite, allow_duplicate_key,
+           request, audit_detail) -> SessionFile:
     """Write the row, place the file and audit, all or nothing; return the row."""
     storage = session_storage()
     journal = FileJournal(storage)
     try:
         with transaction.atomic():
-            session_file = SessionFile.objects.select_for_update().filter(filename=name).first()
+            # One query for the three rules: the same name, the name in another case, the same key.
+            related = list(
+                SessionFile.objects.select_for_update().annotate(filename_lower=Lower("filename"))
+                .filter(Q(filename_lower=name.lower()) | Q(auth_key_sha256=info.auth_key_sha256))
+                .order_by("filename")
+            )
+            session_file = next((row for row in related if row.filename == name), None)
             if session_file is not None and not overwrite:
                 raise SessionFileExists(name)
+            other_case = next((row for row in related if row.filename != name and row.filename.lower() == name.lower()), None)
+            if other_case is not None:
+                raise SessionFileNameCaseCollision(other_case.filename)
+            key_holder = next(
+                (row.filename for row in related if row.filename != name and row.auth_key_sha256 == info.auth_key_sha256),
+                None,
+            )
+            if key_holder is not None and not allow_duplicate_key:
+                raise DuplicateAuthKey(key_holder)
             replaced = session_file is not None
             session_file = session_file or SessionFile(filename=name)
             _fill(session_file, copy, info)
@@ -120,10 +186,11 @@ def _place(name, copy: CheckedCopy, info: SessionInfo, *, uploaded_by, overwrite
             with open(copy.path, "rb") as content:
                 save_exact(storage, name, File(content), overwrite=overwrite)
             journal.record_placed(name)
-            record(
-                request=request, action="session_file.upload", target=name,
-                detail={**_describe(session_file), "replaced": replaced},
-            )
+            detail = {**(audit_detail or {}), **_describe(session_file), "replaced": replaced}
+            if key_holder is not None:
+                # Allowed on purpose: the audit says which file already held the key.
+                detail["duplicate_key_of"] = key_holder
+            record(request=request, action="session_file.upload", target=name, detail=detail)
             transaction.on_commit(journal.commit, robust=True)
     except BaseException as exc:
         journal.rollback()
@@ -135,20 +202,30 @@ def _place(name, copy: CheckedCopy, info: SessionInfo, *, uploaded_by, overwrite
 
 
 def _fill(session_file: SessionFile, copy: CheckedCopy, info: SessionInfo) -> None:
+    """Set the row's metadata from the inspected file.
+
+    An api_id the file records wins; a file that records none keeps the
+    api_id an admin set on the row (the engine rewrites its files in place).
+    """
     session_file.library = info.library
     session_file.layout = info.layout
     session_file.dc_id = info.dc_id
     session_file.user_id = info.user_id
     session_file.is_bot = info.is_bot
+    if info.api_id is not None:
+        session_file.api_id, session_file.api_id_in_file = info.api_id, True
+    elif session_file.api_id_in_file:
+        session_file.api_id, session_file.api_id_in_file = None, False
     session_file.size = copy.size
     session_file.sha256 = copy.sha256
+    session_file.auth_key_sha256 = info.auth_key_sha256
 
 
 def _describe(session_file: SessionFile) -> dict:
     """Return the audit detail for a session file: metadata, never key material."""
     return {
         "library": session_file.library, "layout": session_file.layout, "dc_id": session_file.dc_id,
-        "size": session_file.size, "sha256": session_file.sha256,
+        "api_id": session_file.api_id, "size": session_file.size, "sha256": session_file.sha256,
     }
 
 
@@ -179,6 +256,27 @@ def session_file_delete(*, session_file, request=None, actor=None) -> None:
         raise
 
 
+def session_file_set_api_id(*, session_file, api_id, request=None) -> SessionFile:
+    """Set the api_id of a session whose file does not record one, audited; return the row.
+
+    Raises ApiIdRecordedInFile when the file records an api_id and `api_id`
+    differs from it. The same value changes and records nothing.
+    """
+    with transaction.atomic():
+        locked = SessionFile.objects.select_for_update().get(pk=session_file.pk)
+        if locked.api_id == api_id:
+            return locked
+        if locked.api_id_in_file:
+            raise ApiIdRecordedInFile(
+                f"the file records api_id {locked.api_id}; a session is used with the app that created it"
+            )
+        previous, locked.api_id = locked.api_id, api_id
+        locked.save(update_fields=["api_id"])
+        record(request=request, action="session_file.update", target=locked.filename,
+               detail={"api_id": {"from": previous, "to": api_id}})
+    return locked
+
+
 # --- Drift between SESSIONS_DIR and the table ---------------------------------
 
 
@@ -186,7 +284,7 @@ def session_file_delete(*, session_file, request=None, actor=None) -> None:
 class Finding:
     """One difference between SESSIONS_DIR and the table, and what was done about it."""
 
-    kind: str  # unregistered | invalid | missing | changed | changed_invalid
+    kind: str  # unregistered | invalid | missing | changed | changed_invalid | duplicate_key
     filename: str
     message: str
     repairable: bool
@@ -246,6 +344,7 @@ def session_files_sync(*, repair=False) -> SyncReport:
     - A row without a file is deleted.
     - A row whose file's size or SHA-256 differs is updated from the file
       when the file is still a valid session; otherwise it is reported only.
+    - Files holding the same auth key are reported (never repaired).
     Temporary files (TEMP_PREFIX) and `-journal`/`-wal`/`-shm` companions are
     ignored. Every repair is audited with the actor "sync_sessions".
     """
@@ -256,22 +355,38 @@ def session_files_sync(*, repair=False) -> SyncReport:
     names = _directory_entries(storage)
     report.checked_files = len(names)
 
+    key_holders: dict[str, list[str]] = {}
     for name in names:
         row = rows.get(name)
         if row is None:
-            report.findings.append(_unregistered_file(storage, name, repair=repair))
+            report.findings.append(_unregistered_file(storage, name, repair=repair, key_holders=key_holders))
         else:
-            finding = _compare(storage, row, repair=repair)
+            finding = _compare(storage, row, repair=repair, key_holders=key_holders)
             if finding is not None:
                 report.findings.append(finding)
     on_disk = set(names)
     for name, row in rows.items():
         if name not in on_disk:
             report.findings.append(_row_without_file(storage, row, repair=repair))
+    report.findings.extend(_duplicate_keys(key_holders))
     return report
 
 
-def _unregistered_file(storage, name, *, repair) -> Finding:
+def _duplicate_keys(key_holders) -> list[Finding]:
+    """Return one finding per file whose auth key another file in the folder also holds."""
+    findings = []
+    for names in key_holders.values():
+        for name in names if len(names) > 1 else ():
+            others = ", ".join(other for other in names if other != name)
+            findings.append(Finding(
+                "duplicate_key", name,
+                f"holds the same auth key as {others}; Telegram ends sessions whose key is used on two "
+                "connections at once", repairable=False,
+            ))
+    return findings
+
+
+def _unregistered_file(storage, name, *, repair, key_holders) -> Finding:
     try:
         validate_session_filename(name)
         inspected = _inspect_in_place(storage, name)
@@ -280,6 +395,7 @@ def _unregistered_file(storage, name, *, repair) -> Finding:
     if inspected is None:
         return Finding("invalid", name, "vanished while being checked", repairable=False)
     copy, info = inspected
+    key_holders.setdefault(info.auth_key_sha256, []).append(name)
     finding = Finding(
         "unregistered", name, f"a valid {info.layout} file (dc {info.dc_id}) has no row", repairable=True
     )
@@ -297,7 +413,7 @@ def _unregistered_file(storage, name, *, repair) -> Finding:
     return finding
 
 
-def _compare(storage, row: SessionFile, *, repair) -> Finding | None:
+def _compare(storage, row: SessionFile, *, repair, key_holders) -> Finding | None:
     try:
         inspected = _inspect_in_place(storage, row.filename)
     except SessionFileRejected as exc:
@@ -306,14 +422,20 @@ def _compare(storage, row: SessionFile, *, repair) -> Finding | None:
     if inspected is None:
         return _row_without_file(storage, row, repair=repair)
     copy, info = inspected
+    key_holders.setdefault(info.auth_key_sha256, []).append(row.filename)
     if copy.size == row.size and copy.sha256 == row.sha256:
-        return None
-    finding = Finding(
-        "changed", row.filename,
-        f"the file is {copy.size} bytes, sha256 {copy.sha256[:12]}…; the row says {row.size} bytes, "
-        f"sha256 {row.sha256[:12]}…",
-        repairable=True,
-    )
+        if row.auth_key_sha256 == info.auth_key_sha256 and (row.layout, row.api_id_in_file) == (
+            info.layout, info.api_id is not None
+        ):
+            return None
+        # Recorded before this server read layouts, key digests or api_ids as it does now.
+        message = f"the row's metadata is out of date (the file is a {info.layout} file)"
+    else:
+        message = (
+            f"the file is {copy.size} bytes, sha256 {copy.sha256[:12]}…; the row says {row.size} bytes, "
+            f"sha256 {row.sha256[:12]}…"
+        )
+    finding = Finding("changed", row.filename, message, repairable=True)
     if repair:
         with transaction.atomic():
             locked = SessionFile.objects.select_for_update().filter(pk=row.pk).first()
@@ -404,10 +526,20 @@ def api_pair_reveal(*, api_pair, request=None) -> ApiPair:
     return api_pair
 
 
-def api_pair_delete(*, api_pair, request=None) -> None:
-    """Delete `api_pair`, audited."""
+def api_pair_delete(*, api_pair, force=False, request=None) -> None:
+    """Delete `api_pair`, audited.
+
+    Raises ApiPairInUse (audited) when session files have its api_id and
+    `force` is false; the sessions keep their api_id either way.
+    """
+    target = _api_pair_target(api_pair)
     with transaction.atomic():
-        target = _api_pair_target(api_pair)
-        api_pair.delete()
-        record(request=request, action="api_pair.delete", target=target,
-               detail={"label": api_pair.label})
+        in_use = SessionFile.objects.filter(api_id=api_pair.api_id).count()
+        if not in_use or force:
+            api_pair.delete()
+            record(request=request, action="api_pair.delete", target=target,
+                   detail={"label": api_pair.label, "sessions_count": in_use, "forced": bool(force and in_use)})
+            return
+    record(request=request, action="api_pair.delete", outcome=Outcome.FAILURE, target=target,
+           detail={"reason": "in_use", "sessions_count": in_use})
+    raise ApiPairInUse(in_use)

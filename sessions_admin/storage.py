@@ -34,7 +34,13 @@ SIBLING_SUFFIXES = ("-journal", "-wal", "-shm")
 ALLOWED_NAME_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 # The name rule as one regular expression (URL lookups, OpenAPI); validate_session_filename
 # is the authority and says what is wrong.
-NAME_REGEX = r"(?!\.)(?![A-Za-z0-9._-]*\.\.)[A-Za-z0-9._-]{1,92}\.session"
+NAME_REGEX = r"(?![.-])(?![A-Za-z0-9._-]*\.\.)[A-Za-z0-9._-]{1,92}\.session"
+# Base names Windows reserves for devices: a file so named cannot be opened there,
+# and the folder may be shared with a Windows host.
+WINDOWS_RESERVED_NAMES = frozenset(
+    {"con", "prn", "aux", "nul"} | {f"com{n}" for n in range(1, 10)} | {f"lpt{n}" for n in range(1, 10)}
+)
+SHOWN_NAME_CHARACTERS = 200
 CHUNK_BYTES = 64 * 1024
 
 
@@ -50,7 +56,8 @@ def validate_session_filename(name) -> str:
     """Return `name` unchanged if it is an acceptable session file name.
 
     The rule: ASCII letters, digits, `.`, `_` and `-` only, at most 100
-    characters, ending in `.session`, not beginning with a dot, no `..`.
+    characters, ending in `.session`, not beginning with a dot or `-`, no
+    `..`, and a base name (up to the first dot) that Windows does not reserve.
     Raises InvalidSessionFileName otherwise; a name is refused, never rewritten.
     """
     if not isinstance(name, str) or not name:
@@ -67,11 +74,24 @@ def validate_session_filename(name) -> str:
         )
     if name.startswith("."):
         raise InvalidSessionFileName("the file name must not begin with a dot")
+    if name.startswith("-"):
+        # A shell loop over the folder would read it as an option.
+        raise InvalidSessionFileName("the file name must not begin with '-'")
     if ".." in name:
         raise InvalidSessionFileName("the file name must not contain '..'")
     if not name.endswith(SESSION_SUFFIX) or name == SESSION_SUFFIX:
         raise InvalidSessionFileName(f"the file name must end in {SESSION_SUFFIX}")
+    if name.split(".", 1)[0].lower() in WINDOWS_RESERVED_NAMES:
+        raise InvalidSessionFileName("the file name's base is a device name reserved on Windows (con, nul, com1, ...)")
     return name
+
+
+def shown_name(name) -> str:
+    """Return `name` fit for a log line or a report: control and non-ASCII characters escaped, capped."""
+    text = "".join(char if " " <= char <= "~" else char.encode("unicode_escape").decode("ascii") for char in str(name))
+    if len(text) > SHOWN_NAME_CHARACTERS:
+        text = text[: SHOWN_NAME_CHARACTERS - 1] + "…"
+    return text
 
 
 def is_sibling_name(name: str) -> bool:

@@ -42,6 +42,7 @@ class AdminJWTAuthentication(JWTAuthentication):
         if not user.is_active:
             raise AuthenticationFailed("User is inactive", code="user_inactive")
         user.auth_method = AuthMethod.BACKEND_TOKEN
+        user.mfa_enabled = state.mfa_enabled
         return user
 
 
@@ -54,6 +55,8 @@ class FrontendUser:
     pk = None
     id = None
     auth_method = AuthMethod.FRONTEND_TOKEN
+    # The frontend runs its own login; this server holds no second factor for it.
+    mfa_enabled = False
 
     def __init__(self, token):
         self.token = token

@@ -155,6 +155,8 @@ def rate_limited(budget, methods=None):
             if methods is not None and request.method not in methods:
                 return view_method(self, request, *args, **kwargs)
             spend(request, budget)
+            # The body is read before a slot is taken: a client sending it slowly must not hold one.
+            request.data  # noqa: B018  (a parse error is raised here, the budget already spent)
             with working_slot(budget):
                 return view_method(self, request, *args, **kwargs)
 

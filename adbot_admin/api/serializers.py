@@ -1,8 +1,13 @@
 from rest_framework import serializers
 from rest_framework_simplejwt import serializers as jwt_serializers
 
+from .. import mfa
 from ..login_sessions import login_session_start
 from ..models import AuditEvent, AuthMethod
+
+# Longer than any TOTP or recovery code, with room for spaces and dashes; longer is a 400.
+CODE_MAX = 64
+MFA_TOKEN_MAX = 128
 
 
 def session_mode_field():
@@ -14,12 +19,17 @@ def session_mode_field():
 
 
 class TokenObtainSerializer(jwt_serializers.TokenObtainSerializer):
-    """Checks a username and password; starts a login session and returns its access and refresh pair."""
+    """Checks a username and password; starts a login session and returns its access and refresh pair.
+
+    For a user with two-factor on it returns a two-factor challenge instead (MfaChallengeSerializer).
+    """
 
     session = session_mode_field()
 
     def validate(self, attrs):
         super().validate(attrs)
+        if mfa.mfa_enabled(self.user):
+            return mfa.login_challenge_start(user=self.user)
         issued = login_session_start(user=self.user, auth_method=AuthMethod.PASSWORD, request=self.context.get("request"))
         return issued.pair()
 
@@ -42,6 +52,42 @@ class TokenObtainResponseSerializer(TokenPairSerializer):
 class CookieAccessSerializer(serializers.Serializer):
     access = serializers.CharField()
     expires_in = serializers.IntegerField()
+
+
+class MfaChallengeSerializer(serializers.Serializer):
+    mfa_required = serializers.BooleanField()
+    mfa_token = serializers.CharField(help_text="Opaque; good for one login within `expires_in` seconds.")
+    expires_in = serializers.IntegerField()
+
+
+class MfaLoginSerializer(serializers.Serializer):
+    mfa_token = serializers.CharField(write_only=True, max_length=MFA_TOKEN_MAX)
+    code = serializers.CharField(write_only=True, max_length=CODE_MAX, help_text="A TOTP code or a recovery code.")
+    session = session_mode_field()
+
+
+class MfaSetupSerializer(serializers.Serializer):
+    # No max_length: a long password is a wrong password (401), like any other.
+    password = serializers.CharField(write_only=True, trim_whitespace=False)
+
+
+class MfaSecretSerializer(serializers.Serializer):
+    secret = serializers.CharField(help_text="The TOTP key, base32.")
+    otpauth_uri = serializers.CharField()
+    qr_svg = serializers.CharField(help_text="The otpauth URI as a QR code, an SVG document.")
+
+
+class MfaConfirmSerializer(serializers.Serializer):
+    code = serializers.CharField(write_only=True, max_length=CODE_MAX, help_text="The app's current TOTP code.")
+
+
+class RecoveryCodesSerializer(serializers.Serializer):
+    recovery_codes = serializers.ListField(child=serializers.CharField(), help_text="Shown once; each works once.")
+
+
+class MfaDisableSerializer(serializers.Serializer):
+    password = serializers.CharField(write_only=True, trim_whitespace=False)
+    code = serializers.CharField(write_only=True, max_length=CODE_MAX, help_text="A TOTP code or a recovery code.")
 
 
 class TokenVerifySerializer(serializers.Serializer):
@@ -70,6 +116,7 @@ class MeSerializer(serializers.Serializer):
     auth_method = serializers.CharField()
     expires_at = serializers.DateTimeField()
     expires_in = serializers.IntegerField()
+    mfa_enabled = serializers.BooleanField()
 
 
 class HealthSerializer(serializers.Serializer):

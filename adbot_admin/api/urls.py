@@ -1,12 +1,16 @@
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import cookie_views, views
+from . import cookie_views, mfa_views, views
 from .routing import route
 
 urlpatterns = [
     route("api/auth/token", views.TokenObtainView.as_view(), "token-obtain"),
     route("api/auth/token/refresh", views.TokenRefreshView.as_view(), "token-refresh"),
     route("api/auth/token/verify", views.TokenVerifyView.as_view(), "token-verify"),
+    route("api/auth/token/2fa", mfa_views.TokenMfaView.as_view(), "token-2fa"),
+    route("api/auth/2fa/setup", mfa_views.MfaSetupView.as_view(), "2fa-setup"),
+    route("api/auth/2fa/confirm", mfa_views.MfaConfirmView.as_view(), "2fa-confirm"),
+    route("api/auth/2fa/disable", mfa_views.MfaDisableView.as_view(), "2fa-disable"),
     route("api/auth/logout", views.LogoutView.as_view(), "logout"),
     route("api/auth/me", views.MeView.as_view(), "me"),
     route("api/auth/cookie/refresh", cookie_views.CookieRefreshView.as_view(), "cookie-refresh"),

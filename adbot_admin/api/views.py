@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 from django.core.cache import cache
 from django.db import DatabaseError, connection
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -52,11 +52,20 @@ class TokenObtainView(RateLimitHeadersMixin, PublicMixin, TokenViewBase):
     """Trades a username and password for an access and refresh token of a new login session.
 
     With `"session": "cookie"` the refresh token is set as the `adbot_refresh` cookie instead of returned.
+    A user with two-factor on gets an `mfa_token` instead, for `POST /api/auth/token/2fa` (which takes
+    `"session": "cookie"` too).
     """
 
     serializer_class = serializers.TokenObtainSerializer
 
-    @extend_schema(responses={200: serializers.TokenObtainResponseSerializer, 401: REFUSED_CREDENTIALS})
+    @extend_schema(responses={
+        200: PolymorphicProxySerializer(
+            component_name="TokenObtainResult",
+            serializers=[serializers.TokenObtainResponseSerializer, serializers.MfaChallengeSerializer],
+            resource_type_field_name=None,
+        ),
+        401: REFUSED_CREDENTIALS,
+    })
     @rate_limited(ratelimits.LOGIN)
     def post(self, request, *args, **kwargs):
         username = str(request.data.get("username", ""))[:USERNAME_MAX] if hasattr(request.data, "get") else ""
@@ -66,9 +75,13 @@ class TokenObtainView(RateLimitHeadersMixin, PublicMixin, TokenViewBase):
             record_login(request, action="login", auth_method=AuthMethod.PASSWORD, target=username,
                          outcome=Outcome.FAILURE)
             raise
-        record_login(request, action="login", auth_method=AuthMethod.PASSWORD, actor=username, target=username)
-        if cookie_mode_requested(request):
-            refresh_cookie_set(response, request=request, refresh=response.data.pop("refresh"))
+        if response.data.get("mfa_required"):
+            # The password was right; the login waits for its second factor.
+            record_login(request, action="login_mfa_required", auth_method=AuthMethod.PASSWORD, target=username)
+        else:
+            record_login(request, action="login", auth_method=AuthMethod.PASSWORD, actor=username, target=username)
+            if cookie_mode_requested(request):
+                refresh_cookie_set(response, request=request, refresh=response.data.pop("refresh"))
         return response
 
 
@@ -136,6 +149,8 @@ class LogoutNotRecorded(ServiceUnavailable):
 class LogoutView(APIView):
     """Ends the caller's login: the access token, its login session and, when sent, the refresh token."""
 
+    allowed_before_mfa_enrollment = True
+
     @extend_schema(request=serializers.LogoutSerializer, responses={204: None})
     def post(self, request):
         serializer = serializers.LogoutSerializer(data=request.data)
@@ -155,7 +170,9 @@ class LogoutView(APIView):
 
 
 class MeView(APIView):
-    """Says who the token belongs to, its role and when it expires."""
+    """Says who the token belongs to, its role, when it expires and whether two-factor is on."""
+
+    allowed_before_mfa_enrollment = True
 
     @extend_schema(responses={200: serializers.MeSerializer})
     def get(self, request):
@@ -166,6 +183,7 @@ class MeView(APIView):
             "auth_method": request.user.auth_method,
             "expires_at": expires_at,
             "expires_in": max(0, int((expires_at - datetime.now(timezone.utc)).total_seconds())),
+            "mfa_enabled": request.user.mfa_enabled,
         }
         return Response(serializers.MeSerializer(body).data)
 

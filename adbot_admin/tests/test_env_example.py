@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-READERS = re.compile(r"""(?:env(?:\.\w+)?|env_raw|os\.environ\.get)\(\s*["']([A-Z][A-Z0-9_]+)["']""")
+READERS = re.compile(r"""(?:env(?:\.\w+)?|env_raw|env_keys|os\.environ\.get)\(\s*["']([A-Z][A-Z0-9_]+)["']""")
 
 
 def variables_read():

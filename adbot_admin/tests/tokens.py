@@ -21,13 +21,13 @@ def _claims(base, exp_in, claims):
     return {key: value for key, value in payload.items() if value is not None}
 
 
-def frontend_token(*, key=None, algorithm="HS256", exp_in=300, **claims):
+def frontend_token(*, key=None, algorithm="HS256", exp_in=300, headers=None, **claims):
     """Return a Next.js-shaped token; a claim given as None is left out."""
     payload = _claims(FRONTEND_ADMIN, exp_in, claims)
-    return jwt.encode(payload, key or settings.JWT_SECRET, algorithm=algorithm)
+    return jwt.encode(payload, key or settings.JWT_SECRET, algorithm=algorithm, headers=headers)
 
 
-def backend_token(user, *, key=None, algorithm="HS256", exp_in=300, token_type="access", **claims):
+def backend_token(user, *, key=None, algorithm="HS256", exp_in=300, token_type="access", headers=None, **claims):
     """Return a SimpleJWT-shaped token for `user`; a claim given as None is left out."""
     base = {
         "token_type": token_type,
@@ -37,7 +37,7 @@ def backend_token(user, *, key=None, algorithm="HS256", exp_in=300, token_type="
         "role": user.role,
     }
     payload = _claims(base, exp_in, claims)
-    return jwt.encode(payload, key or api_settings.SIGNING_KEY, algorithm=algorithm)
+    return jwt.encode(payload, key or api_settings.SIGNING_KEY, algorithm=algorithm, headers=headers)
 
 
 def unsigned_token(payload):
@@ -51,3 +51,7 @@ def unsigned_token(payload):
 
 def claims_of(token):
     return jwt.decode(token, options={"verify_signature": False})
+
+
+def header_of(token):
+    return jwt.get_unverified_header(token)

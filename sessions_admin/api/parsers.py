@@ -18,8 +18,8 @@ from ..storage import describe_bytes
 UNNAMED = "unnamed"
 
 
-def _too_large():
-    return PayloadTooLarge(f"the file is larger than {describe_bytes(settings.SESSION_MAX_BYTES)}")
+def _too_large(max_bytes):
+    return PayloadTooLarge(f"the file is larger than {describe_bytes(max_bytes)}")
 
 
 class SessionFileUploadHandler(FileUploadHandler):
@@ -30,23 +30,25 @@ class SessionFileUploadHandler(FileUploadHandler):
     read, and the file as soon as its bytes pass the limit.
     """
 
+    max_bytes_setting = "SESSION_MAX_BYTES"
+
     def __init__(self, request=None):
         super().__init__(request)
-        self.max_bytes = settings.SESSION_MAX_BYTES
+        self.max_bytes = getattr(settings, self.max_bytes_setting)
         self.client_file_name = None
         self.files_seen = 0
         self.received = 0
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
         if content_length > multipart_limit(self.max_bytes):
-            raise _too_large()
+            raise _too_large(self.max_bytes)
         return None
 
     def new_file(self, *args, **kwargs):
         super().new_file(*args, **kwargs)
         self.files_seen += 1
         if self.files_seen > 1:
-            raise ValidationError({"file": ["Send exactly one file."]}, code="too_many_files")
+            raise ValidationError({self.field_name: ["Send exactly one file."]}, code="too_many_files")
         self.file = TemporaryUploadedFile(self.file_name, self.content_type, 0, self.charset, self.content_type_extra)
         # The name exactly as the Content-Disposition header gave it, before Django's clean-up.
         self.file.client_name = self.client_file_name
@@ -55,7 +57,7 @@ class SessionFileUploadHandler(FileUploadHandler):
         self.received += len(raw_data)
         if self.received > self.max_bytes:
             self.file.close()  # deletes the temporary file
-            raise _too_large()
+            raise _too_large(self.max_bytes)
         self.file.write(raw_data)
         return None
 
@@ -67,6 +69,16 @@ class SessionFileUploadHandler(FileUploadHandler):
     def upload_interrupted(self):
         if getattr(self, "file", None) is not None:
             self.file.close()
+
+
+class SessionArchiveUploadHandler(SessionFileUploadHandler):
+    """Streams the request's one zip archive to a private temporary file; refuses it past SESSION_IMPORT_MAX_BYTES.
+
+    The compressed archive is never larger than what it holds plus its
+    headers, so the uncompressed limit bounds it too.
+    """
+
+    max_bytes_setting = "SESSION_IMPORT_MAX_BYTES"
 
 
 class _ClientNameMultiPartParser(DjangoMultiPartParser):
@@ -82,18 +94,26 @@ class _ClientNameMultiPartParser(DjangoMultiPartParser):
 class SessionFileParser(MultiPartParser):
     """multipart/form-data for session uploads: SessionFileUploadHandler only, raw names kept."""
 
+    handler_class = SessionFileUploadHandler
+
     def parse(self, stream, media_type=None, parser_context=None):
         parser_context = parser_context or {}
         request = parser_context["request"]
         encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
         meta = request.META.copy()
         meta["CONTENT_TYPE"] = media_type
-        handlers = [SessionFileUploadHandler(request._request)]
+        handlers = [self.handler_class(request._request)]
         try:
             data, files = _ClientNameMultiPartParser(meta, stream, handlers, encoding).parse()
         except MultiPartParserError as exc:
             raise ParseError(f"Multipart form parse error - {exc}") from exc
         return DataAndFiles(data, files)
+
+
+class SessionArchiveParser(SessionFileParser):
+    """multipart/form-data for zip imports: one archive, streamed to disk, SESSION_IMPORT_MAX_BYTES."""
+
+    handler_class = SessionArchiveUploadHandler
 
 
 def client_file_name(upload):

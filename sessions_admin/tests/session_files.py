@@ -1,11 +1,13 @@
 """Factories that write real Telegram ``.session`` files, good and hostile, offline.
 
 Every factory takes the directory to write into and a file name and returns
-the Path it wrote. Current Telethon and Pyrogram files are made by the real
-libraries (installed for tests); older layouts and the Kurigram/Pyrofork
-forks are made from their schema SQL, copied below from the library sources.
-These copies are kept apart from inspection.py's on purpose, so a copying
-mistake in either shows up as a failing test. No factory touches the network.
+the Path it wrote. Current Telethon and Kurigram files are made by the
+installed libraries (runtime dependencies, for string sessions); Pyrogram
+2.0.106 files start from its committed fixture (tests/fixtures/, written by
+the real release by make_fixtures.py); older layouts and Pyrofork are made
+from their schema SQL, copied below from the library sources. These copies
+are kept apart from inspection.py's on purpose, so a copying mistake in either
+shows up as a failing test. No factory touches the network.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import shutil
 import sqlite3
 import struct
 from pathlib import Path
+
+from .fixtures.make_fixtures import fake_auth_key, fixture_path  # noqa: F401 (re-exported for tests)
 
 DEFAULT_NAME = "acct.session"
 SESSION_SUFFIX = ".session"
@@ -168,33 +172,6 @@ BEGIN
 END;
 """
 KURIGRAM_VERSION = 7
-
-# Kurigram 2.2.26 SQLiteStorage.update(): the statements it runs to take a
-# Pyrogram version-3 file to version 7 (USERNAMES_SCHEMA, UPDATE_STATE_SCHEMA,
-# the idx_usernames_id index, then the two ADD COLUMNs).
-KURIGRAM_UPGRADE_FROM_V3 = """
-CREATE TABLE usernames
-(
-    id       INTEGER,
-    username TEXT,
-    FOREIGN KEY (id) REFERENCES peers(id)
-);
-
-CREATE INDEX idx_usernames_username ON usernames (username);
-
-CREATE TABLE update_state
-(
-    id   INTEGER PRIMARY KEY,
-    pts  INTEGER,
-    qts  INTEGER,
-    date INTEGER,
-    seq  INTEGER
-);
-
-CREATE INDEX idx_usernames_id ON usernames (id);
-ALTER TABLE sessions ADD server_address TEXT;
-ALTER TABLE sessions ADD port INTEGER;
-"""
 
 # Pyrofork 2.3.69 pyrogram/storage/sqlite_storage.py SCHEMA + UNAME_SCHEMA,
 # both run by SQLiteStorage.create() (VERSION = 4).
@@ -363,8 +340,25 @@ def _pyrogram_row(dc_id, auth_key, user_id, is_bot, **extra) -> dict:
 # --- Accepted layouts -----------------------------------------------------
 
 
+def fixture_session(directory, name=DEFAULT_NAME, *, fixture: str) -> Path:
+    """Return a copy of the committed library-made fixture `fixture` (tests/fixtures/)."""
+    target = Path(directory) / name
+    if target.exists():
+        raise FileExistsError(target)
+    shutil.copyfile(fixture_path(fixture), target)
+    return target
+
+
+def _rewrite_row(path: Path, **values) -> Path:
+    """Set columns of the one sessions row (trusted names from this module only)."""
+    if values:
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        execute_sql(path, f"UPDATE sessions SET {assignments}", parameters=tuple(values.values()))
+    return path
+
+
 def telethon_session(directory, name=DEFAULT_NAME, *, dc_id=2, auth_key=None) -> Path:
-    """Return a version-7 session written by the real Telethon SQLiteSession."""
+    """Return a session written by the installed Telethon's SQLiteSession (1.45.0: version 8)."""
     from telethon.crypto import AuthKey
     from telethon.sessions import SQLiteSession
 
@@ -378,31 +372,53 @@ def telethon_session(directory, name=DEFAULT_NAME, *, dc_id=2, auth_key=None) ->
 
 
 def pyrogram_session(directory, name=DEFAULT_NAME, *, dc_id=2, user_id=123456789,
-                     is_bot=False, auth_key=None, logged_in=True) -> Path:
-    """Return a version-3 session written by the real Pyrogram FileStorage.
+                     is_bot=False, auth_key=None, logged_in=True, api_id=2040) -> Path:
+    """Return a Pyrogram 2.0.106 file (version 3, the committed fixture) holding the given row.
 
-    With ``logged_in=False`` the file is as Pyrogram leaves it before login
-    (no auth key, no user).
+    Pyrogram cannot be installed beside Kurigram (both are the `pyrogram`
+    module), so the file is the library-made fixture with its row set here.
+    With ``logged_in=False`` the row is as Pyrogram leaves it before login
+    (no auth key, no user, no api_id).
     """
-    from pyrogram.storage import FileStorage
+    path = fixture_session(directory, name, fixture="pyrogram-2.0.106.session")
+    if not logged_in:
+        return _rewrite_row(path, dc_id=2, api_id=None, auth_key=None, user_id=None, is_bot=None)
+    return _rewrite_row(path, dc_id=dc_id, api_id=api_id, auth_key=new_auth_key() if auth_key is None else auth_key,
+                        user_id=user_id, is_bot=int(is_bot))
 
+
+async def _kurigram_open(directory, stem, **values):
+    """Open `stem`.session with the installed Kurigram (creating or upgrading it), set `values`, save."""
+    from pyrogram.storage import SQLiteStorage
+
+    storage = SQLiteStorage(stem, Path(directory))
+    await storage.open()
+    for setter, value in values.items():
+        await getattr(storage, setter)(value)
+    await storage.save()
+    await storage.close()
+
+
+def kurigram_session(directory, name=DEFAULT_NAME, *, dc_id=2, user_id=123456789,
+                     is_bot=False, auth_key=None, api_id=2040) -> Path:
+    """Return a session written by the installed Kurigram's SQLiteStorage (2.2.26: version 7)."""
     stem = _library_stem(name)
-
-    async def write():
-        storage = FileStorage(stem, Path(directory))
-        await storage.open()
-        if logged_in:
-            await storage.dc_id(dc_id)
-            await storage.api_id(2040)
-            await storage.test_mode(False)
-            await storage.auth_key(new_auth_key() if auth_key is None else auth_key)
-            await storage.user_id(user_id)
-            await storage.is_bot(is_bot)
-        await storage.save()
-        await storage.close()
-
-    asyncio.run(write())
+    asyncio.run(_kurigram_open(
+        directory, stem, dc_id=dc_id, server_address=DC_ADDRESSES.get(dc_id, "127.0.0.1"), port=443,
+        api_id=api_id, test_mode=False, auth_key=new_auth_key() if auth_key is None else auth_key,
+        user_id=user_id, is_bot=is_bot,
+    ))
     return _rename_into_place(Path(directory) / f"{stem}{SESSION_SUFFIX}", directory, name)
+
+
+def kurigram_schema_session(directory, name=DEFAULT_NAME, *, dc_id=2, user_id=123456789,
+                            is_bot=False, auth_key=None) -> Path:
+    """Return a Kurigram version-7 session built from this module's copy of its schema (the oracle)."""
+    row = _pyrogram_row(
+        dc_id, new_auth_key() if auth_key is None else auth_key, user_id, is_bot,
+        server_address=DC_ADDRESSES.get(dc_id, "127.0.0.1"), port=443, api_id=2040,
+    )
+    return _schema_file(directory, name, KURIGRAM_SCHEMA, KURIGRAM_VERSION, "number", row)
 
 
 def telethon_v6_session(directory, name=DEFAULT_NAME, *, dc_id=2, auth_key=None) -> Path:
@@ -420,19 +436,9 @@ def pyrogram_v2_session(directory, name=DEFAULT_NAME, *, dc_id=2, user_id=123456
     return _schema_file(directory, name, PYROGRAM_V2_SCHEMA, 2, "number", row)
 
 
-def kurigram_session(directory, name=DEFAULT_NAME, *, dc_id=2, user_id=123456789,
-                     is_bot=False, auth_key=None) -> Path:
-    """Return a session in Kurigram's current (version 7) layout."""
-    row = _pyrogram_row(
-        dc_id, new_auth_key() if auth_key is None else auth_key, user_id, is_bot,
-        server_address=DC_ADDRESSES.get(dc_id, "127.0.0.1"), port=443, api_id=2040,
-    )
-    return _schema_file(directory, name, KURIGRAM_SCHEMA, KURIGRAM_VERSION, "number", row)
-
-
 def pyrofork_session(directory, name=DEFAULT_NAME, *, dc_id=2, user_id=123456789,
                      is_bot=False, auth_key=None) -> Path:
-    """Return a session in Pyrofork's current (version 4) layout."""
+    """Return a session in Pyrofork's current (version 4) layout, from this module's schema copy."""
     row = _pyrogram_row(
         dc_id, new_auth_key() if auth_key is None else auth_key, user_id, is_bot, api_id=2040,
     )
@@ -440,28 +446,20 @@ def pyrofork_session(directory, name=DEFAULT_NAME, *, dc_id=2, user_id=123456789
 
 
 def pyrogram_upgraded_session(directory, name=DEFAULT_NAME, **options) -> Path:
-    """Return a Pyrogram version-2 file upgraded in place by the real Pyrogram.
+    """Return a Pyrogram version-2 file upgraded in place by the installed Kurigram (to 7).
 
-    FileStorage.open() runs ``ALTER TABLE sessions ADD api_id``, so api_id is
-    the last column, unlike a fresh version-3 file.
+    Kurigram runs ``ALTER TABLE sessions ADD ...`` for api_id, then
+    server_address and port, so those are the last columns.
     """
-    from pyrogram.storage import FileStorage
-
     path = pyrogram_v2_session(directory, name, **options)
     stem = _library_stem(name)
     staged = _rename_into_place(path, directory, f"{stem}{SESSION_SUFFIX}")
-
-    async def upgrade():
-        storage = FileStorage(stem, Path(directory))
-        await storage.open()
-        await storage.close()
-
-    asyncio.run(upgrade())
+    asyncio.run(_kurigram_open(directory, stem))
     return _rename_into_place(staged, directory, name)
 
 
 def telethon_upgraded_session(directory, name=DEFAULT_NAME, **options) -> Path:
-    """Return a Telethon version-6 file upgraded in place by the real Telethon (to 7)."""
+    """Return a Telethon version-6 file upgraded in place by the installed Telethon (to 8)."""
     from telethon.sessions import SQLiteSession
 
     path = telethon_v6_session(directory, name, **options)
@@ -472,16 +470,16 @@ def telethon_upgraded_session(directory, name=DEFAULT_NAME, **options) -> Path:
 
 
 def kurigram_upgraded_session(directory, name=DEFAULT_NAME, **options) -> Path:
-    """Return a real Pyrogram version-3 file taken to Kurigram 7 by Kurigram's upgrade SQL."""
+    """Return a Pyrogram 2.0.106 file (version 3) upgraded in place by the installed Kurigram (to 7)."""
     path = pyrogram_session(directory, name, **options)
-    execute_sql(path, KURIGRAM_UPGRADE_FROM_V3, "UPDATE version SET number = 7")
-    address = DC_ADDRESSES.get(options.get("dc_id", 2), "127.0.0.1")
-    return execute_sql(path, "UPDATE sessions SET server_address = ?, port = 443",
-                       parameters=(address,))
+    stem = _library_stem(name)
+    staged = _rename_into_place(path, directory, f"{stem}{SESSION_SUFFIX}")
+    asyncio.run(_kurigram_open(directory, stem))
+    return _rename_into_place(staged, directory, name)
 
 
 def pyrofork_upgraded_session(directory, name=DEFAULT_NAME, **options) -> Path:
-    """Return a real Pyrogram version-3 file taken to Pyrofork 4 by Pyrofork's upgrade SQL.
+    """Return a Pyrogram 2.0.106 file taken to Pyrofork 4 by Pyrofork's upgrade SQL.
 
     Pyrofork creates its usernames table lazily, so it is absent here.
     """
@@ -595,7 +593,7 @@ def missing_column_session(directory, name=DEFAULT_NAME, **options) -> Path:
 
 
 def wrong_version_session(directory, name=DEFAULT_NAME, **options) -> Path:
-    """Return a real Telethon version-7 file whose version row says 6."""
+    """Return a real Telethon version-8 file whose version row says 6."""
     return execute_sql(telethon_session(directory, name, **options), "UPDATE version SET version = 6")
 
 
@@ -603,7 +601,7 @@ def two_rows_session(directory, name=DEFAULT_NAME, **options) -> Path:
     """Return a real Telethon session with a second sessions row."""
     return execute_sql(
         telethon_session(directory, name, **options),
-        "INSERT INTO sessions VALUES (4, '149.154.167.91', 443, ?, NULL)",
+        "INSERT INTO sessions VALUES (4, '149.154.167.91', 443, ?, NULL, NULL)",
         parameters=(new_auth_key(),),
     )
 

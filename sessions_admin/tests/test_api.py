@@ -8,7 +8,7 @@ import stat
 from urllib.parse import quote
 
 import pytest
-from django.core.cache import cache, caches
+from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -17,6 +17,7 @@ from sessions_admin import services
 from sessions_admin.models import SessionFile
 
 from . import session_files
+from .fixtures.make_fixtures import FIXTURES
 from .conftest import SESSIONS_URL, UPLOAD_URL, dir_state, multipart_body, sessions_dir, table_state, upload
 from .factories import ApiPairFactory, SessionFileFactory, stored_session_file
 
@@ -45,7 +46,7 @@ def test_upload_a_telethon_session(admin_api_client, source_dir, url):
     body = response.json()
     expected_sha = hashlib.sha256(path.read_bytes()).hexdigest()
     assert {key: body[key] for key in ("filename", "library", "layout", "dc_id", "user_id", "is_bot", "size", "sha256", "uploaded_by")} == {
-        "filename": "main.session", "library": "telethon", "layout": "telethon-7", "dc_id": 4, "user_id": None,
+        "filename": "main.session", "library": "telethon", "layout": "telethon-8", "dc_id": 4, "user_id": None,
         "is_bot": None, "size": path.stat().st_size, "sha256": expected_sha, "uploaded_by": "alice",
     }
     assert body["uploaded_at"]
@@ -73,6 +74,36 @@ def test_upload_a_pyrogram_session_and_read_it_back(admin_api_client, source_dir
     assert admin_api_client.get(f"{SESSIONS_URL}/bot_7.session/").status_code == 200
 
 
+@pytest.mark.parametrize("fixture", FIXTURES, ids=lambda fixture: fixture.name)
+def test_upload_every_library_made_layout(admin_api_client, fixture):
+    path = session_files.fixture_path(fixture.name)
+
+    response = upload(admin_api_client, path)
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert {key: body[key] for key in ("filename", "library", "layout", "dc_id", "user_id", "is_bot", "api_id")} == {
+        "filename": fixture.name, "library": fixture.library, "layout": fixture.layout, "dc_id": fixture.dc_id,
+        "user_id": fixture.user_id, "is_bot": fixture.is_bot, "api_id": fixture.api_id,
+    }
+    assert (sessions_dir() / fixture.name).read_bytes() == path.read_bytes()
+
+
+def test_a_file_from_a_newer_release_is_refused_naming_the_versions(admin_api_client, source_dir, unchanged):
+    path = session_files.fixture_session(source_dir, fixture="telethon-1.45.0.session")
+    session_files.execute_sql(path, "UPDATE version SET version = 9")
+
+    response = upload(admin_api_client, path)
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid"
+    message = body["errors"]["file"][0]
+    assert "a Telethon release newer than this server knows (version 9)" in message
+    assert "6 (older Telethon 1.x, checked on 1.10.0); 7 (" in message and "8 (Telethon 1.43.0 to 1.45.0)" in message
+    assert unchanged()
+
+
 @pytest.mark.parametrize("maker, layout", [
     (session_files.telethon_v6_session, "telethon-6"),
     (session_files.pyrogram_v2_session, "pyrogram-2"),
@@ -96,14 +127,65 @@ def test_a_100_character_name_is_accepted(admin_api_client, source_dir):
     assert admin_api_client.get(f"{SESSIONS_URL}/{name}").status_code == 200
 
 
-def test_same_content_under_another_name_is_another_file(admin_api_client, source_dir):
-    path = session_files.telethon_session(source_dir)
+def test_the_same_auth_key_under_another_name_is_409_naming_the_holder(admin_api_client, source_dir):
+    first = session_files.telethon_session(source_dir, "one.session", auth_key=KEY)
+    second = session_files.kurigram_session(source_dir, "two.session", auth_key=KEY)
+    assert upload(admin_api_client, first).status_code == 201
+    before = dir_state(), table_state()
 
+    refused = upload(admin_api_client, second)
+
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "duplicate_key"
+    assert refused.json()["detail"].startswith("one.session already holds this auth key")
+    assert "allow_duplicate_key=true" in refused.json()["detail"]
+    assert (dir_state(), table_state()) == before
+    event = AuditEvent.objects.filter(action="session_file.upload").latest("id")
+    assert (event.outcome, event.target, event.detail["reason"]) == (Outcome.FAILURE, "two.session", "duplicate_key")
+    # The digest is stored, never the key; the API shows neither.
+    assert SessionFile.objects.get().auth_key_sha256 == hashlib.sha256(KEY).hexdigest()
+    assert "auth_key_sha256" not in admin_api_client.get(f"{SESSIONS_URL}/one.session").json()
+
+
+def test_a_duplicate_key_allowed_on_purpose_is_stored_and_audited(admin_api_client, source_dir):
+    path = session_files.telethon_session(source_dir, auth_key=KEY)
     assert upload(admin_api_client, path, name="one.session").status_code == 201
-    assert upload(admin_api_client, path, name="two.session").status_code == 201
 
+    allowed = upload(admin_api_client, path, name="two.session", url=f"{UPLOAD_URL}?allow_duplicate_key=true")
+
+    assert allowed.status_code == 201
     assert set(dir_state()) == {"one.session", "two.session"}
-    assert SessionFile.objects.filter(sha256=hashlib.sha256(path.read_bytes()).hexdigest()).count() == 2
+    event = AuditEvent.objects.filter(action="session_file.upload", target="two.session").get()
+    assert (event.outcome, event.detail["duplicate_key_of"]) == (Outcome.SUCCESS, "one.session")
+
+
+def test_overwriting_a_file_with_its_own_key_is_no_duplicate(admin_api_client, source_dir):
+    path = session_files.telethon_session(source_dir, auth_key=KEY)
+    assert upload(admin_api_client, path, name="one.session").status_code == 201
+
+    assert upload(admin_api_client, path, name="one.session", overwrite="true").status_code == 201
+
+
+@pytest.mark.parametrize("taken, name", [("Acct.session", "acct.session"), ("acct.session", "ACCT.session")])
+def test_a_name_equal_apart_from_letter_case_is_409_even_with_overwrite(admin_api_client, source_dir, taken, name):
+    assert upload(admin_api_client, session_files.telethon_session(source_dir, "a.session"), name=taken).status_code == 201
+    before = dir_state(), table_state()
+
+    for overwrite in (None, "true"):
+        refused = upload(admin_api_client, session_files.telethon_session(source_dir, f"b{overwrite}.session"),
+                         name=name, overwrite=overwrite)
+        assert refused.status_code == 409
+        assert f"differs from the stored {taken} only in letter case" in refused.json()["detail"]
+    assert (dir_state(), table_state()) == before
+
+
+@pytest.mark.parametrize("name", ["-rf.session", "--help.session", "con.session", "NUL.session", "com1.session", "lpt9.x.session"])
+def test_dash_and_windows_device_names_are_refused(admin_api_client, source_dir, unchanged, name):
+    response = upload(admin_api_client, session_files.telethon_session(source_dir), name=name)
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["file"]
+    assert unchanged()
 
 
 # --- Refusals ------------------------------------------------------------------
@@ -397,8 +479,8 @@ def test_uploads_past_the_budget_are_429(admin_api_client, source_dir, settings)
     path = session_files.telethon_session(source_dir)
 
     first = upload(admin_api_client, path, name="a.session", url=SESSIONS_URL)
-    second = upload(admin_api_client, path, name="b.session", url=UPLOAD_URL)
-    third = upload(admin_api_client, path, name="c.session")
+    second = upload(admin_api_client, session_files.telethon_session(source_dir, "b.session"), url=UPLOAD_URL)
+    third = upload(admin_api_client, session_files.telethon_session(source_dir, "c.session"))
 
     assert (first.status_code, second.status_code, third.status_code) == (201, 201, 429)
     assert int(third["Retry-After"]) > 0
@@ -437,7 +519,8 @@ def test_no_response_log_or_audit_row_contains_the_auth_key(admin_api_client, so
     caplog.set_level(logging.DEBUG)
     responses = [
         upload(admin_api_client, session_files.telethon_session(source_dir, "t.session", auth_key=KEY)),
-        upload(admin_api_client, session_files.pyrogram_session(source_dir, "p.session", auth_key=KEY)),
+        upload(admin_api_client, session_files.pyrogram_session(source_dir, "p.session", auth_key=KEY),
+               url=f"{UPLOAD_URL}?allow_duplicate_key=true"),
         upload(admin_api_client, session_files.added_trigger_session(source_dir, "x.session", auth_key=KEY)),
         upload(admin_api_client, session_files.short_key_session(source_dir, "s.session", key_bytes=255)),
         admin_api_client.get(SESSIONS_URL),

@@ -144,3 +144,46 @@ def test_control_characters_in_names_are_escaped_in_the_output():
 
     assert "\x1b" not in output
     assert "evil\\u001b[31m.session" in output
+
+
+def test_every_library_made_layout_is_registered_by_repair():
+    from .fixtures.make_fixtures import FIXTURES
+
+    sessions_dir().mkdir(parents=True, exist_ok=True)
+    for fixture in FIXTURES:
+        (sessions_dir() / fixture.name).write_bytes(session_files.fixture_path(fixture.name).read_bytes())
+
+    output, code = sync("--repair")
+
+    assert code == 0, output
+    rows = {row.filename: (row.layout, row.api_id) for row in SessionFile.objects.all()}
+    assert rows == {fixture.name: (fixture.layout, fixture.api_id) for fixture in FIXTURES}
+
+
+def test_duplicate_keys_in_the_folder_are_reported_never_repaired():
+    sessions_dir().mkdir(parents=True, exist_ok=True)
+    content = session_files.fixture_path("telethon-1.45.0.session").read_bytes()
+    for name in ("a.session", "b.session"):
+        (sessions_dir() / name).write_bytes(content)
+    (sessions_dir() / "c.session").write_bytes(session_files.fixture_path("kurigram-2.2.26.session").read_bytes())
+
+    output, code = sync("--repair")
+
+    assert code == 1
+    assert "duplicate_key: a.session: holds the same auth key as b.session" in output
+    assert "duplicate_key: b.session: holds the same auth key as a.session" in output
+    assert "c.session: holds" not in output
+    assert set(dir_state()) == {"a.session", "b.session", "c.session"}
+
+
+def test_rows_recorded_before_key_digests_are_refreshed_by_repair(source_dir):
+    stored_session_file(source_dir, "a.session", maker=session_files.kurigram_session)
+    SessionFile.objects.update(auth_key_sha256="", api_id=None, api_id_in_file=False)
+
+    output, code = sync()
+    assert code == 1 and "the row's metadata is out of date" in output
+
+    output, code = sync("--repair")
+    row = SessionFile.objects.get()
+    assert code == 0 and row.auth_key_sha256 and (row.api_id, row.api_id_in_file) == (2040, True)
+    assert sync() == (sync()[0], 0)

@@ -1,5 +1,6 @@
 """Tests for sessions_admin.inspection: accepted layouts, refusals, and that nothing runs."""
 
+import hashlib
 import os
 import sqlite3
 
@@ -8,6 +9,7 @@ import pytest
 from sessions_admin import inspection
 from sessions_admin.inspection import SessionFileRejected, SessionInfo, inspect_session_file
 from sessions_admin.tests import session_files
+from sessions_admin.tests.fixtures.make_fixtures import FIXTURES
 
 KEY = bytes(range(256))
 
@@ -26,34 +28,54 @@ def _rejection(path) -> str:
 # --- Accepted layouts -----------------------------------------------------
 
 
+@pytest.mark.parametrize("fixture", FIXTURES, ids=lambda fixture: fixture.name)
+def test_accepts_every_library_made_fixture(fixture):
+    info = inspect_session_file(session_files.fixture_path(fixture.name))
+
+    assert info == SessionInfo(
+        fixture.library, fixture.layout, fixture.dc_id, fixture.user_id, fixture.is_bot, fixture.api_id,
+        auth_key_sha256=hashlib.sha256(session_files.fake_auth_key(fixture.name)).hexdigest(),
+    )
+
+
+def test_every_layout_has_a_library_made_fixture():
+    assert {layout.name for layout in inspection.LAYOUTS} - {"telethon-6", "pyrogram-2"} <= {
+        fixture.layout for fixture in FIXTURES
+    }
+
+
 @pytest.mark.parametrize("factory, options, expected", [
     (session_files.telethon_session, {"dc_id": 2},
-     SessionInfo("telethon", "telethon-7", 2, None, None)),
+     SessionInfo("telethon", "telethon-8", 2, None, None)),
     (session_files.telethon_v6_session, {"dc_id": 5},
      SessionInfo("telethon", "telethon-6", 5, None, None)),
     (session_files.telethon_upgraded_session, {"dc_id": 1},
-     SessionInfo("telethon", "telethon-7", 1, None, None)),
+     SessionInfo("telethon", "telethon-8", 1, None, None)),
     (session_files.pyrogram_session, {"dc_id": 4, "user_id": 42, "is_bot": False},
-     SessionInfo("pyrogram", "pyrogram-3", 4, 42, False)),
+     SessionInfo("pyrogram", "pyrogram-3", 4, 42, False, 2040)),
     (session_files.pyrogram_session, {"dc_id": 1, "user_id": 7_000_000_001, "is_bot": True},
-     SessionInfo("pyrogram", "pyrogram-3", 1, 7_000_000_001, True)),
+     SessionInfo("pyrogram", "pyrogram-3", 1, 7_000_000_001, True, 2040)),
     (session_files.pyrogram_v2_session, {"dc_id": 3, "user_id": 99, "is_bot": True},
      SessionInfo("pyrogram", "pyrogram-2", 3, 99, True)),
     (session_files.pyrogram_upgraded_session, {"dc_id": 2, "user_id": 5, "is_bot": False},
-     SessionInfo("pyrogram", "pyrogram-3", 2, 5, False)),
+     SessionInfo("pyrogram", "kurigram-7", 2, 5, False)),
     (session_files.kurigram_session, {"dc_id": 5, "user_id": 11, "is_bot": False},
-     SessionInfo("pyrogram", "kurigram-7", 5, 11, False)),
+     SessionInfo("pyrogram", "kurigram-7", 5, 11, False, 2040)),
+    (session_files.kurigram_schema_session, {"dc_id": 5, "user_id": 11, "is_bot": False},
+     SessionInfo("pyrogram", "kurigram-7", 5, 11, False, 2040)),
     (session_files.kurigram_upgraded_session, {"dc_id": 4, "user_id": 12, "is_bot": True},
-     SessionInfo("pyrogram", "kurigram-7", 4, 12, True)),
+     SessionInfo("pyrogram", "kurigram-7", 4, 12, True, 2040)),
     (session_files.pyrofork_session, {"dc_id": 2, "user_id": 13, "is_bot": False},
-     SessionInfo("pyrogram", "pyrofork-4", 2, 13, False)),
+     SessionInfo("pyrogram", "pyrofork-4", 2, 13, False, 2040)),
     (session_files.pyrofork_upgraded_session, {"dc_id": 1, "user_id": 14, "is_bot": False},
-     SessionInfo("pyrogram", "pyrofork-4", 1, 14, False)),
+     SessionInfo("pyrogram", "pyrofork-4", 1, 14, False, 2040)),
 ])
 def test_accepts_known_layout(tmp_path, factory, options, expected):
     path = factory(tmp_path, auth_key=KEY, **options)
 
-    assert inspect_session_file(path) == expected
+    info = inspect_session_file(path)
+
+    assert info == SessionInfo(**{**vars(expected), "auth_key_sha256": hashlib.sha256(KEY).hexdigest()})
 
 
 def test_accepts_a_file_not_named_dot_session(tmp_path):
@@ -66,16 +88,30 @@ def test_accepts_a_file_not_named_dot_session(tmp_path):
 def test_accepts_a_session_with_cached_entities(tmp_path):
     path = session_files.large_session(tmp_path, rows=2_000)
 
-    assert inspect_session_file(path).layout == "telethon-7"
+    assert inspect_session_file(path).layout == "telethon-8"
 
 
-def test_upgraded_pyrogram_file_has_api_id_last(tmp_path):
+def test_accepts_a_temporary_key_kept_on_disk(tmp_path):
+    path = session_files.telethon_session(tmp_path, auth_key=KEY)
+    session_files.execute_sql(path, "UPDATE sessions SET tmp_auth_key = ?", parameters=(bytes(256),))
+
+    assert inspect_session_file(path).layout == "telethon-8"
+
+
+def test_refuses_a_temporary_key_of_the_wrong_length(tmp_path):
+    path = session_files.telethon_session(tmp_path, auth_key=KEY)
+    session_files.execute_sql(path, "UPDATE sessions SET tmp_auth_key = ?", parameters=(bytes(17),))
+
+    assert _rejection(path) == "tmp_auth_key must be empty or a 256-byte BLOB, found a 17-byte BLOB"
+
+
+def test_upgraded_pyrogram_file_has_the_added_columns_last(tmp_path):
     path = session_files.pyrogram_upgraded_session(tmp_path)
 
     conn = sqlite3.connect(path)
     columns = [row[1] for row in conn.execute("PRAGMA table_info(sessions)")]
     conn.close()
-    assert columns[-1] == "api_id"
+    assert columns[-3:] == ["api_id", "server_address", "port"]
 
 
 def test_upgraded_telethon_file_was_upgraded_by_telethon(tmp_path):
@@ -84,21 +120,21 @@ def test_upgraded_telethon_file_was_upgraded_by_telethon(tmp_path):
     conn = sqlite3.connect(path)
     version = conn.execute("SELECT version FROM version").fetchall()
     conn.close()
-    assert version == [(7,)]
+    assert version == [(8,)]
 
 
 def test_library_sql_copies_match_installed_libraries():
     from pyrogram.storage import sqlite_storage
 
-    assert inspection.PYROGRAM_V3_SQL == sqlite_storage.SCHEMA
-    assert sqlite_storage.SQLiteStorage.VERSION == 3
+    assert inspection.KURIGRAM_V7_SQL == sqlite_storage.SCHEMA
+    assert sqlite_storage.SQLiteStorage.VERSION == 7
 
 
 def test_telethon_layout_matches_installed_telethon():
     from telethon.sessions import sqlite
 
-    assert sqlite.CURRENT_VERSION == 7
-    assert [layout.version for layout in inspection.LAYOUTS if layout.library == "telethon"] == [7, 6]
+    assert sqlite.CURRENT_VERSION == 8
+    assert [layout.version for layout in inspection.LAYOUTS if layout.library == "telethon"] == [8, 7, 6]
 
 
 def test_every_layout_variant_is_distinct_from_other_layouts():
@@ -107,6 +143,48 @@ def test_every_layout_variant_is_distinct_from_other_layouts():
         for layout_b, _label_b, schema_b in references:
             if layout_a is not layout_b:
                 assert inspection.schema_differences(schema_a, schema_b, layout_b.name)
+
+
+# --- Files from a newer release than this server knows --------------------
+
+
+@pytest.mark.parametrize("fixture, sql, found", [
+    ("telethon-1.45.0.session", "UPDATE version SET version = 9", "(version 9)"),
+    ("telethon-1.45.0.session", "ALTER TABLE sessions ADD COLUMN flags integer",
+     "(version 8 with new columns sessions.flags)"),
+    ("kurigram-2.2.26.session", "UPDATE version SET number = 8; CREATE TABLE stories (id INTEGER)", "(version 8)"),
+    ("pyrofork-2.3.69.session", "ALTER TABLE peers ADD COLUMN is_premium INTEGER",
+     "(version 4 with new columns peers.is_premium)"),
+])
+def test_a_newer_release_is_named_with_the_supported_versions(tmp_path, fixture, sql, found):
+    path = session_files.fixture_session(tmp_path, fixture=fixture)
+    session_files.execute_sql(path, sql)
+
+    message = _rejection(path)
+
+    family = "Telethon" if fixture.startswith("telethon") else "Pyrogram-family"
+    assert found in message
+    assert f"newer than this server knows {found}" in message
+    assert f"this server reads {family} session versions" in message
+    assert ("8 (Telethon 1.43.0 to 1.45.0)" in message) == (family == "Telethon")
+    assert ("7 (Kurigram 2.2.26)" in message) == (family != "Telethon")
+    assert message.endswith("Upgrade adbot-admin to accept it.")
+
+
+@pytest.mark.parametrize("sql, expected", [
+    ("UPDATE version SET version = 9; CREATE TRIGGER t AFTER UPDATE ON sessions BEGIN SELECT 1; END",
+     "unexpected trigger 't'"),
+    ("UPDATE version SET version = 9; CREATE VIEW v AS SELECT 1", "unexpected view 'v'"),
+    ("ALTER TABLE sessions ADD COLUMN flags integer; CREATE TABLE loot (data BLOB)", "unexpected table 'loot'"),
+])
+def test_a_newer_version_never_hides_a_hostile_schema(tmp_path, sql, expected):
+    path = session_files.fixture_session(tmp_path, fixture="telethon-1.45.0.session")
+    session_files.execute_sql(path, sql)
+
+    message = _rejection(path)
+
+    assert expected in message
+    assert "newer" not in message
 
 
 # --- Refusals before SQLite opens the file --------------------------------
@@ -159,7 +237,7 @@ def test_refuses_a_missing_file(tmp_path):
      "trigger 'trg_peers_last_update_on' differs from pyrogram-3's definition"),
     (session_files.sessions_view_session, "'sessions' must be a table, not a view"),
     (session_files.missing_column_session, "table 'sessions' has columns"),
-    (session_files.wrong_version_session, "the version table says 6 but the schema is telethon-7"),
+    (session_files.wrong_version_session, "the version table says 6 but the schema is telethon-8"),
 ])
 def test_refuses_a_layout_no_library_writes(tmp_path, factory, expected):
     path = factory(tmp_path, auth_key=KEY)
@@ -172,7 +250,7 @@ def test_refuses_a_layout_no_library_writes(tmp_path, factory, expected):
 def test_closest_layout_is_named(tmp_path):
     path = session_files.added_trigger_session(tmp_path, auth_key=KEY)
 
-    assert "(closest is telethon-7)" in _rejection(path)
+    assert "(closest is telethon-8)" in _rejection(path)
 
 
 def test_refuses_a_database_that_is_not_a_session(tmp_path):

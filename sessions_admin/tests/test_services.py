@@ -41,7 +41,7 @@ def test_store_places_a_byte_identical_private_file_and_its_row(source_dir):
     assert stored.read_bytes() == path.read_bytes()
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600
     assert session_file.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
-    assert (session_file.library, session_file.layout, session_file.dc_id) == ("telethon", "telethon-7", 4)
+    assert (session_file.library, session_file.layout, session_file.dc_id) == ("telethon", "telethon-8", 4)
     assert (session_file.user_id, session_file.is_bot, session_file.uploaded_by) == (None, None, "alice")
     assert session_file.size == path.stat().st_size
     assert set(dir_state()) == {"main.session"}
@@ -234,7 +234,10 @@ def test_no_temporary_file_is_left_behind(source_dir, tmp_path, settings):
 # --- Names -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["a.session", "A-b_c.1.session", "-x.session", "x" * 92 + ".session"])
+@pytest.mark.parametrize("name", [
+    "a.session", "A-b_c.1.session", "x-.session", "x" * 92 + ".session", "console.session", "con1.session",
+    "com0.session", "lpt10.session", "my.con.session",
+])
 def test_name_rule_accepts(name):
     assert validate_session_filename(name) == name
 
@@ -253,6 +256,10 @@ def test_name_rule_accepts(name):
     ("a..b.session", "'..'"),
     ("a.session.bak", "end in .session"),
     ("a.SESSION", "end in .session"),
+    ("-x.session", "begin with '-'"),
+    ("--help.session", "begin with '-'"),
+    *[(f"{base}.session", "reserved on Windows") for base in ("con", "CON", "nul", "prn", "aux", "com1", "COM9", "lpt1", "lpt9")],
+    ("nul.backup.session", "reserved on Windows"),
 ])
 def test_name_rule_refuses(name, message):
     with pytest.raises(services.InvalidSessionFileName, match=message.replace(".", r"\.")):

@@ -4,6 +4,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import time
 import uuid
 
@@ -75,6 +76,18 @@ def frontend_claims(role="admin", **overrides):
     claims = {"sub": "7", "email": "carol@example.com", "role": role, "exp": int(time.time()) + 300}
     claims.update(overrides)
     return {name: value for name, value in claims.items() if value is not None}
+
+
+def new_key():
+    """Return a fresh random key as `generate_secret` makes them, registered with the log-hygiene check."""
+    key = secrets.token_urlsafe(48)
+    register(key)
+    return key
+
+
+def key_id(key):
+    """Return the `kid` the server gives `key`, computed here from its definition: SHA-256 of the key, 16 hex characters."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def backend_token(claims, key=None):

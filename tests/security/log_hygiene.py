@@ -6,7 +6,8 @@ suite runs at LOG_LEVEL=DEBUG), and a registry that learns each secret as it
 is made: every JWT PyJWT encodes (SimpleJWT's included) and every one the
 security suite forges, every password hashed (Django's hashers and bcrypt),
 every saved `api_hash`, every Telegram auth key the session-file factories
-write, and the configured signing keys. When the session ends, any registered
+write, every TOTP key (hex and base32), recovery code and `mfa_token`, and the
+configured signing keys. When the session ends, any registered
 secret found in any record fails the run.
 
 Records of the test's own tools are left out: the data libraries (factory_boy,
@@ -135,12 +136,28 @@ def _learn_secrets():
         register(getattr(instance, "api_hash", None))
 
     post_save.connect(api_hash_saved, weak=False, dispatch_uid="log-hygiene-api-hash")
+    _learn_two_factor_secrets()
     try:
         from sessions_admin.tests import session_files
     except ImportError:
         return
     if hasattr(session_files, "new_auth_key"):
         _wrap(session_files, "new_auth_key", lambda args, kwargs, key: REGISTRY.register_auth_key(key))
+
+
+def _learn_two_factor_secrets():
+    from django.db.models.signals import post_save
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from adbot_admin import mfa
+
+    def totp_key_saved(sender, instance, **kwargs):
+        register(instance.key)
+        register(base64.b32encode(instance.bin_key).decode())
+
+    post_save.connect(totp_key_saved, sender=TOTPDevice, weak=False, dispatch_uid="log-hygiene-totp-key")
+    _wrap(mfa, "new_recovery_code", lambda args, kwargs, code: register(code))
+    _wrap(mfa, "login_challenge_start", lambda args, kwargs, body: register(body["mfa_token"]))
 
 
 def pytest_sessionstart(session):

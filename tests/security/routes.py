@@ -18,6 +18,7 @@ PUBLIC_ROUTES = (
     "/api/auth/token/refresh",
     "/api/auth/token/verify",
     *COOKIE_ROUTES,
+    "/api/auth/token/2fa",
     "/api/cms/login",
     "/api/public/*",
     "/api/schema",

@@ -126,3 +126,49 @@ def test_methods_a_route_does_not_offer_are_405_even_for_an_admin(admin_user, ro
         response = client.generic(method.upper(), route.path, **bearer(token))
         assert response.status_code == 405, (method, response.content[:200])
         assert response.json()["code"] == "method_not_allowed"
+
+
+# Open to an admin without two-factor while REQUIRE_ADMIN_2FA is on: how to turn it on, who am I, log out.
+MFA_ENROLMENT_ROUTES = ("/api/auth/2fa/", "/api/auth/me", "/api/auth/logout")
+
+
+def _enrolment_route(route):
+    return route.path.startswith(MFA_ENROLMENT_ROUTES)
+
+
+def test_the_enrolment_routes_exist():
+    assert {route.path for route in ROUTES if _enrolment_route(route)} == {
+        "/api/auth/2fa/setup", "/api/auth/2fa/confirm", "/api/auth/2fa/disable", "/api/auth/me", "/api/auth/logout",
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("route", "method"), CASES, ids=CASE_IDS)
+def test_with_2fa_required_an_admin_without_it_is_refused_but_on_enrolment_routes(settings, admin_user, route,
+                                                                                  method):
+    settings.REQUIRE_ADMIN_2FA = True
+    token = forge.backend_token(forge.backend_claims(admin_user))
+
+    response = call(APIClient(), route, method, **bearer(token))
+
+    if _enrolment_route(route):
+        assert response.status_code not in (401, 403), response.content[:200]
+    else:
+        assert response.status_code == 403, response.content[:200]
+        if method != "head":
+            assert response.json()["code"] == "mfa_enrollment_required"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("route", "method"), CASES, ids=CASE_IDS)
+def test_with_2fa_required_an_admin_with_it_is_let_through(settings, admin_user, route, method):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    settings.REQUIRE_ADMIN_2FA = True
+    TOTPDevice.objects.create(user=admin_user, name="authenticator", confirmed=True)
+    token = forge.backend_token(forge.backend_claims(admin_user))
+
+    response = call(APIClient(), route, method, **bearer(token))
+
+    assert response.status_code not in (401, 403), response.content[:200]
+    assert response.status_code < 500, response.content[:200]

@@ -5,6 +5,9 @@ admin route, as the body of the refresh endpoint and of the verify endpoint.
 Refused means 401 or 403 (never a 500, never a 200 from refresh or verify) in
 the error format, without the token echoed back. test_honest_tokens_are_accepted
 is the control: the same hand-built tokens, signed honestly, do work.
+
+Every attack runs twice: with the current keys only, and with fallback keys
+configured for both kinds (key rotation), which must widen nothing.
 """
 
 import secrets
@@ -45,6 +48,18 @@ def assert_refused(response, token, allowed=(401, 403)):
 
 
 pytestmark = pytest.mark.usefixtures("db")
+
+BACKEND_FALLBACKS = [forge.new_key(), forge.new_key()]
+FRONTEND_FALLBACKS = [forge.new_key()]
+
+
+@pytest.fixture(autouse=True, params=["current-keys-only", "with-fallbacks"])
+def key_ring(request, settings):
+    """Run each test without and with fallback keys for backend and frontend tokens."""
+    if request.param == "with-fallbacks":
+        settings.JWT_SECRET_KEY_FALLBACKS = BACKEND_FALLBACKS
+        settings.JWT_SECRET_FALLBACKS = FRONTEND_FALLBACKS
+    return request.param
 
 
 def honest(user, kind):
@@ -338,3 +353,61 @@ def test_malformed_authorization_headers_refused(user, header):
     token = honest(user, "access")
     response = APIClient().get(ADMIN_ROUTE, HTTP_AUTHORIZATION=header.format(t=token))
     assert_refused(response, token, allowed=(401,))
+
+
+# --- Key rotation: a fallback verifies only its own kind, and only under its own kid ------------
+
+
+kid_of = forge.key_id
+
+
+@pytest.mark.parametrize("with_kid", [False, True], ids=["no-kid", "kid-of-the-key"])
+@pytest.mark.parametrize("target", TARGETS)
+def test_backend_token_signed_with_a_frontend_fallback_refused(user, target, with_kid):
+    key = FRONTEND_FALLBACKS[0]
+    header = {"alg": "HS256", "typ": "JWT", **({"kid": kid_of(key)} if with_kid else {})}
+    token = forge.hmac_sign(header, forge.backend_claims(user, KIND[target]), key)
+    assert_refused(present(target, token), token)
+
+
+@pytest.mark.parametrize("with_kid", [False, True], ids=["no-kid", "kid-of-the-key"])
+@pytest.mark.parametrize("target", TARGETS)
+def test_frontend_token_signed_with_a_backend_fallback_refused(target, with_kid):
+    key = BACKEND_FALLBACKS[1]
+    header = {"alg": "HS256", "typ": "JWT", **({"kid": kid_of(key)} if with_kid else {})}
+    token = forge.hmac_sign(header, forge.frontend_claims(), key)
+    assert_refused(present(target, token), token)
+
+
+@pytest.mark.parametrize("kid_names", ["current-backend-key", "backend-fallback", "frontend-fallback"])
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_kid_naming_a_configured_key_does_not_admit_another_signature(user, target, kid_names):
+    """A real kid with the attacker's MAC, or with the MAC of a different configured key."""
+    named = {"current-backend-key": settings.JWT_SECRET_KEY, "backend-fallback": BACKEND_FALLBACKS[0],
+             "frontend-fallback": FRONTEND_FALLBACKS[0]}[kid_names]
+    claims = forge.backend_claims(user, KIND[target])
+    for key in (forge.new_key(), BACKEND_FALLBACKS[1] if named != BACKEND_FALLBACKS[1] else
+                settings.JWT_SECRET_KEY):
+        token = forge.hmac_sign({"alg": "HS256", "typ": "JWT", "kid": kid_of(named)}, claims, key)
+        assert_refused(present(target, token), token)
+
+
+@pytest.mark.parametrize("spelling", NONE_SPELLINGS)
+@pytest.mark.parametrize("target", TARGETS)
+def test_alg_none_with_the_kid_of_a_fallback_refused(user, target, spelling):
+    token = forge.assemble({"alg": spelling, "typ": "JWT", "kid": kid_of(BACKEND_FALLBACKS[0])},
+                           forge.backend_claims(user, KIND[target]))
+    assert_refused(present(target, token), token)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_tokens_of_a_fallback_are_honest_only_while_it_is_configured(user, key_ring, target):
+    """The control for the rotation attacks: a fallback's own token works exactly when fallbacks are set."""
+    key = BACKEND_FALLBACKS[0]
+    token = forge.hmac_sign({"alg": "HS256", "typ": "JWT", "kid": kid_of(key)},
+                            forge.backend_claims(user, KIND[target]), key)
+    response = present(target, token)
+    if key_ring == "with-fallbacks":
+        assert response.status_code == 200, response.content
+    else:
+        assert_refused(response, token)

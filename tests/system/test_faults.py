@@ -82,7 +82,7 @@ def test_a_logout_while_redis_refuses_writes_still_refuses_the_token(shared_serv
         headers = {"Authorization": f"Bearer {admin_api_client.tokens['access']}"}
         assert requests.get(f"{server.url}/api/auth/me", headers=headers, timeout=10).status_code == 200
         client = redis.Redis.from_url(full.url)
-        with pytest.raises(redis.exceptions.ResponseError, match="OOM"):
+        with pytest.raises(redis.exceptions.OutOfMemoryError):
             for n in range(100_000):
                 client.set(f"filler:{n}", b"x" * 1024)
 

@@ -17,10 +17,10 @@ class Command(BaseCommand):
         "with --repair), 'missing' (a row without a file: --repair deletes the row), 'changed' (size "
         "or sha256 differ from the row: --repair updates the row from the file, which the engine "
         "may have written to), 'changed_invalid' (a file with a row that is refused now: reported "
-        "only). Temporary files (.incoming-*) and -journal/-wal/-shm companions are ignored; folders "
+        "only), 'duplicate_key' (two or more files hold one auth key: reported, never repaired). Temporary files (.incoming-*) and -journal/-wal/-shm companions are ignored; folders "
         "are skipped. Every repair is audited. Exit status: 0 when nothing is left unresolved; 1 "
         "when drift was found and not repaired (without --repair, any drift; with --repair, "
-        "'invalid' and 'changed_invalid' files), so a scheduled run can alert."
+        "'invalid', 'changed_invalid' and 'duplicate_key' files), so a scheduled run can alert."
     )
 
     def add_arguments(self, parser):

@@ -1,0 +1,128 @@
+"""Bulk and string imports of session files: each file takes the single-upload path (`session_file_store`).
+
+- A zip archive: its limits are checked from the central directory
+  (archives.py), then each `.session` entry is streamed into the same private
+  checked copy, inspection, name rules and storage as a single upload. Entries
+  stand alone: one refused entry never undoes another. One audit event per
+  imported or refused entry (the store's own, or one here for entries refused
+  before they reach it) and one for the archive.
+- A session string: the library decodes it and writes a file of its current
+  layout in a private temporary folder (strings.py); that file is then
+  uploaded like any other. The string is never logged, echoed or stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from adbot_admin.audit import record
+from adbot_admin.models import Outcome
+
+from . import archives, strings
+from .models import SessionFile
+from .services import DuplicateAuthKey, SessionFileExists, session_file_store
+from .storage import InvalidSessionFileName, SessionFileRejected, SessionFileTooLarge, shown_name
+
+
+@dataclass
+class ImportResult:
+    """What became of each entry of an archive."""
+
+    imported: list[SessionFile] = field(default_factory=list)
+    refused: list[dict] = field(default_factory=list)  # {"name", "code", "detail"}
+    skipped: list[str] = field(default_factory=list)
+
+
+def archive_limits() -> archives.Limits:
+    return archives.Limits(
+        max_files=settings.SESSION_IMPORT_MAX_FILES,
+        max_bytes=settings.SESSION_IMPORT_MAX_BYTES,
+        max_entry_bytes=settings.SESSION_MAX_BYTES,
+    )
+
+
+def session_files_import_archive(*, path, uploaded_by, overwrite=False, allow_duplicate_key=False,
+                                 request=None) -> ImportResult:
+    """Import every `.session` entry of the zip at `path` and return an ImportResult.
+
+    Raises archives.ArchiveRefused (audited) when the archive as a whole is
+    refused; then nothing was imported.
+    """
+    try:
+        with archives.open_archive(path, limits=archive_limits()) as (archive, entries):
+            result = ImportResult()
+            for entry in entries:
+                if entry.action == "skip":
+                    result.skipped.append(entry.name)
+                elif entry.action == "refuse":
+                    _refuse(result, entry.name, entry.code, entry.detail, request=request)
+                else:
+                    _import_entry(archive, entry, result, uploaded_by=uploaded_by, overwrite=overwrite,
+                                  allow_duplicate_key=allow_duplicate_key, request=request)
+    except archives.ArchiveRefused as exc:
+        record(request=request, action="session_file.import", outcome=Outcome.FAILURE,
+               detail={"reason": exc.code, "detail": str(exc)[:500]})
+        raise
+    record(request=request, action="session_file.import", detail={
+        "imported": len(result.imported), "refused": len(result.refused), "skipped": len(result.skipped),
+    })
+    return result
+
+
+def _import_entry(archive, entry, result, *, uploaded_by, overwrite, allow_duplicate_key, request):
+    audit_detail = {"archive_entry": shown_name(entry.name)}
+    try:
+        with archives.open_entry(archive, entry.info) as stream:
+            session_file = session_file_store(
+                upload=stream, filename=entry.stored_name,
+                uploaded_by=uploaded_by, overwrite=overwrite, allow_duplicate_key=allow_duplicate_key,
+                request=request, audit_detail=audit_detail,
+            )
+    except InvalidSessionFileName as exc:
+        result.refused.append(_refusal(entry.name, "invalid_name", str(exc)))
+    except SessionFileTooLarge as exc:
+        result.refused.append(_refusal(entry.name, "too_large", str(exc)))
+    except SessionFileRejected as exc:
+        result.refused.append(_refusal(entry.name, "invalid_session_file", str(exc)))
+    except SessionFileExists as exc:
+        result.refused.append(_refusal(entry.name, "conflict", exc.message))
+    except DuplicateAuthKey as exc:
+        result.refused.append(_refusal(entry.name, "duplicate_key", exc.message))
+    except archives.CorruptEntry as exc:
+        # Raised while reading the entry, before the store could audit anything.
+        _refuse(result, entry.name, "corrupt_entry", str(exc), request=request)
+    else:
+        result.imported.append(session_file)
+
+
+def _refusal(name, code, detail) -> dict:
+    return {"name": name, "code": code, "detail": detail}
+
+
+def _refuse(result, name, code, detail, *, request):
+    result.refused.append(_refusal(name, code, detail))
+    record(request=request, action="session_file.upload", outcome=Outcome.FAILURE,
+           detail={"archive_entry": shown_name(name), "reason": code})
+
+
+def session_file_import_string(*, filename, library, session_string, uploaded_by, overwrite=False,
+                               allow_duplicate_key=False, request=None) -> SessionFile:
+    """Write `session_string` as a `library` session file, store it as `filename` and return its row.
+
+    Raises strings.InvalidSessionString (audited) for a string the library
+    cannot decode, and whatever `session_file_store` raises for the file.
+    """
+    try:
+        with strings.session_file_from_string(library=library, session_string=session_string) as path:
+            with open(path, "rb") as content:
+                return session_file_store(
+                    upload=content, filename=filename, uploaded_by=uploaded_by, overwrite=overwrite,
+                    allow_duplicate_key=allow_duplicate_key, request=request,
+                    audit_detail={"source": f"{library} session string"},
+                )
+    except strings.InvalidSessionString as exc:
+        record(request=request, action="session_file.upload", outcome=Outcome.FAILURE, target=filename,
+               detail={"source": f"{library} session string", "reason": str(exc)})
+        raise
