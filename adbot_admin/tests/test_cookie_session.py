@@ -4,7 +4,10 @@ import pytest
 from rest_framework.test import APIClient
 
 from adbot_admin.models import AuditEvent, LoginSession
+from adbot_admin.tests.factories import TEST_PASSWORD
+from adbot_admin.tests.mfa import TOKEN_2FA, code_at, enrol
 from adbot_admin.tests.tokens import backend_token, bearer, claims_of
+from conftest import bearer_client
 
 pytestmark = pytest.mark.django_db
 
@@ -257,3 +260,24 @@ def test_the_refresh_cookie_authenticates_nothing_else(browser_client, cms_passw
     del browser_client.cookies[COOKIE]
     assert refresh(browser_client, **bearer(cookie)).status_code == 401
     assert browser_client.post(REFRESH, {"refresh": cookie}, format="json", **csrf(browser_client)).status_code == 401
+
+
+def test_a_two_factor_login_in_cookie_mode_sets_the_cookie_at_its_second_step(browser_client, admin_user, settings):
+    settings.RATELIMIT_LOGIN = "100/m"
+    secret, _ = enrol(bearer_client(admin_user))
+    first = browser_client.post(
+        TOKEN, {"username": admin_user.username, "password": TEST_PASSWORD, "session": "cookie"}, format="json"
+    )
+    assert first.status_code == 200 and first.json()["mfa_required"] is True
+    assert COOKIE not in first.cookies
+
+    second = browser_client.post(
+        TOKEN_2FA, {"mfa_token": first.json()["mfa_token"], "code": code_at(secret, 1), "session": "cookie"},
+        format="json",
+    )
+
+    assert second.status_code == 200, second.content
+    assert set(second.json()) == {"access", "token_type", "expires_in"}
+    cookie = assert_refresh_cookie(second)
+    assert claims_of(cookie)["sid"] == claims_of(second.json()["access"])["sid"]
+    assert refresh(browser_client).status_code == 200
