@@ -177,6 +177,29 @@ def check_storage_choices(app_configs=None, **kwargs):
     ]
 
 
+@checks.register(checks.Tags.security)
+def check_admin_allowed_ips(app_configs=None, **kwargs):
+    """Refuse an ADMIN_ALLOWED_IPS entry that is not an address or a CIDR network."""
+    from .ip_allowlist import parse_entry
+
+    messages = []
+    for entry in settings.ADMIN_ALLOWED_IPS:
+        if not entry.strip():  # `a,,b` and a trailing comma mean nothing, as in the middleware
+            continue
+        try:
+            parse_entry(entry)
+        except ValueError as exc:
+            messages.append(
+                checks.Error(
+                    f"ADMIN_ALLOWED_IPS entry {entry!r} is not an IP address or a CIDR network ({exc}).",
+                    hint="List addresses and networks separated by commas, e.g. "
+                    "ADMIN_ALLOWED_IPS=203.0.113.7,10.0.0.0/8,2001:db8::/32 (no host bits after the /).",
+                    id="adbot_admin.E014",
+                )
+            )
+    return messages
+
+
 def refuse_unsafe_start():
     """Raise SystemCheckError when a check says the configuration is unsafe to serve."""
     from django.core.management.base import SystemCheckError

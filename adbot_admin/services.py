@@ -11,7 +11,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from . import auth_state, hashers
 from .audit import record
 from .login_sessions import login_session_end, login_sessions_end_all
-from .tokens import SESSION_CLAIM, RefreshToken
+from .tokens import SESSION_CLAIM, RefreshToken, UntypedToken
 
 logger = logging.getLogger(__name__)
 
@@ -111,3 +111,28 @@ def user_logout_all(*, user, request=None, reason="ended_by_admin", auth_method=
         record(request=request, action="user_logout_all", target=user.get_username(), auth_method=auth_method,
                detail={"reason": reason, "sessions_ended": ended})
     return ended
+
+
+def refresh_logout(*, raw, request=None) -> bool:
+    """End the login of the refresh token `raw`: the token itself and its session (and so every access token of it).
+
+    Returns False, changing nothing, when `raw` is not a live-signed refresh
+    token of this server (expired, forged, another kind): there is no login to
+    end. A token already rotated out still ends its session. The revocation
+    and its audit event commit together; a database failure propagates.
+    """
+    try:
+        checked = UntypedToken(raw)
+    except TokenError:
+        return False
+    if checked.get("token_type") != RefreshToken.token_type:
+        return False
+    refresh = RefreshToken(raw, verify=False)  # verified just above; a spent token must still end its session
+    with transaction.atomic():
+        blacklisted, _ = refresh.blacklist()
+        sid = refresh.get(SESSION_CLAIM)
+        if sid is not None:
+            login_session_end(session_id=sid, reason="logout")
+        owner = blacklisted.token.user.get_username() if blacklisted.token.user_id else ""
+        record(request=request, action="logout", actor=owner, target=owner, detail={"via": "refresh_cookie"})
+    return True

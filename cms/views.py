@@ -8,6 +8,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.utils._os import safe_join
 from django.views import static
+from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_safe
 
 from adbot_admin.storage import media_storage
@@ -73,8 +74,12 @@ def page_csp(request):
 
 
 @require_safe
+@ensure_csrf_cookie
 def cms_page(request):
-    """Return the CMS page: a static shell whose script talks to the API with a bearer token."""
+    """Return the CMS page: a static shell whose script talks to the API with a bearer token.
+
+    The page's `csrftoken` cookie lets its script call /api/auth/cookie/* after a reload.
+    """
     response = render(
         request,
         "cms/index.html",

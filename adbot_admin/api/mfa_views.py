@@ -11,6 +11,7 @@ from rest_framework_simplejwt.serializers import TokenObtainSerializer
 from .. import mfa
 from . import ratelimits, serializers
 from .exceptions import Conflict
+from .refresh_cookie import cookie_mode_requested, refresh_cookie_set
 from .ratelimits import RateLimitHeadersMixin, rate_limited
 from .views import PublicMixin
 
@@ -128,10 +129,11 @@ class TokenMfaView(RateLimitHeadersMixin, PublicMixin, APIView):
     """Trades an `mfa_token` and a TOTP (or recovery) code for the access and refresh token of a new login session.
 
     A wrong code is a 401 `invalid_mfa_code`; the fifth kills the mfa_token (401 `mfa_token_invalid`).
+    With `"session": "cookie"` the refresh token is set as the `adbot_refresh` cookie instead of returned.
     """
 
     @extend_schema(request=serializers.MfaLoginSerializer, responses={
-        200: serializers.TokenPairSerializer,
+        200: serializers.TokenObtainResponseSerializer,
         401: OpenApiResponse(description="A wrong code (invalid_mfa_code), or an mfa_token that is unknown, "
                                          "expired, used or spent by five wrong codes (mfa_token_invalid)."),
     })
@@ -143,4 +145,7 @@ class TokenMfaView(RateLimitHeadersMixin, PublicMixin, APIView):
             issued = mfa.login_challenge_complete(
                 raw=serializer.validated_data["mfa_token"], code=serializer.validated_data["code"], request=request
             )
-        return Response(issued.pair())
+        response = Response(issued.pair())
+        if cookie_mode_requested(request):
+            refresh_cookie_set(response, request=request, refresh=response.data.pop("refresh"))
+        return response

@@ -10,11 +10,21 @@ CODE_MAX = 64
 MFA_TOKEN_MAX = 128
 
 
+def session_mode_field():
+    return serializers.ChoiceField(
+        choices=["cookie"], required=False, write_only=True,
+        help_text="`cookie`: the refresh token is set as the httpOnly `adbot_refresh` cookie (path "
+        "/api/auth/cookie) instead of being returned, and a `csrftoken` cookie is set for /api/auth/cookie/*.",
+    )
+
+
 class TokenObtainSerializer(jwt_serializers.TokenObtainSerializer):
     """Checks a username and password; starts a login session and returns its access and refresh pair.
 
     For a user with two-factor on it returns a two-factor challenge instead (MfaChallengeSerializer).
     """
+
+    session = session_mode_field()
 
     def validate(self, attrs):
         super().validate(attrs)
@@ -35,6 +45,15 @@ class TokenPairSerializer(serializers.Serializer):
     expires_in = serializers.IntegerField()
 
 
+class TokenObtainResponseSerializer(TokenPairSerializer):
+    refresh = serializers.CharField(required=False, help_text="Absent with `\"session\": \"cookie\"`.")
+
+
+class CookieAccessSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    expires_in = serializers.IntegerField()
+
+
 class MfaChallengeSerializer(serializers.Serializer):
     mfa_required = serializers.BooleanField()
     mfa_token = serializers.CharField(help_text="Opaque; good for one login within `expires_in` seconds.")
@@ -44,6 +63,7 @@ class MfaChallengeSerializer(serializers.Serializer):
 class MfaLoginSerializer(serializers.Serializer):
     mfa_token = serializers.CharField(write_only=True, max_length=MFA_TOKEN_MAX)
     code = serializers.CharField(write_only=True, max_length=CODE_MAX, help_text="A TOTP code or a recovery code.")
+    session = session_mode_field()
 
 
 class MfaSetupSerializer(serializers.Serializer):
@@ -85,6 +105,7 @@ class NoFieldsSerializer(serializers.Serializer):
 class CmsLoginSerializer(serializers.Serializer):
     # No max_length: a long password is a wrong password (401), like any other.
     password = serializers.CharField(write_only=True, trim_whitespace=False)
+    session = session_mode_field()
 
 
 class CmsTokenSerializer(serializers.Serializer):

@@ -1,6 +1,6 @@
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import mfa_views, session_views, views
+from . import cookie_views, mfa_views, session_views, views
 from .routing import route
 
 urlpatterns = [
@@ -19,6 +19,8 @@ urlpatterns = [
     route("api/auth/logout-all", session_views.LogoutAllView.as_view(), "logout-all"),
     route("api/admin/users/(?P<username>[\\w.@+-]{1,150})/logout-all", session_views.UserLogoutAllView.as_view(),
           "user-logout-all"),
+    route("api/auth/cookie/refresh", cookie_views.CookieRefreshView.as_view(), "cookie-refresh"),
+    route("api/auth/cookie/logout", cookie_views.CookieLogoutView.as_view(), "cookie-logout"),
     route("api/cms/login", views.CmsLoginView.as_view(), "cms-login"),
     route("api/health", views.HealthView.as_view(), "health"),
     route("api/admin/audit", views.AuditEventList.as_view(), "audit-list"),

@@ -24,6 +24,7 @@ from .authentication import AdminJWTAuthentication
 from .exceptions import NotConfigured, ServiceUnavailable, error_body
 from .filters import AuditEventFilter
 from .pagination import AuditCursorPagination
+from .refresh_cookie import cookie_mode_requested, refresh_cookie_set
 from .ratelimits import RateLimitHeadersMixin, rate_limited
 
 USERNAME_MAX = 150
@@ -50,7 +51,9 @@ def record_login(request, *, action, auth_method, actor="", target="", outcome=O
 class TokenObtainView(RateLimitHeadersMixin, PublicMixin, TokenViewBase):
     """Trades a username and password for an access and refresh token of a new login session.
 
-    A user with two-factor on gets an `mfa_token` instead, for `POST /api/auth/token/2fa`.
+    With `"session": "cookie"` the refresh token is set as the `adbot_refresh` cookie instead of returned.
+    A user with two-factor on gets an `mfa_token` instead, for `POST /api/auth/token/2fa` (which takes
+    `"session": "cookie"` too).
     """
 
     serializer_class = serializers.TokenObtainSerializer
@@ -58,7 +61,7 @@ class TokenObtainView(RateLimitHeadersMixin, PublicMixin, TokenViewBase):
     @extend_schema(responses={
         200: PolymorphicProxySerializer(
             component_name="TokenObtainResult",
-            serializers=[serializers.TokenPairSerializer, serializers.MfaChallengeSerializer],
+            serializers=[serializers.TokenObtainResponseSerializer, serializers.MfaChallengeSerializer],
             resource_type_field_name=None,
         ),
         401: REFUSED_CREDENTIALS,
@@ -81,6 +84,8 @@ class TokenObtainView(RateLimitHeadersMixin, PublicMixin, TokenViewBase):
             record_login(request, action="login_mfa_required", auth_method=AuthMethod.PASSWORD, target=username)
         else:
             record_login(request, action="login", auth_method=AuthMethod.PASSWORD, actor=username, target=username)
+            if cookie_mode_requested(request):
+                refresh_cookie_set(response, request=request, refresh=response.data.pop("refresh"))
         return response
 
 
@@ -191,7 +196,10 @@ class MeView(APIView):
 
 
 class CmsLoginView(RateLimitHeadersMixin, PublicMixin, APIView):
-    """Trades the CMS admin password (bcrypt, ADMIN_PASSWORD_HASH) for an admin access token."""
+    """Trades the CMS admin password (bcrypt, ADMIN_PASSWORD_HASH) for an admin access token.
+
+    With `"session": "cookie"` the login also gets a refresh token, set as the `adbot_refresh` cookie.
+    """
 
     @extend_schema(
         request=serializers.CmsLoginSerializer, responses={200: serializers.CmsTokenSerializer, 401: REFUSED_CREDENTIALS}
@@ -210,11 +218,17 @@ class CmsLoginView(RateLimitHeadersMixin, PublicMixin, APIView):
             record_login(request, action="cms_login", auth_method=AuthMethod.CMS_PASSWORD, actor=user.username,
                          outcome=Outcome.DENIED)
             raise AuthenticationFailed("The CMS admin account is disabled.", "account_disabled")
-        issued = login_session_start(user=user, auth_method=AuthMethod.CMS_PASSWORD, request=request, with_refresh=False)
+        cookie_mode = cookie_mode_requested(request)
+        issued = login_session_start(
+            user=user, auth_method=AuthMethod.CMS_PASSWORD, request=request, with_refresh=cookie_mode
+        )
         record_login(request, action="cms_login", auth_method=AuthMethod.CMS_PASSWORD, actor=user.username)
-        return Response(
+        response = Response(
             {"access_token": str(issued.access), "token_type": "bearer", "expires_in": access_lifetime_seconds()}
         )
+        if cookie_mode:
+            refresh_cookie_set(response, request=request, refresh=issued.refresh)
+        return response
 
 
 def _probe(check):

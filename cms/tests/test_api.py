@@ -1068,4 +1068,6 @@ def test_cms_static_files_are_served(client, name):
     response = client.get(f"/static/{name}")
 
     assert response.status_code == 200
-    assert b"localStorage" not in b"".join(response.streaming_content)
+    content = b"".join(response.streaming_content)
+    # Tokens live in a script variable and an httpOnly cookie, never in web storage.
+    assert b"localStorage" not in content and b"sessionStorage" not in content

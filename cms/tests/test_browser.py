@@ -21,7 +21,9 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from adbot_admin import slots
-from adbot_admin.models import AuditEvent, Outcome
+from django.utils import timezone
+
+from adbot_admin.models import AuditEvent, LoginSession, Outcome
 from cms import services
 from cms.models import GalleryImage
 
@@ -96,8 +98,34 @@ def log_in(driver, password):
     driver.find_element(By.ID, "login-button").click()
 
 
-def stored_token(driver):
-    return driver.execute_script("return window.sessionStorage.getItem('cms.token');")
+def readable_storage(driver):
+    """Return everything a script on the page can read: sessionStorage, localStorage and document.cookie."""
+    return driver.execute_script(
+        "var all = {cookie: document.cookie};"
+        "[['session', window.sessionStorage], ['local', window.localStorage]].forEach(function (pair) {"
+        "  for (var i = 0; i < pair[1].length; i++) { var k = pair[1].key(i); all[pair[0] + ':' + k] = pair[1].getItem(k); }"
+        "});"
+        "return all;"
+    )
+
+
+def assert_no_readable_token(driver):
+    """No JWT (they all begin `eyJ`) and no refresh cookie where a script could read it."""
+    storage = readable_storage(driver)
+    assert set(storage) == {"cookie"}, storage  # both storages are empty
+    assert "eyJ" not in storage["cookie"] and "adbot_refresh" not in storage["cookie"], storage
+    assert driver.execute_script("return window.sessionStorage.length + window.localStorage.length;") == 0
+
+
+def browser_cookie(driver, name):
+    """Return the browser's cookie `name` whatever its path (WebDriver shows only the current page's), or None."""
+    cookies = driver.execute_cdp_cmd("Network.getAllCookies", {})["cookies"]
+    return next((cookie for cookie in cookies if cookie["name"] == name), None)
+
+
+def session_state(driver, state):
+    """Wait until the page has settled in `state` (in, out) after loading or acting."""
+    wait(driver, lambda d: d.execute_script("return document.body.dataset.session;") == state)
 
 
 def upload(driver, path, title=""):
@@ -119,21 +147,32 @@ def test_cms_page_flow(live_server, browser, cms_password, token_lifetime, tmp_p
 
     browser.get(f"{live_server.url}/cms/")
     assert browser.title == "Gallery CMS"
+    session_state(browser, "out")
     assert visible(browser, "login-view") and not visible(browser, "gallery-view")
 
     # A wrong password is refused, in words.
     log_in(browser, "not the password")
     wait(browser, EC.text_to_be_present_in_element((By.ID, "login-reason"), "Wrong password"))
-    assert stored_token(browser) is None
+    assert_no_readable_token(browser)
 
-    # The right one opens the gallery; the token sits in sessionStorage, never localStorage.
+    # The right one opens the gallery; the access token lives in a script variable, the
+    # refresh token in an httpOnly cookie: nothing a script could read holds either.
     log_in(browser, cms_password)
     wait(browser, EC.visibility_of_element_located((By.ID, "gallery-view")))
     wait(browser, EC.text_to_be_present_in_element((By.ID, "message"), "Logged in"))
-    assert stored_token(browser)
-    assert browser.execute_script("return window.localStorage.length;") == 0
+    assert_no_readable_token(browser)
+    refresh_cookie = browser_cookie(browser, "adbot_refresh")
+    assert refresh_cookie["value"].startswith("eyJ") and refresh_cookie["httpOnly"] is True
+    assert refresh_cookie["sameSite"] == "Strict"
+    assert refresh_cookie["path"] == "/api/auth/cookie" and refresh_cookie["secure"] is True
     assert not visible(browser, "expiry-warning")
     assert browser.find_element(By.ID, "gallery-empty").is_displayed()
+
+    # A reload keeps the login: the page trades the cookie for a new access token.
+    browser.refresh()
+    session_state(browser, "in")
+    assert visible(browser, "gallery-view") and not visible(browser, "login-view")
+    assert_no_readable_token(browser)
 
     # Upload: progress reported, the thumbnail shows once the server has it.
     upload(browser, photo, title="Harbour")
@@ -185,29 +224,52 @@ def test_cms_page_flow(live_server, browser, cms_password, token_lifetime, tmp_p
     assert not GalleryImage.objects.exists()
     assert media_files() == set()
 
-    # Log out: the server is told, the token is dropped.
+    # Log out: the server ends the login and clears the cookie; a reload shows the login form.
     browser.find_element(By.ID, "logout-button").click()
     wait(browser, EC.text_to_be_present_in_element((By.ID, "login-reason"), "You have logged out"))
-    assert stored_token(browser) is None
     assert AuditEvent.objects.filter(action="logout").exists()
+    assert browser_cookie(browser, "adbot_refresh") is None
+    assert not LoginSession.objects.filter(ended_at__isnull=True).exists()
+    browser.refresh()
+    session_state(browser, "out")
+    assert visible(browser, "login-view") and not visible(browser, "gallery-view")
 
-    # Any 401 ends the session: a token the server does not accept.
+    # Any 401 ends the session: the server ended this login (from another tab, the admin site...).
     log_in(browser, cms_password)
     wait(browser, EC.visibility_of_element_located((By.ID, "gallery-view")))
-    browser.execute_script("window.sessionStorage.setItem('cms.token', 'not-a-token');")
+    LoginSession.objects.filter(ended_at__isnull=True).update(ended_at=timezone.now(), end_reason="test")
     upload(browser, photo)
     wait(browser, EC.text_to_be_present_in_element((By.ID, "login-reason"), "The server ended your session"))
-    assert stored_token(browser) is None and not visible(browser, "gallery-view")
+    assert not visible(browser, "gallery-view")
+    browser.refresh()
+    session_state(browser, "out")
 
-    # A short-lived token: the warning shows at once, then the page logs out by itself.
+    # The warning offers "Stay logged in", which trades the cookie for a new access token.
+    token_lifetime(120)  # inside the five-minute warning from the start
+    log_in(browser, cms_password)
+    wait(browser, EC.visibility_of_element_located((By.ID, "expiry-warning")))
+    assert "Your session expires in 2 minutes" in text_of(browser, "expiry-warning")
+    token_lifetime(3600)
+    browser.find_element(By.ID, "stay-button").click()
+    wait(browser, EC.text_to_be_present_in_element((By.ID, "message"), "You stay logged in until"))
+    assert not visible(browser, "expiry-warning") and visible(browser, "gallery-view")
+    assert_no_readable_token(browser)
+    browser.find_element(By.ID, "logout-button").click()
+    session_state(browser, "out")
+
+    # A short-lived token: the warning shows at once, then the page logs out by itself,
+    # on the server too: a reload does not bring the login back.
     token_lifetime(4)
     log_in(browser, cms_password)
     wait(browser, EC.visibility_of_element_located((By.ID, "expiry-warning")))
     assert "Your session expires in" in text_of(browser, "expiry-warning")
     wait(browser, EC.text_to_be_present_in_element((By.ID, "login-reason"), "Your session expired"))
-    assert stored_token(browser) is None
     assert not visible(browser, "gallery-view") and not visible(browser, "expiry-warning")
     assert browser.switch_to.active_element.get_attribute("id") == "password"
+    wait(browser, lambda d: not LoginSession.objects.filter(ended_at__isnull=True).exists())
+    browser.refresh()
+    session_state(browser, "out")
+    assert_no_readable_token(browser)
 
 
 def test_cms_page_retries_an_upload_while_the_server_is_busy(live_server, browser, cms_password, token_lifetime,
@@ -247,5 +309,9 @@ def test_cms_page_loads_without_csp_violations(live_server, browser):
 
     # The script ran under the page's CSP: it filled in the size limit.
     assert browser.find_element(By.ID, "max-size").get_attribute("textContent") == "10 MiB"
+    session_state(browser, "out")
+    # Chromium logs the page's attempt to resume a login (no refresh cookie yet: 401) as a failed load.
+    resume = f"{live_server.url}/api/auth/cookie/refresh - Failed to load resource: the server responded with a status of 401"
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
-    assert errors == []
+    assert [entry for entry in errors if not entry["message"].startswith(resume)] == []
+    assert len(errors) == 1

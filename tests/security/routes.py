@@ -6,6 +6,10 @@ from dataclasses import dataclass
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.exceptions import Resolver404
 
+# Routes whose credential is the refresh cookie (CSRF-checked), never a bearer token
+# (adbot_admin/api/cookie_views.py): without the cookie the refresh answers 401.
+COOKIE_ROUTES = ("/api/auth/cookie/refresh", "/api/auth/cookie/logout")
+
 # The only routes open without a token. Entries ending in `/*` cover every route under them.
 # Anything else under /api/ must answer 401 without a token and 403 to a non-admin one.
 PUBLIC_ROUTES = (
@@ -13,6 +17,7 @@ PUBLIC_ROUTES = (
     "/api/auth/token",
     "/api/auth/token/refresh",
     "/api/auth/token/verify",
+    *COOKIE_ROUTES,
     "/api/auth/token/2fa",
     "/api/cms/login",
     "/api/public/*",

@@ -1,26 +1,34 @@
 /* The gallery CMS page: log in with the CMS password, then manage the gallery
  * through the JSON API with a bearer token.
  *
- * The token lives in sessionStorage only (gone when the tab closes) and is
- * sent as `Authorization: Bearer` on every call. A warning shows five minutes
- * before it expires; at expiry, on any 401 and on "Log out" the token is
- * dropped and the login form comes back with the reason.
+ * The login asks for cookie mode: the server keeps the refresh token in an
+ * httpOnly cookie this script cannot read, scoped to /api/auth/cookie. The
+ * access token lives only in a variable of this script (never in web storage
+ * or a readable cookie), so a reload or a new tab gets a fresh one
+ * from /api/auth/cookie/refresh. Those cookie calls carry the `csrftoken`
+ * cookie's value as X-CSRFToken; every API call sends only the bearer token.
+ * A warning with "Stay logged in" shows five minutes before the access token
+ * expires; at expiry, on any 401 and on "Log out" the login is ended on the
+ * server too and the login form comes back with the reason.
  */
 (function () {
   "use strict";
 
-  var TOKEN_KEY = "cms.token";
-  var EXPIRES_KEY = "cms.expiresAt";
   var WARN_BEFORE_MS = 5 * 60 * 1000;
+  var CSRF_COOKIE = "csrftoken";
   var API = {
     login: "/api/cms/login",
     me: "/api/auth/me",
-    logout: "/api/auth/logout",
+    cookieRefresh: "/api/auth/cookie/refresh",
+    cookieLogout: "/api/auth/cookie/logout",
     images: "/api/cms/gallery-images",
     reorder: "/api/cms/gallery-images/reorder",
   };
 
   var el = {};
+  // The access token and when it expires (ms since the epoch): memory only.
+  var accessToken = null;
+  var accessExpiresAt = 0;
   var images = [];
   var timer = null;
   var warned = false;
@@ -84,21 +92,21 @@
   /* ---- token and session -------------------------------------------- */
 
   function token() {
-    return sessionStorage.getItem(TOKEN_KEY);
+    return accessToken;
   }
 
   function expiresAt() {
-    return parseInt(sessionStorage.getItem(EXPIRES_KEY) || "0", 10);
+    return accessExpiresAt;
   }
 
-  function setSession(accessToken, expiresInSeconds) {
-    sessionStorage.setItem(TOKEN_KEY, accessToken);
-    sessionStorage.setItem(EXPIRES_KEY, String(Date.now() + expiresInSeconds * 1000));
+  function setSession(newToken, expiresInSeconds) {
+    accessToken = newToken;
+    accessExpiresAt = Date.now() + expiresInSeconds * 1000;
   }
 
   function clearSession() {
-    sessionStorage.removeItem(TOKEN_KEY);
-    sessionStorage.removeItem(EXPIRES_KEY);
+    accessToken = null;
+    accessExpiresAt = 0;
     if (retryTimer !== null) {
       clearTimeout(retryTimer);
       retryTimer = null;
@@ -110,9 +118,56 @@
     }
   }
 
+  /* Return the CSRF token Django set as a readable cookie, or "". */
+  function csrfToken() {
+    var parts = document.cookie ? document.cookie.split("; ") : [];
+    for (var i = 0; i < parts.length; i++) {
+      var eq = parts[i].indexOf("=");
+      if (parts[i].slice(0, eq) === CSRF_COOKIE) return decodeURIComponent(parts[i].slice(eq + 1));
+    }
+    return "";
+  }
+
+  /* POST to a cookie endpoint (the refresh cookie goes along); resolves to {status, body}. */
+  function cookieCall(url) {
+    return fetch(url, {
+      method: "POST",
+      headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
+      credentials: "same-origin",
+      cache: "no-store",
+    }).then(
+      function (response) {
+        return response.json().catch(function () { return null; }).then(function (body) {
+          return { status: response.status, body: body };
+        });
+      },
+      function () {
+        return { status: 0, body: null };
+      }
+    );
+  }
+
+  /* Trade the refresh cookie for a new access token; resolves to true when there is one. */
+  function refreshAccess() {
+    return cookieCall(API.cookieRefresh).then(function (result) {
+      if (result.status === 200 && result.body && result.body.access) {
+        setSession(result.body.access, result.body.expires_in);
+        return true;
+      }
+      return false;
+    });
+  }
+
+  /* End the login on the server: the refresh cookie, its session and every access token of it. */
+  function endServerSession() {
+    return cookieCall(API.cookieLogout);
+  }
+
   /* End the session and show the login form with `reason`. */
   function logout(reason) {
+    if (token()) endServerSession();
     clearSession();
+    document.body.dataset.session = "out";
     images = [];
     el.gallery.textContent = "";
     el.expiryWarning.hidden = true;
@@ -133,26 +188,48 @@
       return;
     }
     if (left <= WARN_BEFORE_MS) {
-      var text = "Your session expires in " + describeWait(left / 1000) + ". Finish what you are doing; you will then need to log in again.";
+      var text = "Your session expires in " + describeWait(left / 1000) + ". Choose “Stay logged in” to keep working, or you will need to log in again.";
       // Written once, then updated in place: a live region re-read every second helps nobody.
       if (!warned) {
         warned = true;
         el.expiryWarning.hidden = false;
       }
-      if (el.expiryWarning.textContent !== text) el.expiryWarning.textContent = text;
+      if (el.expiryText.textContent !== text) el.expiryText.textContent = text;
     }
+  }
+
+  function showExpiry() {
+    var until = new Date(expiresAt());
+    el.sessionInfo.textContent = "Logged in until " + until.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function onStayLoggedIn() {
+    el.stayButton.disabled = true;
+    refreshAccess().then(function (ok) {
+      el.stayButton.disabled = false;
+      if (!ok) {
+        logout("The server ended your session. Log in again.");
+        return;
+      }
+      warned = false;
+      el.expiryWarning.hidden = true;
+      el.expiryText.textContent = "";
+      showExpiry();
+      say("You stay logged in until " + new Date(expiresAt()).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) + ".", "ok");
+      el.main.focus();
+    });
   }
 
   function startSession() {
     warned = false;
     el.expiryWarning.hidden = true;
-    el.expiryWarning.textContent = "";
+    el.expiryText.textContent = "";
     el.loginView.hidden = true;
     el.loginReason.textContent = "";
     el.galleryView.hidden = false;
     el.sessionBar.hidden = false;
-    var until = new Date(expiresAt());
-    el.sessionInfo.textContent = "Logged in until " + until.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    document.body.dataset.session = "in";
+    showExpiry();
     if (timer !== null) clearInterval(timer);
     timer = setInterval(checkExpiry, 1000);
     checkExpiry();
@@ -213,8 +290,9 @@
     fetch(API.login, {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ password: password }),
-      credentials: "omit",
+      // Cookie mode: the refresh token comes back as an httpOnly cookie, which "same-origin" lets the browser keep.
+      body: JSON.stringify({ password: password, session: "cookie" }),
+      credentials: "same-origin",
       cache: "no-store",
     })
       .then(function (response) {
@@ -232,7 +310,7 @@
           // /api/auth/me gives the server's own count of the seconds left.
           return api("GET", API.me).then(function (me) {
             if (me.status === 200 && me.body && typeof me.body.expires_in === "number") {
-              sessionStorage.setItem(EXPIRES_KEY, String(Date.now() + me.body.expires_in * 1000));
+              accessExpiresAt = Date.now() + me.body.expires_in * 1000;
             }
             if (!me.loggedOut) {
               startSession();
@@ -251,21 +329,12 @@
   }
 
   function onLogout() {
-    var current = token();
-    var done = function () {
-      logout("You have logged out.");
-    };
-    if (!current) return done();
     el.logoutButton.disabled = true;
-    fetch(API.logout, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json", Authorization: "Bearer " + current },
-      body: "{}",
-      credentials: "omit",
-      cache: "no-store",
-    }).catch(function () {}).then(function () {
+    // Waits for the server, so a reload right after shows the login form.
+    endServerSession().then(function () {
       el.logoutButton.disabled = false;
-      done();
+      clearSession();
+      logout("You have logged out.");
     });
   }
 
@@ -516,6 +585,8 @@
       main: $("main"),
       message: $("message"),
       expiryWarning: $("expiry-warning"),
+      expiryText: $("expiry-text"),
+      stayButton: $("stay-button"),
       loginView: $("login-view"),
       loginForm: $("login-form"),
       loginReason: $("login-reason"),
@@ -544,12 +615,20 @@
     el.loginForm.addEventListener("submit", onLogin);
     el.logoutButton.addEventListener("click", onLogout);
     el.uploadForm.addEventListener("submit", onUpload);
-    if (token() && expiresAt() > Date.now()) {
-      startSession();
-    } else {
+    el.stayButton.addEventListener("click", onStayLoggedIn);
+    // A reload or a new tab: the refresh cookie, when there is a live one, logs this page in again.
+    document.body.dataset.session = "resuming";
+    el.loginView.hidden = true;
+    refreshAccess().then(function (ok) {
+      if (ok) {
+        startSession();
+        return;
+      }
       clearSession();
+      document.body.dataset.session = "out";
+      el.loginView.hidden = false;
       el.password.focus();
-    }
+    });
   }
 
   document.addEventListener("DOMContentLoaded", init);
