@@ -69,13 +69,18 @@ def seed_audit(rows):
         )
 
 
-def count_queries(path, extra, *, auth=True):
-    """Return {"status", "queries"} of a GET of `path` (every request reads the database afresh)."""
+def count_queries(path, extra, *, auth=True, revalidate=False):
+    """Return {"status", "queries"} of a GET of `path` (every request reads the database afresh).
+
+    With `revalidate`, the GET carries the ETag a first GET was answered with.
+    """
     user = get_user_model().objects.get(username=ADMIN)
     token = AccessToken.for_user(user)
     token["role"] = user.role
     headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if auth else {}
     client = Client(HTTP_HOST="127.0.0.1")
+    if revalidate:
+        extra = {**extra, "HTTP_IF_NONE_MATCH": client.get(path, **headers)["ETag"]}
     with CaptureQueriesContext(connection) as queries:
         response = client.get(path, **headers, **extra)
     return {"status": response.status_code, "queries": len(queries)}
