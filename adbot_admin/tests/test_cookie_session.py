@@ -281,3 +281,12 @@ def test_a_two_factor_login_in_cookie_mode_sets_the_cookie_at_its_second_step(br
     cookie = assert_refresh_cookie(second)
     assert claims_of(cookie)["sid"] == claims_of(second.json()["access"])["sid"]
     assert refresh(browser_client).status_code == 200
+
+
+def test_a_cms_cookie_login_stays_in_the_cms_scope_across_refreshes(browser_client, cms_password):
+    login = cms_cookie_login(browser_client, cms_password)
+    renewed = refresh(browser_client).json()["access"]
+
+    for access in (login.json()["access_token"], renewed):
+        assert browser_client.get("/api/cms/gallery-images", **bearer(access)).status_code == 200
+        assert browser_client.get("/api/admin/audit", **bearer(access)).status_code == 403
