@@ -8,9 +8,9 @@ import pytest
 from django.core.cache import cache
 from django.test import override_settings
 from rest_framework.test import APIClient
-from adbot_admin.tokens import RefreshToken
 
 from adbot_admin.tests.factories import UserFactory
+from adbot_admin.tokens import RefreshToken
 
 # Every log record of the session is checked for the secrets tests make (tests/security/log_hygiene.py).
 pytest_plugins = ["tests.security.log_hygiene"]
@@ -81,10 +81,7 @@ def pytest_configure(config):
 def pytest_report_header(config):
     from django.conf import settings
 
-    return (
-        f"database: {settings.DATABASES['default']['ENGINE']}, "
-        f"cache: {settings.CACHES['default']['BACKEND']}"
-    )
+    return f"database: {settings.DATABASES['default']['ENGINE']}, cache: {settings.CACHES['default']['BACKEND']}"
 
 
 def pytest_sessionfinish(session, exitstatus):

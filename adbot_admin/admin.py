@@ -16,8 +16,12 @@ class AuditedModelAdmin(admin.ModelAdmin):
     """
 
     def _audit(self, request, obj, verb):
-        record(request=request, action=f"admin_site.{self.opts.model_name}.{verb}", target=str(obj),
-               auth_method=AuthMethod.ADMIN_SITE)
+        record(
+            request=request,
+            action=f"admin_site.{self.opts.model_name}.{verb}",
+            target=str(obj),
+            auth_method=AuthMethod.ADMIN_SITE,
+        )
 
     def log_addition(self, request, obj, message):
         self._audit(request, obj, "created")

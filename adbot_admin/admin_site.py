@@ -45,8 +45,12 @@ class AdminLoginForm(OTPAdminAuthenticationForm):
             self.clean_otp(user)
         except forms.ValidationError as exc:
             if self.cleaned_data.get("otp_token"):
-                mfa.code_failure_record(request=self.request, user=user, kind=f"totp:{exc.code or 'throttled'}",
-                                        auth_method=AuthMethod.ADMIN_SITE)
+                mfa.code_failure_record(
+                    request=self.request,
+                    user=user,
+                    kind=f"totp:{exc.code or 'throttled'}",
+                    auth_method=AuthMethod.ADMIN_SITE,
+                )
             raise
         return self.cleaned_data
 

@@ -23,8 +23,7 @@ def actor_of(request):
     return user.get_username(), method
 
 
-def record(*, request=None, action, outcome=Outcome.SUCCESS, target="", actor=None,
-           auth_method=None, detail=None):
+def record(*, request=None, action, outcome=Outcome.SUCCESS, target="", actor=None, auth_method=None, detail=None):
     """Append one audit event and return it.
 
     The actor and client IP come from the request unless given; `detail` must

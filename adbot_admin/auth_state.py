@@ -14,7 +14,7 @@ costs about ten times as much on this path, for the same indexed lookups.
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 
 from django.contrib.auth import get_user_model
@@ -104,8 +104,13 @@ def read(token, user_id=None):
     if sid is None:
         return AuthState(user=user, revoked=bool(row[fields]), mfa_enabled=mfa_enabled)
     auth_method = row[fields + 2]
-    return AuthState(user=user, revoked=bool(row[fields]), session_open=auth_method is not None,
-                     session_auth_method=auth_method, mfa_enabled=mfa_enabled)
+    return AuthState(
+        user=user,
+        revoked=bool(row[fields]),
+        session_open=auth_method is not None,
+        session_auth_method=auth_method,
+        mfa_enabled=mfa_enabled,
+    )
 
 
 def revoke(token):
@@ -114,7 +119,7 @@ def revoke(token):
     Rows of tokens that have expired are dropped on the way: an expired token
     is refused by its signature check, so the table only holds live ones.
     """
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     RevokedToken.objects.filter(expires_at__lte=now).delete()
-    expires_at = datetime.fromtimestamp(int(token["exp"]), tz=timezone.utc)
+    expires_at = datetime.fromtimestamp(int(token["exp"]), tz=UTC)
     RevokedToken.objects.get_or_create(key=token_key(token), defaults={"expires_at": expires_at})

@@ -83,14 +83,17 @@ def _fallback_messages(name, fallbacks_name, error_id):
     current = _current_key(name)
     messages = []
     for position, value in enumerate(getattr(settings, fallbacks_name), start=1):
-        messages += _key_messages(f"{fallbacks_name} (key {position})", value, error_id,
-                                  hint=WEAK_FALLBACK_HINT.format(name=fallbacks_name))
+        messages += _key_messages(
+            f"{fallbacks_name} (key {position})", value, error_id, hint=WEAK_FALLBACK_HINT.format(name=fallbacks_name)
+        )
         if current and value == current:
-            messages.append(checks.Error(
-                f"{fallbacks_name} repeats {name}: a fallback must be an old key, not the current one.",
-                hint=f"Remove it from {fallbacks_name}.",
-                id="adbot_admin.E015",
-            ))
+            messages.append(
+                checks.Error(
+                    f"{fallbacks_name} repeats {name}: a fallback must be an old key, not the current one.",
+                    hint=f"Remove it from {fallbacks_name}.",
+                    id="adbot_admin.E015",
+                )
+            )
     return messages
 
 
@@ -103,12 +106,14 @@ def _shared_backend_and_frontend_keys():
     backend += [("JWT_SECRET_KEY_FALLBACKS", value) for value in settings.JWT_SECRET_KEY_FALLBACKS]
     for name, value in backend:
         if value and value in frontend:
-            messages.append(checks.Error(
-                f"{name} and {frontend[value]} hold the same key: the frontend could mint backend tokens "
-                "and the other way round.",
-                hint="Give each its own value from `python manage.py generate_secret`.",
-                id="adbot_admin.E016",
-            ))
+            messages.append(
+                checks.Error(
+                    f"{name} and {frontend[value]} hold the same key: the frontend could mint backend tokens "
+                    "and the other way round.",
+                    hint="Give each its own value from `python manage.py generate_secret`.",
+                    id="adbot_admin.E016",
+                )
+            )
     return messages
 
 

@@ -99,4 +99,3 @@ def env_file_write(path, text):
         os.fsync(folder)
     finally:
         os.close(folder)
-

@@ -80,8 +80,14 @@ def _audit_refusal(request, address):
     if not first:
         return
     try:
-        record(request=request, action="ip_refused", outcome=Outcome.DENIED, actor="",
-               target=request.path[:255], detail={"method": request.method[:16]})
+        record(
+            request=request,
+            action="ip_refused",
+            outcome=Outcome.DENIED,
+            actor="",
+            target=request.path[:255],
+            detail={"method": request.method[:16]},
+        )
     except (DatabaseError, ValueError):  # ValueError: an address the audit column cannot hold
         logger.error("ip allowlist: the refusal of a client could not be audited")
 

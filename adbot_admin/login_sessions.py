@@ -158,8 +158,14 @@ def refresh_token_rotate(*, raw, request=None) -> IssuedTokens:
                 reused = True
         if reused:
             ended = sid is not None and login_session_end(session_id=sid, reason="refresh_reused")
-            record(request=request, action="token_refresh_reuse", outcome=Outcome.DENIED,
-                   actor="", target=str(outstanding.user_id or ""), detail={"session_ended": ended})
+            record(
+                request=request,
+                action="token_refresh_reuse",
+                outcome=Outcome.DENIED,
+                actor="",
+                target=str(outstanding.user_id or ""),
+                detail={"session_ended": ended},
+            )
         else:
             session = _open_session(sid)
             user = session.user if session is not None else outstanding.user

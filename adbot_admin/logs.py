@@ -36,7 +36,7 @@ _CONTROL = "\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069"
 _UNSAFE = re.compile(f"[{_CONTROL}]")
 # Inside a quoted field (the access log's request line) a quote would end the
 # field early, and a backslash could fake an escaped quote.
-_UNSAFE_QUOTED = re.compile(f"[\\\\\"{_CONTROL}]")
+_UNSAFE_QUOTED = re.compile(f'[\\\\"{_CONTROL}]')
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\", '"': '\\"'}
 
 

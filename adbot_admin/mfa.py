@@ -88,7 +88,7 @@ def _digest(value):
 def new_recovery_code():
     """Return a fresh recovery code, e.g. `k3vq-8zt2-m4pa-x7ne-q2rs-5abc` (from the OS's CSPRNG)."""
     raw = base64.b32encode(secrets.token_bytes(RECOVERY_CODE_BYTES)).decode().lower()
-    return "-".join(raw[i:i + 4] for i in range(0, len(raw), 4))
+    return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
 
 
 def _recovery_code_hash(code):
@@ -162,8 +162,13 @@ def _check_code(*, user, device, code, request, recovery=True):
             spent.used_at = timezone.now()
             spent.save(update_fields=["used_at"])
             left = RecoveryCode.objects.filter(user_id=user.pk, used_at__isnull=True).count()
-            record(request=request, action="mfa_recovery_code_used", actor=user.get_username(),
-                   target=user.get_username(), detail={"recovery_codes_left": left})
+            record(
+                request=request,
+                action="mfa_recovery_code_used",
+                actor=user.get_username(),
+                target=user.get_username(),
+                detail={"recovery_codes_left": left},
+            )
             return AuthMethod.PASSWORD_RECOVERY_CODE
     code_failure_record(request=request, user=user, kind="totp" if TOTP_CODE.fullmatch(code) else "recovery_code")
     return InvalidCode()
@@ -171,8 +176,14 @@ def _check_code(*, user, device, code, request, recovery=True):
 
 def code_failure_record(*, request, user, kind, auth_method=None):
     """Audit one wrong (or refused) two-factor code given for `user`; the code itself is never kept."""
-    record(request=request, action="mfa_code_failed", outcome=Outcome.FAILURE, auth_method=auth_method,
-           target=user.get_username(), detail={"kind": kind})
+    record(
+        request=request,
+        action="mfa_code_failed",
+        outcome=Outcome.FAILURE,
+        auth_method=auth_method,
+        target=user.get_username(),
+        detail={"kind": kind},
+    )
 
 
 def _locked_device(user, *, confirmed):
@@ -219,8 +230,7 @@ def totp_disable(*, user, password, code, request=None):
         raise PasswordMismatch()
     with transaction.atomic():
         device = _locked_device(user, confirmed=True)
-        outcome = NotEnabled() if device is None else _check_code(user=user, device=device, code=code,
-                                                                 request=request)
+        outcome = NotEnabled() if device is None else _check_code(user=user, device=device, code=code, request=request)
         if not isinstance(outcome, MfaError):
             mfa_reset(user=user)
             record(request=request, action="mfa_disable", detail={"proved_by": outcome})
@@ -279,8 +289,13 @@ def login_challenge_complete(*, raw, code, request=None):
             elif not isinstance(outcome, MfaError):
                 MfaChallenge.objects.filter(pk=challenge.pk).update(used=True)
                 issued = login_session_start(user=user, auth_method=outcome, request=request)
-                record(request=request, action="login", auth_method=outcome, actor=user.get_username(),
-                       target=user.get_username())
+                record(
+                    request=request,
+                    action="login",
+                    auth_method=outcome,
+                    actor=user.get_username(),
+                    target=user.get_username(),
+                )
     if isinstance(outcome, MfaError):
         raise outcome
     return issued

@@ -108,8 +108,13 @@ def user_logout_all(*, user, request=None, reason="ended_by_admin", auth_method=
     """
     with transaction.atomic():
         ended = login_sessions_end_all(user=user, reason=reason)
-        record(request=request, action="user_logout_all", target=user.get_username(), auth_method=auth_method,
-               detail={"reason": reason, "sessions_ended": ended})
+        record(
+            request=request,
+            action="user_logout_all",
+            target=user.get_username(),
+            auth_method=auth_method,
+            detail={"reason": reason, "sessions_ended": ended},
+        )
     return ended
 
 

@@ -72,8 +72,9 @@ def check_claim_types(payload, *, backend):
     user_id = payload.get(api_settings.USER_ID_CLAIM)
     if isinstance(user_id, str) and user_id.isascii() and user_id.isdigit():
         user_id = int(user_id)
-    if user_id is not None and not (isinstance(user_id, int) and not isinstance(user_id, bool)
-                                    and 0 < user_id <= MAX_USER_ID):
+    if user_id is not None and not (
+        isinstance(user_id, int) and not isinstance(user_id, bool) and 0 < user_id <= MAX_USER_ID
+    ):
         raise TokenBackendError(f"Token has an invalid '{api_settings.USER_ID_CLAIM}' claim")
     sid = payload.get(SESSION_CLAIM)
     if sid is not None and not (isinstance(sid, str) and SESSION_ID.match(sid)):
@@ -107,8 +108,13 @@ class KeyRingTokenBackend(TokenBackend):
             jwt_payload["aud"] = self.audience
         if self.issuer is not None:
             jwt_payload["iss"] = self.issuer
-        return jwt.encode(jwt_payload, self.signing_key, algorithm=self.algorithm,
-                          headers={"kid": key_id(self.signing_key)}, json_encoder=self.json_encoder)
+        return jwt.encode(
+            jwt_payload,
+            self.signing_key,
+            algorithm=self.algorithm,
+            headers={"kid": key_id(self.signing_key)},
+            json_encoder=self.json_encoder,
+        )
 
     def candidate_keys(self, token):
         """Return the keys that may have signed `token`: the one its `kid` names, or all without a `kid`.

@@ -28,8 +28,12 @@ def main():
         local.session = session
         address = f"100.{(n >> 16) % 256}.{(n >> 8) % 256}.{n % 256}"
         try:
-            status = session.post(f"{url}/api/auth/token", json={"username": "bench-admin", "password": f"guess-{n}"},
-                                  headers={"X-Forwarded-For": address}, timeout=30).status_code
+            status = session.post(
+                f"{url}/api/auth/token",
+                json={"username": "bench-admin", "password": f"guess-{n}"},
+                headers={"X-Forwarded-For": address},
+                timeout=30,
+            ).status_code
         except requests.RequestException:
             status = "error"
         with lock:

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
 from pyinstrument import Profiler
+
 from adbot_admin.tokens import AccessToken
 
 OUT = Path(settings.BASE_DIR) / "bench" / "profiles"
@@ -22,8 +23,11 @@ client = Client(HTTP_HOST="127.0.0.1")
 auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 backend = "redis" if "Redis" in settings.CACHES["default"]["BACKEND"] else "locmem"
 
-for name, path, headers in [("floor", "/bench/floor", {}), ("admin-sessions-list", "/api/admin/sessions", auth),
-                            ("public-gallery", "/api/public/gallery", {})]:
+for name, path, headers in [
+    ("floor", "/bench/floor", {}),
+    ("admin-sessions-list", "/api/admin/sessions", auth),
+    ("public-gallery", "/api/public/gallery", {}),
+]:
     for _ in range(50):
         client.get(path, **headers)
     profiler = Profiler(interval=0.0002)

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -42,8 +42,9 @@ FLOOD_RATE = 40  # login attempts per second, each from a new address
 
 
 def sh(*args, env=None, capture=False):
-    result = subprocess.run([str(a) for a in args], cwd=ROOT, env=env, check=True,
-                            stdout=subprocess.PIPE if capture else None, text=True)
+    result = subprocess.run(
+        [str(a) for a in args], cwd=ROOT, env=env, check=True, stdout=subprocess.PIPE if capture else None, text=True
+    )
     return result.stdout if capture else None
 
 
@@ -112,20 +113,38 @@ class Bench:
         sh(PYTHON, "manage.py", "migrate", "--no-input", "-v", "0", env=self.env)
         self.seed(self.rows)
         if self.audit_rows:
-            sh(PYTHON, "manage.py", "shell", "-c", f"import bench.seed as s; s.seed_audit({self.audit_rows})", env=self.env)
+            sh(
+                PYTHON,
+                "manage.py",
+                "shell",
+                "-c",
+                f"import bench.seed as s; s.seed_audit({self.audit_rows})",
+                env=self.env,
+            )
         if self.services:
             # As a long-lived table would be; otherwise autovacuum wakes up on the
             # fresh rows in the middle of a measurement and takes a core.
             sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-d", self.database, "-qc", "VACUUM ANALYZE")
 
     def seed(self, rows):
-        sh(PYTHON, "manage.py", "shell", "-c",
-           f"import bench.seed as s; s.seed(rows={rows}, password={ADMIN_PASSWORD!r})", env=self.env)
+        sh(
+            PYTHON,
+            "manage.py",
+            "shell",
+            "-c",
+            f"import bench.seed as s; s.seed(rows={rows}, password={ADMIN_PASSWORD!r})",
+            env=self.env,
+        )
 
     def start(self):
         self.log = open(self.work / "gunicorn.log", "w")
-        self.server = subprocess.Popen([PYTHON, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
-                                       cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.server = subprocess.Popen(
+            [PYTHON, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         wait_until(lambda: requests.get(f"{self.url}/bench/floor", timeout=2).ok, what="gunicorn")
         self.token = self.login("10.1.0.1").json()["access"]
 
@@ -140,8 +159,12 @@ class Bench:
         self.start()
 
     def login(self, client_ip, password=ADMIN_PASSWORD):
-        return requests.post(f"{self.url}/api/auth/token", json={"username": "bench-admin", "password": password},
-                             headers={"X-Forwarded-For": client_ip}, timeout=30)
+        return requests.post(
+            f"{self.url}/api/auth/token",
+            json={"username": "bench-admin", "password": password},
+            headers={"X-Forwarded-For": client_ip},
+            timeout=30,
+        )
 
     # --- load -------------------------------------------------------------------
     def wrk(self, path, *, headers=None, connections=8, duration=None, script=None):
@@ -172,24 +195,29 @@ class Bench:
         for name, runs in samples.items():
             results[name] = {
                 **median_result(runs),
-                "ratio": statistics.median(run["rps"] / base["rps"] for run, base in zip(runs, first)),
+                "ratio": statistics.median(run["rps"] / base["rps"] for run, base in zip(runs, first, strict=True)),
                 "rounds": [run["rps"] for run in runs],
             }
         return results
 
     # --- the five measurements ----------------------------------------------------------
     def measure_reads(self):
-        results = self.interleaved(rounds=self.read_rounds, paths=[
-            ("floor", "/bench/floor", None),
-            ("admin sessions list", "/api/admin/sessions", self.auth()),
-            ("admin api-pairs list", "/api/admin/api-pairs", self.auth()),
-            ("public gallery", "/api/public/gallery", None),
-        ])
+        results = self.interleaved(
+            rounds=self.read_rounds,
+            paths=[
+                ("floor", "/bench/floor", None),
+                ("admin sessions list", "/api/admin/sessions", self.auth()),
+                ("admin api-pairs list", "/api/admin/api-pairs", self.auth()),
+                ("public gallery", "/api/public/gallery", None),
+            ],
+        )
         self.results["reads"] = results
         etag = requests.get(f"{self.url}/api/public/gallery", timeout=5).headers.get("ETag")
         self.results["revalidation"] = {
             "etag": etag,
-            "status": requests.get(f"{self.url}/api/public/gallery", headers={"If-None-Match": etag}, timeout=5).status_code,
+            "status": requests.get(
+                f"{self.url}/api/public/gallery", headers={"If-None-Match": etag}, timeout=5
+            ).status_code,
             "queries": self.count_queries("/api/public/gallery", {}, auth=False, revalidate=True),
         }
 
@@ -204,15 +232,21 @@ class Bench:
         for _ in range(6):
             self.login("10.3.0.1", "wrong")
         # One connection: the latency of a refusal itself, not of a queue.
-        refused = self.wrk("/api/auth/token", headers={"X-Forwarded-For": "10.3.0.1"}, connections=1,
-                           script=ROOT / "bench" / "login.lua")
+        refused = self.wrk(
+            "/api/auth/token",
+            headers={"X-Forwarded-For": "10.3.0.1"},
+            connections=1,
+            script=ROOT / "bench" / "login.lua",
+        )
         # Rounds alternate a quiet read and a read under the flood; p99s are the median of the rounds.
         baselines, floods, flood_answers = [], [], Counter()
         for _ in range(self.rounds):
             baselines.append(self.wrk("/api/admin/sessions", headers=self.auth(), connections=4))
             flood_process = subprocess.Popen(
                 [PYTHON, str(ROOT / "bench" / "flood.py"), self.url, str(FLOOD_RATE), str(self.duration + 2)],
-                stdout=subprocess.PIPE, text=True)
+                stdout=subprocess.PIPE,
+                text=True,
+            )
             time.sleep(1)
             floods.append(self.wrk("/api/admin/sessions", headers=self.auth(), connections=4))
             flood_output, _ = flood_process.communicate(timeout=120)
@@ -232,22 +266,30 @@ class Bench:
 
     def measure_overhead(self, empty):
         """The admin sessions list with no rows, against the floor of the same (empty) server."""
-        self.results["overhead"] = empty.interleaved(rounds=self.read_rounds, paths=[
-            ("floor", "/bench/floor", None),
-            ("admin sessions list (empty)", "/api/admin/sessions", empty.auth()),
-        ])
+        self.results["overhead"] = empty.interleaved(
+            rounds=self.read_rounds,
+            paths=[
+                ("floor", "/bench/floor", None),
+                ("admin sessions list (empty)", "/api/admin/sessions", empty.auth()),
+            ],
+        )
         self.results["overhead_queries"] = empty.count_queries("/api/admin/sessions", {})
 
     def scale_paths(self):
         """Return [(name, path)] of first and deep pages: sessions always, the audit log when it was seeded."""
         deep_page = max(1, self.rows // 25 // 2)
-        paths = [("sessions first page", "/api/admin/sessions"),
-                 ("sessions deep page", f"/api/admin/sessions?page={deep_page}"),
-                 ("gallery first page", "/api/cms/gallery-images")]
+        paths = [
+            ("sessions first page", "/api/admin/sessions"),
+            ("sessions deep page", f"/api/admin/sessions?page={deep_page}"),
+            ("gallery first page", "/api/cms/gallery-images"),
+        ]
         if self.audit_rows:
             # A cursor halfway down the log: the position is an id (AuditCursorPagination).
             cursor = base64.b64encode(f"p={self.audit_rows // 2}".encode()).decode()
-            paths += [("audit first page", "/api/admin/audit"), ("audit deep page", f"/api/admin/audit?cursor={cursor}")]
+            paths += [
+                ("audit first page", "/api/admin/audit"),
+                ("audit deep page", f"/api/admin/audit?cursor={cursor}"),
+            ]
         return paths
 
     def measure_growth(self, large):
@@ -266,16 +308,24 @@ class Bench:
             big = median_result(samples[("large", name)])
             small_path = small_paths.get(name) or small_paths[name.replace("deep", "first")]
             growth[name] = {
-                "p50_ms_small": small["p50_ms"], "p50_ms_large": big["p50_ms"],
-                "rps_small": small["rps"], "rps_large": big["rps"],
+                "p50_ms_small": small["p50_ms"],
+                "p50_ms_large": big["p50_ms"],
+                "rps_small": small["rps"],
+                "rps_large": big["rps"],
                 "queries_small": self.count_queries(small_path, {})["queries"],
                 "queries_large": large.count_queries(path, {})["queries"],
             }
         self.results["growth"] = growth
 
     def measure_upload_memory(self):
-        out = sh(PYTHON, "bench/upload_memory.py", self.url, str(self.server.pid),
-                 env={**self.env, "BENCH_TOKEN": self.token}, capture=True)
+        out = sh(
+            PYTHON,
+            "bench/upload_memory.py",
+            self.url,
+            str(self.server.pid),
+            env={**self.env, "BENCH_TOKEN": self.token},
+            capture=True,
+        )
         self.results["upload_memory"] = json.loads(out.strip().splitlines()[-1])
 
     def count_queries(self, path, extra, auth=True, revalidate=False):
@@ -290,8 +340,9 @@ class Bench:
         ensure_wrk()
         quick = self.duration == 3
         empty = Bench(self.services, quick, label="empty", rows=0, redis_db=12)
-        large = Bench(self.services, quick, label="large", rows=100_000,
-                      audit_rows=1_000_000 if self.services else 0, redis_db=13)
+        large = Bench(
+            self.services, quick, label="large", rows=100_000, audit_rows=1_000_000 if self.services else 0, redis_db=13
+        )
         if self.services:
             self.audit_rows = 100
         for site in (empty, self, large):
@@ -346,8 +397,12 @@ def table(results, cores):
         rows.append((name, value, target, "yes" if met else "NO"))
 
     overhead = results["overhead"]["admin sessions list (empty)"]["ratio"]
-    add("1. admin sessions list (empty), every check from the database / floor (rps)",
-        f"{overhead:.2f}x ({results['overhead_queries']['queries']} queries)", ">= 0.50x", overhead >= 0.5)
+    add(
+        "1. admin sessions list (empty), every check from the database / floor (rps)",
+        f"{overhead:.2f}x ({results['overhead_queries']['queries']} queries)",
+        ">= 0.50x",
+        overhead >= 0.5,
+    )
     for name in ("admin sessions list", "admin api-pairs list"):
         add(f"1. {name}, 100 rows / floor (rps)", f"{reads[name]['ratio']:.2f}x", "reported", True)
     login = results["login"]
@@ -358,31 +413,60 @@ def table(results, cores):
     for name, g in results["growth"].items():
         factor = g["p50_ms_large"] / g["p50_ms_small"]
         rows_large = "1M events" if name.startswith("audit") else "100k rows"
-        add(f"3. {name} p50 at {rows_large} / at 100", f"{factor:.2f}x ({g['p50_ms_large']:.2f} ms)", "<= 1.5x",
-            factor <= 1.5)
-        add(f"3. {name}: SQL queries, 100 / {rows_large}", f"{g['queries_small']} / {g['queries_large']}", "equal",
-            g["queries_small"] == g["queries_large"])
+        add(
+            f"3. {name} p50 at {rows_large} / at 100",
+            f"{factor:.2f}x ({g['p50_ms_large']:.2f} ms)",
+            "<= 1.5x",
+            factor <= 1.5,
+        )
+        add(
+            f"3. {name}: SQL queries, 100 / {rows_large}",
+            f"{g['queries_small']} / {g['queries_large']}",
+            "equal",
+            g["queries_small"] == g["queries_large"],
+        )
     memory = results["upload_memory"]
-    add("4. worker RSS growth, 10 MiB session upload", f"{memory['session_mib']:.1f} MiB", "<= 16 MiB",
-        memory["session_mib"] <= 16)
+    add(
+        "4. worker RSS growth, 10 MiB session upload",
+        f"{memory['session_mib']:.1f} MiB",
+        "<= 16 MiB",
+        memory["session_mib"] <= 16,
+    )
     images = memory["images"]
     jpeg, four, png = images["one 36 MP JPEG"], images["four 36 MP JPEGs at once"], images["one 36 MP PNG"]
-    add("4. worker RSS growth, one 36 MP JPEG upload", f"{jpeg['growth_mib']:.1f} MiB", "<= 64 MiB",
-        jpeg["growth_mib"] <= 64)
+    add(
+        "4. worker RSS growth, one 36 MP JPEG upload",
+        f"{jpeg['growth_mib']:.1f} MiB",
+        "<= 64 MiB",
+        jpeg["growth_mib"] <= 64,
+    )
     # Two workers may share the four; bench/upload_memory.py --malloc sends them all to one.
-    add("4. worker RSS growth, four 36 MP JPEGs at once", f"{four['growth_mib']:.1f} MiB", "<= 96 MiB",
-        four["growth_mib"] <= 96)
+    add(
+        "4. worker RSS growth, four 36 MP JPEGs at once",
+        f"{four['growth_mib']:.1f} MiB",
+        "<= 96 MiB",
+        four["growth_mib"] <= 96,
+    )
     add("4. worker RSS growth, one 36 MP PNG upload", f"{png['growth_mib']:.1f} MiB", "measured", True)
     public = reads["public gallery"]["ratio"]
     add("5. public gallery / floor (rps)", f"{public:.2f}x", ">= 0.80x", public >= 0.8)
     reval = results["revalidation"]
-    add("5. revalidation: status, SQL queries", f"{reval['status']}, {reval['queries']['queries']}",
-        "304, no list query", reval["status"] == 304 and reval["queries"]["queries"] <= 1)
+    add(
+        "5. revalidation: status, SQL queries",
+        f"{reval['status']}, {reval['queries']['queries']}",
+        "304, no list query",
+        reval["status"] == 304 and reval["queries"]["queries"] <= 1,
+    )
 
     measured = {**results["overhead"], **reads}
     absolute = [("path", "rps (median)", "rps by round", "p50 ms", "p99 ms")] + [
-        (name, f"{r['rps']:.0f}", " · ".join(f"{rps:.0f}" for rps in r["rounds"]), f"{r['p50_ms']:.2f}",
-         f"{r['p99_ms']:.2f}")
+        (
+            name,
+            f"{r['rps']:.0f}",
+            " · ".join(f"{rps:.0f}" for rps in r["rounds"]),
+            f"{r['p50_ms']:.2f}",
+            f"{r['p99_ms']:.2f}",
+        )
         for name, r in measured.items()
     ]
     extra = [
@@ -391,8 +475,11 @@ def table(results, cores):
         f"- admin read during a login flood from many addresses: p99 {login['read_p99_ms_during_flood']:.1f} ms "
         f"(without: {login['read_p99_ms_without_flood']:.1f} ms), {login['read_rps_during_flood']:.0f} rps; "
         f"flood of {FLOOD_RATE} attempts/s from new addresses, answers: {login['flood']}",
-        *(f"- {name}: p50 {g['p50_ms_small']:.2f} ms, {g['rps_small']:.0f} rps small; "
-          f"p50 {g['p50_ms_large']:.2f} ms, {g['rps_large']:.0f} rps large" for name, g in results["growth"].items()),
+        *(
+            f"- {name}: p50 {g['p50_ms_small']:.2f} ms, {g['rps_small']:.0f} rps small; "
+            f"p50 {g['p50_ms_large']:.2f} ms, {g['rps_large']:.0f} rps large"
+            for name, g in results["growth"].items()
+        ),
         f"- {cores} cores; gunicorn 2 workers (gthread) on every server: the floor of each ratio is served by the same server",
     ]
     return markdown(rows), markdown(absolute), "\n".join(extra)
@@ -418,7 +505,7 @@ def main():
     command = "python bench/run.py" + (" --services" if args.services else "") + (" --quick" if args.quick else "")
     report = (
         f"## {mode}\n\n"
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · {platform.machine()}, {cores} cores, "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {platform.machine()}, {cores} cores, "
         f"Python {platform.python_version()} · `{command}` · ratios are the median of {bench.read_rounds} "
         f"interleaved rounds of {bench.duration} s, each against that round's floor (other measures: "
         f"{bench.rounds} rounds; wrk, 2 threads, 8 connections)\n\n{targets}\n\n{absolute}\n\n{extra}\n"
@@ -426,7 +513,9 @@ def main():
     print(report)
     (ROOT / "bench" / "out").mkdir(exist_ok=True)
     (ROOT / "bench" / "out" / ("services.md" if args.services else "embedded.md")).write_text(report)
-    (ROOT / "bench" / "out" / ("services.json" if args.services else "embedded.json")).write_text(json.dumps(results, indent=2))
+    (ROOT / "bench" / "out" / ("services.json" if args.services else "embedded.json")).write_text(
+        json.dumps(results, indent=2)
+    )
     shutil.rmtree(bench.work, ignore_errors=True)
 
 

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+
 from adbot_admin.models import AuditEvent
 from adbot_admin.tokens import AccessToken
 from cms.models import GalleryImage
@@ -36,17 +37,33 @@ def _top_up(model, rows, make):
 
 def _session_row(n):
     return SessionFile(
-        filename=f"account-{n:06d}.session", library="telethon" if n % 2 else "pyrogram", layout="telethon-7",
-        dc_id=1 + n % 5, user_id=100000 + n, is_bot=False, size=28672, sha256=secrets.token_hex(32),
-        uploaded_at=timezone.now(), uploaded_by="bench",
+        filename=f"account-{n:06d}.session",
+        library="telethon" if n % 2 else "pyrogram",
+        layout="telethon-7",
+        dc_id=1 + n % 5,
+        user_id=100000 + n,
+        is_bot=False,
+        size=28672,
+        sha256=secrets.token_hex(32),
+        uploaded_at=timezone.now(),
+        uploaded_by="bench",
     )
 
 
 def _gallery_row(n):
     return GalleryImage(
-        file_name=f"gallery/bench-{n:06d}.webp", thumbnail_name=f"gallery/bench-{n:06d}-thumb.webp",
-        width=1600, height=900, original_width=4000, original_height=2250, format="webp", size=120000,
-        title=f"Picture {n}", alt_text=f"Bench picture {n}", position=n, published=True,
+        file_name=f"gallery/bench-{n:06d}.webp",
+        thumbnail_name=f"gallery/bench-{n:06d}-thumb.webp",
+        width=1600,
+        height=900,
+        original_width=4000,
+        original_height=2250,
+        format="webp",
+        size=120000,
+        title=f"Picture {n}",
+        alt_text=f"Bench picture {n}",
+        position=n,
+        published=True,
     )
 
 

@@ -42,8 +42,12 @@ from tests.security import live  # noqa: E402
 MIB = 1024 * 1024
 # A throwaway server: fresh keys each run, plain HTTP on loopback.
 SERVER_ENV = {
-    "ENV_FILE": "", "SECRET_KEY": secrets.token_urlsafe(48), "JWT_SECRET_KEY": secrets.token_urlsafe(48),
-    "JWT_SECRET": secrets.token_urlsafe(48), "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING",
+    "ENV_FILE": "",
+    "SECRET_KEY": secrets.token_urlsafe(48),
+    "JWT_SECRET_KEY": secrets.token_urlsafe(48),
+    "JWT_SECRET": secrets.token_urlsafe(48),
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "LOG_LEVEL": "WARNING",
 }
 INSPECT_TARGET_MS = 5.0
 RSS_TARGET_MIB = 32.0
@@ -83,8 +87,14 @@ def kurigram_file(folder, stem, dc_id, n):
     async def write():
         storage = SQLiteStorage(stem, folder)
         await storage.open()
-        for name, value in (("dc_id", dc_id), ("api_id", 2040), ("test_mode", False),
-                            ("auth_key", os.urandom(256)), ("user_id", 6_000_000_000 + n), ("is_bot", False)):
+        for name, value in (
+            ("dc_id", dc_id),
+            ("api_id", 2040),
+            ("test_mode", False),
+            ("auth_key", os.urandom(256)),
+            ("user_id", 6_000_000_000 + n),
+            ("is_bot", False),
+        ):
             await getattr(storage, name)(value)
         await storage.save()
         await storage.close()
@@ -123,8 +133,12 @@ def status_kib(pid, field):
 
 
 def post_archive(server, token, content, name):
-    return requests.post(f"{server.url}/api/admin/sessions/import", headers={"Authorization": f"Bearer {token}"},
-                         files={"archive": (name, content, "application/zip")}, timeout=600)
+    return requests.post(
+        f"{server.url}/api/admin/sessions/import",
+        headers={"Authorization": f"Bearer {token}"},
+        files={"archive": (name, content, "application/zip")},
+        timeout=600,
+    )
 
 
 def measure_import(count):
@@ -155,10 +169,16 @@ def measure_import(count):
         finally:
             server.stop()
     return {
-        "files": count, "archive_bytes": len(content), "uncompressed_bytes": uncompressed,
-        "imported": len(body["imported"]), "refused": len(body["refused"]), "seconds": seconds,
-        "files_per_second": count / seconds, "rss_growth_mib": (peak - before) / 1024,
-        "worker_rss_before_mib": before / 1024, "build_seconds": built_in,
+        "files": count,
+        "archive_bytes": len(content),
+        "uncompressed_bytes": uncompressed,
+        "imported": len(body["imported"]),
+        "refused": len(body["refused"]),
+        "seconds": seconds,
+        "files_per_second": count / seconds,
+        "rss_growth_mib": (peak - before) / 1024,
+        "worker_rss_before_mib": before / 1024,
+        "build_seconds": built_in,
     }
 
 
@@ -173,13 +193,19 @@ def main():
     for name, (median, p99) in per_fixture.items():
         print(f"| {name} | {median:.2f} | {p99:.2f} |")
     print("\n| measure | value | target | met |\n|---|---|---|---|")
-    print(f"| inspect one session file, p50 over all fixtures | {p50:.2f} ms | <= {INSPECT_TARGET_MS:g} ms | "
-          f"{'yes' if p50 <= INSPECT_TARGET_MS else 'NO'} |")
-    print(f"| import a zip of {imported['files']} files ({imported['archive_bytes'] / MIB:.1f} MiB zipped, "
-          f"{imported['uncompressed_bytes'] / MIB:.1f} MiB of files) | {imported['seconds']:.1f} s "
-          f"({imported['files_per_second']:.0f} files/s) | reported | - |")
-    print(f"| worker peak RSS growth during that import | {imported['rss_growth_mib']:.1f} MiB | "
-          f"<= {RSS_TARGET_MIB:g} MiB | {'yes' if imported['rss_growth_mib'] <= RSS_TARGET_MIB else 'NO'} |")
+    print(
+        f"| inspect one session file, p50 over all fixtures | {p50:.2f} ms | <= {INSPECT_TARGET_MS:g} ms | "
+        f"{'yes' if p50 <= INSPECT_TARGET_MS else 'NO'} |"
+    )
+    print(
+        f"| import a zip of {imported['files']} files ({imported['archive_bytes'] / MIB:.1f} MiB zipped, "
+        f"{imported['uncompressed_bytes'] / MIB:.1f} MiB of files) | {imported['seconds']:.1f} s "
+        f"({imported['files_per_second']:.0f} files/s) | reported | - |"
+    )
+    print(
+        f"| worker peak RSS growth during that import | {imported['rss_growth_mib']:.1f} MiB | "
+        f"<= {RSS_TARGET_MIB:g} MiB | {'yes' if imported['rss_growth_mib'] <= RSS_TARGET_MIB else 'NO'} |"
+    )
     print(json.dumps({"inspect_p50_ms": p50, "inspect": per_fixture, "import": imported}))
 
 

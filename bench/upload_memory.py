@@ -47,7 +47,10 @@ GALLERY = "/api/cms/gallery-images"
 # malloc in each worker unless glibc's own variables are set; setting
 # MALLOC_ARENA_MAX to glibc's default (8 per core) leaves glibc as it comes.
 CONFIGURATIONS = {
-    "glibc defaults": ({"MALLOC_ARENA_MAX": str(8 * (os.cpu_count() or 1))}, "no tuning: 8 arenas per core, dynamic mmap threshold"),
+    "glibc defaults": (
+        {"MALLOC_ARENA_MAX": str(8 * (os.cpu_count() or 1))},
+        "no tuning: 8 arenas per core, dynamic mmap threshold",
+    ),
     "MALLOC_ARENA_MAX=2": ({"MALLOC_ARENA_MAX": "2"}, "two arenas, dynamic mmap threshold"),
     "MALLOC_MMAP_THRESHOLD_=131072": ({"MALLOC_MMAP_THRESHOLD_": "131072"}, "8 arenas per core, fixed mmap threshold"),
     "gunicorn.conf.py (both)": ({}, "as shipped: mallopt in each worker, 2 arenas and a fixed 128 KiB mmap threshold"),
@@ -100,8 +103,12 @@ class Uploader:
     def image(self, data, name, content_type):
         """Upload `data`; return (the seconds it took, the status code)."""
         started = time.perf_counter()
-        response = requests.post(f"{self.url}{GALLERY}", headers=self.headers,
-                                 files={"image": (name, io.BytesIO(data), content_type)}, timeout=300)
+        response = requests.post(
+            f"{self.url}{GALLERY}",
+            headers=self.headers,
+            files={"image": (name, io.BytesIO(data), content_type)},
+            timeout=300,
+        )
         if response.status_code != 201:
             print(f"upload answered {response.status_code}: {response.text[:200]}", file=sys.stderr)
         return time.perf_counter() - started, response.status_code
@@ -173,9 +180,14 @@ def image_cases(uploader, master_pid, rounds):
             statuses.update(status for _, status in answers)
         over_idle, _, answers = peak_growth(master_pid, send, base=idle)
         statuses.update(status for _, status in answers)
-        results[name] = {"growth_mib": max(growths), "growth_by_round": growths, "peak_over_warm_mib": over_idle,
-                         "seconds_median": statistics.median(seconds), "seconds_max": max(seconds),
-                         "statuses": dict(statuses)}
+        results[name] = {
+            "growth_mib": max(growths),
+            "growth_by_round": growths,
+            "peak_over_warm_mib": over_idle,
+            "seconds_median": statistics.median(seconds),
+            "seconds_max": max(seconds),
+            "statuses": dict(statuses),
+        }
     results["sizes"] = {"jpeg_bytes": len(jpeg), "png_bytes": len(png), "megapixels": CAMERA[0] * CAMERA[1] / 1e6}
     results["worker_rss_mib_after"] = worker_rss_mib(master_pid)
     return results
@@ -192,17 +204,26 @@ def against_running_server(url, master_pid, token):
 
     def upload_session():
         with session.open("rb") as handle:
-            response = requests.post(f"{url}/api/admin/sessions?overwrite=true", headers=headers,
-                                     files={"file": (session.name, handle)}, timeout=120)
+            response = requests.post(
+                f"{url}/api/admin/sessions?overwrite=true",
+                headers=headers,
+                files={"file": (session.name, handle)},
+                timeout=120,
+            )
         assert response.status_code == 201, response.text
 
     upload_session()
     session_mib, _, _ = peak_growth(master_pid, upload_session)
     images = image_cases(Uploader(url, token), master_pid, rounds=1)
-    print(json.dumps({
-        "session_bytes": session.stat().st_size, "session_mib": session_mib,
-        "images": images,
-    }))
+    print(
+        json.dumps(
+            {
+                "session_bytes": session.stat().st_size,
+                "session_mib": session_mib,
+                "images": images,
+            }
+        )
+    )
 
 
 # --- --malloc: a server of its own per configuration ---------------------------------------
@@ -215,10 +236,15 @@ def each_configuration(rounds, names):
         """A server with only the admin user: the image cases need no other rows."""
 
         def seed(self, rows):
-            sh(PYTHON, "manage.py", "shell", "-c",
-               "from django.contrib.auth import get_user_model; "
-               f"get_user_model().objects.create_user('bench-admin', password={ADMIN_PASSWORD!r}, is_staff=True)",
-               env=self.env)
+            sh(
+                PYTHON,
+                "manage.py",
+                "shell",
+                "-c",
+                "from django.contrib.auth import get_user_model; "
+                f"get_user_model().objects.create_user('bench-admin', password={ADMIN_PASSWORD!r}, is_staff=True)",
+                env=self.env,
+            )
 
     results = {}
     for name in names:
@@ -244,7 +270,8 @@ def markdown(results, rounds):
     cases = ["one 36 MP JPEG", "four 36 MP JPEGs at once", "one 36 MP PNG"]
     targets = {"one 36 MP JPEG": 64, "four 36 MP JPEGs at once": 96, "one 36 MP PNG": None}
     lines = [
-        "| malloc configuration | " + " | ".join(f"{case}: growth" for case in cases)
+        "| malloc configuration | "
+        + " | ".join(f"{case}: growth" for case in cases)
         + " | worker RSS warm → after all | time per upload (median; JPEG · 4 at once · PNG) |",
         "|---|" + "---|" * (len(cases) + 2),
     ]
@@ -258,8 +285,11 @@ def markdown(results, rounds):
             answers = f", answers {refused} besides 201" if refused else ""
             growths.append(f"{growth:.1f} MiB{verdict} ({result[case]['peak_over_warm_mib']:.0f}){answers}")
         seconds = " · ".join(f"{result[case]['seconds_median']:.2f} s" for case in cases)
-        lines.append(f"| {name} | " + " | ".join(growths)
-                     + f" | {result['worker_rss_mib_warm']:.0f} → {result['worker_rss_mib_after']:.0f} MiB | {seconds} |")
+        lines.append(
+            f"| {name} | "
+            + " | ".join(growths)
+            + f" | {result['worker_rss_mib_warm']:.0f} → {result['worker_rss_mib_after']:.0f} MiB | {seconds} |"
+        )
     sizes = next(iter(results.values()))["sizes"]
     lines.append("")
     lines.append(
@@ -278,8 +308,12 @@ def main():
     parser.add_argument("master_pid", nargs="?", type=int)
     parser.add_argument("--malloc", action="store_true", help="compare the malloc configurations")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--configuration", action="append", choices=list(CONFIGURATIONS),
-                        help="only this malloc configuration (repeatable; default: all)")
+    parser.add_argument(
+        "--configuration",
+        action="append",
+        choices=list(CONFIGURATIONS),
+        help="only this malloc configuration (repeatable; default: all)",
+    )
     args = parser.parse_args()
     if not args.malloc:
         if args.url is None or args.master_pid is None:

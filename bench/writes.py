@@ -41,11 +41,21 @@ CLIENTS = (1, 8, 32)
 def start_server(env):
     """Return (process, url) of gunicorn serving with `env`."""
     port = free_port()
-    env = {**os.environ, **env, "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2",
-           "GUNICORN_ALLOW_PROCESS_LOCAL_CACHE": "true"}
+    env = {
+        **os.environ,
+        **env,
+        "BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": "2",
+        "GUNICORN_ALLOW_PROCESS_LOCAL_CACHE": "true",
+    }
     log = open(Path(env["MEDIA_ROOT"]).parent / "gunicorn.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
-                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     wait_until(lambda: requests.get(f"{url}/api/health", timeout=2).ok, what="gunicorn")
     return process, url
@@ -87,15 +97,22 @@ def main():
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="adbot-writes-"))
-    env = live.private_env(work, **live.GENEROUS_LIMITS, SECRET_KEY=secrets.token_urlsafe(48),
-                           JWT_SECRET_KEY=secrets.token_urlsafe(48), ENV_FILE="", LOG_LEVEL="WARNING")
+    env = live.private_env(
+        work,
+        **live.GENEROUS_LIMITS,
+        SECRET_KEY=secrets.token_urlsafe(48),
+        JWT_SECRET_KEY=secrets.token_urlsafe(48),
+        ENV_FILE="",
+        LOG_LEVEL="WARNING",
+    )
     if args.database_url:
         env["DATABASE_URL"] = args.database_url
     live.prepare_database(env)
     process, url = start_server(env)
     try:
-        token = requests.post(f"{url}/api/auth/token", timeout=30,
-                              json={"username": live.ADMIN_USERNAME, "password": live.ADMIN_PASSWORD}).json()["access"]
+        token = requests.post(
+            f"{url}/api/auth/token", timeout=30, json={"username": live.ADMIN_USERNAME, "password": live.ADMIN_PASSWORD}
+        ).json()["access"]
         headers = {"Authorization": f"Bearer {token}"}
         sources = [session_files.telethon_session(work, name=f"source{i}.session").read_bytes() for i in range(8)]
         api_ids = itertools.count(1)
@@ -106,8 +123,9 @@ def main():
 
         def overwrite_session(session, n):
             files = {"file": ("contended.session", sources[n % len(sources)], "application/octet-stream")}
-            return session.post(f"{url}/api/admin/sessions/upload?overwrite=true", files=files, headers=headers,
-                                timeout=60).status_code
+            return session.post(
+                f"{url}/api/admin/sessions/upload?overwrite=true", files=files, headers=headers, timeout=60
+            ).status_code
 
         engine = "PostgreSQL" if (args.database_url or "").startswith("postgres") else "SQLite"
         print(f"{engine}, gunicorn 2 workers x 4 threads, {args.seconds:g} s per row, {os.cpu_count()} cores")
@@ -116,10 +134,15 @@ def main():
         for name, write in (("API pair create", create_api_pair), ("session overwrite, one name", overwrite_session)):
             for clients in CLIENTS:
                 latencies, statuses = drive(clients, args.seconds, write)
-                failures = {status: count for status, count in statuses.items() if not (200 <= status < 300 or status == 409)}
-                print(f"| {name} | {clients} | {len(latencies) / args.seconds:.0f} | "
-                      f"{statistics.median(latencies) * 1000:.0f} | {percentile(latencies, 0.99) * 1000:.0f} | "
-                      f"{failures or 'none'} |", flush=True)
+                failures = {
+                    status: count for status, count in statuses.items() if not (200 <= status < 300 or status == 409)
+                }
+                print(
+                    f"| {name} | {clients} | {len(latencies) / args.seconds:.0f} | "
+                    f"{statistics.median(latencies) * 1000:.0f} | {percentile(latencies, 0.99) * 1000:.0f} | "
+                    f"{failures or 'none'} |",
+                    flush=True,
+                )
     finally:
         process.terminate()
         process.wait(15)

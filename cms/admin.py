@@ -46,9 +46,30 @@ class GalleryImageAdmin(admin.ModelAdmin):
     list_editable = ["position", "published"]
     list_filter = ["published", "format"]
     search_fields = ["title", "alt_text"]
-    readonly_fields = ["preview", "file_name", "thumbnail_name", "format", "dimensions", "size", "created_at", "updated_at"]
-    fields = ["preview", "title", "alt_text", "position", "published", "file_name", "thumbnail_name",
-              "format", "dimensions", "size", "created_at", "updated_at"]
+    readonly_fields = [
+        "preview",
+        "file_name",
+        "thumbnail_name",
+        "format",
+        "dimensions",
+        "size",
+        "created_at",
+        "updated_at",
+    ]
+    fields = [
+        "preview",
+        "title",
+        "alt_text",
+        "position",
+        "published",
+        "file_name",
+        "thumbnail_name",
+        "format",
+        "dimensions",
+        "size",
+        "created_at",
+        "updated_at",
+    ]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
@@ -66,14 +87,17 @@ class GalleryImageAdmin(admin.ModelAdmin):
     def thumbnail(self, obj):
         return format_html(
             '<img class="gallery-thumbnail" src="{}" alt="{}">',
-            media_storage().url(obj.thumbnail_name), obj.alt_text,
+            media_storage().url(obj.thumbnail_name),
+            obj.alt_text,
         )
 
     @admin.display(description="Image")
     def preview(self, obj):
         return format_html(
             '<a href="{}"><img class="gallery-preview" src="{}" alt="{}"></a>',
-            media_storage().url(obj.file_name), media_storage().url(obj.thumbnail_name), obj.alt_text,
+            media_storage().url(obj.file_name),
+            media_storage().url(obj.thumbnail_name),
+            obj.alt_text,
         )
 
     @admin.display(description="Size (px)")

@@ -136,9 +136,7 @@ _OUTPUTS = {
     # Pillow's JPEG plugin returns MPO for multi-picture JPEGs (phone cameras).
     "MPO": _JPEG,
     "PNG": _Output("png", "PNG", "image/png", "png", True, (("compress_level", 6),)),
-    "WEBP": _Output(
-        "webp", "WEBP", "image/webp", "webp", True, (("quality", 85), ("method", 4))
-    ),
+    "WEBP": _Output("webp", "WEBP", "image/webp", "webp", True, (("quality", 85), ("method", 4))),
     "GIF": _Output("gif", "GIF", "image/gif", "gif", True, ()),
 }
 
@@ -172,10 +170,7 @@ def process_image(
     on elsewhere, since truncated uploads would then be silently accepted.
     """
     if ImageFile.LOAD_TRUNCATED_IMAGES:
-        raise RuntimeError(
-            "PIL.ImageFile.LOAD_TRUNCATED_IMAGES is True; "
-            "truncated uploads would be accepted"
-        )
+        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is True; truncated uploads would be accepted")
     _check_length(fileobj, max_bytes)
     _check_webp_canvas(fileobj.read(_WEBP_HEADER_BYTES), max_pixels)
     fileobj.seek(0)
@@ -200,9 +195,7 @@ def process_image(
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         # Pillow's own ceiling may be the lower one; name whichever refused.
         limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
-        raise ImageRejected(
-            f"image has too many pixels; the limit is {_describe_pixels(limit)}"
-        ) from exc
+        raise ImageRejected(f"image has too many pixels; the limit is {_describe_pixels(limit)}") from exc
     except _DECODE_ERRORS as exc:
         raise ImageRejected("image is damaged or truncated and cannot be read") from exc
 
@@ -253,9 +246,7 @@ def _webp_canvas_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _decode_frames(
-    source: ImageFile.ImageFile, output: _Output, max_pixels: int, max_side: int
-) -> _Frames:
+def _decode_frames(source: ImageFile.ImageFile, output: _Output, max_pixels: int, max_side: int) -> _Frames:
     """Return the clean frames of source at web size, checking the pixel budget before decoding.
 
     The frames are not turned upright yet (see _upright): that waits until the
@@ -285,9 +276,7 @@ def _decode_frames(
     return frames
 
 
-def _reduce_decoding(
-    source: ImageFile.ImageFile, target: tuple[int, int]
-) -> tuple[float, float, float, float]:
+def _reduce_decoding(source: ImageFile.ImageFile, target: tuple[int, int]) -> tuple[float, float, float, float]:
     """Return the region of the decoded pixels that holds the picture, asking for a reduced decode.
 
     Only Pillow's JPEG decoder acts on the request (draft mode): it decodes at
@@ -301,22 +290,17 @@ def _reduce_decoding(
     return (0, 0, *source.size)
 
 
-def _check_pixel_budget(
-    size: tuple[int, int], frame_count: int, max_pixels: int
-) -> None:
+def _check_pixel_budget(size: tuple[int, int], frame_count: int, max_pixels: int) -> None:
     """Raise ImageRejected if size is empty or frames x pixels exceeds max_pixels."""
     width, height = size
     if width <= 0 or height <= 0:
         raise ImageRejected("image has no pixels")
     if frame_count > MAX_FRAMES:
-        raise ImageRejected(
-            f"animation has {frame_count} frames; the limit is {MAX_FRAMES}"
-        )
+        raise ImageRejected(f"animation has {frame_count} frames; the limit is {MAX_FRAMES}")
     if frame_count * width * height > max_pixels:
         frames = f" x {frame_count} frames" if frame_count > 1 else ""
         raise ImageRejected(
-            f"image has too many pixels ({width}x{height}{frames}); "
-            f"the limit is {_describe_pixels(max_pixels)}"
+            f"image has too many pixels ({width}x{height}{frames}); the limit is {_describe_pixels(max_pixels)}"
         )
 
 
@@ -423,20 +407,13 @@ def _output_mode(frame: Image.Image, output: _Output, animated: bool) -> str:
     if output is _JPEG:
         return "L" if grey else "RGB"
     # GIF frames after the first decode as RGB(A), so a whole animation uses RGBA.
-    has_alpha = (
-        animated
-        or "A" in frame.mode
-        or "a" in frame.mode
-        or frame.info.get("transparency") is not None
-    )
+    has_alpha = animated or "A" in frame.mode or "a" in frame.mode or frame.info.get("transparency") is not None
     if has_alpha:
         return "RGBA"
     return "L" if grey else "RGB"
 
 
-def _encode_result(
-    frames: _Frames, output: _Output, thumbnail_size: tuple[int, int]
-) -> ProcessedImage:
+def _encode_result(frames: _Frames, output: _Output, thumbnail_size: tuple[int, int]) -> ProcessedImage:
     """Return the ProcessedImage for clean frames, encoding content and thumbnail."""
     width, height = frames.images[0].size
     content = _encode(frames, output)

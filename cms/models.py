@@ -1,7 +1,6 @@
 from django.db import models
 
 
-
 class ImageFormat(models.TextChoices):
     JPEG = "jpeg", "JPEG"
     PNG = "png", "PNG"

@@ -73,8 +73,11 @@ def gallery_image_check(*, upload) -> ProcessedImage:
     try:
         with slots.held(DECODE_SLOTS, settings.IMAGE_DECODE_SLOTS, wait=wait, busy=busy):
             return process_image(
-                upload, max_bytes=max_bytes, max_pixels=settings.IMAGE_MAX_PIXELS,
-                max_side=settings.IMAGE_MAX_SIDE, thumbnail_size=THUMBNAIL_SIZE,
+                upload,
+                max_bytes=max_bytes,
+                max_pixels=settings.IMAGE_MAX_PIXELS,
+                max_side=settings.IMAGE_MAX_SIDE,
+                thumbnail_size=THUMBNAIL_SIZE,
             )
     except ImageRejected as exc:
         if str(exc).startswith("image is larger than"):
@@ -95,14 +98,27 @@ def gallery_image_create(
     """
     image = GalleryImage(title=title, alt_text=alt_text, position=position or 0, published=published)
     try:
-        image.clean_fields(exclude=[
-            "file_name", "thumbnail_name", "width", "height", "original_width", "original_height", "format", "size",
-        ])
+        image.clean_fields(
+            exclude=[
+                "file_name",
+                "thumbnail_name",
+                "width",
+                "height",
+                "original_width",
+                "original_height",
+                "format",
+                "size",
+            ]
+        )
         if processed is None:
             processed = gallery_image_check(upload=upload)
     except (ImageRejected, DecodeBusy, ValidationError) as exc:
-        record(request=request, action="gallery_image.upload", outcome=Outcome.FAILURE,
-               detail={"reason": str(exc.messages if isinstance(exc, ValidationError) else exc)[:500]})
+        record(
+            request=request,
+            action="gallery_image.upload",
+            outcome=Outcome.FAILURE,
+            detail={"reason": str(exc.messages if isinstance(exc, ValidationError) else exc)[:500]},
+        )
         raise
 
     stem = uuid.uuid4().hex
@@ -124,8 +140,12 @@ def gallery_image_create(
                 image.position = _next_position()
             image.save()
             _bump_revision()
-            record(request=request, action="gallery_image.upload", target=image.pk,
-                   detail={"file": image.file_name, "format": image.format, "size": image.size})
+            record(
+                request=request,
+                action="gallery_image.upload",
+                target=image.pk,
+                detail={"file": image.file_name, "format": image.format, "size": image.size},
+            )
     except BaseException:
         _delete_files(written, storage=storage)
         raise
@@ -164,7 +184,9 @@ def gallery_images_reorder(*, ids, request=None) -> list[int]:
         raise ValidationError({"ids": ["Each id may appear only once."]})
     with transaction.atomic():
         # Locks the rows (on databases that can) so two reorders apply one after the other.
-        current = list(GalleryImage.objects.select_for_update().order_by("position", "id").values_list("id", "position"))
+        current = list(
+            GalleryImage.objects.select_for_update().order_by("position", "id").values_list("id", "position")
+        )
         known = {pk for pk, _ in current}
         missing = [pk for pk in ids if pk not in known]
         if missing:
@@ -174,9 +196,7 @@ def gallery_images_reorder(*, ids, request=None) -> list[int]:
         old = dict(current)
         now = timezone.now()
         changed = [
-            GalleryImage(pk=pk, position=index, updated_at=now)
-            for index, pk in enumerate(order)
-            if old[pk] != index
+            GalleryImage(pk=pk, position=index, updated_at=now) for index, pk in enumerate(order) if old[pk] != index
         ]
         if changed:
             GalleryImage.objects.bulk_update(changed, ["position", "updated_at"], batch_size=500)

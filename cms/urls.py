@@ -18,6 +18,4 @@ urlpatterns = [
 # Mounted only for a local MEDIA_URL: with object storage or a web server in
 # front (SERVE_MEDIA=false) the app never answers for media.
 if settings.SERVE_MEDIA and not urlsplit(settings.MEDIA_URL).netloc:
-    urlpatterns.append(
-        re_path(rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>.+)$", views.serve_media, name="media")
-    )
+    urlpatterns.append(re_path(rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>.+)$", views.serve_media, name="media"))

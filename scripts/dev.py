@@ -114,8 +114,16 @@ def install(requirements):
     if stamp.exists() and stamp.read_text() == wanted:
         return
     run(
-        PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-        "--require-hashes", "--no-deps", "-r", ROOT / lock,
+        PYTHON,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--require-hashes",
+        "--no-deps",
+        "-r",
+        ROOT / lock,
     )
     stamp.write_text(wanted)
 
@@ -144,17 +152,44 @@ def lock(args):
     stamp = LOCK_VENV / ".installed"
     tools = (ROOT / "requirements-lock-tools.lock").read_text()
     if not stamp.exists() or stamp.read_text() != tools:
-        run(python, "-m", "pip", "install", "--quiet", "--require-hashes", "--no-deps",
-            "-r", "requirements-lock-tools.lock", env=env)
+        run(
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--require-hashes",
+            "--no-deps",
+            "-r",
+            "requirements-lock-tools.lock",
+            env=env,
+        )
         stamp.write_text(tools)
-    upgrade = ["--upgrade"] if args.upgrade else [arg for name in args.upgrade_package for arg in ("--upgrade-package", name)]
+    upgrade = (
+        ["--upgrade"] if args.upgrade else [arg for name in args.upgrade_package for arg in ("--upgrade-package", name)]
+    )
     for requirements, output in LOCKS.items():
         constraint = LOCK_CONSTRAINTS.get(output)
         run(
-            python, "-m", "piptools", "compile", "--quiet", "--no-config", "--generate-hashes", "--allow-unsafe",
-            "--strip-extras", "--no-emit-index-url", "--no-emit-find-links", "--index-url", PYPI,
-            *upgrade, *(["--constraint", constraint] if constraint else []),
-            "--output-file", output, requirements, env=env,
+            python,
+            "-m",
+            "piptools",
+            "compile",
+            "--quiet",
+            "--no-config",
+            "--generate-hashes",
+            "--allow-unsafe",
+            "--strip-extras",
+            "--no-emit-index-url",
+            "--no-emit-find-links",
+            "--index-url",
+            PYPI,
+            *upgrade,
+            *(["--constraint", constraint] if constraint else []),
+            "--output-file",
+            output,
+            requirements,
+            env=env,
         )
     print("Locks compiled. Commit them with the requirements*.txt change: " + " ".join(LOCKS.values()))
 
@@ -227,9 +262,17 @@ def main():
     test_parser.add_argument("--services", action="store_true", help="use PostgreSQL and Redis on 127.0.0.1")
     test_parser.set_defaults(func=test)
     lock_parser = commands.add_parser("lock", help="recompile the lock files from requirements*.txt (Python 3.11)")
-    lock_parser.add_argument("--upgrade", action="store_true", help="move every unpinned dependency to its newest release")
-    lock_parser.add_argument("--upgrade-package", "-P", action="append", default=[], metavar="NAME",
-                             help="move only NAME (and what it needs) to its newest allowed release")
+    lock_parser.add_argument(
+        "--upgrade", action="store_true", help="move every unpinned dependency to its newest release"
+    )
+    lock_parser.add_argument(
+        "--upgrade-package",
+        "-P",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="move only NAME (and what it needs) to its newest allowed release",
+    )
     lock_parser.set_defaults(func=lock)
     # Anything else on a `test` line goes to pytest as it is.
     args, args.pytest_args = parser.parse_known_args()

@@ -14,7 +14,16 @@ class SessionFileAdmin(admin.ModelAdmin):
     """
 
     list_display = [
-        "filename", "library", "layout", "dc_id", "user_id", "is_bot", "api_id", "size", "uploaded_at", "uploaded_by",
+        "filename",
+        "library",
+        "layout",
+        "dc_id",
+        "user_id",
+        "is_bot",
+        "api_id",
+        "size",
+        "uploaded_at",
+        "uploaded_by",
     ]
     list_filter = ["library", "dc_id", "is_bot"]
     search_fields = ["filename"]
@@ -44,7 +53,9 @@ class ApiPairAddForm(forms.ModelForm):
     """Adds a pair; the hash field never renders a stored value back."""
 
     api_hash = forms.CharField(
-        min_length=32, max_length=32, strip=True,
+        min_length=32,
+        max_length=32,
+        strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text="32 hexadecimal characters; stored in lower case and shown masked from then on.",
     )
@@ -94,7 +105,9 @@ class ApiPairAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            data = {name: form.cleaned_data[name] for name in form.changed_data if name in services.API_PAIR_EDITABLE_FIELDS}
+            data = {
+                name: form.cleaned_data[name] for name in form.changed_data if name in services.API_PAIR_EDITABLE_FIELDS
+            }
             services.api_pair_update(api_pair=obj, data=data, request=request)
         else:
             created = services.api_pair_create(

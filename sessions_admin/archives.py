@@ -98,7 +98,8 @@ def check_limits(infos, limits: Limits) -> None:
             raise ArchiveRefused(
                 f"an entry declares {info.file_size} bytes; SESSION_MAX_BYTES allows "
                 f"{describe_bytes(limits.max_entry_bytes)} per file",
-                code="entry_too_large", status=413,
+                code="entry_too_large",
+                status=413,
             )
         if info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
             raise ArchiveRefused(
@@ -111,7 +112,8 @@ def check_limits(infos, limits: Limits) -> None:
         raise ArchiveRefused(
             f"the archive declares {total} bytes uncompressed; SESSION_IMPORT_MAX_BYTES allows "
             f"{describe_bytes(limits.max_bytes)}",
-            code="archive_too_large", status=413,
+            code="archive_too_large",
+            status=413,
         )
 
 
@@ -124,8 +126,12 @@ def plan(infos) -> list[Entry]:
             # Names equal apart from letter case are one file on a case-insensitive filesystem.
             key = entry.stored_name.lower()
             if key in taken:
-                entry = Entry(info, "refuse", code="duplicate_name",
-                              detail=f"another entry of this archive ({taken[key]}) is stored under the same name")
+                entry = Entry(
+                    info,
+                    "refuse",
+                    code="duplicate_name",
+                    detail=f"another entry of this archive ({taken[key]}) is stored under the same name",
+                )
             else:
                 taken[key] = info.filename
         entries.append(entry)
@@ -178,8 +184,16 @@ class CorruptEntry(Exception):
 
 
 # What zipfile and its decompressors raise for a damaged or unreadable entry.
-_READ_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError, RuntimeError,
-                ValueError, OSError)
+_READ_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+    OSError,
+)
 
 
 @contextmanager

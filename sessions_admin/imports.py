@@ -43,8 +43,9 @@ def archive_limits() -> archives.Limits:
     )
 
 
-def session_files_import_archive(*, path, uploaded_by, overwrite=False, allow_duplicate_key=False,
-                                 request=None) -> ImportResult:
+def session_files_import_archive(
+    *, path, uploaded_by, overwrite=False, allow_duplicate_key=False, request=None
+) -> ImportResult:
     """Import every `.session` entry of the zip at `path` and return an ImportResult.
 
     Raises archives.ArchiveRefused (audited) when the archive as a whole is
@@ -59,15 +60,32 @@ def session_files_import_archive(*, path, uploaded_by, overwrite=False, allow_du
                 elif entry.action == "refuse":
                     _refuse(result, entry.name, entry.code, entry.detail, request=request)
                 else:
-                    _import_entry(archive, entry, result, uploaded_by=uploaded_by, overwrite=overwrite,
-                                  allow_duplicate_key=allow_duplicate_key, request=request)
+                    _import_entry(
+                        archive,
+                        entry,
+                        result,
+                        uploaded_by=uploaded_by,
+                        overwrite=overwrite,
+                        allow_duplicate_key=allow_duplicate_key,
+                        request=request,
+                    )
     except archives.ArchiveRefused as exc:
-        record(request=request, action="session_file.import", outcome=Outcome.FAILURE,
-               detail={"reason": exc.code, "detail": str(exc)[:500]})
+        record(
+            request=request,
+            action="session_file.import",
+            outcome=Outcome.FAILURE,
+            detail={"reason": exc.code, "detail": str(exc)[:500]},
+        )
         raise
-    record(request=request, action="session_file.import", detail={
-        "imported": len(result.imported), "refused": len(result.refused), "skipped": len(result.skipped),
-    })
+    record(
+        request=request,
+        action="session_file.import",
+        detail={
+            "imported": len(result.imported),
+            "refused": len(result.refused),
+            "skipped": len(result.skipped),
+        },
+    )
     return result
 
 
@@ -76,9 +94,13 @@ def _import_entry(archive, entry, result, *, uploaded_by, overwrite, allow_dupli
     try:
         with archives.open_entry(archive, entry.info) as stream:
             session_file = session_file_store(
-                upload=stream, filename=entry.stored_name,
-                uploaded_by=uploaded_by, overwrite=overwrite, allow_duplicate_key=allow_duplicate_key,
-                request=request, audit_detail=audit_detail,
+                upload=stream,
+                filename=entry.stored_name,
+                uploaded_by=uploaded_by,
+                overwrite=overwrite,
+                allow_duplicate_key=allow_duplicate_key,
+                request=request,
+                audit_detail=audit_detail,
             )
     except InvalidSessionFileName as exc:
         result.refused.append(_refusal(entry.name, "invalid_name", str(exc)))
@@ -103,12 +125,17 @@ def _refusal(name, code, detail) -> dict:
 
 def _refuse(result, name, code, detail, *, request):
     result.refused.append(_refusal(name, code, detail))
-    record(request=request, action="session_file.upload", outcome=Outcome.FAILURE,
-           detail={"archive_entry": shown_name(name), "reason": code})
+    record(
+        request=request,
+        action="session_file.upload",
+        outcome=Outcome.FAILURE,
+        detail={"archive_entry": shown_name(name), "reason": code},
+    )
 
 
-def session_file_import_string(*, filename, library, session_string, uploaded_by, overwrite=False,
-                               allow_duplicate_key=False, request=None) -> SessionFile:
+def session_file_import_string(
+    *, filename, library, session_string, uploaded_by, overwrite=False, allow_duplicate_key=False, request=None
+) -> SessionFile:
     """Write `session_string` as a `library` session file, store it as `filename` and return its row.
 
     Raises strings.InvalidSessionString (audited) for a string the library
@@ -118,11 +145,20 @@ def session_file_import_string(*, filename, library, session_string, uploaded_by
         with strings.session_file_from_string(library=library, session_string=session_string) as path:
             with open(path, "rb") as content:
                 return session_file_store(
-                    upload=content, filename=filename, uploaded_by=uploaded_by, overwrite=overwrite,
-                    allow_duplicate_key=allow_duplicate_key, request=request,
+                    upload=content,
+                    filename=filename,
+                    uploaded_by=uploaded_by,
+                    overwrite=overwrite,
+                    allow_duplicate_key=allow_duplicate_key,
+                    request=request,
                     audit_detail={"source": f"{library} session string"},
                 )
     except strings.InvalidSessionString as exc:
-        record(request=request, action="session_file.upload", outcome=Outcome.FAILURE, target=filename,
-               detail={"source": f"{library} session string", "reason": str(exc)})
+        record(
+            request=request,
+            action="session_file.upload",
+            outcome=Outcome.FAILURE,
+            target=filename,
+            detail={"source": f"{library} session string", "reason": str(exc)},
+        )
         raise

@@ -589,43 +589,75 @@ _FROM_PYROGRAM_2 = (PYROGRAM_V2_SQL, PYROGRAM_V2_TO_V3_SQL)
 LAYOUTS: tuple[Layout, ...] = (
     # Telethon's upgrades only append columns, which normalises to the same
     # text as a fresh file; the upgrade variants are kept to say so.
-    Layout("telethon-8", "telethon", 8, "Telethon 1.43.0 to 1.45.0", (
-        ("fresh", (TELETHON_V8_SQL,)),
-        ("from 7", _FROM_TELETHON_7),
-        ("from 6", (*_FROM_TELETHON_6, TELETHON_V7_TO_V8_SQL)),
-    )),
-    Layout("telethon-7", "telethon", 7, "Telethon 1.42.0 and earlier, checked back to 1.24.0", (
-        ("fresh", (TELETHON_V7_SQL,)),
-        ("from 6", _FROM_TELETHON_6),
-    )),
-    Layout("telethon-6", "telethon", 6, "older Telethon 1.x, checked on 1.10.0", (
-        ("fresh", (TELETHON_V6_SQL,)),
-    )),
-    Layout("pyrogram-3", "pyrogram", 3, "Pyrogram 2.0.106, Hydrogram 0.2.x, Pyrofork 2.3.0", (
-        ("fresh", (PYROGRAM_V3_SQL,)),
-        ("from 2", _FROM_PYROGRAM_2),
-    )),
-    Layout("pyrogram-2", "pyrogram", 2, "Pyrogram 1.4", (
-        ("fresh", (PYROGRAM_V2_SQL,)),
-    )),
-    Layout("kurigram-7", "pyrogram", 7, "Kurigram 2.2.26", (
-        ("fresh", (KURIGRAM_V7_SQL,)),
-        ("from kurigram 6", (KURIGRAM_V6_SQL, KURIGRAM_V6_TO_V7_SQL)),
-        ("from pyrogram 3", (PYROGRAM_V3_SQL, KURIGRAM_V3_TO_V6_SQL, KURIGRAM_V6_TO_V7_SQL)),
-        ("from pyrogram 2", (*_FROM_PYROGRAM_2, KURIGRAM_V3_TO_V6_SQL, KURIGRAM_V6_TO_V7_SQL)),
-    )),
-    Layout("kurigram-6", "pyrogram", 6, "Kurigram 2.1.35 to 2.2.0", (
-        ("fresh", (KURIGRAM_V6_SQL,)),
-        ("from pyrogram 3", (PYROGRAM_V3_SQL, KURIGRAM_V3_TO_V6_SQL)),
-        ("from pyrogram 2", (*_FROM_PYROGRAM_2, KURIGRAM_V3_TO_V6_SQL)),
-    )),
-    Layout("pyrofork-4", "pyrogram", 4, "Pyrofork 2.3.69", (
-        ("fresh", (PYROFORK_V4_SQL, PYROFORK_USERNAMES_SQL)),
-        ("from pyrogram 3", (PYROGRAM_V3_SQL, PYROFORK_V3_TO_V4_SQL)),
-        ("from pyrogram 3, usernames", (PYROGRAM_V3_SQL, PYROFORK_V3_TO_V4_SQL, PYROFORK_USERNAMES_SQL)),
-        ("from pyrogram 2", (*_FROM_PYROGRAM_2, PYROFORK_V3_TO_V4_SQL)),
-        ("from pyrogram 2, usernames", (*_FROM_PYROGRAM_2, PYROFORK_V3_TO_V4_SQL, PYROFORK_USERNAMES_SQL)),
-    )),
+    Layout(
+        "telethon-8",
+        "telethon",
+        8,
+        "Telethon 1.43.0 to 1.45.0",
+        (
+            ("fresh", (TELETHON_V8_SQL,)),
+            ("from 7", _FROM_TELETHON_7),
+            ("from 6", (*_FROM_TELETHON_6, TELETHON_V7_TO_V8_SQL)),
+        ),
+    ),
+    Layout(
+        "telethon-7",
+        "telethon",
+        7,
+        "Telethon 1.42.0 and earlier, checked back to 1.24.0",
+        (
+            ("fresh", (TELETHON_V7_SQL,)),
+            ("from 6", _FROM_TELETHON_6),
+        ),
+    ),
+    Layout("telethon-6", "telethon", 6, "older Telethon 1.x, checked on 1.10.0", (("fresh", (TELETHON_V6_SQL,)),)),
+    Layout(
+        "pyrogram-3",
+        "pyrogram",
+        3,
+        "Pyrogram 2.0.106, Hydrogram 0.2.x, Pyrofork 2.3.0",
+        (
+            ("fresh", (PYROGRAM_V3_SQL,)),
+            ("from 2", _FROM_PYROGRAM_2),
+        ),
+    ),
+    Layout("pyrogram-2", "pyrogram", 2, "Pyrogram 1.4", (("fresh", (PYROGRAM_V2_SQL,)),)),
+    Layout(
+        "kurigram-7",
+        "pyrogram",
+        7,
+        "Kurigram 2.2.26",
+        (
+            ("fresh", (KURIGRAM_V7_SQL,)),
+            ("from kurigram 6", (KURIGRAM_V6_SQL, KURIGRAM_V6_TO_V7_SQL)),
+            ("from pyrogram 3", (PYROGRAM_V3_SQL, KURIGRAM_V3_TO_V6_SQL, KURIGRAM_V6_TO_V7_SQL)),
+            ("from pyrogram 2", (*_FROM_PYROGRAM_2, KURIGRAM_V3_TO_V6_SQL, KURIGRAM_V6_TO_V7_SQL)),
+        ),
+    ),
+    Layout(
+        "kurigram-6",
+        "pyrogram",
+        6,
+        "Kurigram 2.1.35 to 2.2.0",
+        (
+            ("fresh", (KURIGRAM_V6_SQL,)),
+            ("from pyrogram 3", (PYROGRAM_V3_SQL, KURIGRAM_V3_TO_V6_SQL)),
+            ("from pyrogram 2", (*_FROM_PYROGRAM_2, KURIGRAM_V3_TO_V6_SQL)),
+        ),
+    ),
+    Layout(
+        "pyrofork-4",
+        "pyrogram",
+        4,
+        "Pyrofork 2.3.69",
+        (
+            ("fresh", (PYROFORK_V4_SQL, PYROFORK_USERNAMES_SQL)),
+            ("from pyrogram 3", (PYROGRAM_V3_SQL, PYROFORK_V3_TO_V4_SQL)),
+            ("from pyrogram 3, usernames", (PYROGRAM_V3_SQL, PYROFORK_V3_TO_V4_SQL, PYROFORK_USERNAMES_SQL)),
+            ("from pyrogram 2", (*_FROM_PYROGRAM_2, PYROFORK_V3_TO_V4_SQL)),
+            ("from pyrogram 2, usernames", (*_FROM_PYROGRAM_2, PYROFORK_V3_TO_V4_SQL, PYROFORK_USERNAMES_SQL)),
+        ),
+    ),
 )
 
 LIBRARY_FAMILIES = {
@@ -689,8 +721,7 @@ def check_header(path: Path) -> None:
     expected = page_size * page_count
     if size < expected:
         raise SessionFileRejected(
-            f"file is truncated: header says {page_count} pages of {page_size} bytes "
-            f"but file has {size} bytes"
+            f"file is truncated: header says {page_count} pages of {page_size} bytes but file has {size} bytes"
         )
     if size > expected:
         raise SessionFileRejected(
@@ -756,9 +787,7 @@ def normalise_sql(sql: str | None) -> tuple[str, ...] | None:
         kind, text = match.lastgroup, match.group()
         if kind in ("space", "comment"):
             continue
-        if kind in ("string", "quoted") and (
-            len(text) < 2 or text[-1] != _CLOSING_QUOTE[text[0]]
-        ):
+        if kind in ("string", "quoted") and (len(text) < 2 or text[-1] != _CLOSING_QUOTE[text[0]]):
             text = "<unterminated>" + text
         elif kind == "quoted":
             inner = text[1:-1].replace(text[0] * 2, text[0]) if text[0] != "[" else text[1:-1]
@@ -817,17 +846,21 @@ def _table_columns(conn: sqlite3.Connection, table: str) -> tuple[tuple, ...]:
     """
     quoted = '"' + table.replace('"', '""') + '"'
     columns = []
-    for _cid, name, type_, notnull, default, pk, hidden in conn.execute(
-        f"PRAGMA table_xinfo({quoted})"
-    ):
-        columns.append((
-            name.lower(), " ".join(type_.upper().split()), notnull,
-            normalise_sql(default), pk, hidden,
-        ))
+    for _cid, name, type_, notnull, default, pk, hidden in conn.execute(f"PRAGMA table_xinfo({quoted})"):
+        columns.append(
+            (
+                name.lower(),
+                " ".join(type_.upper().split()),
+                notnull,
+                normalise_sql(default),
+                pk,
+                hidden,
+            )
+        )
     return tuple(columns)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def reference_schemas() -> tuple[tuple[Layout, str, dict[str, SchemaObject]], ...]:
     """Return (layout, variant label, schema) for every accepted variant.
 
@@ -848,7 +881,7 @@ def reference_schemas() -> tuple[tuple[Layout, str, dict[str, SchemaObject]], ..
     return tuple(references)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def known_table_names() -> frozenset[str]:
     """Return every table name any layout's SQL creates (lower-cased)."""
     names = set()
@@ -857,9 +890,7 @@ def known_table_names() -> frozenset[str]:
             for script in scripts:
                 names.update(
                     match.lower()
-                    for match in re.findall(
-                        r"create\s+table\s+(?:if\s+not\s+exists\s+)?(\w+)", script, re.IGNORECASE
-                    )
+                    for match in re.findall(r"create\s+table\s+(?:if\s+not\s+exists\s+)?(\w+)", script, re.IGNORECASE)
                 )
     return frozenset(names)
 
@@ -895,7 +926,7 @@ def appended_columns(actual: dict, expected: dict) -> list[str]:
         if want.columns is not None and have.columns is not None and have.columns != want.columns:
             if have.columns[: len(want.columns)] != want.columns:
                 return []
-            added.extend(f"{want.name}.{_show_plain(column[0])}" for column in have.columns[len(want.columns):])
+            added.extend(f"{want.name}.{_show_plain(column[0])}" for column in have.columns[len(want.columns) :])
         elif have.sql != want.sql:
             return []
     return added
@@ -982,7 +1013,7 @@ class _ReadOnlyDatabase:
         self.timed_out = False
         self.conn: sqlite3.Connection | None = None
 
-    def __enter__(self) -> "_ReadOnlyDatabase":
+    def __enter__(self) -> _ReadOnlyDatabase:
         self.deadline = time.monotonic() + self.timeout_seconds
         try:
             self.conn = open_locked_down(self.path, self._over_time)
@@ -1003,9 +1034,7 @@ class _ReadOnlyDatabase:
 
     def _rejection(self, exc: sqlite3.Error) -> SessionFileRejected:
         if self.timed_out:
-            return SessionFileRejected(
-                f"inspecting the file took longer than {self.timeout_seconds:g} s"
-            )
+            return SessionFileRejected(f"inspecting the file took longer than {self.timeout_seconds:g} s")
         # SQLite's messages describe the failure, never row contents.
         return SessionFileRejected(f"not a readable SQLite database ({exc})")
 
@@ -1031,9 +1060,7 @@ class _ReadOnlyDatabase:
         references = reference_schemas()
         actual = read_schema(self.conn, known_table_names())
         if "sessions" not in actual:
-            raise SessionFileRejected(
-                "not a Telethon or Pyrogram session file: there is no 'sessions' table"
-            )
+            raise SessionFileRejected("not a Telethon or Pyrogram session file: there is no 'sessions' table")
         for layout, _label, expected in references:
             # The common case, a library's own file, is an exact match: no message to build.
             if actual == expected:
@@ -1117,7 +1144,9 @@ class _ReadOnlyDatabase:
             columns.append("api_id")
         if layout.has_tmp_auth_key:
             columns.append("tmp_auth_key")
-        row = dict(zip(columns, self.conn.execute(f"SELECT {', '.join(columns)} FROM sessions").fetchone()))
+        row = dict(
+            zip(columns, self.conn.execute(f"SELECT {', '.join(columns)} FROM sessions").fetchone(), strict=True)
+        )
         _check_dc_id(row["dc_id"])
         _check_auth_key(row["auth_key"])
         if layout.has_tmp_auth_key:
@@ -1199,8 +1228,7 @@ def _authorize(action, arg1, arg2, _database, trigger_or_view):
 def _check_dc_id(dc_id) -> None:
     if type(dc_id) is not int or dc_id not in DC_IDS:
         raise SessionFileRejected(
-            f"dc_id must be a data centre from {DC_IDS.start} to {DC_IDS.stop - 1}, "
-            f"found {_show_value(dc_id)}"
+            f"dc_id must be a data centre from {DC_IDS.start} to {DC_IDS.stop - 1}, found {_show_value(dc_id)}"
         )
 
 
@@ -1210,9 +1238,7 @@ def _check_auth_key(auth_key) -> None:
     if not isinstance(auth_key, bytes):
         raise SessionFileRejected(f"auth key must be a BLOB, found {type(auth_key).__name__}")
     if len(auth_key) != AUTH_KEY_BYTES:
-        raise SessionFileRejected(
-            f"auth key must be {AUTH_KEY_BYTES} bytes, found {len(auth_key)}"
-        )
+        raise SessionFileRejected(f"auth key must be {AUTH_KEY_BYTES} bytes, found {len(auth_key)}")
 
 
 def _check_tmp_auth_key(tmp_auth_key) -> None:

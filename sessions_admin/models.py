@@ -33,7 +33,9 @@ class SessionFile(models.Model):
     user_id = models.BigIntegerField(null=True, blank=True)
     is_bot = models.BooleanField(null=True, blank=True)
     api_id = models.PositiveIntegerField(
-        null=True, blank=True, db_index=True,
+        null=True,
+        blank=True,
+        db_index=True,
         validators=[MinValueValidator(1), MaxValueValidator(API_ID_MAX)],
         help_text="The Telegram app the session belongs to: read from the file, or set by an admin.",
     )
@@ -43,7 +45,9 @@ class SessionFile(models.Model):
     size = models.PositiveBigIntegerField(help_text="Bytes.")
     sha256 = models.CharField(max_length=64)
     auth_key_sha256 = models.CharField(
-        max_length=64, blank=True, db_index=True,
+        max_length=64,
+        blank=True,
+        db_index=True,
         help_text="SHA-256 of the auth key (hex), to find two files holding one key; never the key itself.",
     )
     uploaded_at = models.DateTimeField(db_index=True)
@@ -77,8 +81,11 @@ class ApiPairQuerySet(models.QuerySet):
     def with_sessions_count(self):
         """Annotate `sessions_count`: how many session files have the pair's api_id."""
         sessions = (
-            SessionFile.objects.filter(api_id=models.OuterRef("api_id")).order_by()
-            .values("api_id").annotate(count=models.Count("pk")).values("count")
+            SessionFile.objects.filter(api_id=models.OuterRef("api_id"))
+            .order_by()
+            .values("api_id")
+            .annotate(count=models.Count("pk"))
+            .values("count")
         )
         return self.annotate(sessions_count=Coalesce(models.Subquery(sessions), 0))
 
@@ -86,9 +93,7 @@ class ApiPairQuerySet(models.QuerySet):
 class ApiPair(models.Model):
     """A Telegram api_id/api_hash pair the engine may use; the hash is a credential."""
 
-    api_id = models.PositiveIntegerField(
-        unique=True, validators=[MinValueValidator(1), MaxValueValidator(API_ID_MAX)]
-    )
+    api_id = models.PositiveIntegerField(unique=True, validators=[MinValueValidator(1), MaxValueValidator(API_ID_MAX)])
     api_hash = models.CharField(
         max_length=API_HASH_LENGTH,
         validators=[RegexValidator(r"\A[0-9a-f]{32}\Z", "An api_hash is 32 lower-case hexadecimal characters.")],

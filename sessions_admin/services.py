@@ -60,8 +60,13 @@ SYNC_ACTOR = "sync_sessions"
 API_PAIR_EDITABLE_FIELDS = ("label", "is_active")
 
 __all__ = [
-    "ApiPairExists", "DuplicateAuthKey", "InvalidSessionFileName", "SessionFileExists",
-    "SessionFileNameCaseCollision", "SessionFileRejected", "SessionFileTooLarge",
+    "ApiPairExists",
+    "DuplicateAuthKey",
+    "InvalidSessionFileName",
+    "SessionFileExists",
+    "SessionFileNameCaseCollision",
+    "SessionFileRejected",
+    "SessionFileTooLarge",
 ]
 
 
@@ -119,8 +124,9 @@ class ApiIdRecordedInFile(Exception):
 # --- Session files ------------------------------------------------------------
 
 
-def session_file_store(*, upload, filename=None, uploaded_by, overwrite=False, allow_duplicate_key=False,
-                       request=None, audit_detail=None) -> SessionFile:
+def session_file_store(
+    *, upload, filename=None, uploaded_by, overwrite=False, allow_duplicate_key=False, request=None, audit_detail=None
+) -> SessionFile:
     """Check `upload`, store it in SESSIONS_DIR as `filename` and return its row.
 
     `filename` is the name as the client sent it (default: `upload.name`). It
@@ -137,20 +143,31 @@ def session_file_store(*, upload, filename=None, uploaded_by, overwrite=False, a
         validate_session_filename(name)
         with private_copy(upload, max_bytes=settings.SESSION_MAX_BYTES) as copy:
             info = inspect_session_file(copy.path)
-            return _place(name, copy, info, uploaded_by=uploaded_by, overwrite=overwrite,
-                          allow_duplicate_key=allow_duplicate_key, request=request, audit_detail=audit_detail)
+            return _place(
+                name,
+                copy,
+                info,
+                uploaded_by=uploaded_by,
+                overwrite=overwrite,
+                allow_duplicate_key=allow_duplicate_key,
+                request=request,
+                audit_detail=audit_detail,
+            )
     except (SessionFileRejected, SessionFileExists, DuplicateAuthKey) as exc:
         valid_name = not isinstance(exc, InvalidSessionFileName)
         record(
-            request=request, action="session_file.upload", outcome=Outcome.FAILURE,
+            request=request,
+            action="session_file.upload",
+            outcome=Outcome.FAILURE,
             target=name if valid_name else "",
             detail={**(audit_detail or {}), "reason": getattr(exc, "reason", None) or str(exc)[:500]},
         )
         raise
 
 
-def _place(name, copy: CheckedCopy, info: SessionInfo, *, uploaded_by, overwrite, allow_duplicate_key,
-           request, audit_detail) -> SessionFile:
+def _place(
+    name, copy: CheckedCopy, info: SessionInfo, *, uploaded_by, overwrite, allow_duplicate_key, request, audit_detail
+) -> SessionFile:
     """Write the row, place the file and audit, all or nothing; return the row."""
     storage = session_storage()
     journal = FileJournal(storage)
@@ -158,18 +175,25 @@ def _place(name, copy: CheckedCopy, info: SessionInfo, *, uploaded_by, overwrite
         with transaction.atomic():
             # One query for the three rules: the same name, the name in another case, the same key.
             related = list(
-                SessionFile.objects.select_for_update().annotate(filename_lower=Lower("filename"))
+                SessionFile.objects.select_for_update()
+                .annotate(filename_lower=Lower("filename"))
                 .filter(Q(filename_lower=name.lower()) | Q(auth_key_sha256=info.auth_key_sha256))
                 .order_by("filename")
             )
             session_file = next((row for row in related if row.filename == name), None)
             if session_file is not None and not overwrite:
                 raise SessionFileExists(name)
-            other_case = next((row for row in related if row.filename != name and row.filename.lower() == name.lower()), None)
+            other_case = next(
+                (row for row in related if row.filename != name and row.filename.lower() == name.lower()), None
+            )
             if other_case is not None:
                 raise SessionFileNameCaseCollision(other_case.filename)
             key_holder = next(
-                (row.filename for row in related if row.filename != name and row.auth_key_sha256 == info.auth_key_sha256),
+                (
+                    row.filename
+                    for row in related
+                    if row.filename != name and row.auth_key_sha256 == info.auth_key_sha256
+                ),
                 None,
             )
             if key_holder is not None and not allow_duplicate_key:
@@ -224,8 +248,12 @@ def _fill(session_file: SessionFile, copy: CheckedCopy, info: SessionInfo) -> No
 def _describe(session_file: SessionFile) -> dict:
     """Return the audit detail for a session file: metadata, never key material."""
     return {
-        "library": session_file.library, "layout": session_file.layout, "dc_id": session_file.dc_id,
-        "api_id": session_file.api_id, "size": session_file.size, "sha256": session_file.sha256,
+        "library": session_file.library,
+        "layout": session_file.layout,
+        "dc_id": session_file.dc_id,
+        "api_id": session_file.api_id,
+        "size": session_file.size,
+        "sha256": session_file.sha256,
     }
 
 
@@ -246,8 +274,11 @@ def session_file_delete(*, session_file, request=None, actor=None) -> None:
             had_file = journal.set_aside(name)
             journal.set_aside_existing(sibling_names(name))
             record(
-                request=request, action="session_file.delete", target=name,
-                actor=actor, auth_method=AuthMethod.SHELL if actor else None,
+                request=request,
+                action="session_file.delete",
+                target=name,
+                actor=actor,
+                auth_method=AuthMethod.SHELL if actor else None,
                 detail={**_describe(session_file), "file_found": had_file},
             )
             transaction.on_commit(journal.commit, robust=True)
@@ -272,8 +303,12 @@ def session_file_set_api_id(*, session_file, api_id, request=None) -> SessionFil
             )
         previous, locked.api_id = locked.api_id, api_id
         locked.save(update_fields=["api_id"])
-        record(request=request, action="session_file.update", target=locked.filename,
-               detail={"api_id": {"from": previous, "to": api_id}})
+        record(
+            request=request,
+            action="session_file.update",
+            target=locked.filename,
+            detail={"api_id": {"from": previous, "to": api_id}},
+        )
     return locked
 
 
@@ -378,11 +413,15 @@ def _duplicate_keys(key_holders) -> list[Finding]:
     for names in key_holders.values():
         for name in names if len(names) > 1 else ():
             others = ", ".join(other for other in names if other != name)
-            findings.append(Finding(
-                "duplicate_key", name,
-                f"holds the same auth key as {others}; Telegram ends sessions whose key is used on two "
-                "connections at once", repairable=False,
-            ))
+            findings.append(
+                Finding(
+                    "duplicate_key",
+                    name,
+                    f"holds the same auth key as {others}; Telegram ends sessions whose key is used on two "
+                    "connections at once",
+                    repairable=False,
+                )
+            )
     return findings
 
 
@@ -396,17 +435,20 @@ def _unregistered_file(storage, name, *, repair, key_holders) -> Finding:
         return Finding("invalid", name, "vanished while being checked", repairable=False)
     copy, info = inspected
     key_holders.setdefault(info.auth_key_sha256, []).append(name)
-    finding = Finding(
-        "unregistered", name, f"a valid {info.layout} file (dc {info.dc_id}) has no row", repairable=True
-    )
+    finding = Finding("unregistered", name, f"a valid {info.layout} file (dc {info.dc_id}) has no row", repairable=True)
     if repair:
         try:
             with transaction.atomic():
                 session_file = SessionFile(filename=name, uploaded_at=timezone.now(), uploaded_by=SYNC_ACTOR)
                 _fill(session_file, copy, info)
                 session_file.save()
-                record(action="session_file.register", target=name, actor=SYNC_ACTOR,
-                       auth_method=AuthMethod.SHELL, detail=_describe(session_file))
+                record(
+                    action="session_file.register",
+                    target=name,
+                    actor=SYNC_ACTOR,
+                    auth_method=AuthMethod.SHELL,
+                    detail=_describe(session_file),
+                )
         except IntegrityError:
             finding.message = "got a row meanwhile (a concurrent upload); nothing to do"
         finding.repaired = True
@@ -417,15 +459,15 @@ def _compare(storage, row: SessionFile, *, repair, key_holders) -> Finding | Non
     try:
         inspected = _inspect_in_place(storage, row.filename)
     except SessionFileRejected as exc:
-        return Finding("changed_invalid", row.filename, f"the file is refused now, row kept: {exc}",
-                       repairable=False)
+        return Finding("changed_invalid", row.filename, f"the file is refused now, row kept: {exc}", repairable=False)
     if inspected is None:
         return _row_without_file(storage, row, repair=repair)
     copy, info = inspected
     key_holders.setdefault(info.auth_key_sha256, []).append(row.filename)
     if copy.size == row.size and copy.sha256 == row.sha256:
         if row.auth_key_sha256 == info.auth_key_sha256 and (row.layout, row.api_id_in_file) == (
-            info.layout, info.api_id is not None
+            info.layout,
+            info.api_id is not None,
         ):
             return None
         # Recorded before this server read layouts, key digests or api_ids as it does now.
@@ -442,8 +484,13 @@ def _compare(storage, row: SessionFile, *, repair, key_holders) -> Finding | Non
             if locked is not None:
                 _fill(locked, copy, info)
                 locked.save()
-                record(action="session_file.refresh", target=row.filename, actor=SYNC_ACTOR,
-                       auth_method=AuthMethod.SHELL, detail=_describe(locked))
+                record(
+                    action="session_file.refresh",
+                    target=row.filename,
+                    actor=SYNC_ACTOR,
+                    auth_method=AuthMethod.SHELL,
+                    detail=_describe(locked),
+                )
         finding.repaired = True
     return finding
 
@@ -456,8 +503,13 @@ def _row_without_file(storage, row: SessionFile, *, repair) -> Finding:
             # Checked again under the lock: a delete that failed may have put the file back.
             if locked is not None and not storage.exists(row.filename):
                 locked.delete()
-                record(action="session_file.forget", target=row.filename, actor=SYNC_ACTOR,
-                       auth_method=AuthMethod.SHELL, detail=_describe(row))
+                record(
+                    action="session_file.forget",
+                    target=row.filename,
+                    actor=SYNC_ACTOR,
+                    auth_method=AuthMethod.SHELL,
+                    detail=_describe(row),
+                )
         finding.repaired = True
     return finding
 
@@ -482,8 +534,12 @@ def api_pair_create(*, api_id, api_hash, label="", is_active=True, request=None)
             if ApiPair.objects.filter(api_id=api_id).exists():
                 raise ApiPairExists(api_id)
             api_pair.save()
-            record(request=request, action="api_pair.create", target=_api_pair_target(api_pair),
-                   detail={"label": api_pair.label, "is_active": api_pair.is_active})
+            record(
+                request=request,
+                action="api_pair.create",
+                target=_api_pair_target(api_pair),
+                detail={"label": api_pair.label, "is_active": api_pair.is_active},
+            )
     except IntegrityError as exc:
         raise ApiPairExists(api_id) from exc
     return api_pair
@@ -505,8 +561,12 @@ def api_pair_update(*, api_pair, data, request=None) -> ApiPair:
     api_pair.clean_fields(exclude=[f.name for f in ApiPair._meta.fields if f.name not in data])
     with transaction.atomic():
         api_pair.save(update_fields=[*data, "updated_at"])
-        record(request=request, action="api_pair.update", target=_api_pair_target(api_pair),
-               detail={name: data[name] for name in sorted(data)})
+        record(
+            request=request,
+            action="api_pair.update",
+            target=_api_pair_target(api_pair),
+            detail={name: data[name] for name in sorted(data)},
+        )
     return api_pair
 
 
@@ -537,9 +597,18 @@ def api_pair_delete(*, api_pair, force=False, request=None) -> None:
         in_use = SessionFile.objects.filter(api_id=api_pair.api_id).count()
         if not in_use or force:
             api_pair.delete()
-            record(request=request, action="api_pair.delete", target=target,
-                   detail={"label": api_pair.label, "sessions_count": in_use, "forced": bool(force and in_use)})
+            record(
+                request=request,
+                action="api_pair.delete",
+                target=target,
+                detail={"label": api_pair.label, "sessions_count": in_use, "forced": bool(force and in_use)},
+            )
             return
-    record(request=request, action="api_pair.delete", outcome=Outcome.FAILURE, target=target,
-           detail={"reason": "in_use", "sessions_count": in_use})
+    record(
+        request=request,
+        action="api_pair.delete",
+        outcome=Outcome.FAILURE,
+        target=target,
+        detail={"reason": "in_use", "sessions_count": in_use},
+    )
     raise ApiPairInUse(in_use)

@@ -69,9 +69,7 @@ def validate_session_filename(name) -> str:
     if any(ord(char) < 32 or ord(char) == 127 for char in name):
         raise InvalidSessionFileName("the file name must not contain control characters")
     if not set(name) <= ALLOWED_NAME_CHARACTERS:
-        raise InvalidSessionFileName(
-            "the file name may contain only ASCII letters, digits, '.', '_' and '-'"
-        )
+        raise InvalidSessionFileName("the file name may contain only ASCII letters, digits, '.', '_' and '-'")
     if name.startswith("."):
         raise InvalidSessionFileName("the file name must not begin with a dot")
     if name.startswith("-"):
@@ -148,9 +146,7 @@ def private_copy(source, *, max_bytes: int):
     declared = getattr(source, "size", None)
     if isinstance(declared, int) and declared > max_bytes:
         raise too_large(max_bytes)
-    descriptor, temp_path = tempfile.mkstemp(
-        prefix=TEMP_PREFIX, suffix=".check", dir=settings.FILE_UPLOAD_TEMP_DIR
-    )
+    descriptor, temp_path = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".check", dir=settings.FILE_UPLOAD_TEMP_DIR)
     try:
         digest = hashlib.sha256()
         size = 0

@@ -60,12 +60,18 @@ def csrf_enforce(request):
 
 
 CSRF_HEADER = OpenApiParameter(
-    "X-CSRFToken", str, OpenApiParameter.HEADER, required=True,
+    "X-CSRFToken",
+    str,
+    OpenApiParameter.HEADER,
+    required=True,
     description="The value of the `csrftoken` cookie set at login.",
 )
 REFRESH_COOKIE_PARAMETER = OpenApiParameter(
-    REFRESH_COOKIE, str, OpenApiParameter.COOKIE, required=False,
-    description="The refresh token, set httpOnly by a login with `\"session\": \"cookie\"`.",
+    REFRESH_COOKIE,
+    str,
+    OpenApiParameter.COOKIE,
+    required=False,
+    description='The refresh token, set httpOnly by a login with `"session": "cookie"`.',
 )
 
 

@@ -127,15 +127,11 @@ def exception_handler(exc, context):
         response.data = error_body(first or "Invalid input.", "invalid", errors)
     elif isinstance(detail, dict):
         # SimpleJWT's errors already carry detail and code; drop its token messages.
-        response.data = error_body(
-            detail.get("detail", exc.default_detail), detail.get("code", exc.default_code)
-        )
+        response.data = error_body(detail.get("detail", exc.default_detail), detail.get("code", exc.default_code))
     else:
         response.data = error_body(detail, _code_of(detail, exc.default_code))
 
-    if response.status_code == status.HTTP_401_UNAUTHORIZED and response.data["code"] not in (
-        "not_authenticated",
-    ):
+    if response.status_code == status.HTTP_401_UNAUTHORIZED and response.data["code"] not in ("not_authenticated",):
         response["WWW-Authenticate"] = INVALID_TOKEN_CHALLENGE
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:

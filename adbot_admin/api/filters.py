@@ -7,7 +7,7 @@ exist in UTC, and anything else is a 400 naming the parameter. An empty value
 still means no filter.
 """
 
-from datetime import timezone
+from datetime import UTC
 
 import django_filters
 from django import forms
@@ -41,8 +41,14 @@ class IntegerFilter(django_filters.NumberFilter):
 
 
 INTEGER_FIELDS = (
-    models.AutoField, models.BigAutoField, models.SmallAutoField, models.IntegerField, models.BigIntegerField,
-    models.SmallIntegerField, models.PositiveIntegerField, models.PositiveBigIntegerField,
+    models.AutoField,
+    models.BigAutoField,
+    models.SmallAutoField,
+    models.IntegerField,
+    models.BigIntegerField,
+    models.SmallIntegerField,
+    models.PositiveIntegerField,
+    models.PositiveBigIntegerField,
     models.PositiveSmallIntegerField,
 )
 
@@ -76,9 +82,11 @@ class UtcIsoDateTimeField(IsoDateTimeField):
         if parsed is None:
             return None
         try:
-            return parsed.astimezone(timezone.utc)
+            return parsed.astimezone(UTC)
         except OverflowError:
-            raise ValidationError("Out of range: in UTC it falls outside the years 1 to 9999.", code="invalid")
+            raise ValidationError(
+                "Out of range: in UTC it falls outside the years 1 to 9999.", code="invalid"
+            ) from None
 
 
 class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):

@@ -80,8 +80,14 @@ def failed(request, username):
         from ..audit import record
         from ..models import Outcome
 
-        record(request=request, action="account_locked", target=str(username)[:150], outcome=Outcome.DENIED,
-               actor="", detail={"failures": usage["count"], "seconds": usage["time_left"] + 1})
+        record(
+            request=request,
+            action="account_locked",
+            target=str(username)[:150],
+            outcome=Outcome.DENIED,
+            actor="",
+            detail={"failures": usage["count"], "seconds": usage["time_left"] + 1},
+        )
 
 
 def clear(username):

@@ -11,8 +11,8 @@ from rest_framework_simplejwt.serializers import TokenObtainSerializer
 from .. import mfa
 from . import ratelimits, serializers
 from .exceptions import Conflict
-from .refresh_cookie import cookie_mode_requested, refresh_cookie_set
 from .ratelimits import RateLimitHeadersMixin, rate_limited
+from .refresh_cookie import cookie_mode_requested, refresh_cookie_set
 from .views import PublicMixin
 
 
@@ -60,8 +60,9 @@ def mfa_errors():
 def _account_user(request):
     """Return the caller as a user of this server; refuse a frontend token, which has no account here."""
     if getattr(request.user, "pk", None) is None:
-        raise Conflict("Two-factor authentication is for accounts of this server, not frontend logins.",
-                       "mfa_not_available")
+        raise Conflict(
+            "Two-factor authentication is for accounts of this server, not frontend logins.", "mfa_not_available"
+        )
     return request.user
 
 
@@ -96,8 +97,10 @@ class MfaConfirmView(MfaEnrollmentView):
 
     @extend_schema(
         request=serializers.MfaConfirmSerializer,
-        responses={200: serializers.RecoveryCodesSerializer,
-                   409: OpenApiResponse(description="No enrolment awaits confirmation, or two-factor is already on.")},
+        responses={
+            200: serializers.RecoveryCodesSerializer,
+            409: OpenApiResponse(description="No enrolment awaits confirmation, or two-factor is already on."),
+        },
     )
     def post(self, request):
         serializer = serializers.MfaConfirmSerializer(data=request.data)
@@ -132,11 +135,16 @@ class TokenMfaView(RateLimitHeadersMixin, PublicMixin, APIView):
     With `"session": "cookie"` the refresh token is set as the `adbot_refresh` cookie instead of returned.
     """
 
-    @extend_schema(request=serializers.MfaLoginSerializer, responses={
-        200: serializers.TokenObtainResponseSerializer,
-        401: OpenApiResponse(description="A wrong code (invalid_mfa_code), or an mfa_token that is unknown, "
-                                         "expired, used or spent by five wrong codes (mfa_token_invalid)."),
-    })
+    @extend_schema(
+        request=serializers.MfaLoginSerializer,
+        responses={
+            200: serializers.TokenObtainResponseSerializer,
+            401: OpenApiResponse(
+                description="A wrong code (invalid_mfa_code), or an mfa_token that is unknown, "
+                "expired, used or spent by five wrong codes (mfa_token_invalid)."
+            ),
+        },
+    )
     @rate_limited(ratelimits.LOGIN)
     def post(self, request):
         serializer = serializers.MfaLoginSerializer(data=request.data)

@@ -18,9 +18,7 @@ class StrictPageSizeMixin:
         if raw is None:
             return self.page_size
         if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= self.max_page_size):
-            raise ValidationError(
-                {self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}."]}
-            )
+            raise ValidationError({self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}."]})
         return int(raw)
 
     def get_schema_operation_parameters(self, view):
@@ -48,8 +46,10 @@ class AuditCursorPagination(StrictPageSizeMixin, CursorPagination):
     def decode_cursor(self, request):
         """Return the cursor, or raise NotFound when its position is not an id (DRF would pass it to the query)."""
         cursor = super().decode_cursor(request)
-        if cursor is not None and cursor.position is not None and not (
-            cursor.position.isascii() and cursor.position.isdigit()
+        if (
+            cursor is not None
+            and cursor.position is not None
+            and not (cursor.position.isascii() and cursor.position.isdigit())
         ):
             raise NotFound(self.invalid_cursor_message)
         return cursor

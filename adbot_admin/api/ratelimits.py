@@ -87,9 +87,7 @@ def spend(request, budget):
 
 def _count(request, budget):
     try:
-        usage = get_usage(
-            request, group=budget.name, key=budget.key, rate=budget.rate, increment=True
-        )
+        usage = get_usage(request, group=budget.name, key=budget.key, rate=budget.rate, increment=True)
     except Exception as exc:  # the cache backend's own errors (Redis down) vary by client
         logger.error("rate limiter unavailable for %s: %s", budget.name, type(exc).__name__)
         raise LimiterUnavailable(retry_after=5) from exc

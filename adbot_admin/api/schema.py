@@ -181,7 +181,5 @@ def postprocess_closed_bodies(result, generator, request, public):
 
 def postprocess_strip_trailing_slash(result, generator, request, public):
     """Write paths without their trailing slash: routes match both, the contract has none."""
-    result["paths"] = {
-        (path.rstrip("/") or "/"): operations for path, operations in result.get("paths", {}).items()
-    }
+    result["paths"] = {(path.rstrip("/") or "/"): operations for path, operations in result.get("paths", {}).items()}
     return result

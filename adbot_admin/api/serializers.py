@@ -12,7 +12,9 @@ MFA_TOKEN_MAX = 128
 
 def session_mode_field():
     return serializers.ChoiceField(
-        choices=["cookie"], required=False, write_only=True,
+        choices=["cookie"],
+        required=False,
+        write_only=True,
         help_text="`cookie`: the refresh token is set as the httpOnly `adbot_refresh` cookie (path "
         "/api/auth/cookie) instead of being returned, and a `csrftoken` cookie is set for /api/auth/cookie/*.",
     )
@@ -30,7 +32,9 @@ class TokenObtainSerializer(jwt_serializers.TokenObtainSerializer):
         super().validate(attrs)
         if mfa.mfa_enabled(self.user):
             return mfa.login_challenge_start(user=self.user)
-        issued = login_session_start(user=self.user, auth_method=AuthMethod.PASSWORD, request=self.context.get("request"))
+        issued = login_session_start(
+            user=self.user, auth_method=AuthMethod.PASSWORD, request=self.context.get("request")
+        )
         return issued.pair()
 
 
@@ -46,7 +50,7 @@ class TokenPairSerializer(serializers.Serializer):
 
 
 class TokenObtainResponseSerializer(TokenPairSerializer):
-    refresh = serializers.CharField(required=False, help_text="Absent with `\"session\": \"cookie\"`.")
+    refresh = serializers.CharField(required=False, help_text='Absent with `"session": "cookie"`.')
 
 
 class CookieAccessSerializer(serializers.Serializer):

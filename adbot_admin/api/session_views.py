@@ -80,8 +80,7 @@ class LogoutAllView(APIView):
 
     allowed_scopes = (Scope.CMS,)
 
-    @extend_schema(summary="End all your login sessions", request=serializers.NoFieldsSerializer,
-                   responses={204: None})
+    @extend_schema(summary="End all your login sessions", request=serializers.NoFieldsSerializer, responses={204: None})
     def post(self, request):
         serializers.NoFieldsSerializer(data=request.data).is_valid(raise_exception=True)
         if getattr(request.user, "scope", Scope.ALL) != Scope.ALL:

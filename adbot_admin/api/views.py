@@ -1,6 +1,6 @@
 """Authentication endpoints, health and the audit log."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from django.core.cache import cache
 from django.db import DatabaseError, connection
@@ -24,8 +24,8 @@ from .authentication import AdminJWTAuthentication
 from .exceptions import NotConfigured, ServiceUnavailable, error_body
 from .filters import AuditEventFilter
 from .pagination import AuditCursorPagination
-from .refresh_cookie import cookie_mode_requested, refresh_cookie_set
 from .ratelimits import RateLimitHeadersMixin, rate_limited
+from .refresh_cookie import cookie_mode_requested, refresh_cookie_set
 
 USERNAME_MAX = 150
 # The outcome of the public auth views themselves; the schema hook adds 401 only where a bearer token is asked.
@@ -58,14 +58,16 @@ class TokenObtainView(RateLimitHeadersMixin, PublicMixin, TokenViewBase):
 
     serializer_class = serializers.TokenObtainSerializer
 
-    @extend_schema(responses={
-        200: PolymorphicProxySerializer(
-            component_name="TokenObtainResult",
-            serializers=[serializers.TokenObtainResponseSerializer, serializers.MfaChallengeSerializer],
-            resource_type_field_name=None,
-        ),
-        401: REFUSED_CREDENTIALS,
-    })
+    @extend_schema(
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="TokenObtainResult",
+                serializers=[serializers.TokenObtainResponseSerializer, serializers.MfaChallengeSerializer],
+                resource_type_field_name=None,
+            ),
+            401: REFUSED_CREDENTIALS,
+        }
+    )
     @rate_limited(ratelimits.LOGIN)
     def post(self, request, *args, **kwargs):
         username = str(request.data.get("username", ""))[:USERNAME_MAX] if hasattr(request.data, "get") else ""
@@ -74,8 +76,9 @@ class TokenObtainView(RateLimitHeadersMixin, PublicMixin, TokenViewBase):
         try:
             response = super().post(request, *args, **kwargs)
         except exceptions.AuthenticationFailed:  # SimpleJWT's serializer raises DRF's own class
-            record_login(request, action="login", auth_method=AuthMethod.PASSWORD, target=username,
-                         outcome=Outcome.FAILURE)
+            record_login(
+                request, action="login", auth_method=AuthMethod.PASSWORD, target=username, outcome=Outcome.FAILURE
+            )
             lockout.failed(request, username)
             raise
         lockout.clear(username)
@@ -182,14 +185,14 @@ class MeView(APIView):
 
     @extend_schema(responses={200: serializers.MeSerializer})
     def get(self, request):
-        expires_at = datetime.fromtimestamp(int(request.auth["exp"]), tz=timezone.utc)
+        expires_at = datetime.fromtimestamp(int(request.auth["exp"]), tz=UTC)
         body = {
             "username": request.user.get_username(),
             "role": request.user.role,
             "auth_method": request.user.auth_method,
             "scope": request.user.scope,
             "expires_at": expires_at,
-            "expires_in": max(0, int((expires_at - datetime.now(timezone.utc)).total_seconds())),
+            "expires_in": max(0, int((expires_at - datetime.now(UTC)).total_seconds())),
             "mfa_enabled": request.user.mfa_enabled,
         }
         return Response(serializers.MeSerializer(body).data)
@@ -202,7 +205,8 @@ class CmsLoginView(RateLimitHeadersMixin, PublicMixin, APIView):
     """
 
     @extend_schema(
-        request=serializers.CmsLoginSerializer, responses={200: serializers.CmsTokenSerializer, 401: REFUSED_CREDENTIALS}
+        request=serializers.CmsLoginSerializer,
+        responses={200: serializers.CmsTokenSerializer, 401: REFUSED_CREDENTIALS},
     )
     @rate_limited(ratelimits.LOGIN)
     def post(self, request):
@@ -215,8 +219,13 @@ class CmsLoginView(RateLimitHeadersMixin, PublicMixin, APIView):
             raise AuthenticationFailed("Incorrect password.", "invalid_credentials")
         user = services.cms_admin_user()
         if user.role != "admin":
-            record_login(request, action="cms_login", auth_method=AuthMethod.CMS_PASSWORD, actor=user.username,
-                         outcome=Outcome.DENIED)
+            record_login(
+                request,
+                action="cms_login",
+                auth_method=AuthMethod.CMS_PASSWORD,
+                actor=user.username,
+                outcome=Outcome.DENIED,
+            )
             raise AuthenticationFailed("The CMS admin account is disabled.", "account_disabled")
         cookie_mode = cookie_mode_requested(request)
         issued = login_session_start(

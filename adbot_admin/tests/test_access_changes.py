@@ -37,7 +37,10 @@ def _admin_site(superuser):
 def _change_in_admin_site(user, **fields):
     operator = UserFactory(username="operator", is_staff=True, is_superuser=True)
     form = {
-        "username": user.username, "email": user.email, "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00",
+        "username": user.username,
+        "email": user.email,
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
         "is_active": "on" if fields.get("is_active", user.is_active) else "",
         "is_staff": "on" if fields.get("is_staff", user.is_staff) else "",
         "is_superuser": "on" if user.is_superuser else "",
@@ -56,13 +59,17 @@ def _raw_sql(user, column):
 CHANGES = {
     "admin-site-deactivate": (lambda user: _change_in_admin_site(user, is_active=False), 401),
     "admin-site-demote": (lambda user: _change_in_admin_site(user, is_staff=False), 403),
-    "queryset-update-deactivate": (lambda user: get_user_model().objects.filter(pk=user.pk).update(is_active=False), 401),
+    "queryset-update-deactivate": (
+        lambda user: get_user_model().objects.filter(pk=user.pk).update(is_active=False),
+        401,
+    ),
     "queryset-update-demote": (lambda user: get_user_model().objects.filter(pk=user.pk).update(is_staff=False), 403),
     "raw-sql-deactivate": (lambda user: _raw_sql(user, "is_active"), 401),
     "raw-sql-demote": (lambda user: _raw_sql(user, "is_staff"), 403),
     "manage-py-shell": (
         lambda user: call_command(
-            "shell", command=f"from adbot_admin.models import User; User.objects.filter(pk={user.pk}).update(is_active=False)"
+            "shell",
+            command=f"from adbot_admin.models import User; User.objects.filter(pk={user.pk}).update(is_active=False)",
         ),
         401,
     ),
@@ -88,7 +95,9 @@ def test_a_logout_through_the_api_is_refused_on_the_next_request(admin):
     assert client.get(ME).status_code == 401
 
 
-def test_each_authenticated_request_asks_the_database_once_and_the_cache_never(admin, django_assert_num_queries, monkeypatch):
+def test_each_authenticated_request_asks_the_database_once_and_the_cache_never(
+    admin, django_assert_num_queries, monkeypatch
+):
     client = bearer_client(admin)
     touched = []
     backend = caches["default"]
@@ -115,8 +124,9 @@ def test_a_logout_the_database_cannot_record_says_it_did_not_happen(admin, monke
 
 
 def _login(username="dora"):
-    response = Client().post("/api/auth/token", {"username": username, "password": TEST_PASSWORD},
-                             content_type="application/json")
+    response = Client().post(
+        "/api/auth/token", {"username": username, "password": TEST_PASSWORD}, content_type="application/json"
+    )
     assert response.status_code == 200
     return response.json()
 
@@ -161,8 +171,9 @@ def test_a_reused_refresh_token_ends_every_token_of_its_login(admin):
 
 def test_a_logout_ends_the_refresh_token_of_its_login_too(admin):
     tokens = _login()
-    response = Client().post("/api/auth/logout", {}, content_type="application/json",
-                             HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    response = Client().post(
+        "/api/auth/logout", {}, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {tokens['access']}"
+    )
     assert response.status_code == 204
     assert _refresh(tokens["refresh"]).status_code == 401
 

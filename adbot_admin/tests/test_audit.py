@@ -1,7 +1,7 @@
 """Audit events: who did what, how, from where, with what outcome; read-only everywhere."""
 
 import types
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import django_ratelimit.core
 import pytest
@@ -38,8 +38,12 @@ def test_api_logins_are_audited(api_client, admin_user, password, status, actor,
     assert response.status_code == status
 
     assert fields(AuditEvent.objects.get()) == {
-        "actor": actor, "auth_method": "password", "client_ip": "198.51.100.23",
-        "action": "login", "target": "alice", "outcome": outcome,
+        "actor": actor,
+        "auth_method": "password",
+        "client_ip": "198.51.100.23",
+        "action": "login",
+        "target": "alice",
+        "outcome": outcome,
     }
 
 
@@ -52,8 +56,12 @@ def test_cms_logins_are_audited(api_client, cms_password, right, status, actor, 
     assert api_client.post("/api/cms/login", {"password": password}, format="json", **IP).status_code == status
 
     assert fields(AuditEvent.objects.get()) == {
-        "actor": actor, "auth_method": "cms_password", "client_ip": "198.51.100.23",
-        "action": "cms_login", "target": "", "outcome": outcome,
+        "actor": actor,
+        "auth_method": "cms_password",
+        "client_ip": "198.51.100.23",
+        "action": "cms_login",
+        "target": "",
+        "outcome": outcome,
     }
 
 
@@ -66,8 +74,12 @@ def test_admin_site_logins_are_audited(admin_user, password, status, actor, outc
     assert response.status_code == status
 
     assert fields(AuditEvent.objects.get()) == {
-        "actor": actor, "auth_method": "admin_site", "client_ip": "198.51.100.23",
-        "action": "admin_site_login", "target": "alice", "outcome": outcome,
+        "actor": actor,
+        "auth_method": "admin_site",
+        "client_ip": "198.51.100.23",
+        "action": "admin_site_login",
+        "target": "alice",
+        "outcome": outcome,
     }
 
 
@@ -75,8 +87,12 @@ def test_logouts_are_audited(admin_api_client):
     assert admin_api_client.post("/api/auth/logout", {}, format="json", **IP).status_code == 204
 
     assert fields(AuditEvent.objects.get()) == {
-        "actor": "alice", "auth_method": "backend_token", "client_ip": "198.51.100.23",
-        "action": "logout", "target": "", "outcome": "success",
+        "actor": "alice",
+        "auth_method": "backend_token",
+        "client_ip": "198.51.100.23",
+        "action": "logout",
+        "target": "",
+        "outcome": "success",
     }
 
 
@@ -93,8 +109,12 @@ def test_rate_limit_refusals_are_audited_once_per_window_and_client(api_client, 
     refusals = AuditEvent.objects.filter(action="rate_limited")
     assert sorted(refusals.values_list("client_ip", flat=True)) == ["198.51.100.1", "198.51.100.2"]
     assert fields(refusals.get(client_ip="198.51.100.1")) == {
-        "actor": "", "auth_method": "none", "client_ip": "198.51.100.1",
-        "action": "rate_limited", "target": "login", "outcome": "denied",
+        "actor": "",
+        "auth_method": "none",
+        "client_ip": "198.51.100.1",
+        "action": "rate_limited",
+        "target": "login",
+        "outcome": "denied",
     }
 
     now[0] += 61  # the next window
@@ -159,7 +179,7 @@ def events(monkeypatch):
     ]
     made = []
     for day, (action, actor, outcome) in enumerate(rows, start=1):
-        moment = datetime(2026, 1, day, 12, tzinfo=timezone.utc)
+        moment = datetime(2026, 1, day, 12, tzinfo=UTC)
         monkeypatch.setattr(django_timezone, "now", lambda moment=moment: moment)
         made.append(record(action=action, actor=actor, outcome=outcome))
     monkeypatch.undo()
@@ -179,7 +199,15 @@ def test_the_audit_list_is_newest_first_with_every_field(admin_api_client, event
     assert set(body) == {"next", "previous", "results"}  # a cursor page: no count to compute
     assert [row["id"] for row in body["results"]] == [event.pk for event in reversed(events)]
     assert set(body["results"][0]) == {
-        "id", "created_at", "actor", "auth_method", "client_ip", "action", "target", "outcome", "detail",
+        "id",
+        "created_at",
+        "actor",
+        "auth_method",
+        "client_ip",
+        "action",
+        "target",
+        "outcome",
+        "detail",
     }
 
 

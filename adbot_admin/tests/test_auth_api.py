@@ -1,6 +1,6 @@
 """The token endpoints (/api/auth/*): obtain, refresh, verify, logout, me."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -85,10 +85,15 @@ def test_unknown_username_and_wrong_password_answer_alike_and_cost_one_hash_each
         bodies.append(response.json())
         costs.append(len(hash_calls) - before)
 
-    assert bodies[0] == bodies[1] == bodies[2] == {
-        "detail": "No active account found with the given credentials",
-        "code": "no_active_account",
-    }
+    assert (
+        bodies[0]
+        == bodies[1]
+        == bodies[2]
+        == {
+            "detail": "No active account found with the given credentials",
+            "code": "no_active_account",
+        }
+    )
     # An unknown name still runs the hasher once (Django's ModelBackend), like a wrong password.
     assert costs == [1, 1, 1]
 
@@ -220,7 +225,6 @@ def test_logout_refuses_the_refresh_and_the_access_token_at_once(
 def test_logged_out_access_token_stays_refused_after_the_cache_is_emptied(
     admin_api_client, api_client, django_capture_on_commit_callbacks
 ):
-    from django.core.cache import cache
 
     access = admin_api_client.tokens["access"]
     with django_capture_on_commit_callbacks(execute=True):
@@ -263,8 +267,8 @@ def test_me_says_who_the_token_belongs_to_and_when_it_expires(admin_api_client, 
     assert body["auth_method"] == "backend_token"
     expires_at = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
     exp = claims_of(admin_api_client.tokens["access"])["exp"]
-    assert expires_at == datetime.fromtimestamp(exp, tz=timezone.utc)
-    expected = (expires_at - datetime.now(timezone.utc)).total_seconds()
+    assert expires_at == datetime.fromtimestamp(exp, tz=UTC)
+    expected = (expires_at - datetime.now(UTC)).total_seconds()
     assert 3590 <= body["expires_in"] <= 3600
     assert abs(body["expires_in"] - expected) <= 2
 

@@ -21,7 +21,8 @@ def known_long_secret():
     """A publicly known JWT secret that is long enough: only the list can refuse it."""
     with KNOWN_SECRETS.open(encoding="utf-8") as handle:
         return next(
-            line.rstrip("\n") for line in handle
+            line.rstrip("\n")
+            for line in handle
             if len(line.rstrip("\n").encode()) >= 32 and not line.lower().startswith("change-me")
         )
 
@@ -89,8 +90,11 @@ def test_with_debug_on_a_weak_key_warns_but_a_missing_one_still_refuses(settings
         check()
 
 
-FALLBACKS = {"SECRET_KEY": "SECRET_KEY_FALLBACKS", "JWT_SECRET_KEY": "JWT_SECRET_KEY_FALLBACKS",
-             "JWT_SECRET": "JWT_SECRET_FALLBACKS"}
+FALLBACKS = {
+    "SECRET_KEY": "SECRET_KEY_FALLBACKS",
+    "JWT_SECRET_KEY": "JWT_SECRET_KEY_FALLBACKS",
+    "JWT_SECRET": "JWT_SECRET_FALLBACKS",
+}
 WEAK_FALLBACKS = [(name, kind) for name in FALLBACKS.values() for kind in WEAK if kind != "missing"]
 
 
@@ -124,8 +128,12 @@ def test_a_fallback_repeating_the_current_key_is_refused(settings, name):
 
 @pytest.mark.parametrize(
     ("backend", "frontend"),
-    [("JWT_SECRET_KEY", "JWT_SECRET"), ("JWT_SECRET_KEY", "JWT_SECRET_FALLBACKS"),
-     ("JWT_SECRET_KEY_FALLBACKS", "JWT_SECRET"), ("JWT_SECRET_KEY_FALLBACKS", "JWT_SECRET_FALLBACKS")],
+    [
+        ("JWT_SECRET_KEY", "JWT_SECRET"),
+        ("JWT_SECRET_KEY", "JWT_SECRET_FALLBACKS"),
+        ("JWT_SECRET_KEY_FALLBACKS", "JWT_SECRET"),
+        ("JWT_SECRET_KEY_FALLBACKS", "JWT_SECRET_FALLBACKS"),
+    ],
 )
 def test_one_key_under_a_backend_and_a_frontend_name_is_refused(settings, backend, frontend):
     shared = STRONG + "-shared"
@@ -158,15 +166,22 @@ def test_a_bcrypt_admin_password_hash_is_accepted(settings):
     assert "no issues" in check()
 
 
-@pytest.mark.parametrize(
-    ("secret_key", "returncode"), [("short-key", 1), (STRONG, 0)], ids=["weak", "strong"]
-)
+@pytest.mark.parametrize(("secret_key", "returncode"), [("short-key", 1), (STRONG, 0)], ids=["weak", "strong"])
 def test_the_wsgi_module_refuses_to_start_with_a_weak_key(secret_key, returncode):
-    env = {**os.environ, "ENV_FILE": "", "SECRET_KEY": secret_key, "DEBUG": "false",
-           "DJANGO_SETTINGS_MODULE": "adbot_admin.settings"}
+    env = {
+        **os.environ,
+        "ENV_FILE": "",
+        "SECRET_KEY": secret_key,
+        "DEBUG": "false",
+        "DJANGO_SETTINGS_MODULE": "adbot_admin.settings",
+    }
     result = subprocess.run(
         [sys.executable, "-c", "import adbot_admin.wsgi"],
-        cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60,
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert (result.returncode != 0) == bool(returncode), result.stderr
     if returncode:
@@ -176,10 +191,20 @@ def test_the_wsgi_module_refuses_to_start_with_a_weak_key(secret_key, returncode
 
 @pytest.mark.parametrize("name", list(FALLBACKS.values()))
 def test_fallbacks_are_read_from_the_environment_comma_separated(name):
-    env = {**os.environ, "ENV_FILE": "", "DEBUG": "false", "DJANGO_SETTINGS_MODULE": "adbot_admin.settings",
-           name: f"{STRONG}-one , only-twenty-bytes-ok,"}
+    env = {
+        **os.environ,
+        "ENV_FILE": "",
+        "DEBUG": "false",
+        "DJANGO_SETTINGS_MODULE": "adbot_admin.settings",
+        name: f"{STRONG}-one , only-twenty-bytes-ok,",
+    }
     result = subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60,
+        [sys.executable, "manage.py", "check"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     assert f"{name} (key 2) is shorter than 32 bytes." in result.stderr

@@ -100,9 +100,20 @@ def test_a_bcrypt_hash_in_a_dotenv_file_stays_intact(tmp_path, quote):
     env["ENV_FILE"] = str(env_file)
 
     result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "--verbosity", "0", "-c",
-         "from django.conf import settings; print(settings.ADMIN_PASSWORD_HASH)"],
-        cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "--verbosity",
+            "0",
+            "-c",
+            "from django.conf import settings; print(settings.ADMIN_PASSWORD_HASH)",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == hashed

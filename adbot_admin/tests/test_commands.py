@@ -148,7 +148,10 @@ def test_prune_audit_deletes_old_rows_in_batches_and_audits_itself(settings, mon
 
     assert output == "Deleted 3 audit event(s) older than 365 day(s)."
     assert batches == [2, 1]
-    kept = sorted((now - created).days for created in AuditEvent.objects.filter(action="login").values_list("created_at", flat=True))
+    kept = sorted(
+        (now - created).days
+        for created in AuditEvent.objects.filter(action="login").values_list("created_at", flat=True)
+    )
     assert kept == [0, 10]
     event = AuditEvent.objects.get(action="audit_prune")
     assert event.detail == {"older_than_days": 365, "deleted": 3} and event.auth_method == "shell"

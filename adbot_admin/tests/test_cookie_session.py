@@ -103,8 +103,9 @@ def test_without_the_key_both_logins_answer_as_before_and_set_no_cookie(browser_
 
 
 @pytest.mark.parametrize("value", ["bearer", "", ["cookie"], {"mode": "cookie"}])
-def test_another_session_value_is_a_validation_error_before_any_password_check(browser_client, cms_password, value,
-                                                                               hash_calls):
+def test_another_session_value_is_a_validation_error_before_any_password_check(
+    browser_client, cms_password, value, hash_calls
+):
     response = browser_client.post(CMS_LOGIN, {"password": cms_password, "session": value}, format="json")
 
     assert response.status_code == 400
@@ -272,7 +273,8 @@ def test_a_two_factor_login_in_cookie_mode_sets_the_cookie_at_its_second_step(br
     assert COOKIE not in first.cookies
 
     second = browser_client.post(
-        TOKEN_2FA, {"mfa_token": first.json()["mfa_token"], "code": code_at(secret, 1), "session": "cookie"},
+        TOKEN_2FA,
+        {"mfa_token": first.json()["mfa_token"], "code": code_at(secret, 1), "session": "cookie"},
         format="json",
     )
 

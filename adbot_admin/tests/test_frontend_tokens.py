@@ -44,8 +44,12 @@ def test_a_numeric_sub_is_accepted_and_names_the_admin(api_client):
 @pytest.mark.parametrize(
     ("role", "statuses"),
     [
-        ("user", {403}), ("Admin", {403}), ("ADMIN", {403}),
-        (["admin"], {401, 403}), (True, {401, 403}), (None, {401, 403}),
+        ("user", {403}),
+        ("Admin", {403}),
+        ("ADMIN", {403}),
+        (["admin"], {401, 403}),
+        (True, {401, 403}),
+        (None, {401, 403}),
     ],
     ids=["user", "Admin", "ADMIN", "list", "true", "missing"],
 )

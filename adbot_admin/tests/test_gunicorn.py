@@ -20,7 +20,11 @@ def start_gunicorn(tmp_path, **env):
     }
     return subprocess.run(
         [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
-        cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=30,
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
 
 
@@ -65,7 +69,12 @@ def kept_mib(tuning, **env):
     environment = {name: value for name, value in os.environ.items() if not name.startswith("MALLOC_")}
     result = subprocess.run(
         [sys.executable, "-c", MALLOC_PROBE, str(ROOT / "gunicorn.conf.py"), tuning],
-        cwd=ROOT, env={**environment, **env}, capture_output=True, text=True, timeout=60, check=True,
+        cwd=ROOT,
+        env={**environment, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     assert "mallopt refused" not in result.stderr
     return int(result.stdout.strip())

@@ -39,8 +39,12 @@ def assert_refused(response):
 
 
 def guarded_api_paths():
-    return [(route.path, method) for route in api_routes() if not route.path.startswith(("/api/public", "/api/health"))
-            for method in route.methods]
+    return [
+        (route.path, method)
+        for route in api_routes()
+        if not route.path.startswith(("/api/public", "/api/health"))
+        for method in route.methods
+    ]
 
 
 @pytest.mark.parametrize(("path", "method"), guarded_api_paths())

@@ -42,8 +42,11 @@ def rotate(settings):
     """Make a new key current for `kind` (backend or frontend), the old one the first fallback; return both."""
 
     def rotate(kind="backend"):
-        current, fallbacks = ("JWT_SECRET_KEY", "JWT_SECRET_KEY_FALLBACKS") if kind == "backend" else (
-            "JWT_SECRET", "JWT_SECRET_FALLBACKS")
+        current, fallbacks = (
+            ("JWT_SECRET_KEY", "JWT_SECRET_KEY_FALLBACKS")
+            if kind == "backend"
+            else ("JWT_SECRET", "JWT_SECRET_FALLBACKS")
+        )
         old, new = getattr(settings, current), new_key()
         setattr(settings, current, new)
         setattr(settings, fallbacks, [old, *getattr(settings, fallbacks)])
@@ -112,7 +115,8 @@ def test_a_kid_picks_the_key_even_when_another_configured_key_signed(api_client,
 
 
 def test_a_backend_rotation_keeps_every_login_and_refresh_answers_with_the_current_key(
-        api_client, admin_user, rotate, settings):
+    api_client, admin_user, rotate, settings
+):
     before = login(api_client, admin_user)
     old, new = rotate()
 
@@ -145,8 +149,12 @@ def test_tokens_without_kid_try_the_current_key_then_each_fallback(api_client, a
     for key in (settings.JWT_SECRET_KEY, old, older):
         assert "kid" not in header_of(backend_token(admin_user, key=key))
         assert api_client.get(AUDIT, **bearer(backend_token(admin_user, key=key))).status_code == 200
-        assert api_client.get(AUDIT, **bearer(backend_token(admin_user, key=key, headers={"kid": kid_of(key)}))
-                              ).status_code == 200
+        assert (
+            api_client.get(
+                AUDIT, **bearer(backend_token(admin_user, key=key, headers={"kid": kid_of(key)}))
+            ).status_code
+            == 200
+        )
     assert_invalid_token(api_client.get(AUDIT, **bearer(backend_token(admin_user, key=new_key()))))
 
     settings.JWT_SECRET_KEY_FALLBACKS = [old]
@@ -155,13 +163,17 @@ def test_tokens_without_kid_try_the_current_key_then_each_fallback(api_client, a
 
 
 def test_a_refresh_token_without_kid_signed_by_a_fallback_is_traded_for_current_key_tokens(
-        api_client, admin_user, rotate):
+    api_client, admin_user, rotate
+):
     old, new = rotate()
     legacy = backend_token(admin_user, key=old, token_type="refresh", exp_in=3600)
     response = api_client.post(REFRESH, {"refresh": legacy}, format="json")
     assert response.status_code == 200, response.content
-    assert {header_of(token)["kid"] for token in response.json().values() if isinstance(token, str) and
-            token.count(".") == 2} == {kid_of(new)}
+    assert {
+        header_of(token)["kid"]
+        for token in response.json().values()
+        if isinstance(token, str) and token.count(".") == 2
+    } == {kid_of(new)}
 
 
 # --- Frontend rotation --------------------------------------------------------------------------
@@ -175,8 +187,10 @@ def test_a_frontend_token_signed_with_a_fallback_is_accepted_until_retired(api_c
     response = api_client.get(ME, **bearer(token))
     assert response.status_code == 200, response.content
     assert response.json()["auth_method"] == "frontend_token"
-    assert api_client.get(AUDIT, **bearer(frontend_token(key=new, headers=headers and {"kid": kid_of(new)}))
-                          ).status_code == 200
+    assert (
+        api_client.get(AUDIT, **bearer(frontend_token(key=new, headers=headers and {"kid": kid_of(new)}))).status_code
+        == 200
+    )
 
     settings.JWT_SECRET_FALLBACKS = []
     assert_invalid_token(api_client.get(AUDIT, **bearer(token)))
@@ -187,8 +201,10 @@ def test_the_backend_accepts_the_next_frontend_key_before_the_frontend_deploys_i
     settings.JWT_SECRET_FALLBACKS = [upcoming]
     assert api_client.get(AUDIT, **bearer(frontend_token())).status_code == 200
     assert api_client.get(AUDIT, **bearer(frontend_token(key=upcoming))).status_code == 200
-    assert api_client.get(AUDIT, **bearer(frontend_token(key=upcoming, headers={"kid": kid_of(upcoming)}))
-                          ).status_code == 200
+    assert (
+        api_client.get(AUDIT, **bearer(frontend_token(key=upcoming, headers={"kid": kid_of(upcoming)}))).status_code
+        == 200
+    )
 
 
 def test_a_frontend_token_naming_an_unknown_or_backend_key_is_refused(api_client, settings):
@@ -200,7 +216,8 @@ def test_a_frontend_token_naming_an_unknown_or_backend_key_is_refused(api_client
 
 
 @pytest.mark.parametrize(
-    ("lifetime", "accepted"), [(3600, True), (3601, False), (30 * 86400, False)],
+    ("lifetime", "accepted"),
+    [(3600, True), (3601, False), (30 * 86400, False)],
     ids=["at-the-ceiling", "one-second-past", "nextauth-30-days"],
 )
 def test_a_frontend_token_living_longer_than_the_ceiling_is_refused(api_client, settings, lifetime, accepted):
@@ -216,8 +233,7 @@ def test_a_frontend_token_living_longer_than_the_ceiling_is_refused(api_client, 
 
 
 @pytest.mark.parametrize(("exp_in", "accepted"), [(3500, True), (3700, False)])
-def test_a_frontend_token_without_iat_is_refused_when_exp_lies_past_the_ceiling(api_client, settings, exp_in,
-                                                                                accepted):
+def test_a_frontend_token_without_iat_is_refused_when_exp_lies_past_the_ceiling(api_client, settings, exp_in, accepted):
     settings.FRONTEND_TOKEN_MAX_AGE = 3600
     token = frontend_token(exp_in=exp_in)
     assert "iat" not in claims_of(token)

@@ -44,8 +44,12 @@ _addresses = (f"198.51.{n // 250}.{n % 250 + 1}" for n in itertools.count())
 
 
 def token_login(username, password="wrong password", addr=None):
-    return Client().post(TOKEN, {"username": username, "password": password}, content_type="application/json",
-                         REMOTE_ADDR=addr or next(_addresses))
+    return Client().post(
+        TOKEN,
+        {"username": username, "password": password},
+        content_type="application/json",
+        REMOTE_ADDR=addr or next(_addresses),
+    )
 
 
 def site_login(username, password="wrong password"):

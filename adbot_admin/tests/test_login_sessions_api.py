@@ -38,8 +38,13 @@ def admin(db):
 
 
 def login(username="erin", password=TEST_PASSWORD, agent="pytest-agent/1.0", addr="203.0.113.7"):
-    response = Client().post("/api/auth/token", {"username": username, "password": password},
-                             content_type="application/json", HTTP_USER_AGENT=agent, REMOTE_ADDR=addr)
+    response = Client().post(
+        "/api/auth/token",
+        {"username": username, "password": password},
+        content_type="application/json",
+        HTTP_USER_AGENT=agent,
+        REMOTE_ADDR=addr,
+    )
     assert response.status_code == 200, response.content
     return response.json()
 
@@ -69,7 +74,8 @@ def test_the_list_shows_each_open_login_with_the_current_one_marked(admin):
     assert [row["user_agent"] for row in rows] == ["curl", "firefox"]  # newest first
     assert set(rows[0]) == {"id", "created_at", "last_used_at", "ip", "user_agent", "auth_method", "current"}
     assert [(row["ip"], row["auth_method"], row["current"]) for row in rows] == [
-        ("203.0.113.2", "password", True), ("203.0.113.1", "password", False),
+        ("203.0.113.2", "password", True),
+        ("203.0.113.1", "password", False),
     ]
     assert client_of(first).get(SESSIONS).json()[1]["current"] is True
 
@@ -242,8 +248,10 @@ def test_a_password_changed_in_the_admin_site_ends_every_session(admin):
     site.force_login(admin)
     frank = get_user_model().objects.get(username="frank")
 
-    response = site.post(f"/admin/adbot_admin/user/{frank.pk}/password/",
-                         {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"})
+    response = site.post(
+        f"/admin/adbot_admin/user/{frank.pk}/password/",
+        {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"},
+    )
 
     assert response.status_code == 302, response.content[:2000]
     assert alive(theirs) == (False, False)

@@ -10,7 +10,16 @@ from adbot_admin.tests.factories import TEST_PASSWORD, UserFactory
 from conftest import bearer_client
 
 from .mfa import (  # noqa: F401  (clock is a fixture)
-    CONFIRM, DISABLE, SETUP, TOKEN, TOKEN_2FA, clock, code_at, enrol, enrol_spending, password_step,
+    CONFIRM,
+    DISABLE,
+    SETUP,
+    TOKEN,
+    TOKEN_2FA,
+    clock,
+    code_at,
+    enrol,
+    enrol_spending,
+    password_step,
 )
 
 pytestmark = pytest.mark.django_db
@@ -229,8 +238,9 @@ def test_the_mfa_token_expires_after_five_minutes(client, admin, enrolled, clock
 def test_an_mfa_token_is_never_a_bearer_token(client, admin, enrolled, path):
     mfa_token = password_step(APIClient(), admin.username)["mfa_token"]
 
-    response = APIClient().generic("GET" if path in (ME, "/api/admin/audit") else "POST", path,
-                                   HTTP_AUTHORIZATION=f"Bearer {mfa_token}")
+    response = APIClient().generic(
+        "GET" if path in (ME, "/api/admin/audit") else "POST", path, HTTP_AUTHORIZATION=f"Bearer {mfa_token}"
+    )
 
     assert response.status_code == 401
 

@@ -32,10 +32,15 @@ def _me(server, access):
 
 def _set_user(server, **fields):
     assignments = ", ".join(f"{name}={value!r}" for name, value in fields.items())
-    live.manage(server.env, "shell", "-c", (
-        "from django.contrib.auth import get_user_model; "
-        f"get_user_model().objects.filter(username={live.ADMIN_USERNAME!r}).update({assignments})"
-    ))
+    live.manage(
+        server.env,
+        "shell",
+        "-c",
+        (
+            "from django.contrib.auth import get_user_model; "
+            f"get_user_model().objects.filter(username={live.ADMIN_USERNAME!r}).update({assignments})"
+        ),
+    )
 
 
 def test_a_deactivation_by_manage_py_shell_counts_on_the_next_request(server):

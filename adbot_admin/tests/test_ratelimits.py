@@ -60,8 +60,10 @@ def test_token_and_cms_login_share_one_budget(api_client, cms_password, last):
 
 @pytest.mark.parametrize(
     ("path", "data"),
-    [(TOKEN, lambda user, pw: {"username": user.username, "password": TEST_PASSWORD}),
-     (CMS, lambda user, pw: {"password": pw})],
+    [
+        (TOKEN, lambda user, pw: {"username": user.username, "password": TEST_PASSWORD}),
+        (CMS, lambda user, pw: {"password": pw}),
+    ],
     ids=["token", "cms"],
 )
 def test_the_limit_is_checked_before_any_password_hashing(api_client, admin_user, cms_password, hash_calls, path, data):
@@ -162,11 +164,16 @@ def test_password_checks_of_all_clients_together_are_bounded(api_client, setting
 def test_a_client_over_its_own_budget_spends_none_of_the_servers(api_client, settings):
     settings.RATELIMIT_LOGIN = "1/m"
     settings.RATELIMIT_PASSWORD_CHECKS = "2/m"
-    flood = [api_client.post("/api/auth/token", {"username": "a", "password": "x"}, format="json",
-                             REMOTE_ADDR="203.0.113.9").status_code for _ in range(4)]
+    flood = [
+        api_client.post(
+            "/api/auth/token", {"username": "a", "password": "x"}, format="json", REMOTE_ADDR="203.0.113.9"
+        ).status_code
+        for _ in range(4)
+    ]
     assert flood == [401, 429, 429, 429]
-    other = api_client.post("/api/auth/token", {"username": "a", "password": "x"}, format="json",
-                            REMOTE_ADDR="203.0.113.10")
+    other = api_client.post(
+        "/api/auth/token", {"username": "a", "password": "x"}, format="json", REMOTE_ADDR="203.0.113.10"
+    )
     assert other.status_code == 401
 
 
@@ -199,8 +206,9 @@ def test_password_hashing_runs_at_the_lowest_cpu_priority(api_client, admin_user
         return original(*args)
 
     monkeypatch.setattr(bcrypt, "hashpw", spy)
-    response = api_client.post("/api/auth/token", {"username": admin_user.username, "password": TEST_PASSWORD},
-                               format="json")
+    response = api_client.post(
+        "/api/auth/token", {"username": admin_user.username, "password": TEST_PASSWORD}, format="json"
+    )
     assert response.status_code == 200
     assert seen and set(seen) == {19}
     # The request's own thread keeps its normal priority.

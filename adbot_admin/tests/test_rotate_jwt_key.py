@@ -78,7 +78,7 @@ def test_write_rotates_the_backend_key_and_keeps_every_other_line(env_file, keys
     at = before.index(f"JWT_SECRET_KEY={old}")
     # One line replaced, one inserted after it, every other line and comment the same, in order.
     assert after[:at] == before[:at]
-    assert after[at + 2:] == before[at + 1:]
+    assert after[at + 2 :] == before[at + 1 :]
     new = assignments(env_file)["JWT_SECRET_KEY"]
     assert after[at] == f"JWT_SECRET_KEY={new}"
     assert after[at + 1] == f"JWT_SECRET_KEY_FALLBACKS={old}"
@@ -132,8 +132,9 @@ def test_write_with_frontend_rotates_jwt_secret_only(env_file, keys):
 
 
 def test_a_file_that_cannot_be_rotated_is_left_unchanged(env_file, keys):
-    text = env_file.read_text().replace(f"JWT_SECRET_KEY={keys['backend']}",
-                                        "JWT_SECRET_KEY=with,a-comma-0123456789abcdefghijklmnopq")
+    text = env_file.read_text().replace(
+        f"JWT_SECRET_KEY={keys['backend']}", "JWT_SECRET_KEY=with,a-comma-0123456789abcdefghijklmnopq"
+    )
     env_file.write_text(text)
     with pytest.raises(CommandError, match="comma"):
         rotate("--write", str(env_file))
@@ -160,8 +161,13 @@ def test_without_write_it_prints_the_new_key_line_and_only_kids_of_keys_in_use(s
 
 
 def test_a_weak_key_can_be_rotated_although_the_checks_refuse_to_serve_with_it():
-    env = {**os.environ, "ENV_FILE": "", "DEBUG": "false", "DJANGO_SETTINGS_MODULE": "adbot_admin.settings",
-           "JWT_SECRET_KEY": "weak"}
+    env = {
+        **os.environ,
+        "ENV_FILE": "",
+        "DEBUG": "false",
+        "DJANGO_SETTINGS_MODULE": "adbot_admin.settings",
+        "JWT_SECRET_KEY": "weak",
+    }
     run = functools.partial(subprocess.run, cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60)
     assert run([sys.executable, "manage.py", "check"]).returncode != 0
     result = run([sys.executable, "manage.py", "rotate_jwt_key"])
@@ -173,16 +179,19 @@ def test_a_weak_key_can_be_rotated_although_the_checks_refuse_to_serve_with_it()
 
 @pytest.mark.django_db
 def test_an_operator_rotates_and_retires_without_logging_anyone_out_until_retirement(
-        settings, env_file, keys, api_client, admin_user):
+    settings, env_file, keys, api_client, admin_user
+):
     settings.JWT_SECRET_KEY = keys["backend"]
-    before = api_client.post("/api/auth/token", {"username": admin_user.username, "password": TEST_PASSWORD},
-                             format="json").json()
+    before = api_client.post(
+        "/api/auth/token", {"username": admin_user.username, "password": TEST_PASSWORD}, format="json"
+    ).json()
 
     def restart():
         values = assignments(env_file)
         settings.JWT_SECRET_KEY = values["JWT_SECRET_KEY"]
-        settings.JWT_SECRET_KEY_FALLBACKS = [key for key in values.get("JWT_SECRET_KEY_FALLBACKS", "").split(",")
-                                             if key]
+        settings.JWT_SECRET_KEY_FALLBACKS = [
+            key for key in values.get("JWT_SECRET_KEY_FALLBACKS", "").split(",") if key
+        ]
 
     rotate("--write", str(env_file))
     restart()

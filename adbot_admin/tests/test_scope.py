@@ -36,8 +36,9 @@ def test_a_token_from_before_scopes_keeps_the_whole_scope(admin_api_client):
 
 def test_the_session_narrows_a_token_whose_claim_says_otherwise(db):
     # Even a token signed with the key but claiming `all` (or nothing) stays in its CMS session's scope.
-    session = login_session_start(user=cms_admin_user(), auth_method=AuthMethod.CMS_PASSWORD,
-                                  with_refresh=False).session
+    session = login_session_start(
+        user=cms_admin_user(), auth_method=AuthMethod.CMS_PASSWORD, with_refresh=False
+    ).session
     for scope in ("all", None):
         token = forge.backend_token(forge.backend_claims(session.user, sid=session.id.hex, scope=scope))
         response = get(AUDIT, token)

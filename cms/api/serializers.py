@@ -2,9 +2,9 @@ from django.conf import settings
 from rest_framework import serializers
 
 from adbot_admin.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField
+from adbot_admin.storage import media_storage
 
 from ..models import GalleryImage
-from adbot_admin.storage import media_storage
 
 
 def public_origin(request):
@@ -32,10 +32,31 @@ class GalleryImageSerializer(serializers.ModelSerializer):
     class Meta:
         model = GalleryImage
         fields = [
-            "id", "url", "thumbnail_url", "width", "height", "original_width", "original_height", "format", "size",
-            "title", "alt_text", "position", "published", "created_at",
+            "id",
+            "url",
+            "thumbnail_url",
+            "width",
+            "height",
+            "original_width",
+            "original_height",
+            "format",
+            "size",
+            "title",
+            "alt_text",
+            "position",
+            "published",
+            "created_at",
         ]
-        read_only_fields = ["id", "width", "height", "original_width", "original_height", "format", "size", "created_at"]
+        read_only_fields = [
+            "id",
+            "width",
+            "height",
+            "original_width",
+            "original_height",
+            "format",
+            "size",
+            "created_at",
+        ]
 
     def get_url(self, image) -> str:
         return absolute_media_url(self.context.get("request"), image.file_name)
@@ -70,7 +91,9 @@ class GalleryImageUpdateSerializer(GalleryImageSerializer):
 
 class GalleryReorderSerializer(serializers.Serializer):
     ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=10_000,
+        child=serializers.IntegerField(min_value=1),
+        allow_empty=False,
+        max_length=10_000,
         help_text="Image ids in their new order; images not listed keep their order after these.",
     )
 
@@ -88,8 +111,16 @@ class PublicGalleryImageSerializer(serializers.ModelSerializer):
     class Meta:
         model = GalleryImage
         fields = [
-            "id", "url", "thumbnail_url", "width", "height", "original_width", "original_height",
-            "title", "alt_text", "position",
+            "id",
+            "url",
+            "thumbnail_url",
+            "width",
+            "height",
+            "original_width",
+            "original_height",
+            "title",
+            "alt_text",
+            "position",
         ]
         read_only_fields = fields
 

@@ -58,7 +58,9 @@ def refuse_oversized_body(request):
         summary="List gallery images (admin)",
         responses={200: serializers.GalleryImageSerializer(many=True)},
     ),
-    retrieve=extend_schema(summary="Show one gallery image", responses={200: serializers.GalleryImageSerializer, 404: NOT_FOUND}),
+    retrieve=extend_schema(
+        summary="Show one gallery image", responses={200: serializers.GalleryImageSerializer, 404: NOT_FOUND}
+    ),
     partial_update=extend_schema(
         summary="Edit title, alt text, position or published",
         request=serializers.GalleryImageUpdateSerializer,
@@ -178,8 +180,11 @@ class PublicGalleryView(PublicMixin, APIView):
         number, _ = _revision(request)
         origin = serializers.public_origin(request)
         items = [
-            {**item, "url": serializers.absolute_url(origin, item["url"]),
-             "thumbnail_url": serializers.absolute_url(origin, item["thumbnail_url"])}
+            {
+                **item,
+                "url": serializers.absolute_url(origin, item["url"]),
+                "thumbnail_url": serializers.absolute_url(origin, item["thumbnail_url"]),
+            }
             for item in self._listing(number)
         ]
         response = Response(items)

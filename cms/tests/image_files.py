@@ -95,7 +95,9 @@ def photo_jpeg_bytes(width: int, height: int, *, orientation: int | None = None)
         draw.line((x, 0, width - x, height), fill=(255, 255 - x * 255 // width, 0), width=max(1, width // 400))
     for index in range(6):
         left = width * index // 7
-        draw.ellipse((left, height // 4, left + width // 5, height // 4 + height // 3), fill=(250 - 40 * index, 40 * index, 128))
+        draw.ellipse(
+            (left, height // 4, left + width // 5, height // 4 + height // 3), fill=(250 - 40 * index, 40 * index, 128)
+        )
     params = {"quality": 92}
     if orientation is not None:
         params["exif"] = _identifying_exif(orientation, gps=False).tobytes()
@@ -141,9 +143,7 @@ def webp_bytes(
     return _save(images[0], "WEBP", **params)
 
 
-def gif_bytes(
-    width: int = 64, height: int = 48, *, frames: int = 1, transparent: bool = False
-) -> bytes:
+def gif_bytes(width: int = 64, height: int = 48, *, frames: int = 1, transparent: bool = False) -> bytes:
     """Return a GIF, animated when frames > 1, with a transparent corner if asked."""
     images = [_frame(width, height, index, "RGBA") for index in range(frames)]
     if transparent:
@@ -158,9 +158,7 @@ def gif_bytes(
 def apng_bytes(width: int = 32, height: int = 32, *, frames: int = 3) -> bytes:
     """Return an animated PNG."""
     images = [_frame(width, height, index, "RGBA") for index in range(frames)]
-    return _save(
-        images[0], "PNG", save_all=True, append_images=images[1:], duration=80, loop=0
-    )
+    return _save(images[0], "PNG", save_all=True, append_images=images[1:], duration=80, loop=0)
 
 
 def mpo_bytes(width: int = 64, height: int = 48) -> bytes:
@@ -192,10 +190,7 @@ def _xmp() -> bytes:
     return (
         b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
         b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-        b"<rdf:Description>"
-        + UPLOADER_MARKER.encode()
-        + SCRIPT_MARKER
-        + b"</rdf:Description>"
+        b"<rdf:Description>" + UPLOADER_MARKER.encode() + SCRIPT_MARKER + b"</rdf:Description>"
         b"</rdf:RDF></x:xmpmeta>"
     )
 
@@ -210,9 +205,7 @@ def _png_chunk(kind: bytes, body: bytes) -> bytes:
 
 def _png_ihdr(width: int, height: int) -> bytes:
     # 8-bit greyscale, no interlace: one byte per pixel plus a filter byte per row.
-    return b"\x89PNG\r\n\x1a\n" + _png_chunk(
-        b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    )
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
 
 
 @functools.lru_cache(maxsize=4)
@@ -233,11 +226,7 @@ def png_decompression_bomb(width: int = 20000, height: int = 20000) -> bytes:
         parts.append(compressor.compress(chunk))
         remaining -= count
     parts.append(compressor.flush())
-    return (
-        _png_ihdr(width, height)
-        + _png_chunk(b"IDAT", b"".join(parts))
-        + _png_chunk(b"IEND", b"")
-    )
+    return _png_ihdr(width, height) + _png_chunk(b"IDAT", b"".join(parts)) + _png_chunk(b"IEND", b"")
 
 
 def png_header_only_bomb(width: int = 12000, height: int = 12000) -> bytes:
@@ -246,28 +235,18 @@ def png_header_only_bomb(width: int = 12000, height: int = 12000) -> bytes:
     Its IDAT is a short zlib stream, so decoding would fail as truncated: a
     refusal that mentions pixels proves the size was checked before decoding.
     """
-    return (
-        _png_ihdr(width, height)
-        + _png_chunk(b"IDAT", zlib.compress(bytes(1 + width)))
-        + _png_chunk(b"IEND", b"")
-    )
+    return _png_ihdr(width, height) + _png_chunk(b"IDAT", zlib.compress(bytes(1 + width))) + _png_chunk(b"IEND", b"")
 
 
 def png_zero_size() -> bytes:
     """Return a PNG whose header declares 0 x 0 pixels."""
-    return (
-        _png_ihdr(0, 0)
-        + _png_chunk(b"IDAT", zlib.compress(b""))
-        + _png_chunk(b"IEND", b"")
-    )
+    return _png_ihdr(0, 0) + _png_chunk(b"IDAT", zlib.compress(b"")) + _png_chunk(b"IEND", b"")
 
 
 def gif_many_frames(frames: int) -> bytes:
     """Return a 1x1 GIF with the given number of frames."""
     images = [Image.new("L", (1, 1), index % 256) for index in range(frames)]
-    return _save(
-        images[0], "GIF", save_all=True, append_images=images[1:], optimize=False
-    )
+    return _save(images[0], "GIF", save_all=True, append_images=images[1:], optimize=False)
 
 
 def svg_with_script() -> bytes:

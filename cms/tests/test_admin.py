@@ -88,7 +88,9 @@ def test_add_while_every_decode_slot_is_busy_says_so_and_stores_nothing(admin_cl
     settings.IMAGE_DECODE_WAIT = 0
     data = {
         "image": SimpleUploadedFile("photo.png", image_files.png_bytes(), content_type="image/png"),
-        "title": "Queued", "alt_text": "", "position": "",
+        "title": "Queued",
+        "alt_text": "",
+        "position": "",
     }
 
     with slots.held(services.DECODE_SLOTS, 1, wait=0, busy=AssertionError("the slot was not free")):
@@ -130,8 +132,13 @@ def test_list_editable_goes_through_the_update_service(admin_client):
     response = admin_client.post(
         CHANGELIST,
         {
-            "form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "1", "form-MIN_NUM_FORMS": "0", "form-MAX_NUM_FORMS": "1000",
-            "form-0-id": str(image.pk), "form-0-position": "5", "_save": "Save",
+            "form-TOTAL_FORMS": "1",
+            "form-INITIAL_FORMS": "1",
+            "form-MIN_NUM_FORMS": "0",
+            "form-MAX_NUM_FORMS": "1000",
+            "form-0-id": str(image.pk),
+            "form-0-position": "5",
+            "_save": "Save",
         },
     )
 

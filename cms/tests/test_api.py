@@ -9,8 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
 from django.conf import settings
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.db.models import F
@@ -31,11 +31,32 @@ from .conftest import GALLERY_URL, PUBLIC_URL, media_files, stored_bytes
 from .factories import GalleryImageFactory
 
 IMAGE_KEYS = {
-    "id", "url", "thumbnail_url", "width", "height", "original_width", "original_height", "format", "size",
-    "title", "alt_text", "position", "published", "created_at",
+    "id",
+    "url",
+    "thumbnail_url",
+    "width",
+    "height",
+    "original_width",
+    "original_height",
+    "format",
+    "size",
+    "title",
+    "alt_text",
+    "position",
+    "published",
+    "created_at",
 }
 PUBLIC_KEYS = {
-    "id", "url", "thumbnail_url", "width", "height", "original_width", "original_height", "title", "alt_text", "position",
+    "id",
+    "url",
+    "thumbnail_url",
+    "width",
+    "height",
+    "original_width",
+    "original_height",
+    "title",
+    "alt_text",
+    "position",
 }
 STORED_NAME = re.compile(r"^gallery/[0-9a-f]{32}\.(jpg|png|webp|gif)$")
 THUMB_NAME = re.compile(r"^gallery/[0-9a-f]{32}-thumb\.(jpg|png|webp|gif)$")
@@ -76,8 +97,14 @@ def upload_audits(outcome):
     ids=["jpeg", "png", "webp", "gif", "animated-gif", "animated-webp", "apng"],
 )
 def test_every_accepted_format_is_stored_and_served_as_itself(admin_api_client, api_client, data, fmt, content_type):
-    response = post_image(admin_api_client, data, name="whatever.bin", content_type="application/octet-stream",
-                          title="Harbour", alt_text="Boats at dusk")
+    response = post_image(
+        admin_api_client,
+        data,
+        name="whatever.bin",
+        content_type="application/octet-stream",
+        title="Harbour",
+        alt_text="Boats at dusk",
+    )
 
     assert response.status_code == 201, response.json()
     body = response.json()
@@ -177,8 +204,11 @@ def test_exif_and_gps_are_stripped_from_stored_files(admin_api_client, data):
 
 @pytest.mark.parametrize(
     "data",
-    [image_files.jpeg_with_script_comment(), image_files.png_with_text_chunk_script(),
-     image_files.gif_with_html_after_trailer()],
+    [
+        image_files.jpeg_with_script_comment(),
+        image_files.png_with_text_chunk_script(),
+        image_files.gif_with_html_after_trailer(),
+    ],
     ids=["jpeg-comment", "png-text", "gif-trailer"],
 )
 def test_markup_hidden_in_an_image_does_not_survive(admin_api_client, data):
@@ -208,8 +238,20 @@ def test_markup_hidden_in_an_image_does_not_survive(admin_api_client, data):
         (image_files.png_zero_size(), "zero.png", "image/png", ""),
         (image_files.gif_many_frames(1001), "many.gif", "image/gif", "frames"),
     ],
-    ids=["png-bomb", "png-header-bomb", "svg-script", "html-as-jpg", "truncated-jpeg", "truncated-png",
-         "text", "pdf", "bmp", "tiff", "zero-size", "too-many-frames"],
+    ids=[
+        "png-bomb",
+        "png-header-bomb",
+        "svg-script",
+        "html-as-jpg",
+        "truncated-jpeg",
+        "truncated-png",
+        "text",
+        "pdf",
+        "bmp",
+        "tiff",
+        "zero-size",
+        "too-many-frames",
+    ],
 )
 def test_refused_upload_is_400_and_leaves_nothing(admin_api_client, snapshot, data, name, content_type, words):
     response = post_image(admin_api_client, data, name=name, content_type=content_type)
@@ -504,8 +546,12 @@ def test_media_has_no_directory_listing(api_client, stored, path):
 
 @pytest.mark.parametrize(
     "path",
-    ["/media/../adbot_admin/settings.py", "/media/gallery/../../secret.png", "/media/%2e%2e/secret.png",
-     "/media//etc/passwd.png"],
+    [
+        "/media/../adbot_admin/settings.py",
+        "/media/gallery/../../secret.png",
+        "/media/%2e%2e/secret.png",
+        "/media//etc/passwd.png",
+    ],
 )
 def test_media_refuses_path_traversal(api_client, stored, path, tmp_path):
     (tmp_path / "secret.png").write_bytes(image_files.png_bytes())
@@ -921,7 +967,9 @@ def test_public_if_modified_since_answers_304(api_client, stored):
     "change",
     ["upload", "patch", "unpublish", "reorder", "delete"],
 )
-def test_every_write_changes_the_etag(api_client, admin_api_client, make_images, change, django_capture_on_commit_callbacks):
+def test_every_write_changes_the_etag(
+    api_client, admin_api_client, make_images, change, django_capture_on_commit_callbacks
+):
     a, b = make_images(2)
     etag = api_client.get(PUBLIC_URL)["ETag"]
 
@@ -963,7 +1011,7 @@ def test_public_list_is_two_queries_whatever_the_row_count(api_client, make_imag
 def test_a_repeated_public_list_reads_only_the_revision_until_the_gallery_changes(
     api_client, admin_api_client, make_images
 ):
-    image, = make_images(1)
+    (image,) = make_images(1)
     first = api_client.get(PUBLIC_URL)
     with CaptureQueriesContext(connection) as context:
         again = api_client.get(PUBLIC_URL)
@@ -1005,7 +1053,7 @@ def cached_keys(fragment):
 
 
 def test_public_base_url_builds_every_absolute_url(api_client, admin_api_client, make_images, settings):
-    image, = make_images(1)
+    (image,) = make_images(1)
     settings.PUBLIC_BASE_URL = "https://gallery.example.com"
 
     public = api_client.get(PUBLIC_URL).json()

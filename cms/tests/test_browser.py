@@ -12,6 +12,7 @@ from pathlib import Path
 
 import bcrypt
 import pytest
+from django.utils import timezone
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken
 from selenium import webdriver
@@ -21,8 +22,6 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from adbot_admin import slots
-from django.utils import timezone
-
 from adbot_admin.models import AuditEvent, LoginSession, Outcome
 from cms import services
 from cms.models import GalleryImage
@@ -46,9 +45,17 @@ def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for argument in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run", "--disable-extensions", "--window-size=1280,1000", f"--user-data-dir={profile}",
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-extensions",
+        "--window-size=1280,1000",
+        f"--user-data-dir={profile}",
     ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -272,8 +279,9 @@ def test_cms_page_flow(live_server, browser, cms_password, token_lifetime, tmp_p
     assert_no_readable_token(browser)
 
 
-def test_cms_page_retries_an_upload_while_the_server_is_busy(live_server, browser, cms_password, token_lifetime,
-                                                             tmp_path, settings):
+def test_cms_page_retries_an_upload_while_the_server_is_busy(
+    live_server, browser, cms_password, token_lifetime, tmp_path, settings
+):
     token_lifetime(3600)
     settings.IMAGE_MAX_SIDE = 200
     settings.IMAGE_DECODE_SLOTS = 1

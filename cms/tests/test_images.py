@@ -57,12 +57,8 @@ FORMATS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("factory", "name", "content_type", "extension", "pillow_format"), FORMATS
-)
-def test_accepted_format_round_trips(
-    factory, name, content_type, extension, pillow_format
-):
+@pytest.mark.parametrize(("factory", "name", "content_type", "extension", "pillow_format"), FORMATS)
+def test_accepted_format_round_trips(factory, name, content_type, extension, pillow_format):
     result = process(factory(800, 600))
 
     assert (result.format, result.content_type, result.extension) == (
@@ -195,9 +191,7 @@ def test_filename_and_declared_type_are_ignored():
         process_image(upload, **LIMITS)
 
 
-@pytest.mark.parametrize(
-    "factory", [image_files.truncated_jpeg, image_files.truncated_png]
-)
+@pytest.mark.parametrize("factory", [image_files.truncated_jpeg, image_files.truncated_png])
 def test_truncated_image_is_refused(factory):
     assert refusal(factory()) == DAMAGED
 
@@ -261,9 +255,7 @@ def test_bomb_within_pillow_ceiling_is_refused_by_max_pixels():
     # 64 megapixels is below Pillow's own warning level (about 89 megapixels).
     message = refusal(image_files.png_decompression_bomb(8000, 8000))
 
-    assert message == (
-        "image has too many pixels (8000x8000); the limit is 40 megapixels"
-    )
+    assert message == ("image has too many pixels (8000x8000); the limit is 40 megapixels")
 
 
 def test_pixels_are_counted_before_decoding():
@@ -274,9 +266,7 @@ def test_pixels_are_counted_before_decoding():
 
 
 def test_144_megapixel_header_is_refused():
-    assert refusal(image_files.png_header_only_bomb()).startswith(
-        "image has too many pixels"
-    )
+    assert refusal(image_files.png_header_only_bomb()).startswith("image has too many pixels")
 
 
 def test_pillow_bomb_warning_refuses_even_with_a_higher_max_pixels():
@@ -290,9 +280,7 @@ def test_max_pixels_holds_without_pillow_limit(monkeypatch):
 
     message = refusal(image_files.png_decompression_bomb())
 
-    assert message == (
-        "image has too many pixels (20000x20000); the limit is 40 megapixels"
-    )
+    assert message == ("image has too many pixels (20000x20000); the limit is 40 megapixels")
 
 
 def test_global_pillow_and_warnings_state_is_left_alone():
@@ -307,7 +295,8 @@ def test_global_pillow_and_warnings_state_is_left_alone():
 
 
 @pytest.mark.parametrize(
-    "mode", ["RGB", "RGBA"]  # lossy VP8 and VP8X chunks
+    "mode",
+    ["RGB", "RGBA"],  # lossy VP8 and VP8X chunks
 )
 def test_webp_canvas_is_checked_before_pillow_opens_it(mode, monkeypatch):
     def fail_open(*args, **kwargs):

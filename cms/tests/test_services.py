@@ -71,6 +71,7 @@ def test_failure_after_the_files_are_written_leaves_nothing(monkeypatch, snapsho
     elif failing == "revision":
         monkeypatch.setattr(services, "_bump_revision", lambda: (_ for _ in ()).throw(Boom()))
     else:
+
         def record(**kwargs):
             if kwargs.get("outcome", Outcome.SUCCESS) == Outcome.SUCCESS:
                 raise Boom()
@@ -250,7 +251,9 @@ def test_failed_delete_keeps_row_and_files(monkeypatch, django_capture_on_commit
     assert media_files() == files
 
 
-def test_file_removal_failing_after_commit_is_logged_not_raised(monkeypatch, django_capture_on_commit_callbacks, caplog):
+def test_file_removal_failing_after_commit_is_logged_not_raised(
+    monkeypatch, django_capture_on_commit_callbacks, caplog
+):
     image = GalleryImageFactory()
     monkeypatch.setattr(AtomicFileSystemStorage, "delete", lambda self, name: (_ for _ in ()).throw(OSError("EIO")))
 

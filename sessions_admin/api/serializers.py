@@ -22,8 +22,18 @@ class SessionFileSerializer(serializers.ModelSerializer):
     class Meta:
         model = SessionFile
         fields = [
-            "filename", "library", "layout", "dc_id", "user_id", "is_bot", "api_id", "api_pair",
-            "size", "sha256", "uploaded_at", "uploaded_by",
+            "filename",
+            "library",
+            "layout",
+            "dc_id",
+            "user_id",
+            "is_bot",
+            "api_id",
+            "api_pair",
+            "size",
+            "sha256",
+            "uploaded_at",
+            "uploaded_by",
         ]
         read_only_fields = fields
 
@@ -92,7 +102,9 @@ class RefusedEntrySerializer(serializers.Serializer):
 class SessionImportResultSerializer(serializers.Serializer):
     imported = SessionFileSerializer(many=True)
     refused = RefusedEntrySerializer(many=True)
-    skipped = serializers.ListField(child=serializers.CharField(), help_text="Folders and entries that are not .session files.")
+    skipped = serializers.ListField(
+        child=serializers.CharField(), help_text="Folders and entries that are not .session files."
+    )
 
 
 class SessionStringImportSerializer(RejectUnknownFieldsMixin, serializers.Serializer):

@@ -25,21 +25,32 @@ SESSION_NOT_FOUND = OpenApiResponse(description="No session file with this name.
 API_PAIR_NOT_FOUND = OpenApiResponse(description="No API pair with this id.")
 
 FILENAME_PARAMETER = OpenApiParameter(
-    "filename", str, OpenApiParameter.PATH, pattern=f"^{NAME_REGEX}$",
+    "filename",
+    str,
+    OpenApiParameter.PATH,
+    pattern=f"^{NAME_REGEX}$",
     description="The session file's name: ASCII letters, digits, '.', '_', '-', ending in .session.",
 )
 OVERWRITE_PARAMETER = OpenApiParameter(
-    "overwrite", OpenApiTypes.BOOL, OpenApiParameter.QUERY, default=False,
+    "overwrite",
+    OpenApiTypes.BOOL,
+    OpenApiParameter.QUERY,
+    default=False,
     description="Replace the file (and its metadata) when the name is taken; otherwise 409.",
 )
 ALLOW_DUPLICATE_KEY_PARAMETER = OpenApiParameter(
-    "allow_duplicate_key", OpenApiTypes.BOOL, OpenApiParameter.QUERY, default=False,
+    "allow_duplicate_key",
+    OpenApiTypes.BOOL,
+    OpenApiParameter.QUERY,
+    default=False,
     description="Store a file whose auth key another stored file holds (audited); otherwise 409.",
 )
-CONFLICTS = OpenApiResponse(description=(
-    "The name is taken and overwrite was not asked for, the name differs from a stored one only in "
-    "letter case, or another stored file holds the same auth key (`code` duplicate_key, the detail names it)."
-))
+CONFLICTS = OpenApiResponse(
+    description=(
+        "The name is taken and overwrite was not asked for, the name differs from a stored one only in "
+        "letter case, or another stored file holds the same auth key (`code` duplicate_key, the detail names it)."
+    )
+)
 UPLOAD_SCHEMA = extend_schema(
     summary="Upload a session file",
     description=(
@@ -157,8 +168,11 @@ class SessionFileViewSet(
         upload = serializer.validated_data["file"]
         with refusals_as_errors("file"):
             serializer.instance = services.session_file_store(
-                upload=upload, filename=client_file_name(upload), overwrite=overwrite,
-                allow_duplicate_key=allow_duplicate_key, uploaded_by=self.request.user.get_username(),
+                upload=upload,
+                filename=client_file_name(upload),
+                overwrite=overwrite,
+                allow_duplicate_key=allow_duplicate_key,
+                uploaded_by=self.request.user.get_username(),
                 request=self.request,
             )
 
@@ -178,10 +192,12 @@ class SessionFileViewSet(
         request={"multipart/form-data": serializers.SessionArchiveUploadSerializer},
         responses={
             200: serializers.SessionImportResultSerializer,
-            400: OpenApiResponse(description="Not a zip, corrupt, encrypted, too many entries, a zip bomb, or no archive."),
-                413: OpenApiResponse(description="The archive, or an entry, is past its size limit."),
+            400: OpenApiResponse(
+                description="Not a zip, corrupt, encrypted, too many entries, a zip bomb, or no archive."
+            ),
+            413: OpenApiResponse(description="The archive, or an entry, is past its size limit."),
             415: OpenApiResponse(description="The body is not multipart/form-data."),
-                },
+        },
     )
     @action(detail=False, methods=["post"], url_path="import", parser_classes=[SessionArchiveParser])
     @rate_limited(ratelimits.UPLOAD)
@@ -192,16 +208,20 @@ class SessionFileViewSet(
         archive = serializer.validated_data["archive"]
         try:
             result = imports.session_files_import_archive(
-                path=archive.temporary_file_path(), uploaded_by=request.user.get_username(), request=request,
+                path=archive.temporary_file_path(),
+                uploaded_by=request.user.get_username(),
+                request=request,
                 **options,
             )
         except archives.ArchiveRefused as exc:
             raise (PayloadTooLarge if exc.status == 413 else ArchiveRefusedError)(str(exc), code=exc.code) from exc
-        return Response({
-            "imported": [self._metadata(session_file) for session_file in result.imported],
-            "refused": result.refused,
-            "skipped": result.skipped,
-        })
+        return Response(
+            {
+                "imported": [self._metadata(session_file) for session_file in result.imported],
+                "refused": result.refused,
+                "skipped": result.skipped,
+            }
+        )
 
     @extend_schema(
         summary="Write a session string as a session file",
@@ -215,10 +235,12 @@ class SessionFileViewSet(
         request=serializers.SessionStringImportSerializer,
         responses={
             201: serializers.SessionFileSerializer,
-            400: OpenApiResponse(description="A malformed string, an unknown library, a bad name, or a key that is not 256 bytes."),
-                409: CONFLICTS,
+            400: OpenApiResponse(
+                description="A malformed string, an unknown library, a bad name, or a key that is not 256 bytes."
+            ),
+            409: CONFLICTS,
             415: OpenApiResponse(description="The body is not JSON."),
-                },
+        },
     )
     @action(detail=False, methods=["post"], url_path="import-string", parser_classes=[JSONParser])
     @rate_limited(ratelimits.UPLOAD)
@@ -229,7 +251,10 @@ class SessionFileViewSet(
         with refusals_as_errors("session_string"):
             try:
                 session_file = imports.session_file_import_string(
-                    **serializer.validated_data, uploaded_by=request.user.get_username(), request=request, **options,
+                    **serializer.validated_data,
+                    uploaded_by=request.user.get_username(),
+                    request=request,
+                    **options,
                 )
             except strings.InvalidSessionString as exc:
                 raise ValidationError({"session_string": [str(exc)]}, code="invalid_session_string") from exc
@@ -238,13 +263,14 @@ class SessionFileViewSet(
     @extend_schema(
         summary="Set a session file's api_id",
         description=(
-            "JSON `{\"api_id\": <int> | null}`. Allowed where the file does not record its api_id (Telethon "
+            'JSON `{"api_id": <int> | null}`. Allowed where the file does not record its api_id (Telethon '
             "files); where it does (Pyrogram family), a different value is refused with 400. Audited."
         ),
         parameters=[FILENAME_PARAMETER],
         request=serializers.SessionFileUpdateSerializer,
         responses={
-            200: serializers.SessionFileSerializer, 404: SESSION_NOT_FOUND,
+            200: serializers.SessionFileSerializer,
+            404: SESSION_NOT_FOUND,
             415: OpenApiResponse(description="The body is not JSON."),
         },
     )
@@ -255,7 +281,9 @@ class SessionFileViewSet(
         if "api_id" in serializer.validated_data:
             try:
                 services.session_file_set_api_id(
-                    session_file=session_file, api_id=serializer.validated_data["api_id"], request=request,
+                    session_file=session_file,
+                    api_id=serializer.validated_data["api_id"],
+                    request=request,
                 )
             except services.ApiIdRecordedInFile as exc:
                 raise ValidationError({"api_id": [str(exc)]}, code="api_id_in_file") from exc
@@ -292,19 +320,26 @@ class SessionFileViewSet(
         description="`api_id` and `api_hash` cannot be changed (400); unknown keys are refused (400).",
         request=serializers.ApiPairUpdateSerializer,
         responses={
-            200: serializers.ApiPairSerializer, 404: API_PAIR_NOT_FOUND,
+            200: serializers.ApiPairSerializer,
+            404: API_PAIR_NOT_FOUND,
             415: OpenApiResponse(description="The body is not JSON."),
         },
     ),
     destroy=extend_schema(
         summary="Delete an API pair",
         description="Spends the `delete` budget. A pair that session files use is 409 unless `?force=true`.",
-        parameters=[OpenApiParameter(
-            "force", OpenApiTypes.BOOL, OpenApiParameter.QUERY, default=False,
-            description="Delete the pair even though session files have its api_id (they keep it).",
-        )],
+        parameters=[
+            OpenApiParameter(
+                "force",
+                OpenApiTypes.BOOL,
+                OpenApiParameter.QUERY,
+                default=False,
+                description="Delete the pair even though session files have its api_id (they keep it).",
+            )
+        ],
         responses={
-            204: None, 404: API_PAIR_NOT_FOUND,
+            204: None,
+            404: API_PAIR_NOT_FOUND,
             409: OpenApiResponse(description="Session files use this api_id; the detail says how many."),
         },
     ),
@@ -341,7 +376,7 @@ class ApiPairViewSet(
         responses={
             201: serializers.ApiPairSerializer,
             400: OpenApiResponse(description="A bad value; `errors` names the field."),
-                409: OpenApiResponse(description="An API pair with this api_id exists."),
+            409: OpenApiResponse(description="An API pair with this api_id exists."),
             415: OpenApiResponse(description="The body is not JSON."),
         },
     )
@@ -357,7 +392,7 @@ class ApiPairViewSet(
         responses={
             201: serializers.ApiPairSerializer,
             400: OpenApiResponse(description="A bad value; `errors` names the field."),
-                409: OpenApiResponse(description="An API pair with this api_id exists."),
+            409: OpenApiResponse(description="An API pair with this api_id exists."),
             415: OpenApiResponse(description="The body is not JSON."),
         },
     )

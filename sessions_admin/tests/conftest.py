@@ -45,17 +45,27 @@ def multipart_body(filename, content: bytes, *, field="file", raw_disposition=No
         name_bytes = filename if isinstance(filename, bytes) else filename.encode("utf-8")
         raw_disposition = b'form-data; name="' + field.encode() + b'"; filename="' + name_bytes + b'"'
     parts = [
-        b"--" + boundary.encode() + b"\r\n"
-        + b"Content-Disposition: " + raw_disposition + b"\r\n"
+        b"--"
+        + boundary.encode()
+        + b"\r\n"
+        + b"Content-Disposition: "
+        + raw_disposition
+        + b"\r\n"
         + b"Content-Type: application/octet-stream\r\n\r\n"
-        + content + b"\r\n"
+        + content
+        + b"\r\n"
     ]
     for extra_name, extra_content in extra_parts:
         parts.append(
-            b"--" + boundary.encode() + b"\r\n"
-            + b'Content-Disposition: form-data; name="file"; filename="' + extra_name.encode() + b'"\r\n'
+            b"--"
+            + boundary.encode()
+            + b"\r\n"
+            + b'Content-Disposition: form-data; name="file"; filename="'
+            + extra_name.encode()
+            + b'"\r\n'
             + b"Content-Type: application/octet-stream\r\n\r\n"
-            + extra_content + b"\r\n"
+            + extra_content
+            + b"\r\n"
         )
     body = b"".join(parts) + b"--" + boundary.encode() + b"--\r\n"
     return body, f"multipart/form-data; boundary={boundary}"

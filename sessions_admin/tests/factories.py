@@ -29,7 +29,7 @@ class SessionFileFactory(DjangoModelFactory):
     is_bot = None
     size = factory.Faker("random_int", min=4096, max=65536)
     sha256 = factory.Faker("sha256")
-    uploaded_at = factory.Faker("date_time_this_year", tzinfo=datetime.timezone.utc)
+    uploaded_at = factory.Faker("date_time_this_year", tzinfo=datetime.UTC)
     uploaded_by = factory.Faker("user_name")
 
 
@@ -43,8 +43,9 @@ class ApiPairFactory(DjangoModelFactory):
     is_active = True
 
 
-def stored_session_file(directory, name="acct.session", *, maker=session_files.telethon_session,
-                        uploaded_by="alice", **options) -> SessionFile:
+def stored_session_file(
+    directory, name="acct.session", *, maker=session_files.telethon_session, uploaded_by="alice", **options
+) -> SessionFile:
     """Return the row of a real session file made by `maker` in `directory` and stored by the service."""
     path = maker(directory, name, **options)
     with open(path, "rb") as content:

@@ -311,8 +311,7 @@ def _library_stem(name: str) -> str:
     return name[: -len(SESSION_SUFFIX)] if name.endswith(SESSION_SUFFIX) else f"{name}.build"
 
 
-def _schema_file(directory: Path, name: str, schema: str, version: int,
-                 version_column: str, row: dict) -> Path:
+def _schema_file(directory: Path, name: str, schema: str, version: int, version_column: str, row: dict) -> Path:
     """Write a session file from schema SQL, a version number and one sessions row."""
     path = Path(directory) / name
     if path.exists():
@@ -332,8 +331,13 @@ def _schema_file(directory: Path, name: str, schema: str, version: int,
 
 def _pyrogram_row(dc_id, auth_key, user_id, is_bot, **extra) -> dict:
     return {
-        "dc_id": dc_id, **extra, "test_mode": 0, "auth_key": auth_key,
-        "date": 1_700_000_000, "user_id": user_id, "is_bot": int(is_bot),
+        "dc_id": dc_id,
+        **extra,
+        "test_mode": 0,
+        "auth_key": auth_key,
+        "date": 1_700_000_000,
+        "user_id": user_id,
+        "is_bot": int(is_bot),
     }
 
 
@@ -371,8 +375,17 @@ def telethon_session(directory, name=DEFAULT_NAME, *, dc_id=2, auth_key=None) ->
     return _rename_into_place(Path(directory) / f"{stem}{SESSION_SUFFIX}", directory, name)
 
 
-def pyrogram_session(directory, name=DEFAULT_NAME, *, dc_id=2, user_id=123456789,
-                     is_bot=False, auth_key=None, logged_in=True, api_id=2040) -> Path:
+def pyrogram_session(
+    directory,
+    name=DEFAULT_NAME,
+    *,
+    dc_id=2,
+    user_id=123456789,
+    is_bot=False,
+    auth_key=None,
+    logged_in=True,
+    api_id=2040,
+) -> Path:
     """Return a Pyrogram 2.0.106 file (version 3, the committed fixture) holding the given row.
 
     Pyrogram cannot be installed beside Kurigram (both are the `pyrogram`
@@ -383,8 +396,14 @@ def pyrogram_session(directory, name=DEFAULT_NAME, *, dc_id=2, user_id=123456789
     path = fixture_session(directory, name, fixture="pyrogram-2.0.106.session")
     if not logged_in:
         return _rewrite_row(path, dc_id=2, api_id=None, auth_key=None, user_id=None, is_bot=None)
-    return _rewrite_row(path, dc_id=dc_id, api_id=api_id, auth_key=new_auth_key() if auth_key is None else auth_key,
-                        user_id=user_id, is_bot=int(is_bot))
+    return _rewrite_row(
+        path,
+        dc_id=dc_id,
+        api_id=api_id,
+        auth_key=new_auth_key() if auth_key is None else auth_key,
+        user_id=user_id,
+        is_bot=int(is_bot),
+    )
 
 
 async def _kurigram_open(directory, stem, **values):
@@ -399,48 +418,78 @@ async def _kurigram_open(directory, stem, **values):
     await storage.close()
 
 
-def kurigram_session(directory, name=DEFAULT_NAME, *, dc_id=2, user_id=123456789,
-                     is_bot=False, auth_key=None, api_id=2040) -> Path:
+def kurigram_session(
+    directory, name=DEFAULT_NAME, *, dc_id=2, user_id=123456789, is_bot=False, auth_key=None, api_id=2040
+) -> Path:
     """Return a session written by the installed Kurigram's SQLiteStorage (2.2.26: version 7)."""
     stem = _library_stem(name)
-    asyncio.run(_kurigram_open(
-        directory, stem, dc_id=dc_id, server_address=DC_ADDRESSES.get(dc_id, "127.0.0.1"), port=443,
-        api_id=api_id, test_mode=False, auth_key=new_auth_key() if auth_key is None else auth_key,
-        user_id=user_id, is_bot=is_bot,
-    ))
+    asyncio.run(
+        _kurigram_open(
+            directory,
+            stem,
+            dc_id=dc_id,
+            server_address=DC_ADDRESSES.get(dc_id, "127.0.0.1"),
+            port=443,
+            api_id=api_id,
+            test_mode=False,
+            auth_key=new_auth_key() if auth_key is None else auth_key,
+            user_id=user_id,
+            is_bot=is_bot,
+        )
+    )
     return _rename_into_place(Path(directory) / f"{stem}{SESSION_SUFFIX}", directory, name)
 
 
-def kurigram_schema_session(directory, name=DEFAULT_NAME, *, dc_id=2, user_id=123456789,
-                            is_bot=False, auth_key=None) -> Path:
+def kurigram_schema_session(
+    directory, name=DEFAULT_NAME, *, dc_id=2, user_id=123456789, is_bot=False, auth_key=None
+) -> Path:
     """Return a Kurigram version-7 session built from this module's copy of its schema (the oracle)."""
     row = _pyrogram_row(
-        dc_id, new_auth_key() if auth_key is None else auth_key, user_id, is_bot,
-        server_address=DC_ADDRESSES.get(dc_id, "127.0.0.1"), port=443, api_id=2040,
+        dc_id,
+        new_auth_key() if auth_key is None else auth_key,
+        user_id,
+        is_bot,
+        server_address=DC_ADDRESSES.get(dc_id, "127.0.0.1"),
+        port=443,
+        api_id=2040,
     )
     return _schema_file(directory, name, KURIGRAM_SCHEMA, KURIGRAM_VERSION, "number", row)
 
 
 def telethon_v6_session(directory, name=DEFAULT_NAME, *, dc_id=2, auth_key=None) -> Path:
     """Return a Telethon version-6 session (entities has no date column)."""
-    return _schema_file(directory, name, TELETHON_V6_SCHEMA, 6, "version", {
-        "dc_id": dc_id, "server_address": DC_ADDRESSES.get(dc_id, "127.0.0.1"), "port": 443,
-        "auth_key": new_auth_key() if auth_key is None else auth_key, "takeout_id": None,
-    })
+    return _schema_file(
+        directory,
+        name,
+        TELETHON_V6_SCHEMA,
+        6,
+        "version",
+        {
+            "dc_id": dc_id,
+            "server_address": DC_ADDRESSES.get(dc_id, "127.0.0.1"),
+            "port": 443,
+            "auth_key": new_auth_key() if auth_key is None else auth_key,
+            "takeout_id": None,
+        },
+    )
 
 
-def pyrogram_v2_session(directory, name=DEFAULT_NAME, *, dc_id=2, user_id=123456789,
-                        is_bot=False, auth_key=None) -> Path:
+def pyrogram_v2_session(
+    directory, name=DEFAULT_NAME, *, dc_id=2, user_id=123456789, is_bot=False, auth_key=None
+) -> Path:
     """Return a Pyrogram version-2 session (sessions has no api_id column)."""
     row = _pyrogram_row(dc_id, new_auth_key() if auth_key is None else auth_key, user_id, is_bot)
     return _schema_file(directory, name, PYROGRAM_V2_SCHEMA, 2, "number", row)
 
 
-def pyrofork_session(directory, name=DEFAULT_NAME, *, dc_id=2, user_id=123456789,
-                     is_bot=False, auth_key=None) -> Path:
+def pyrofork_session(directory, name=DEFAULT_NAME, *, dc_id=2, user_id=123456789, is_bot=False, auth_key=None) -> Path:
     """Return a session in Pyrofork's current (version 4) layout, from this module's schema copy."""
     row = _pyrogram_row(
-        dc_id, new_auth_key() if auth_key is None else auth_key, user_id, is_bot, api_id=2040,
+        dc_id,
+        new_auth_key() if auth_key is None else auth_key,
+        user_id,
+        is_bot,
+        api_id=2040,
     )
     return _schema_file(directory, name, PYROFORK_SCHEMA, PYROFORK_VERSION, "number", row)
 
@@ -555,17 +604,22 @@ def extra_index_session(directory, name=DEFAULT_NAME, **options) -> Path:
 
 def added_trigger_session(directory, name=DEFAULT_NAME, **options) -> Path:
     """Return a real Telethon session with a trigger that copies the key on any update."""
-    return execute_sql(telethon_session(directory, name, **options), """
+    return execute_sql(
+        telethon_session(directory, name, **options),
+        """
         CREATE TRIGGER steal_key AFTER UPDATE ON sessions
         BEGIN
             INSERT INTO entities (id, hash, name) VALUES (666, 0, hex(NEW.auth_key));
         END;
-    """)
+    """,
+    )
 
 
 def altered_trigger_session(directory, name=DEFAULT_NAME, **options) -> Path:
     """Return a real Pyrogram session whose own peers trigger was rewritten."""
-    return execute_sql(pyrogram_session(directory, name, **options), """
+    return execute_sql(
+        pyrogram_session(directory, name, **options),
+        """
         DROP TRIGGER trg_peers_last_update_on;
         CREATE TRIGGER trg_peers_last_update_on
             AFTER UPDATE
@@ -573,23 +627,26 @@ def altered_trigger_session(directory, name=DEFAULT_NAME, **options) -> Path:
         BEGIN
             UPDATE sessions SET auth_key = zeroblob(256);
         END;
-    """)
+    """,
+    )
 
 
 def sessions_view_session(directory, name=DEFAULT_NAME, **options) -> Path:
     """Return a Telethon-layout file whose ``sessions`` is a view, not a table."""
-    return execute_sql(telethon_session(directory, name, **options), """
+    return execute_sql(
+        telethon_session(directory, name, **options),
+        """
         DROP TABLE sessions;
         CREATE VIEW sessions AS
             SELECT 2 AS dc_id, '149.154.167.51' AS server_address, 443 AS port,
                    randomblob(256) AS auth_key, NULL AS takeout_id;
-    """)
+    """,
+    )
 
 
 def missing_column_session(directory, name=DEFAULT_NAME, **options) -> Path:
     """Return a real Pyrogram session with the is_bot column dropped."""
-    return execute_sql(pyrogram_session(directory, name, **options),
-                       "ALTER TABLE sessions DROP COLUMN is_bot")
+    return execute_sql(pyrogram_session(directory, name, **options), "ALTER TABLE sessions DROP COLUMN is_bot")
 
 
 def wrong_version_session(directory, name=DEFAULT_NAME, **options) -> Path:
@@ -613,11 +670,14 @@ def short_key_session(directory, name=DEFAULT_NAME, *, key_bytes=255, **options)
 
 def large_session(directory, name=DEFAULT_NAME, *, rows=20_000, **options) -> Path:
     """Return a real Telethon session with many cached entities."""
-    return execute_sql(telethon_session(directory, name, **options), f"""
+    return execute_sql(
+        telethon_session(directory, name, **options),
+        f"""
         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {int(rows)})
         INSERT INTO entities (id, hash, username, name, date)
             SELECT i, i * 7, 'user' || i, 'Name ' || i, 1700000000 FROM n;
-    """)
+    """,
+    )
 
 
 def header_page_size(path: Path) -> int:

@@ -81,9 +81,14 @@ def test_bulk_delete_goes_through_the_service_for_each_file(superuser_client, so
     rows = [stored_session_file(source_dir, f"s{n}.session") for n in range(3)]
     kept = stored_session_file(source_dir, "kept.session")
 
-    response = superuser_client.post(SESSIONS, {
-        "action": "delete_selected", "_selected_action": [row.pk for row in rows], "post": "yes",
-    })
+    response = superuser_client.post(
+        SESSIONS,
+        {
+            "action": "delete_selected",
+            "_selected_action": [row.pk for row in rows],
+            "post": "yes",
+        },
+    )
 
     assert response.status_code == 302
     assert set(dir_state()) == {"kept.session"}
@@ -108,9 +113,15 @@ def test_api_pair_list_and_change_form_mask_the_hash(superuser_client):
 
 
 def test_add_goes_through_the_service_and_never_echoes_the_hash(superuser_client):
-    response = superuser_client.post(f"{API_PAIRS}add/", {
-        "api_id": "777", "api_hash": HASH.upper(), "label": "new", "is_active": "on",
-    })
+    response = superuser_client.post(
+        f"{API_PAIRS}add/",
+        {
+            "api_id": "777",
+            "api_hash": HASH.upper(),
+            "label": "new",
+            "is_active": "on",
+        },
+    )
 
     assert response.status_code == 302
     api_pair = ApiPair.objects.get()

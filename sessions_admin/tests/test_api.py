@@ -17,9 +17,9 @@ from sessions_admin import services
 from sessions_admin.models import SessionFile
 
 from . import session_files
-from .fixtures.make_fixtures import FIXTURES
 from .conftest import SESSIONS_URL, UPLOAD_URL, dir_state, multipart_body, sessions_dir, table_state, upload
 from .factories import ApiPairFactory, SessionFileFactory, stored_session_file
+from .fixtures.make_fixtures import FIXTURES
 
 # Requests commit as in production, so on_commit file removal runs.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -45,9 +45,19 @@ def test_upload_a_telethon_session(admin_api_client, source_dir, url):
     assert response.status_code == 201, response.json()
     body = response.json()
     expected_sha = hashlib.sha256(path.read_bytes()).hexdigest()
-    assert {key: body[key] for key in ("filename", "library", "layout", "dc_id", "user_id", "is_bot", "size", "sha256", "uploaded_by")} == {
-        "filename": "main.session", "library": "telethon", "layout": "telethon-8", "dc_id": 4, "user_id": None,
-        "is_bot": None, "size": path.stat().st_size, "sha256": expected_sha, "uploaded_by": "alice",
+    assert {
+        key: body[key]
+        for key in ("filename", "library", "layout", "dc_id", "user_id", "is_bot", "size", "sha256", "uploaded_by")
+    } == {
+        "filename": "main.session",
+        "library": "telethon",
+        "layout": "telethon-8",
+        "dc_id": 4,
+        "user_id": None,
+        "is_bot": None,
+        "size": path.stat().st_size,
+        "sha256": expected_sha,
+        "uploaded_by": "alice",
     }
     assert body["uploaded_at"]
     assert "auth_key" not in body
@@ -68,7 +78,11 @@ def test_upload_a_pyrogram_session_and_read_it_back(admin_api_client, source_dir
     assert response.status_code == 200
     body = response.json()
     assert (body["library"], body["layout"], body["dc_id"], body["user_id"], body["is_bot"]) == (
-        "pyrogram", "pyrogram-3", 1, 7_000_000_001, True,
+        "pyrogram",
+        "pyrogram-3",
+        1,
+        7_000_000_001,
+        True,
     )
     assert body["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert admin_api_client.get(f"{SESSIONS_URL}/bot_7.session/").status_code == 200
@@ -83,8 +97,13 @@ def test_upload_every_library_made_layout(admin_api_client, fixture):
     assert response.status_code == 201, response.json()
     body = response.json()
     assert {key: body[key] for key in ("filename", "library", "layout", "dc_id", "user_id", "is_bot", "api_id")} == {
-        "filename": fixture.name, "library": fixture.library, "layout": fixture.layout, "dc_id": fixture.dc_id,
-        "user_id": fixture.user_id, "is_bot": fixture.is_bot, "api_id": fixture.api_id,
+        "filename": fixture.name,
+        "library": fixture.library,
+        "layout": fixture.layout,
+        "dc_id": fixture.dc_id,
+        "user_id": fixture.user_id,
+        "is_bot": fixture.is_bot,
+        "api_id": fixture.api_id,
     }
     assert (sessions_dir() / fixture.name).read_bytes() == path.read_bytes()
 
@@ -104,12 +123,15 @@ def test_a_file_from_a_newer_release_is_refused_naming_the_versions(admin_api_cl
     assert unchanged()
 
 
-@pytest.mark.parametrize("maker, layout", [
-    (session_files.telethon_v6_session, "telethon-6"),
-    (session_files.pyrogram_v2_session, "pyrogram-2"),
-    (session_files.kurigram_session, "kurigram-7"),
-    (session_files.pyrofork_session, "pyrofork-4"),
-])
+@pytest.mark.parametrize(
+    "maker, layout",
+    [
+        (session_files.telethon_v6_session, "telethon-6"),
+        (session_files.pyrogram_v2_session, "pyrogram-2"),
+        (session_files.kurigram_session, "kurigram-7"),
+        (session_files.pyrofork_session, "pyrofork-4"),
+    ],
+)
 def test_upload_other_accepted_layouts(admin_api_client, source_dir, maker, layout):
     response = upload(admin_api_client, maker(source_dir, "acct.session"))
 
@@ -168,18 +190,26 @@ def test_overwriting_a_file_with_its_own_key_is_no_duplicate(admin_api_client, s
 
 @pytest.mark.parametrize("taken, name", [("Acct.session", "acct.session"), ("acct.session", "ACCT.session")])
 def test_a_name_equal_apart_from_letter_case_is_409_even_with_overwrite(admin_api_client, source_dir, taken, name):
-    assert upload(admin_api_client, session_files.telethon_session(source_dir, "a.session"), name=taken).status_code == 201
+    assert (
+        upload(admin_api_client, session_files.telethon_session(source_dir, "a.session"), name=taken).status_code == 201
+    )
     before = dir_state(), table_state()
 
     for overwrite in (None, "true"):
-        refused = upload(admin_api_client, session_files.telethon_session(source_dir, f"b{overwrite}.session"),
-                         name=name, overwrite=overwrite)
+        refused = upload(
+            admin_api_client,
+            session_files.telethon_session(source_dir, f"b{overwrite}.session"),
+            name=name,
+            overwrite=overwrite,
+        )
         assert refused.status_code == 409
         assert f"differs from the stored {taken} only in letter case" in refused.json()["detail"]
     assert (dir_state(), table_state()) == before
 
 
-@pytest.mark.parametrize("name", ["-rf.session", "--help.session", "con.session", "NUL.session", "com1.session", "lpt9.x.session"])
+@pytest.mark.parametrize(
+    "name", ["-rf.session", "--help.session", "con.session", "NUL.session", "com1.session", "lpt9.x.session"]
+)
 def test_dash_and_windows_device_names_are_refused(admin_api_client, source_dir, unchanged, name):
     response = upload(admin_api_client, session_files.telethon_session(source_dir), name=name)
 
@@ -191,16 +221,19 @@ def test_dash_and_windows_device_names_are_refused(admin_api_client, source_dir,
 # --- Refusals ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("maker, message", [
-    (session_files.text_session, "not an SQLite database"),
-    (session_files.empty_session, "empty"),
-    (session_files.truncated_session, "truncated"),
-    (session_files.extra_table_session, "unexpected table 'loot'"),
-    (session_files.added_trigger_session, "unexpected trigger 'steal_key'"),
-    (session_files.sessions_view_session, "must be a table, not a view"),
-    (session_files.corrupt_pages_session, ""),
-    (session_files.two_rows_session, "exactly one row"),
-])
+@pytest.mark.parametrize(
+    "maker, message",
+    [
+        (session_files.text_session, "not an SQLite database"),
+        (session_files.empty_session, "empty"),
+        (session_files.truncated_session, "truncated"),
+        (session_files.extra_table_session, "unexpected table 'loot'"),
+        (session_files.added_trigger_session, "unexpected trigger 'steal_key'"),
+        (session_files.sessions_view_session, "must be a table, not a view"),
+        (session_files.corrupt_pages_session, ""),
+        (session_files.two_rows_session, "exactly one row"),
+    ],
+)
 def test_refused_files_change_nothing(admin_api_client, source_dir, unchanged, maker, message):
     response = upload(admin_api_client, maker(source_dir, "acct.session"))
 
@@ -216,26 +249,29 @@ def test_refused_files_change_nothing(admin_api_client, source_dir, unchanged, m
 LONG_NAME = "n" * 93 + ".session"
 
 
-@pytest.mark.parametrize("name", [
-    "../x.session",
-    "a/b.session",
-    "a\\b.session",
-    "/etc/x.session",
-    "C:\\x.session",
-    ".hidden.session",
-    "x..session",
-    "name with space.session",
-    "x.sqlite",
-    "x.session.txt",
-    "ctrl\x01.session",
-    "tab\t.session",
-    LONG_NAME,
-    "\u00e9t\u00e9.session",
-    "\u0430.session",  # Cyrillic a
-    "..",
-    "dir/",
-    ".session",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../x.session",
+        "a/b.session",
+        "a\\b.session",
+        "/etc/x.session",
+        "C:\\x.session",
+        ".hidden.session",
+        "x..session",
+        "name with space.session",
+        "x.sqlite",
+        "x.session.txt",
+        "ctrl\x01.session",
+        "tab\t.session",
+        LONG_NAME,
+        "\u00e9t\u00e9.session",
+        "\u0430.session",  # Cyrillic a
+        "..",
+        "dir/",
+        ".session",
+    ],
+)
 def test_bad_names_are_refused_not_rewritten(admin_api_client, source_dir, unchanged, name):
     response = upload(admin_api_client, session_files.telethon_session(source_dir), name=name)
 
@@ -519,8 +555,11 @@ def test_no_response_log_or_audit_row_contains_the_auth_key(admin_api_client, so
     caplog.set_level(logging.DEBUG)
     responses = [
         upload(admin_api_client, session_files.telethon_session(source_dir, "t.session", auth_key=KEY)),
-        upload(admin_api_client, session_files.pyrogram_session(source_dir, "p.session", auth_key=KEY),
-               url=f"{UPLOAD_URL}?allow_duplicate_key=true"),
+        upload(
+            admin_api_client,
+            session_files.pyrogram_session(source_dir, "p.session", auth_key=KEY),
+            url=f"{UPLOAD_URL}?allow_duplicate_key=true",
+        ),
         upload(admin_api_client, session_files.added_trigger_session(source_dir, "x.session", auth_key=KEY)),
         upload(admin_api_client, session_files.short_key_session(source_dir, "s.session", key_bytes=255)),
         admin_api_client.get(SESSIONS_URL),

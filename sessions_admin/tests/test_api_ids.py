@@ -59,10 +59,17 @@ def test_a_different_api_id_than_the_file_records_is_400(admin_api_client, store
     assert not AuditEvent.objects.filter(action="session_file.update").exists()
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"api_id": 0}, "api_id"), ({"api_id": "2040"}, "api_id"), ({"api_id": 2**31}, "api_id"),
-    ({"layout": "telethon-9"}, "layout"), ({"filename": "x.session"}, "filename"), ({"nope": 1}, "nope"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"api_id": 0}, "api_id"),
+        ({"api_id": "2040"}, "api_id"),
+        ({"api_id": 2**31}, "api_id"),
+        ({"layout": "telethon-9"}, "layout"),
+        ({"filename": "x.session"}, "filename"),
+        ({"nope": 1}, "nope"),
+    ],
+)
 def test_bad_patches_are_400_naming_the_field(admin_api_client, stored, body, field):
     stored("telethon-1.45.0.session")
 
@@ -76,12 +83,18 @@ def test_patch_of_an_unknown_file_is_404_and_put_is_405(admin_api_client, stored
     stored("telethon-1.45.0.session")
 
     assert patch(admin_api_client, "nope.session", {"api_id": 1}).status_code == 404
-    assert admin_api_client.put(f"{SESSIONS_URL}/telethon-1.45.0.session", {"api_id": 1}, format="json").status_code == 405
+    assert (
+        admin_api_client.put(f"{SESSIONS_URL}/telethon-1.45.0.session", {"api_id": 1}, format="json").status_code == 405
+    )
 
 
 def test_the_list_filters_by_api_id_and_api_pair(admin_api_client, stored):
-    for fixture in ("kurigram-2.2.26.session", "pyrogram-2.0.106.session", "pyrogram-2.0.106-to-pyrofork-2.3.69.session",
-                    "telethon-1.45.0.session"):
+    for fixture in (
+        "kurigram-2.2.26.session",
+        "pyrogram-2.0.106.session",
+        "pyrogram-2.0.106-to-pyrofork-2.3.69.session",
+        "telethon-1.45.0.session",
+    ):
         stored(fixture)
     pair = ApiPairFactory(api_id=2040)
 

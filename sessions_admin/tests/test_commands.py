@@ -85,12 +85,18 @@ def test_repair_registers_forgets_and_refreshes_but_never_deletes_files(source_d
     assert {"junk.session", "bad name.session", "orphan.session", "changed.session"} <= set(dir_state())
     registered = SessionFile.objects.get(filename="orphan.session")
     assert (registered.uploaded_by, registered.library, registered.dc_id, registered.user_id) == (
-        SYNC_ACTOR, "pyrogram", 3, 55,
+        SYNC_ACTOR,
+        "pyrogram",
+        3,
+        55,
     )
     assert registered.sha256 == hashlib.sha256(orphan.read_bytes()).hexdigest()
     assert not SessionFile.objects.filter(filename="ghost.session").exists()
     refreshed = SessionFile.objects.get(filename="changed.session")
-    assert (refreshed.size, refreshed.sha256) == (changed.stat().st_size, hashlib.sha256(changed.read_bytes()).hexdigest())
+    assert (refreshed.size, refreshed.sha256) == (
+        changed.stat().st_size,
+        hashlib.sha256(changed.read_bytes()).hexdigest(),
+    )
     assert set(SessionFile.objects.values_list("filename", flat=True)) == {"orphan.session", "changed.session"}
     events = dict(AuditEvent.objects.filter(actor=SYNC_ACTOR).values_list("action", "target"))
     assert events == {

@@ -58,8 +58,14 @@ def nothing_left(upload_tmp):
 
 def test_every_library_made_fixture_imports_from_folders_and_junk_is_skipped(admin_api_client, upload_tmp):
     entries = [(f"exports/{fixture.library}/{fixture.name}", fixture_bytes(fixture.name)) for fixture in FIXTURES]
-    junk = ["exports/", "__MACOSX/exports/._telethon-1.45.0.session", "exports/.DS_Store", "exports/notes.txt",
-            "exports/api.json", "Thumbs.db"]
+    junk = [
+        "exports/",
+        "__MACOSX/exports/._telethon-1.45.0.session",
+        "exports/.DS_Store",
+        "exports/notes.txt",
+        "exports/api.json",
+        "Thumbs.db",
+    ]
     archive = make_zip(entries + [(name, b"" if name.endswith("/") else b"junk") for name in junk])
 
     response = post_archive(admin_api_client, archive)
@@ -79,18 +85,21 @@ def test_every_library_made_fixture_imports_from_folders_and_junk_is_skipped(adm
 
 def test_each_entry_stands_on_its_own_and_each_is_audited(admin_api_client, source_dir):
     bad = session_files.added_trigger_session(source_dir, "bad.session").read_bytes()
-    archive = make_zip([
-        ("good.session", fixture_bytes("telethon-1.45.0.session")),
-        ("bad.session", bad),
-        ("../slip.session", fixture_bytes("kurigram-2.2.26.session")),
-        ("also-good.session", fixture_bytes("pyrofork-2.3.69.session")),
-    ])
+    archive = make_zip(
+        [
+            ("good.session", fixture_bytes("telethon-1.45.0.session")),
+            ("bad.session", bad),
+            ("../slip.session", fixture_bytes("kurigram-2.2.26.session")),
+            ("also-good.session", fixture_bytes("pyrofork-2.3.69.session")),
+        ]
+    )
 
     body = post_archive(admin_api_client, archive).json()
 
     assert [item["filename"] for item in body["imported"]] == ["good.session", "also-good.session"]
     assert [(item["name"], item["code"]) for item in body["refused"]] == [
-        ("bad.session", "invalid_session_file"), ("../slip.session", "unsafe_path"),
+        ("bad.session", "invalid_session_file"),
+        ("../slip.session", "unsafe_path"),
     ]
     assert "unexpected trigger 'steal_key'" in body["refused"][0]["detail"]
     events = list(AuditEvent.objects.order_by("id").values_list("action", "outcome", "target"))
@@ -131,19 +140,22 @@ def test_one_archive_spends_one_unit_of_the_upload_budget(admin_api_client, sett
 # --- Entries refused by name -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, code", [
-    ("../evil.session", "unsafe_path"),
-    ("sessions/../../evil.session", "unsafe_path"),
-    ("/etc/evil.session", "unsafe_path"),
-    ("C:/evil.session", "unsafe_path"),
-    ("a\\..\\evil.session", "unsafe_path"),
-    ("dir\\evil.session", "unsafe_path"),
-    ("evil\x1b[31m.session", "unsafe_path"),
-    ("evil\n.session", "unsafe_path"),
-    ("-rf.session", "invalid_name"),
-    ("nested/con.session", "invalid_name"),
-    ("bad name.session", "invalid_name"),
-])
+@pytest.mark.parametrize(
+    "name, code",
+    [
+        ("../evil.session", "unsafe_path"),
+        ("sessions/../../evil.session", "unsafe_path"),
+        ("/etc/evil.session", "unsafe_path"),
+        ("C:/evil.session", "unsafe_path"),
+        ("a\\..\\evil.session", "unsafe_path"),
+        ("dir\\evil.session", "unsafe_path"),
+        ("evil\x1b[31m.session", "unsafe_path"),
+        ("evil\n.session", "unsafe_path"),
+        ("-rf.session", "invalid_name"),
+        ("nested/con.session", "invalid_name"),
+        ("bad name.session", "invalid_name"),
+    ],
+)
 def test_unsafe_entry_paths_are_refused_by_name_and_nothing_lands_outside(admin_api_client, upload_tmp, name, code):
     outside = sessions_dir().parent
     before = sorted(os.listdir(outside))
@@ -164,16 +176,19 @@ def test_unsafe_entry_paths_are_refused_by_name_and_nothing_lands_outside(admin_
 
 
 def test_symlink_entries_are_refused(admin_api_client, upload_tmp):
-    archive = make_zip([
-        (symlink_info("link.session"), b"/etc/passwd"),
-        (symlink_info("folder/other.session"), b"../../outside.session"),
-        ("real.session", fixture_bytes("telethon-1.45.0.session")),
-    ])
+    archive = make_zip(
+        [
+            (symlink_info("link.session"), b"/etc/passwd"),
+            (symlink_info("folder/other.session"), b"../../outside.session"),
+            ("real.session", fixture_bytes("telethon-1.45.0.session")),
+        ]
+    )
 
     body = post_archive(admin_api_client, archive).json()
 
     assert [(item["name"], item["code"]) for item in body["refused"]] == [
-        ("link.session", "symlink"), ("folder/other.session", "symlink"),
+        ("link.session", "symlink"),
+        ("folder/other.session", "symlink"),
     ]
     assert [item["filename"] for item in body["imported"]] == ["real.session"]
     assert set(dir_state()) == {"real.session"}
@@ -182,17 +197,20 @@ def test_symlink_entries_are_refused(admin_api_client, upload_tmp):
 
 
 def test_a_name_repeated_in_the_archive_is_refused(admin_api_client):
-    archive = make_zip([
-        ("a/acct.session", fixture_bytes("telethon-1.45.0.session")),
-        ("b/acct.session", fixture_bytes("kurigram-2.2.26.session")),
-        ("c/ACCT.session", fixture_bytes("pyrofork-2.3.69.session")),
-    ])
+    archive = make_zip(
+        [
+            ("a/acct.session", fixture_bytes("telethon-1.45.0.session")),
+            ("b/acct.session", fixture_bytes("kurigram-2.2.26.session")),
+            ("c/ACCT.session", fixture_bytes("pyrofork-2.3.69.session")),
+        ]
+    )
 
     body = post_archive(admin_api_client, archive).json()
 
     assert [item["filename"] for item in body["imported"]] == ["acct.session"]
     assert [(item["name"], item["code"]) for item in body["refused"]] == [
-        ("b/acct.session", "duplicate_name"), ("c/ACCT.session", "duplicate_name"),
+        ("b/acct.session", "duplicate_name"),
+        ("c/ACCT.session", "duplicate_name"),
     ]
     assert "a/acct.session" in body["refused"][0]["detail"]
     assert (sessions_dir() / "acct.session").read_bytes() == fixture_bytes("telethon-1.45.0.session")
@@ -273,7 +291,7 @@ def _patch_all(data: bytes, signature: bytes, offset: int, value: bytes) -> byte
     out = bytearray(data)
     start = out.find(signature)
     while start != -1:
-        out[start + offset:start + offset + len(value)] = value
+        out[start + offset : start + offset + len(value)] = value
         start = out.find(signature, start + 4)
     return bytes(out)
 
@@ -288,12 +306,16 @@ def test_an_encrypted_archive_is_400(admin_api_client, untouched):
     assert untouched()
 
 
-@pytest.mark.parametrize("content", [
-    b"",
-    b"not a zip at all",
-    session_files.fixture_path("telethon-1.45.0.session").read_bytes(),
-    make_zip([("a.session", session_files.fixture_path("telethon-1.45.0.session").read_bytes())])[:-30],
-], ids=["empty", "text", "a session file", "cut short"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"not a zip at all",
+        session_files.fixture_path("telethon-1.45.0.session").read_bytes(),
+        make_zip([("a.session", session_files.fixture_path("telethon-1.45.0.session").read_bytes())])[:-30],
+    ],
+    ids=["empty", "text", "a session file", "cut short"],
+)
 def test_a_corrupt_or_foreign_archive_is_400(admin_api_client, untouched, content):
     _assert_refused(post_archive(admin_api_client, content), 400, "invalid_archive", "not a readable zip archive")
     assert untouched()
@@ -305,8 +327,8 @@ def test_a_lying_declared_size_stops_extraction_and_refuses_the_entry(admin_api_
     # Declare 4 KiB for the first entry (it holds 28 KiB): local header offset 22, central record offset 24.
     first_local, first_central = archive.find(b"PK\x03\x04"), archive.find(b"PK\x01\x02")
     patched = bytearray(archive)
-    patched[first_local + 22:first_local + 26] = struct.pack("<I", 4096)
-    patched[first_central + 24:first_central + 28] = struct.pack("<I", 4096)
+    patched[first_local + 22 : first_local + 26] = struct.pack("<I", 4096)
+    patched[first_central + 24 : first_central + 28] = struct.pack("<I", 4096)
 
     body = post_archive(admin_api_client, bytes(patched)).json()
 
@@ -317,11 +339,15 @@ def test_a_lying_declared_size_stops_extraction_and_refuses_the_entry(admin_api_
 
 
 def test_a_corrupt_entry_is_refused_and_the_rest_imported(admin_api_client, upload_tmp):
-    archive = make_zip([("broken.session", fixture_bytes("telethon-1.45.0.session")),
-                        ("fine.session", fixture_bytes("pyrofork-2.3.69.session"))])
+    archive = make_zip(
+        [
+            ("broken.session", fixture_bytes("telethon-1.45.0.session")),
+            ("fine.session", fixture_bytes("pyrofork-2.3.69.session")),
+        ]
+    )
     patched = bytearray(archive)
     data_start = archive.find(b"PK\x03\x04") + 30 + len("broken.session")
-    patched[data_start + 10:data_start + 60] = os.urandom(50)
+    patched[data_start + 10 : data_start + 60] = os.urandom(50)
 
     body = post_archive(admin_api_client, bytes(patched)).json()
 

@@ -33,7 +33,12 @@ def test_accepts_every_library_made_fixture(fixture):
     info = inspect_session_file(session_files.fixture_path(fixture.name))
 
     assert info == SessionInfo(
-        fixture.library, fixture.layout, fixture.dc_id, fixture.user_id, fixture.is_bot, fixture.api_id,
+        fixture.library,
+        fixture.layout,
+        fixture.dc_id,
+        fixture.user_id,
+        fixture.is_bot,
+        fixture.api_id,
         auth_key_sha256=hashlib.sha256(session_files.fake_auth_key(fixture.name)).hexdigest(),
     )
 
@@ -44,32 +49,59 @@ def test_every_layout_has_a_library_made_fixture():
     }
 
 
-@pytest.mark.parametrize("factory, options, expected", [
-    (session_files.telethon_session, {"dc_id": 2},
-     SessionInfo("telethon", "telethon-8", 2, None, None)),
-    (session_files.telethon_v6_session, {"dc_id": 5},
-     SessionInfo("telethon", "telethon-6", 5, None, None)),
-    (session_files.telethon_upgraded_session, {"dc_id": 1},
-     SessionInfo("telethon", "telethon-8", 1, None, None)),
-    (session_files.pyrogram_session, {"dc_id": 4, "user_id": 42, "is_bot": False},
-     SessionInfo("pyrogram", "pyrogram-3", 4, 42, False, 2040)),
-    (session_files.pyrogram_session, {"dc_id": 1, "user_id": 7_000_000_001, "is_bot": True},
-     SessionInfo("pyrogram", "pyrogram-3", 1, 7_000_000_001, True, 2040)),
-    (session_files.pyrogram_v2_session, {"dc_id": 3, "user_id": 99, "is_bot": True},
-     SessionInfo("pyrogram", "pyrogram-2", 3, 99, True)),
-    (session_files.pyrogram_upgraded_session, {"dc_id": 2, "user_id": 5, "is_bot": False},
-     SessionInfo("pyrogram", "kurigram-7", 2, 5, False)),
-    (session_files.kurigram_session, {"dc_id": 5, "user_id": 11, "is_bot": False},
-     SessionInfo("pyrogram", "kurigram-7", 5, 11, False, 2040)),
-    (session_files.kurigram_schema_session, {"dc_id": 5, "user_id": 11, "is_bot": False},
-     SessionInfo("pyrogram", "kurigram-7", 5, 11, False, 2040)),
-    (session_files.kurigram_upgraded_session, {"dc_id": 4, "user_id": 12, "is_bot": True},
-     SessionInfo("pyrogram", "kurigram-7", 4, 12, True, 2040)),
-    (session_files.pyrofork_session, {"dc_id": 2, "user_id": 13, "is_bot": False},
-     SessionInfo("pyrogram", "pyrofork-4", 2, 13, False, 2040)),
-    (session_files.pyrofork_upgraded_session, {"dc_id": 1, "user_id": 14, "is_bot": False},
-     SessionInfo("pyrogram", "pyrofork-4", 1, 14, False, 2040)),
-])
+@pytest.mark.parametrize(
+    "factory, options, expected",
+    [
+        (session_files.telethon_session, {"dc_id": 2}, SessionInfo("telethon", "telethon-8", 2, None, None)),
+        (session_files.telethon_v6_session, {"dc_id": 5}, SessionInfo("telethon", "telethon-6", 5, None, None)),
+        (session_files.telethon_upgraded_session, {"dc_id": 1}, SessionInfo("telethon", "telethon-8", 1, None, None)),
+        (
+            session_files.pyrogram_session,
+            {"dc_id": 4, "user_id": 42, "is_bot": False},
+            SessionInfo("pyrogram", "pyrogram-3", 4, 42, False, 2040),
+        ),
+        (
+            session_files.pyrogram_session,
+            {"dc_id": 1, "user_id": 7_000_000_001, "is_bot": True},
+            SessionInfo("pyrogram", "pyrogram-3", 1, 7_000_000_001, True, 2040),
+        ),
+        (
+            session_files.pyrogram_v2_session,
+            {"dc_id": 3, "user_id": 99, "is_bot": True},
+            SessionInfo("pyrogram", "pyrogram-2", 3, 99, True),
+        ),
+        (
+            session_files.pyrogram_upgraded_session,
+            {"dc_id": 2, "user_id": 5, "is_bot": False},
+            SessionInfo("pyrogram", "kurigram-7", 2, 5, False),
+        ),
+        (
+            session_files.kurigram_session,
+            {"dc_id": 5, "user_id": 11, "is_bot": False},
+            SessionInfo("pyrogram", "kurigram-7", 5, 11, False, 2040),
+        ),
+        (
+            session_files.kurigram_schema_session,
+            {"dc_id": 5, "user_id": 11, "is_bot": False},
+            SessionInfo("pyrogram", "kurigram-7", 5, 11, False, 2040),
+        ),
+        (
+            session_files.kurigram_upgraded_session,
+            {"dc_id": 4, "user_id": 12, "is_bot": True},
+            SessionInfo("pyrogram", "kurigram-7", 4, 12, True, 2040),
+        ),
+        (
+            session_files.pyrofork_session,
+            {"dc_id": 2, "user_id": 13, "is_bot": False},
+            SessionInfo("pyrogram", "pyrofork-4", 2, 13, False, 2040),
+        ),
+        (
+            session_files.pyrofork_upgraded_session,
+            {"dc_id": 1, "user_id": 14, "is_bot": False},
+            SessionInfo("pyrogram", "pyrofork-4", 1, 14, False, 2040),
+        ),
+    ],
+)
 def test_accepts_known_layout(tmp_path, factory, options, expected):
     path = factory(tmp_path, auth_key=KEY, **options)
 
@@ -148,14 +180,23 @@ def test_every_layout_variant_is_distinct_from_other_layouts():
 # --- Files from a newer release than this server knows --------------------
 
 
-@pytest.mark.parametrize("fixture, sql, found", [
-    ("telethon-1.45.0.session", "UPDATE version SET version = 9", "(version 9)"),
-    ("telethon-1.45.0.session", "ALTER TABLE sessions ADD COLUMN flags integer",
-     "(version 8 with new columns sessions.flags)"),
-    ("kurigram-2.2.26.session", "UPDATE version SET number = 8; CREATE TABLE stories (id INTEGER)", "(version 8)"),
-    ("pyrofork-2.3.69.session", "ALTER TABLE peers ADD COLUMN is_premium INTEGER",
-     "(version 4 with new columns peers.is_premium)"),
-])
+@pytest.mark.parametrize(
+    "fixture, sql, found",
+    [
+        ("telethon-1.45.0.session", "UPDATE version SET version = 9", "(version 9)"),
+        (
+            "telethon-1.45.0.session",
+            "ALTER TABLE sessions ADD COLUMN flags integer",
+            "(version 8 with new columns sessions.flags)",
+        ),
+        ("kurigram-2.2.26.session", "UPDATE version SET number = 8; CREATE TABLE stories (id INTEGER)", "(version 8)"),
+        (
+            "pyrofork-2.3.69.session",
+            "ALTER TABLE peers ADD COLUMN is_premium INTEGER",
+            "(version 4 with new columns peers.is_premium)",
+        ),
+    ],
+)
 def test_a_newer_release_is_named_with_the_supported_versions(tmp_path, fixture, sql, found):
     path = session_files.fixture_session(tmp_path, fixture=fixture)
     session_files.execute_sql(path, sql)
@@ -171,12 +212,17 @@ def test_a_newer_release_is_named_with_the_supported_versions(tmp_path, fixture,
     assert message.endswith("Upgrade adbot-admin to accept it.")
 
 
-@pytest.mark.parametrize("sql, expected", [
-    ("UPDATE version SET version = 9; CREATE TRIGGER t AFTER UPDATE ON sessions BEGIN SELECT 1; END",
-     "unexpected trigger 't'"),
-    ("UPDATE version SET version = 9; CREATE VIEW v AS SELECT 1", "unexpected view 'v'"),
-    ("ALTER TABLE sessions ADD COLUMN flags integer; CREATE TABLE loot (data BLOB)", "unexpected table 'loot'"),
-])
+@pytest.mark.parametrize(
+    "sql, expected",
+    [
+        (
+            "UPDATE version SET version = 9; CREATE TRIGGER t AFTER UPDATE ON sessions BEGIN SELECT 1; END",
+            "unexpected trigger 't'",
+        ),
+        ("UPDATE version SET version = 9; CREATE VIEW v AS SELECT 1", "unexpected view 'v'"),
+        ("ALTER TABLE sessions ADD COLUMN flags integer; CREATE TABLE loot (data BLOB)", "unexpected table 'loot'"),
+    ],
+)
 def test_a_newer_version_never_hides_a_hostile_schema(tmp_path, sql, expected):
     path = session_files.fixture_session(tmp_path, fixture="telethon-1.45.0.session")
     session_files.execute_sql(path, sql)
@@ -190,14 +236,17 @@ def test_a_newer_version_never_hides_a_hostile_schema(tmp_path, sql, expected):
 # --- Refusals before SQLite opens the file --------------------------------
 
 
-@pytest.mark.parametrize("factory, expected", [
-    (session_files.empty_session, "the file is empty"),
-    (session_files.text_session, "not an SQLite database"),
-    (session_files.header_only_session, "shorter than the 100-byte SQLite header"),
-    (session_files.truncated_session, "file is truncated: header says"),
-    (session_files.trailing_garbage_session, "file has trailing data"),
-    (session_files.stale_page_count_session, "page count is stale"),
-])
+@pytest.mark.parametrize(
+    "factory, expected",
+    [
+        (session_files.empty_session, "the file is empty"),
+        (session_files.text_session, "not an SQLite database"),
+        (session_files.header_only_session, "shorter than the 100-byte SQLite header"),
+        (session_files.truncated_session, "file is truncated: header says"),
+        (session_files.trailing_garbage_session, "file has trailing data"),
+        (session_files.stale_page_count_session, "page count is stale"),
+    ],
+)
 def test_refuses_before_opening(tmp_path, factory, expected):
     path = factory(tmp_path)
 
@@ -213,8 +262,7 @@ def test_truncation_message_gives_the_numbers(tmp_path):
 
     expected_pages = size // page_size + 1
     assert message == (
-        f"file is truncated: header says {expected_pages} pages of {page_size} bytes "
-        f"but file has {size} bytes"
+        f"file is truncated: header says {expected_pages} pages of {page_size} bytes but file has {size} bytes"
     )
 
 
@@ -229,16 +277,21 @@ def test_refuses_a_missing_file(tmp_path):
 # --- Refusals by layout ---------------------------------------------------
 
 
-@pytest.mark.parametrize("factory, expected", [
-    (session_files.extra_table_session, "unexpected table 'loot'"),
-    (session_files.extra_index_session, "unexpected index 'idx_sessions_key'"),
-    (session_files.added_trigger_session, "unexpected trigger 'steal_key'"),
-    (session_files.altered_trigger_session,
-     "trigger 'trg_peers_last_update_on' differs from pyrogram-3's definition"),
-    (session_files.sessions_view_session, "'sessions' must be a table, not a view"),
-    (session_files.missing_column_session, "table 'sessions' has columns"),
-    (session_files.wrong_version_session, "the version table says 6 but the schema is telethon-8"),
-])
+@pytest.mark.parametrize(
+    "factory, expected",
+    [
+        (session_files.extra_table_session, "unexpected table 'loot'"),
+        (session_files.extra_index_session, "unexpected index 'idx_sessions_key'"),
+        (session_files.added_trigger_session, "unexpected trigger 'steal_key'"),
+        (
+            session_files.altered_trigger_session,
+            "trigger 'trg_peers_last_update_on' differs from pyrogram-3's definition",
+        ),
+        (session_files.sessions_view_session, "'sessions' must be a table, not a view"),
+        (session_files.missing_column_session, "table 'sessions' has columns"),
+        (session_files.wrong_version_session, "the version table says 6 but the schema is telethon-8"),
+    ],
+)
 def test_refuses_a_layout_no_library_writes(tmp_path, factory, expected):
     path = factory(tmp_path, auth_key=KEY)
 
@@ -262,31 +315,35 @@ def test_refuses_a_database_that_is_not_a_session(tmp_path):
 
 def test_refuses_a_check_constraint_the_library_never_writes(tmp_path):
     path = session_files.pyrogram_session(tmp_path, auth_key=KEY)
-    session_files.execute_sql(path, """
+    session_files.execute_sql(
+        path,
+        """
         PRAGMA writable_schema=ON;
         UPDATE sqlite_master SET sql = replace(sql, 'is_bot    INTEGER', 'is_bot INTEGER CHECK (abs(1))')
          WHERE name = 'sessions';
-    """)
+    """,
+    )
 
     assert "table 'sessions' differs from pyrogram-3's definition" in _rejection(path)
 
 
 def test_refuses_a_column_type_change(tmp_path):
     path = session_files.pyrogram_session(tmp_path, auth_key=KEY)
-    session_files.execute_sql(path, """
+    session_files.execute_sql(
+        path,
+        """
         PRAGMA writable_schema=ON;
         UPDATE sqlite_master SET sql = replace(sql, 'auth_key  BLOB', 'auth_key  TEXT')
          WHERE name = 'sessions';
-    """)
+    """,
+    )
 
     assert "columns of table 'sessions' are declared differently" in _rejection(path)
 
 
 def test_refuses_a_virtual_table_named_like_a_real_one(tmp_path):
     path = session_files.telethon_session(tmp_path, auth_key=KEY)
-    session_files.execute_sql(
-        path, "DROP TABLE entities; CREATE VIRTUAL TABLE entities USING rtree(id, a, b)"
-    )
+    session_files.execute_sql(path, "DROP TABLE entities; CREATE VIRTUAL TABLE entities USING rtree(id, a, b)")
 
     assert "'entities' must be a plain table, not a virtual table" in _rejection(path)
 
@@ -341,11 +398,14 @@ def test_refuses_an_unknown_data_centre(tmp_path, dc_id):
     assert _rejection(path) == f"dc_id must be a data centre from 1 to 5, found {dc_id}"
 
 
-@pytest.mark.parametrize("sql, expected", [
-    ("UPDATE sessions SET user_id = 'me'", "user_id must be a positive integer, found 'me'"),
-    ("UPDATE sessions SET user_id = -5", "user_id must be a positive integer, found -5"),
-    ("UPDATE sessions SET is_bot = 2", "is_bot must be 0 or 1, found 2"),
-])
+@pytest.mark.parametrize(
+    "sql, expected",
+    [
+        ("UPDATE sessions SET user_id = 'me'", "user_id must be a positive integer, found 'me'"),
+        ("UPDATE sessions SET user_id = -5", "user_id must be a positive integer, found -5"),
+        ("UPDATE sessions SET is_bot = 2", "is_bot must be 0 or 1, found 2"),
+    ],
+)
 def test_refuses_implausible_user_fields(tmp_path, sql, expected):
     path = session_files.pyrogram_session(tmp_path, auth_key=KEY)
     session_files.execute_sql(path, sql)
@@ -371,13 +431,16 @@ def test_refuses_when_inspection_runs_out_of_time(tmp_path):
 # --- Nothing in the file ever runs or changes -----------------------------
 
 
-@pytest.mark.parametrize("factory", [
-    session_files.added_trigger_session,
-    session_files.altered_trigger_session,
-    session_files.sessions_view_session,
-    session_files.telethon_session,
-    session_files.pyrogram_session,
-])
+@pytest.mark.parametrize(
+    "factory",
+    [
+        session_files.added_trigger_session,
+        session_files.altered_trigger_session,
+        session_files.sessions_view_session,
+        session_files.telethon_session,
+        session_files.pyrogram_session,
+    ],
+)
 def test_inspection_leaves_the_file_and_directory_unchanged(tmp_path, factory):
     path = factory(tmp_path, auth_key=KEY)
     before = path.read_bytes()
@@ -405,17 +468,20 @@ def test_hostile_trigger_still_matches_its_body_after_inspection(tmp_path):
     assert stolen == (0,)
 
 
-@pytest.mark.parametrize("statement", [
-    "DELETE FROM sessions",
-    "UPDATE sessions SET dc_id = 1",
-    "INSERT INTO entities (id, hash) VALUES (1, 1)",
-    "CREATE TABLE x (y)",
-    "ATTACH DATABASE ':memory:' AS other",
-    "PRAGMA writable_schema=ON",
-    "PRAGMA journal_mode=WAL",
-    "SELECT hex(auth_key) FROM sessions",
-    "SELECT load_extension('x')",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DELETE FROM sessions",
+        "UPDATE sessions SET dc_id = 1",
+        "INSERT INTO entities (id, hash) VALUES (1, 1)",
+        "CREATE TABLE x (y)",
+        "ATTACH DATABASE ':memory:' AS other",
+        "PRAGMA writable_schema=ON",
+        "PRAGMA journal_mode=WAL",
+        "SELECT hex(auth_key) FROM sessions",
+        "SELECT load_extension('x')",
+    ],
+)
 def test_locked_down_connection_refuses_anything_but_reading(tmp_path, statement):
     path = session_files.telethon_session(tmp_path, auth_key=KEY)
     conn = inspection.open_locked_down(path, lambda: 0)
@@ -444,6 +510,7 @@ def test_normalise_sql_ignores_layout_but_not_content():
     plain = inspection.normalise_sql("CREATE TABLE t (a INTEGER DEFAULT 'X')")
 
     assert inspection.normalise_sql("create  table\n t(a integer -- note\n default 'X')") == plain
-    assert inspection.normalise_sql("CREATE TABLE [T] (`a` INTEGER DEFAULT 'X')") == \
-        inspection.normalise_sql('CREATE TABLE "t" ("A" INTEGER DEFAULT \'X\')')
+    assert inspection.normalise_sql("CREATE TABLE [T] (`a` INTEGER DEFAULT 'X')") == inspection.normalise_sql(
+        'CREATE TABLE "t" ("A" INTEGER DEFAULT \'X\')'
+    )
     assert inspection.normalise_sql("CREATE TABLE t (a INTEGER DEFAULT 'x')") != plain

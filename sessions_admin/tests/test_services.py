@@ -234,33 +234,49 @@ def test_no_temporary_file_is_left_behind(source_dir, tmp_path, settings):
 # --- Names -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", [
-    "a.session", "A-b_c.1.session", "x-.session", "x" * 92 + ".session", "console.session", "con1.session",
-    "com0.session", "lpt10.session", "my.con.session",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "a.session",
+        "A-b_c.1.session",
+        "x-.session",
+        "x" * 92 + ".session",
+        "console.session",
+        "con1.session",
+        "com0.session",
+        "lpt10.session",
+        "my.con.session",
+    ],
+)
 def test_name_rule_accepts(name):
     assert validate_session_filename(name) == name
 
 
-@pytest.mark.parametrize("name, message", [
-    ("", "no name"),
-    ("x" * 93 + ".session", "longer than 100"),
-    ("a/b.session", "path separator"),
-    ("a\\b.session", "path separator"),
-    ("a\tb.session", "control characters"),
-    ("a\x7fb.session", "control characters"),
-    ("a b.session", "only ASCII"),
-    ("ä.session", "only ASCII"),
-    (".session", "begin with a dot"),
-    (".a.session", "begin with a dot"),
-    ("a..b.session", "'..'"),
-    ("a.session.bak", "end in .session"),
-    ("a.SESSION", "end in .session"),
-    ("-x.session", "begin with '-'"),
-    ("--help.session", "begin with '-'"),
-    *[(f"{base}.session", "reserved on Windows") for base in ("con", "CON", "nul", "prn", "aux", "com1", "COM9", "lpt1", "lpt9")],
-    ("nul.backup.session", "reserved on Windows"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("", "no name"),
+        ("x" * 93 + ".session", "longer than 100"),
+        ("a/b.session", "path separator"),
+        ("a\\b.session", "path separator"),
+        ("a\tb.session", "control characters"),
+        ("a\x7fb.session", "control characters"),
+        ("a b.session", "only ASCII"),
+        ("ä.session", "only ASCII"),
+        (".session", "begin with a dot"),
+        (".a.session", "begin with a dot"),
+        ("a..b.session", "'..'"),
+        ("a.session.bak", "end in .session"),
+        ("a.SESSION", "end in .session"),
+        ("-x.session", "begin with '-'"),
+        ("--help.session", "begin with '-'"),
+        *[
+            (f"{base}.session", "reserved on Windows")
+            for base in ("con", "CON", "nul", "prn", "aux", "com1", "COM9", "lpt1", "lpt9")
+        ],
+        ("nul.backup.session", "reserved on Windows"),
+    ],
+)
 def test_name_rule_refuses(name, message):
     with pytest.raises(services.InvalidSessionFileName, match=message.replace(".", r"\.")):
         validate_session_filename(name)

@@ -32,16 +32,21 @@ def telethon_string(*, dc_id=2, address="149.154.167.51", key=TELETHON_KEY):
     return session.save()
 
 
-def pyrogram_string(*, dc_id=4, api_id=611335, user_id=5_000_000_042, is_bot=False, test_mode=False,
-                    key=PYROGRAM_KEY):
+def pyrogram_string(*, dc_id=4, api_id=611335, user_id=5_000_000_042, is_bot=False, test_mode=False, key=PYROGRAM_KEY):
     """Return a session string exported by Kurigram's own storage."""
     from pyrogram.storage import SQLiteStorage
 
     async def export():
         storage = SQLiteStorage("export", Path("."), in_memory=True)
         await storage.open()
-        for name, value in (("dc_id", dc_id), ("api_id", api_id), ("test_mode", test_mode), ("auth_key", key),
-                            ("user_id", user_id), ("is_bot", is_bot)):
+        for name, value in (
+            ("dc_id", dc_id),
+            ("api_id", api_id),
+            ("test_mode", test_mode),
+            ("auth_key", key),
+            ("user_id", user_id),
+            ("is_bot", is_bot),
+        ):
             await getattr(storage, name)(value)
         string = await storage.export_session_string()
         await storage.close()
@@ -51,8 +56,9 @@ def pyrogram_string(*, dc_id=4, api_id=611335, user_id=5_000_000_042, is_bot=Fal
 
 
 def post_string(client, filename, library, session_string, query=""):
-    return client.post(STRING_URL + query, {"filename": filename, "library": library,
-                                            "session_string": session_string}, format="json")
+    return client.post(
+        STRING_URL + query, {"filename": filename, "library": library, "session_string": session_string}, format="json"
+    )
 
 
 pytestmark = pytest.mark.usefixtures("upload_tmp")
@@ -112,7 +118,12 @@ def test_a_pyrogram_string_becomes_a_file_kurigram_opens(admin_api_client, tmp_p
     assert response.status_code == 201, response.json()
     body = response.json()
     assert (body["library"], body["layout"], body["dc_id"], body["user_id"], body["is_bot"], body["api_id"]) == (
-        "pyrogram", "kurigram-7", 4, 5_000_000_042, True, 611335,
+        "pyrogram",
+        "kurigram-7",
+        4,
+        5_000_000_042,
+        True,
+        611335,
     )
     stored = sessions_dir() / "bot.session"
     assert opened_with_kurigram(stored, tmp_path) == (4, 611335, PYROGRAM_KEY, 5_000_000_042, True)
@@ -141,16 +152,25 @@ def test_the_string_is_never_logged_echoed_or_stored(admin_api_client, caplog):
             assert fragment not in text
 
 
-@pytest.mark.parametrize("library, string, message", [
-    ("telethon", "1" + "A" * 352, "not a Telethon session string"),
-    ("telethon", "2" + telethon_string()[1:], "not a Telethon session string"),
-    ("telethon", "1!!!not base64", "not a Telethon session string"),
-    ("pyrogram", "not base64 at all", "not a Pyrogram session string"),
-    ("pyrogram", base64.urlsafe_b64encode(struct.pack(">BI?255sQ?", 2, 1, False, b"k" * 255, 1, False)).decode(),
-     "not a Pyrogram session string"),
-    ("pyrogram", base64.urlsafe_b64encode(struct.pack(">BI?256sQ?", 9, 1, False, b"k" * 256, 1, False)).decode(),
-     "not a Pyrogram session string"),
-])
+@pytest.mark.parametrize(
+    "library, string, message",
+    [
+        ("telethon", "1" + "A" * 352, "not a Telethon session string"),
+        ("telethon", "2" + telethon_string()[1:], "not a Telethon session string"),
+        ("telethon", "1!!!not base64", "not a Telethon session string"),
+        ("pyrogram", "not base64 at all", "not a Pyrogram session string"),
+        (
+            "pyrogram",
+            base64.urlsafe_b64encode(struct.pack(">BI?255sQ?", 2, 1, False, b"k" * 255, 1, False)).decode(),
+            "not a Pyrogram session string",
+        ),
+        (
+            "pyrogram",
+            base64.urlsafe_b64encode(struct.pack(">BI?256sQ?", 9, 1, False, b"k" * 256, 1, False)).decode(),
+            "not a Pyrogram session string",
+        ),
+    ],
+)
 def test_a_malformed_string_is_400_and_leaves_nothing(admin_api_client, upload_tmp, library, string, message):
     response = post_string(admin_api_client, "x.session", library, string)
 
@@ -181,15 +201,18 @@ def test_a_test_server_string_is_refused(admin_api_client):
     assert "test servers" in response.json()["errors"]["session_string"][0]
 
 
-@pytest.mark.parametrize("payload, field", [
-    ({"filename": "x.session", "library": "hydrogram", "session_string": "1abc"}, "library"),
-    ({"filename": "../x.session", "library": "telethon", "session_string": "1abc"}, "filename"),
-    ({"filename": "con.session", "library": "telethon", "session_string": "1abc"}, "filename"),
-    ({"filename": "x.session", "library": "telethon", "session_string": 5}, "session_string"),
-    ({"filename": "x.session", "library": "telethon"}, "session_string"),
-    ({"filename": "x.session", "library": "telethon", "session_string": "1" * 2000}, "session_string"),
-    ({"filename": "x.session", "library": "telethon", "session_string": "1abc", "extra": 1}, "extra"),
-])
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"filename": "x.session", "library": "hydrogram", "session_string": "1abc"}, "library"),
+        ({"filename": "../x.session", "library": "telethon", "session_string": "1abc"}, "filename"),
+        ({"filename": "con.session", "library": "telethon", "session_string": "1abc"}, "filename"),
+        ({"filename": "x.session", "library": "telethon", "session_string": 5}, "session_string"),
+        ({"filename": "x.session", "library": "telethon"}, "session_string"),
+        ({"filename": "x.session", "library": "telethon", "session_string": "1" * 2000}, "session_string"),
+        ({"filename": "x.session", "library": "telethon", "session_string": "1abc", "extra": 1}, "extra"),
+    ],
+)
 def test_bad_fields_are_400_naming_the_field(admin_api_client, payload, field):
     response = admin_api_client.post(STRING_URL, payload, format="json")
 

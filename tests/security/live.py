@@ -42,8 +42,13 @@ def private_env(directory, **extra):
 def manage(env, *args, stdin=None):
     """Run `manage.py *args` in a subprocess with `env`; return its stdout, raise with its output on failure."""
     result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env={**os.environ, **env},
-        input=stdin, capture_output=True, text=True, timeout=120,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if result.returncode != 0:
         raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
@@ -53,10 +58,15 @@ def manage(env, *args, stdin=None):
 def prepare_database(env):
     """Migrate the private database and add an admin (active staff) user to it."""
     manage(env, "migrate", "--no-input", "-v", "0")
-    manage(env, "shell", "-c", (
-        "from django.contrib.auth import get_user_model; "
-        f"get_user_model().objects.create_user({ADMIN_USERNAME!r}, password={ADMIN_PASSWORD!r}, is_staff=True)"
-    ))
+    manage(
+        env,
+        "shell",
+        "-c",
+        (
+            "from django.contrib.auth import get_user_model; "
+            f"get_user_model().objects.create_user({ADMIN_USERNAME!r}, password={ADMIN_PASSWORD!r}, is_staff=True)"
+        ),
+    )
 
 
 def login(server):

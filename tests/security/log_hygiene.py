@@ -130,7 +130,11 @@ def _learn_secrets():
     _wrap(jwt, "encode", lambda args, kwargs, token: register(token))
     _wrap(bcrypt, "hashpw", lambda args, kwargs, result: register(args[0] if args else kwargs.get("password")))
     for hasher in get_hashers():
-        _wrap(type(hasher), "encode", lambda args, kwargs, result: register(args[1] if len(args) > 1 else kwargs.get("password")))
+        _wrap(
+            type(hasher),
+            "encode",
+            lambda args, kwargs, result: register(args[1] if len(args) > 1 else kwargs.get("password")),
+        )
 
     def api_hash_saved(sender, instance, **kwargs):
         register(getattr(instance, "api_hash", None))

@@ -119,7 +119,7 @@ def sample_path(regex):
     """Return a concrete path matching `regex` (named groups filled with samples), or None."""
     text = regex
     while (start := text.find("(?P<")) != -1:
-        name = text[start + 4:text.index(">", start)]
+        name = text[start + 4 : text.index(">", start)]
         end = _group_end(text, start)
         group = re.compile(text[start:end])
         candidates = [PARAMETER_SAMPLES[name]] if name in PARAMETER_SAMPLES else []

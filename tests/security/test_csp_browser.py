@@ -19,7 +19,8 @@ pytestmark = pytest.mark.browser
 def console_errors(driver):
     """Return the SEVERE console entries since the last call (the log is drained by reading it)."""
     return [
-        entry["message"] for entry in driver.get_log("browser")
+        entry["message"]
+        for entry in driver.get_log("browser")
         # The browser asks for /favicon.ico by itself; the admin has none (404), which no policy causes.
         if entry["level"] == "SEVERE" and "/favicon.ico " not in entry["message"]
     ]
@@ -44,8 +45,13 @@ def staff(transactional_db, admin_user):
 def test_admin_pages_work_under_their_policy(live_server, browser, staff):
     admin_log_in(browser, live_server.url)
     assert console_errors(browser) == []
-    for path in ("/admin/", "/admin/adbot_admin/auditevent/", "/admin/sessions_admin/apipair/add/",
-                 "/admin/cms/galleryimage/", "/admin/adbot_admin/user/"):
+    for path in (
+        "/admin/",
+        "/admin/adbot_admin/auditevent/",
+        "/admin/sessions_admin/apipair/add/",
+        "/admin/cms/galleryimage/",
+        "/admin/adbot_admin/user/",
+    ):
         browser.get(f"{live_server.url}{path}")
         wait(browser, EC.presence_of_element_located((By.ID, "content")))
         # The admin's own scripts ran: the theme toggle is wired up by admin/js/theme.js.

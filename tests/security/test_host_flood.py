@@ -27,7 +27,9 @@ def _gallery(server, host):
 def test_500_long_hosts_leave_worker_memory_flat(tmp_path):
     env = live.private_env(tmp_path, ALLOWED_HOSTS="localhost,127.0.0.1")
     live.prepare_database(env)
-    live.manage(env, "shell", "-c", "from cms.tests.factories import GalleryImageFactory; GalleryImageFactory.create_batch(9)")
+    live.manage(
+        env, "shell", "-c", "from cms.tests.factories import GalleryImageFactory; GalleryImageFactory.create_batch(9)"
+    )
     server = AppServer(env)
     try:
         assert len(_gallery(server, "localhost").json()) == 9

@@ -29,7 +29,9 @@ def reads_json(route):
 
 
 JSON_CASES = [
-    (route, method) for route in api_routes() for method in route.methods
+    (route, method)
+    for route in api_routes()
+    for method in route.methods
     if method in BODY_METHODS and reads_json(route)
 ]
 
@@ -61,8 +63,14 @@ def path_of(admin_user):
 
 def test_every_json_route_is_covered():
     paths = {route.path for route, _ in JSON_CASES}
-    assert {"/api/auth/token", "/api/cms/login", "/api/auth/token/refresh", "/api/auth/token/verify",
-            "/api/admin/api-pairs", "/api/cms/gallery-images/reorder"} <= paths
+    assert {
+        "/api/auth/token",
+        "/api/cms/login",
+        "/api/auth/token/refresh",
+        "/api/auth/token/verify",
+        "/api/admin/api-pairs",
+        "/api/cms/gallery-images/reorder",
+    } <= paths
 
 
 @pytest.mark.parametrize("kind", ["arrays", "objects"])

@@ -1,12 +1,15 @@
 """Query parameters of the wrong type are a 400 naming the parameter, never a silent "no filter"."""
 
+from datetime import UTC
+
 import pytest
 
 from . import forge
 from .routes import api_routes
 
 LIST_PATHS = sorted(
-    route.path for route in api_routes()
+    route.path
+    for route in api_routes()
     if not route.public and "get" in route.methods and getattr(route.callback, "actions", {}).get("get") == "list"
 ) + ["/api/admin/audit"]
 BAD_VALUES = {
@@ -35,9 +38,10 @@ def test_a_good_page_size_and_an_empty_filter_are_fine(admin_client, path):
     assert admin_client.get(path, {"page_size": "200"}).status_code == 200
 
 
-@pytest.mark.parametrize(("path", "name", "value"), [
-    (path, name, value) for path, names in BAD_VALUES.items() for name, values in names.items() for value in values
-])
+@pytest.mark.parametrize(
+    ("path", "name", "value"),
+    [(path, name, value) for path, names in BAD_VALUES.items() for name, values in names.items() for value in values],
+)
 def test_a_filter_value_of_the_wrong_type_is_a_400(admin_client, path, name, value):
     if path not in LIST_PATHS:
         pytest.fail(f"{path} is no longer a list route; update BAD_VALUES")
@@ -47,21 +51,30 @@ def test_a_filter_value_of_the_wrong_type_is_a_400(admin_client, path, name, val
     assert admin_client.get(path, {name: ""}).status_code == 200  # empty means no filter
 
 
-@pytest.mark.parametrize("path", [
-    "/media/gallery/a.jpg%00.png", "/media/gallery/%00.png", "/media/%00/a.png", "/media/gallery/a%00",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/media/gallery/a.jpg%00.png",
+        "/media/gallery/%00.png",
+        "/media/%00/a.png",
+        "/media/gallery/a%00",
+    ],
+)
 def test_a_nul_byte_in_a_media_path_is_a_404(client, path):
     response = client.get(path)
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("since", "0001-01-01T00:00:00+23:59"),
-    ("until", "9999-12-31T23:59:59-23:59"),
-    ("since", "0001-01-01T00:00:00+00:01"),
-    ("until", "9999-12-31T23:59:59.999999-00:01"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("since", "0001-01-01T00:00:00+23:59"),
+        ("until", "9999-12-31T23:59:59-23:59"),
+        ("since", "0001-01-01T00:00:00+00:01"),
+        ("until", "9999-12-31T23:59:59.999999-00:01"),
+    ],
+)
 def test_an_audit_time_past_the_representable_range_is_a_400_naming_it(admin_client, name, value):
     response = admin_client.get("/api/admin/audit", {name: value})
     assert response.status_code == 400, response.content[:200]
@@ -69,12 +82,15 @@ def test_an_audit_time_past_the_representable_range_is_a_400_naming_it(admin_cli
     assert list(response.json()["errors"]) == [name]
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("since", "0001-01-01T00:00:00+00:00"),
-    ("until", "9999-12-31T23:59:59+00:00"),
-    ("since", "0001-01-01T23:59:00+23:59"),
-    ("until", "9999-12-31T00:00:00-23:59"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("since", "0001-01-01T00:00:00+00:00"),
+        ("until", "9999-12-31T23:59:59+00:00"),
+        ("since", "0001-01-01T23:59:00+23:59"),
+        ("until", "9999-12-31T00:00:00-23:59"),
+    ],
+)
 def test_the_extremes_of_the_range_still_filter(admin_client, name, value):
     assert admin_client.get("/api/admin/audit", {name: value}).status_code == 200
 
@@ -83,7 +99,7 @@ def test_a_time_with_any_offset_filters_by_the_same_instant(admin_client, api_cl
     from datetime import datetime, timedelta, timezone
 
     api_client.post("/api/auth/token", {"username": "offset-probe", "password": "wrong"}, format="json")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     far_east, far_west = timezone(timedelta(hours=23, minutes=59)), timezone(-timedelta(hours=23, minutes=59))
 
     def probes(**query):

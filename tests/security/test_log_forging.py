@@ -41,7 +41,7 @@ FORGED_PATHS = [
     # gunicorn decodes the path: %0a would end the access line and start a forged one.
     "/x%0a127.0.0.1%20%22GET%20/api/admin/audit%20HTTP/1.1%22%20200%2099%201ms%1b[31m",
     "/x%0d%0a" + "%5bINFO%5d%20forged",
-    '/x%22%20200%205%201ms%20%22GET%20/forged',
+    "/x%22%20200%205%201ms%20%22GET%20/forged",
     "/y" + "%e2%80%a8" * 3 + "%c2%9b" + "z" * 400,  # U+2028 three times, then C1 0x9b
 ]
 
@@ -74,8 +74,10 @@ def hostile_server(tmp_path_factory):
         raw_request(server, b"GET /raw\x1b[31m\x07 HTTP/1.1")
         access = live.login(server)["access"]
         audit = requests.get(
-            f"{server.url}/api/admin/audit", params={"action": "login", "page_size": 200},
-            headers={"Authorization": f"Bearer {access}"}, timeout=10,
+            f"{server.url}/api/admin/audit",
+            params={"action": "login", "page_size": 200},
+            headers={"Authorization": f"Bearer {access}"},
+            timeout=10,
         )
         assert audit.status_code == 200
         yield server.output(), audit.json()["results"]
@@ -89,8 +91,9 @@ def test_every_line_of_the_server_output_is_a_record_or_a_continuation(hostile_s
     assert len(lines) > len(HOSTILE_USERNAMES) + len(FORGED_PATHS)
     strays = [line for line in lines if not LINE_LAYOUTS.match(line)]
     assert strays == []
-    assert not any(FORGED_RECORD in line and "\\n" not in line and "\\r" not in line and "\\u2028" not in line
-                   for line in lines)
+    assert not any(
+        FORGED_RECORD in line and "\\n" not in line and "\\r" not in line and "\\u2028" not in line for line in lines
+    )
 
 
 def test_no_control_character_reaches_the_output(hostile_server):
@@ -115,8 +118,10 @@ def test_no_value_runs_past_200_characters(hostile_server):
 def test_forged_paths_stay_on_their_access_line(hostile_server):
     output, _ = hostile_server
     access_lines = [line for line in output.splitlines() if line.startswith('127.0.0.1 "GET /')]
-    assert any(line.startswith('127.0.0.1 "GET /x\\n127.0.0.1 \\"GET /api/admin/audit HTTP/1.1\\" 200 99 1ms\\x1b[31m')
-               for line in access_lines), access_lines
+    assert any(
+        line.startswith('127.0.0.1 "GET /x\\n127.0.0.1 \\"GET /api/admin/audit HTTP/1.1\\" 200 99 1ms\\x1b[31m')
+        for line in access_lines
+    ), access_lines
     assert any('/x\\r\\n[INFO] forged HTTP/1.1" 404' in line for line in access_lines)
     assert any('/x\\" 200 5 1ms \\"GET /forged HTTP/1.1" 404' in line for line in access_lines)
     long_path = next(line for line in access_lines if line.startswith('127.0.0.1 "GET /y'))
@@ -143,13 +148,20 @@ TEST_ONLY_LOGGERS = ("pyasn1",)
 
 def configured_handlers():
     """Return (logger name, handler) for every handler attached in this process (the test tools' own left out)."""
-    loggers = [logging.getLogger(), *(
-        logger for name, logger in logging.Logger.manager.loggerDict.items()
-        if isinstance(logger, logging.Logger) and name.split(".")[0] not in TEST_ONLY_LOGGERS
-    )]
+    loggers = [
+        logging.getLogger(),
+        *(
+            logger
+            for name, logger in logging.Logger.manager.loggerDict.items()
+            if isinstance(logger, logging.Logger) and name.split(".")[0] not in TEST_ONLY_LOGGERS
+        ),
+    ]
     return [
-        (logger.name, handler) for logger in loggers for handler in logger.handlers
-        if not type(handler).__module__.startswith(("_pytest", "tests.")) and not isinstance(handler, logging.NullHandler)
+        (logger.name, handler)
+        for logger in loggers
+        for handler in logger.handlers
+        if not type(handler).__module__.startswith(("_pytest", "tests."))
+        and not isinstance(handler, logging.NullHandler)
     ]
 
 
@@ -160,7 +172,9 @@ def configured_formatters():
 def test_every_configured_handler_escapes():
     handlers = configured_handlers()
     assert handlers, "settings.LOGGING attaches at least the console handler"
-    unescaped = [(name, handler) for name, handler in handlers if not isinstance(handler.formatter, logs.EscapingFormatter)]
+    unescaped = [
+        (name, handler) for name, handler in handlers if not isinstance(handler.formatter, logs.EscapingFormatter)
+    ]
     assert unescaped == []
 
 
@@ -185,7 +199,8 @@ def test_django_s_own_error_record_is_escaped_cut_and_its_traceback_indented(set
     assert len(shown) == logs.MAX_VALUE_LENGTH + 1
     assert continuation and all(line.startswith(logs.CONTINUATION) for line in continuation)
     assert continuation[-2:] == [
-        f"{logs.CONTINUATION}RuntimeError: cannot serve x", f"{logs.CONTINUATION}{FORGED_RECORD}\\x1b[31m"
+        f"{logs.CONTINUATION}RuntimeError: cannot serve x",
+        f"{logs.CONTINUATION}{FORGED_RECORD}\\x1b[31m",
     ]
     # The record itself is left whole for any other handler.
     assert "a" * 5000 in record.getMessage()

@@ -54,7 +54,8 @@ def sources(html):
 def foreign(urls):
     """Return the URLs that leave the origin of the page (http://testserver)."""
     return [
-        url for url in urls
+        url
+        for url in urls
         if urlsplit(url).scheme not in ("", "http") or urlsplit(url).netloc not in ("", "testserver")
     ]
 
@@ -63,8 +64,8 @@ def admin_pages():
     pages = ["/admin/", "/admin/password_change/"]
     for model in admin.site._registry:
         info = (model._meta.app_label, model._meta.model_name)
-        pages.append(reverse("admin:%s_%s_changelist" % info))
-        pages.append(reverse("admin:%s_%s_add" % info))
+        pages.append(reverse("admin:{}_{}_changelist".format(*info)))
+        pages.append(reverse("admin:{}_{}_add".format(*info)))
     return pages
 
 

@@ -144,7 +144,9 @@ def test_an_unguarded_route_would_fail_the_matrix(settings):
     settings.ROOT_URLCONF = "tests.security.urls_canary"
     cases = [(route, method) for route, method in guarded_cases() if "canary" in route.regex]
     assert [(route.path, method) for route, method in cases] == [
-        ("/api/admin/canary/1", "get"), ("/api/admin/canary/1", "head"), ("/api/admin/canary/1", "options"),
+        ("/api/admin/canary/1", "get"),
+        ("/api/admin/canary/1", "head"),
+        ("/api/admin/canary/1", "options"),
     ]
     assert call(APIClient(), cases[0][0], "get").status_code == 200
 
@@ -153,8 +155,9 @@ UNLISTED = ("get", "post", "put", "patch", "delete", "trace")
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("route", [r for r in ROUTES if not r.public and getattr(r.callback, "cls", None)],
-                         ids=lambda r: r.id)
+@pytest.mark.parametrize(
+    "route", [r for r in ROUTES if not r.public and getattr(r.callback, "cls", None)], ids=lambda r: r.id
+)
 def test_methods_a_route_does_not_offer_are_405_even_for_an_admin(admin_user, route):
     token = forge.backend_token(forge.backend_claims(admin_user))
     client = APIClient()
@@ -177,14 +180,17 @@ def _enrolment_route(route):
 
 def test_the_enrolment_routes_exist():
     assert {route.path for route in ROUTES if _enrolment_route(route)} == {
-        "/api/auth/2fa/setup", "/api/auth/2fa/confirm", "/api/auth/2fa/disable", "/api/auth/me", "/api/auth/logout",
+        "/api/auth/2fa/setup",
+        "/api/auth/2fa/confirm",
+        "/api/auth/2fa/disable",
+        "/api/auth/me",
+        "/api/auth/logout",
     }
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("route", "method"), CASES, ids=CASE_IDS)
-def test_with_2fa_required_an_admin_without_it_is_refused_but_on_enrolment_routes(settings, admin_user, route,
-                                                                                  method):
+def test_with_2fa_required_an_admin_without_it_is_refused_but_on_enrolment_routes(settings, admin_user, route, method):
     settings.REQUIRE_ADMIN_2FA = True
     token = forge.backend_token(forge.backend_claims(admin_user))
 

@@ -6,7 +6,6 @@ every rate-limited one 429 with Retry-After, and so on. The last one runs
 Schemathesis with every check against a live gunicorn server.
 """
 
-import json
 import re
 import subprocess
 import sys
@@ -140,30 +139,48 @@ def fuzz_server(tmp_path_factory):
 def _summary(output):
     """Return the SUMMARY section of Schemathesis' output."""
     start = output.rfind("SUMMARY")
-    return output[output.rfind("\n", 0, start) + 1:].strip() if start != -1 else output[-3000:]
+    return output[output.rfind("\n", 0, start) + 1 :].strip() if start != -1 else output[-3000:]
 
 
 def test_schemathesis_finds_nothing(fuzz_server, tmp_path):
     server, token, directory = fuzz_server
     command = [
-        sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG),
-        "run", f"{server.url}/api/schema?format=json",
-        "--seed", str(FUZZ_SEED),
-        "--max-examples", str(FUZZ_MAX_EXAMPLES),
-        "--workers", "1",
-        "--header", f"Authorization: Bearer {token}",
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "--config-file",
+        str(CONFIG),
+        "run",
+        f"{server.url}/api/schema?format=json",
+        "--seed",
+        str(FUZZ_SEED),
+        "--max-examples",
+        str(FUZZ_MAX_EXAMPLES),
+        "--workers",
+        "1",
+        "--header",
+        f"Authorization: Bearer {token}",
         # Logout (one or all sessions) revokes the very token the fuzzer sends; test_auth_api and
         # test_login_sessions_api cover them.
-        "--exclude-path", "/api/auth/logout",
-        "--exclude-path", "/api/auth/logout-all",
+        "--exclude-path",
+        "/api/auth/logout",
+        "--exclude-path",
+        "/api/auth/logout-all",
         # Its stateful phase feeds the username from /api/auth/me and the session ids from
         # /api/auth/sessions to these, ending its own login.
-        "--exclude-path", "/api/admin/users/{username}/logout-all",
-        "--exclude-path", "/api/auth/sessions/{session_id}",
+        "--exclude-path",
+        "/api/admin/users/{username}/logout-all",
+        "--exclude-path",
+        "/api/auth/sessions/{session_id}",
         # Every text field refuses NUL (DRF); the schema's `type: string` cannot say so.
-        "--generation-allow-x00", "false",
-        "--request-timeout", "30",
-        "--report", "junit", "--report-dir", str(tmp_path),
+        "--generation-allow-x00",
+        "false",
+        "--request-timeout",
+        "30",
+        "--report",
+        "junit",
+        "--report-dir",
+        str(tmp_path),
         "--no-color",
     ]
     started = time.monotonic()

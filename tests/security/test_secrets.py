@@ -37,7 +37,9 @@ def listed_secrets():
 
 
 def weak_keys():
-    listed = next(s for s in listed_secrets() if len(s.encode()) >= MIN_KEY_BYTES and not s.lower().startswith("change-me"))
+    listed = next(
+        s for s in listed_secrets() if len(s.encode()) >= MIN_KEY_BYTES and not s.lower().startswith("change-me")
+    )
     return {
         # One byte short of the minimum, otherwise random-looking: only the length refuses it.
         "short": "k9Qw" * ((MIN_KEY_BYTES - 1) // 4) + "x" * ((MIN_KEY_BYTES - 1) % 4),
@@ -118,8 +120,9 @@ def test_server_starts_with_the_test_keys(tmp_path):
 @pytest.mark.django_db
 def test_issued_tokens_resist_the_known_secrets_list(admin_user):
     candidates = listed_secrets()
-    response = APIClient().post("/api/auth/token", {"username": admin_user.username, "password": TEST_PASSWORD},
-                                format="json")
+    response = APIClient().post(
+        "/api/auth/token", {"username": admin_user.username, "password": TEST_PASSWORD}, format="json"
+    )
     assert response.status_code == 200, response.content
     refresh = RefreshToken.for_user(admin_user)
     issued = [response.json()["access"], response.json()["refresh"], str(refresh), str(refresh.access_token)]

@@ -17,8 +17,9 @@ def test_every_named_test_exists():
     text = (ROOT / "SECURITY.md").read_text()
     named = NODE_ID.findall(text)
     assert len(named) >= 30
-    missing = [f"{path}::{name}" for path, name in named
-               if not (ROOT / path).is_file() or name not in _functions(ROOT / path)]
+    missing = [
+        f"{path}::{name}" for path, name in named if not (ROOT / path).is_file() or name not in _functions(ROOT / path)
+    ]
     assert missing == []
 
 

@@ -109,8 +109,9 @@ def test_alg_none_refused(user, target, spelling, signed):
 @pytest.mark.parametrize("algorithm", ["HS384", "HS512"])
 @pytest.mark.parametrize("target", TARGETS)
 def test_other_hmac_algorithms_refused_even_with_the_right_key(user, target, algorithm):
-    token = forge.hmac_sign({"alg": algorithm, "typ": "JWT"}, forge.backend_claims(user, KIND[target]),
-                            settings.JWT_SECRET_KEY)
+    token = forge.hmac_sign(
+        {"alg": algorithm, "typ": "JWT"}, forge.backend_claims(user, KIND[target]), settings.JWT_SECRET_KEY
+    )
     assert_refused(present(target, token), token)
 
 
@@ -147,12 +148,21 @@ def key_choosing_tokens(keys, key_server, claims):
         "jku-hs256": forge.hmac_sign({"alg": "HS256", "jku": f"{key_server.url}/jwks.json"}, claims, b"attacker"),
         "kid-path-traversal": forge.hmac_sign({"alg": "HS256", "kid": "../../../../../dev/null"}, claims, b""),
         "kid-sql-injection": forge.hmac_sign({"alg": "HS256", "kid": "x' UNION SELECT 'key"}, claims, b"key"),
-        "kid-names-the-frontend-key": forge.hmac_sign({"alg": "HS256", "kid": "JWT_SECRET"}, claims, settings.JWT_SECRET),
+        "kid-names-the-frontend-key": forge.hmac_sign(
+            {"alg": "HS256", "kid": "JWT_SECRET"}, claims, settings.JWT_SECRET
+        ),
     }
 
 
-KEY_HEADERS = ["jwk-embedded", "jku", "x5u", "jku-hs256", "kid-path-traversal", "kid-sql-injection",
-               "kid-names-the-frontend-key"]
+KEY_HEADERS = [
+    "jwk-embedded",
+    "jku",
+    "x5u",
+    "jku-hs256",
+    "kid-path-traversal",
+    "kid-sql-injection",
+    "kid-names-the-frontend-key",
+]
 
 
 @pytest.mark.parametrize("attack", KEY_HEADERS)
@@ -306,10 +316,17 @@ def test_role_must_be_exactly_admin(user, kind, variant):
 ISSUER, AUDIENCE = "https://admin.example.com", "adbot-admin"
 
 
-@pytest.mark.parametrize("claims", [
-    {"iss": "https://evil.example.com"}, {"iss": None}, {"aud": "another-service"}, {"aud": None},
-    {"aud": ["another-service"]},
-], ids=["wrong-iss", "no-iss", "wrong-aud", "no-aud", "aud-list-without-ours"])
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"iss": "https://evil.example.com"},
+        {"iss": None},
+        {"aud": "another-service"},
+        {"aud": None},
+        {"aud": ["another-service"]},
+    ],
+    ids=["wrong-iss", "no-iss", "wrong-aud", "no-aud", "aud-list-without-ours"],
+)
 def test_frontend_issuer_and_audience_are_checked(settings, claims):
     settings.JWT_ISSUER, settings.JWT_AUDIENCE = ISSUER, AUDIENCE
     good = forge.frontend_token(forge.frontend_claims(iss=ISSUER, aud=AUDIENCE))
@@ -341,14 +358,26 @@ def test_token_in_a_cookie_or_the_body_does_not_authenticate(user):
     token = honest(user, "access")
     client = APIClient()
     client.cookies["access_token"] = token
-    assert_refused(client.post("/api/auth/logout", {"access_token": token, "token": token}, format="json"),
-                   token, allowed=(401,))
+    assert_refused(
+        client.post("/api/auth/logout", {"access_token": token, "token": token}, format="json"), token, allowed=(401,)
+    )
 
 
-@pytest.mark.parametrize("header", [
-    "Bearer", "Bearer ", "bearer {t}", "Basic {t}", "Token {t}", "JWT {t}", "Bearer {t} extra", "{t}",
-    "Bearer {t},Bearer {t}", "Bearer {t}\x00",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer",
+        "Bearer ",
+        "bearer {t}",
+        "Basic {t}",
+        "Token {t}",
+        "JWT {t}",
+        "Bearer {t} extra",
+        "{t}",
+        "Bearer {t},Bearer {t}",
+        "Bearer {t}\x00",
+    ],
+)
 def test_malformed_authorization_headers_refused(user, header):
     token = honest(user, "access")
     response = APIClient().get(ADMIN_ROUTE, HTTP_AUTHORIZATION=header.format(t=token))
@@ -383,11 +412,13 @@ def test_frontend_token_signed_with_a_backend_fallback_refused(target, with_kid)
 @pytest.mark.parametrize("target", TARGETS)
 def test_a_kid_naming_a_configured_key_does_not_admit_another_signature(user, target, kid_names):
     """A real kid with the attacker's MAC, or with the MAC of a different configured key."""
-    named = {"current-backend-key": settings.JWT_SECRET_KEY, "backend-fallback": BACKEND_FALLBACKS[0],
-             "frontend-fallback": FRONTEND_FALLBACKS[0]}[kid_names]
+    named = {
+        "current-backend-key": settings.JWT_SECRET_KEY,
+        "backend-fallback": BACKEND_FALLBACKS[0],
+        "frontend-fallback": FRONTEND_FALLBACKS[0],
+    }[kid_names]
     claims = forge.backend_claims(user, KIND[target])
-    for key in (forge.new_key(), BACKEND_FALLBACKS[1] if named != BACKEND_FALLBACKS[1] else
-                settings.JWT_SECRET_KEY):
+    for key in (forge.new_key(), BACKEND_FALLBACKS[1] if named != BACKEND_FALLBACKS[1] else settings.JWT_SECRET_KEY):
         token = forge.hmac_sign({"alg": "HS256", "typ": "JWT", "kid": kid_of(named)}, claims, key)
         assert_refused(present(target, token), token)
 
@@ -395,8 +426,9 @@ def test_a_kid_naming_a_configured_key_does_not_admit_another_signature(user, ta
 @pytest.mark.parametrize("spelling", NONE_SPELLINGS)
 @pytest.mark.parametrize("target", TARGETS)
 def test_alg_none_with_the_kid_of_a_fallback_refused(user, target, spelling):
-    token = forge.assemble({"alg": spelling, "typ": "JWT", "kid": kid_of(BACKEND_FALLBACKS[0])},
-                           forge.backend_claims(user, KIND[target]))
+    token = forge.assemble(
+        {"alg": spelling, "typ": "JWT", "kid": kid_of(BACKEND_FALLBACKS[0])}, forge.backend_claims(user, KIND[target])
+    )
     assert_refused(present(target, token), token)
 
 
@@ -404,8 +436,9 @@ def test_alg_none_with_the_kid_of_a_fallback_refused(user, target, spelling):
 def test_tokens_of_a_fallback_are_honest_only_while_it_is_configured(user, key_ring, target):
     """The control for the rotation attacks: a fallback's own token works exactly when fallbacks are set."""
     key = BACKEND_FALLBACKS[0]
-    token = forge.hmac_sign({"alg": "HS256", "typ": "JWT", "kid": kid_of(key)},
-                            forge.backend_claims(user, KIND[target]), key)
+    token = forge.hmac_sign(
+        {"alg": "HS256", "typ": "JWT", "kid": kid_of(key)}, forge.backend_claims(user, KIND[target]), key
+    )
     response = present(target, token)
     if key_ring == "with-fallbacks":
         assert response.status_code == 200, response.content

@@ -23,7 +23,8 @@ from .routes import guarded_cases
 # logout (204), not an attack.
 BODY_OPTIONAL = {"/api/auth/logout", "/api/auth/logout-all"}
 WRITE_CASES = [
-    (route, method) for route, method in guarded_cases()
+    (route, method)
+    for route, method in guarded_cases()
     if method in ("post", "put", "patch") and route.path not in BODY_OPTIONAL
 ]
 WRITE_IDS = [f"{method.upper()} {route.id}" for route, method in WRITE_CASES]
@@ -35,15 +36,19 @@ def multipart(parts, boundary):
     chunks = []
     for name, filename, content in parts:
         disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
-        chunks.append(f"--{boundary}\r\nContent-Disposition: {disposition}\r\n"
-                      "Content-Type: application/octet-stream\r\n\r\n".encode("utf-8", "surrogateescape"))
+        chunks.append(
+            f"--{boundary}\r\nContent-Disposition: {disposition}\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n".encode("utf-8", "surrogateescape")
+        )
         chunks.append(content + b"\r\n")
     chunks.append(f"--{boundary}--\r\n".encode())
     return b"".join(chunks)
 
 
 def row_counts():
-    return {model._meta.label: model.objects.count() for app in DATA_APPS for model in apps.get_app_config(app).get_models()}
+    return {
+        model._meta.label: model.objects.count() for app in DATA_APPS for model in apps.get_app_config(app).get_models()
+    }
 
 
 def files_under(*folders):
@@ -96,8 +101,13 @@ def test_hostile_multipart_is_refused_and_leaves_nothing(admin_client, nothing_l
 @pytest.mark.parametrize(("route", "method"), WRITE_CASES, ids=WRITE_IDS)
 @pytest.mark.parametrize("content_type", ["multipart/form-data; boundary=b", "application/json"])
 def test_a_1_gb_declared_length_is_refused_unread(admin_client, nothing_left_behind, route, method, content_type):
-    response = admin_client.generic(method.upper(), route.path, b"--b--\r\n" if "multipart" in content_type else b"{}",
-                                    content_type=content_type, CONTENT_LENGTH=str(1 << 30))
+    response = admin_client.generic(
+        method.upper(),
+        route.path,
+        b"--b--\r\n" if "multipart" in content_type else b"{}",
+        content_type=content_type,
+        CONTENT_LENGTH=str(1 << 30),
+    )
     assert response.status_code == 413, response.content[:300]
     assert response.json()["code"] == "payload_too_large"
 
@@ -187,8 +197,9 @@ def test_a_1_gb_declared_length_is_answered_at_once(socket_server):
     server, token, directory = socket_server
     for path in live_post_paths():
         for content_type in ("multipart/form-data; boundary=b", "application/json"):
-            status, elapsed = raw_request(server, token, "POST", path,
-                                          {"Content-Type": content_type, "Content-Length": str(1 << 30)}, [b"{}"])
+            status, elapsed = raw_request(
+                server, token, "POST", path, {"Content-Type": content_type, "Content-Length": str(1 << 30)}, [b"{}"]
+            )
             assert status == 413, (path, content_type, status)
             assert elapsed < 2, (path, elapsed)
     assert_clean(server, token, directory)

@@ -39,8 +39,10 @@ def test_parallel_overwrites_of_one_name_all_succeed_or_conflict(sqlite_server, 
         content = source.read_bytes()
         start.wait()
         return requests.post(
-            f"{sqlite_server.url}/api/admin/sessions/upload?overwrite=true", headers=headers,
-            files={"file": (NAME, content, "application/octet-stream")}, timeout=60,
+            f"{sqlite_server.url}/api/admin/sessions/upload?overwrite=true",
+            headers=headers,
+            files={"file": (NAME, content, "application/octet-stream")},
+            timeout=60,
         )
 
     statuses = []

@@ -12,7 +12,11 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
-PG_BIN = Path("/usr/lib/postgresql") / (sorted(os.listdir("/usr/lib/postgresql"))[-1] if os.path.isdir("/usr/lib/postgresql") else "15") / "bin"
+PG_BIN = (
+    Path("/usr/lib/postgresql")
+    / (sorted(os.listdir("/usr/lib/postgresql"))[-1] if os.path.isdir("/usr/lib/postgresql") else "15")
+    / "bin"
+)
 
 
 def free_port():
@@ -43,14 +47,19 @@ class AppServer:
         full_env = {**os.environ, **env, "BIND": f"127.0.0.1:{self.port}", "WEB_CONCURRENCY": "1"}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
-            cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=full_env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         try:
-            wait_until(lambda: requests.get(f"{self.url}/api/health", timeout=2).status_code in (200, 503),
-                       what=f"gunicorn on {self.port}")
+            wait_until(
+                lambda: requests.get(f"{self.url}/api/health", timeout=2).status_code in (200, 503),
+                what=f"gunicorn on {self.port}",
+            )
         except TimeoutError:
             self.stop()
-            raise RuntimeError(f"gunicorn did not start:\n{self.output()}")
+            raise RuntimeError(f"gunicorn did not start:\n{self.output()}") from None
 
     def output(self):
         return Path(self.log.name).read_text(errors="replace")
@@ -76,9 +85,20 @@ class RedisServer:
 
     def start(self):
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             *self.options],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                *self.options,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_until(self._answers, what="redis-server")
 
@@ -108,13 +128,24 @@ class PostgresCluster:
         self.url = f"postgres://postgres@127.0.0.1:{self.port}/adbot"
 
     def _as_postgres(self, *args):
-        subprocess.run(["runuser", "-u", "postgres", "--", *map(str, args)], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *map(str, args)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
 
     def start(self):
         self._as_postgres(
-            PG_BIN / "pg_ctl", "-D", self.data, "-l", self.directory / "log", "-w", "start",
-            "-o", f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1",
+            PG_BIN / "pg_ctl",
+            "-D",
+            self.data,
+            "-l",
+            self.directory / "log",
+            "-w",
+            "start",
+            "-o",
+            f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1",
         )
 
     def stop(self):

@@ -1,9 +1,10 @@
 """What the app does while Redis or PostgreSQL is down, and that it heals by itself."""
 
+from datetime import UTC, datetime, timedelta
+
 import jwt
 import pytest
 import requests
-from datetime import datetime, timedelta, timezone
 
 from adbot_admin.tests.factories import TEST_PASSWORD, UserFactory
 
@@ -25,8 +26,7 @@ def private_postgres():
 
 
 def frontend_token(settings):
-    claims = {"sub": 7, "email": "ops@example.com", "role": "admin",
-              "exp": datetime.now(timezone.utc) + timedelta(minutes=10)}
+    claims = {"sub": 7, "email": "ops@example.com", "role": "admin", "exp": datetime.now(UTC) + timedelta(minutes=10)}
     return jwt.encode(claims, settings.JWT_SECRET, algorithm="HS256")
 
 
@@ -59,7 +59,9 @@ def test_redis_down_login_fails_closed_reads_go_on_and_service_heals(shared_serv
     assert "Traceback" not in server.output()
 
 
-def test_logout_made_while_redis_was_down_still_holds_after_it_returns(shared_services, private_redis, admin_api_client):
+def test_logout_made_while_redis_was_down_still_holds_after_it_returns(
+    shared_services, private_redis, admin_api_client
+):
     server = AppServer({**shared_services, "CACHE_URL": private_redis.url})
     try:
         headers = {"Authorization": f"Bearer {admin_api_client.tokens['access']}"}
@@ -104,8 +106,12 @@ def test_postgres_down_answers_503_and_heals_without_restart(shared_services, pr
     from .servers import ROOT
 
     env = {**shared_services, "DATABASE_URL": private_postgres.url}
-    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT,
-                   env={**__import__("os").environ, **env}, check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env={**__import__("os").environ, **env},
+        check=True,
+    )
     server = AppServer(env)
     try:
         headers = {"Authorization": f"Bearer {frontend_token(settings)}"}
@@ -149,8 +155,9 @@ def test_full_disk_during_upload_keeps_no_file_and_no_row(shared_services, tiny_
         assert source.stat().st_size > 256 * 1024
         headers = {"Authorization": f"Bearer {admin_api_client.tokens['access']}"}
         with source.open("rb") as handle:
-            response = requests.post(f"{server.url}/api/admin/sessions", headers=headers,
-                                     files={"file": ("big.session", handle)}, timeout=30)
+            response = requests.post(
+                f"{server.url}/api/admin/sessions", headers=headers, files={"file": ("big.session", handle)}, timeout=30
+            )
         assert response.status_code == 507
         assert response.json()["code"] == "insufficient_storage"
         assert list(tiny_disk.iterdir()) == []

@@ -21,8 +21,9 @@ def test_login_budget_is_shared_across_processes(shared_services):
     # A day's window: eight slow bcrypt checks never straddle the window's edge, as they could a minute's.
     servers = [AppServer({**shared_services, "RATELIMIT_LOGIN": "5/d"}) for _ in range(2)]
     try:
-        statuses = [login(server, "wrong password").status_code
-                    for server in itertools.islice(itertools.cycle(servers), 8)]
+        statuses = [
+            login(server, "wrong password").status_code for server in itertools.islice(itertools.cycle(servers), 8)
+        ]
     finally:
         for server in servers:
             server.stop()
@@ -36,7 +37,9 @@ def test_logout_on_one_process_is_honoured_by_the_other_at_once(app_servers):
     headers = {"Authorization": f"Bearer {tokens['access']}"}
     assert requests.get(f"{second.url}/api/auth/me", headers=headers, timeout=5).status_code == 200
 
-    response = requests.post(f"{first.url}/api/auth/logout", json={"refresh": tokens["refresh"]}, headers=headers, timeout=5)
+    response = requests.post(
+        f"{first.url}/api/auth/logout", json={"refresh": tokens["refresh"]}, headers=headers, timeout=5
+    )
     assert response.status_code == 204
 
     me = requests.get(f"{second.url}/api/auth/me", headers=headers, timeout=5)
@@ -48,20 +51,28 @@ def test_logout_on_one_process_is_honoured_by_the_other_at_once(app_servers):
 
 def _upload(server, headers, path, name):
     with open(path, "rb") as handle:
-        return requests.post(f"{server.url}/api/admin/sessions", headers=headers,
-                             files={"file": (name, handle, "application/octet-stream")}, timeout=30)
+        return requests.post(
+            f"{server.url}/api/admin/sessions",
+            headers=headers,
+            files={"file": (name, handle, "application/octet-stream")},
+            timeout=30,
+        )
 
 
 def test_concurrent_uploads_through_both_processes_all_land_intact(app_servers, admin_api_client, tmp_path, settings):
     settings_headers = {"Authorization": f"Bearer {admin_api_client.tokens['access']}"}
     sources = [session_files.telethon_session(tmp_path, name=f"acct{i}.session") for i in range(8)]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        responses = list(pool.map(
-            lambda item: _upload(app_servers[item[0] % 2], settings_headers, item[1], item[1].name),
-            enumerate(sources),
-        ))
+        responses = list(
+            pool.map(
+                lambda item: _upload(app_servers[item[0] % 2], settings_headers, item[1], item[1].name),
+                enumerate(sources),
+            )
+        )
     assert [r.status_code for r in responses] == [201] * 8, [r.text for r in responses]
-    listing = requests.get(f"{app_servers[0].url}/api/admin/sessions?page_size=50", headers=settings_headers, timeout=5).json()
+    listing = requests.get(
+        f"{app_servers[0].url}/api/admin/sessions?page_size=50", headers=settings_headers, timeout=5
+    ).json()
     by_name = {row["filename"]: row for row in listing["results"]}
     for source in sources:
         stored = settings.SESSIONS_DIR / source.name
@@ -78,10 +89,12 @@ def test_concurrent_uploads_of_one_name_have_one_winner(app_servers, admin_api_c
         folder.mkdir()
         sources.append(session_files.telethon_session(folder, name="same.session"))
     with ThreadPoolExecutor(max_workers=6) as pool:
-        responses = list(pool.map(
-            lambda item: _upload(app_servers[item[0] % 2], headers, item[1], "same.session"),
-            enumerate(sources),
-        ))
+        responses = list(
+            pool.map(
+                lambda item: _upload(app_servers[item[0] % 2], headers, item[1], "same.session"),
+                enumerate(sources),
+            )
+        )
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [201] + [409] * 5, [r.text for r in responses]
     winner = sources[[r.status_code for r in responses].index(201)]
@@ -95,16 +108,24 @@ def test_a_deactivation_from_a_shell_is_refused_by_every_process_at_once(app_ser
     UserFactory(username="alice", is_staff=True)
     tokens = login(app_servers[0], TEST_PASSWORD).json()
     headers = {"Authorization": f"Bearer {tokens['access']}"}
-    assert all(requests.get(f"{s.url}/api/admin/audit", headers=headers, timeout=5).status_code == 200
-               for s in app_servers)
+    assert all(
+        requests.get(f"{s.url}/api/admin/audit", headers=headers, timeout=5).status_code == 200 for s in app_servers
+    )
 
-    manage(shared_services, "shell", "-c", (
-        "from django.contrib.auth import get_user_model; "
-        "get_user_model().objects.filter(username='alice').update(is_staff=False)"
-    ))
+    manage(
+        shared_services,
+        "shell",
+        "-c",
+        (
+            "from django.contrib.auth import get_user_model; "
+            "get_user_model().objects.filter(username='alice').update(is_staff=False)"
+        ),
+    )
 
-    assert [requests.get(f"{s.url}/api/admin/audit", headers=headers, timeout=5).status_code
-            for s in app_servers] == [403, 403]
+    assert [requests.get(f"{s.url}/api/admin/audit", headers=headers, timeout=5).status_code for s in app_servers] == [
+        403,
+        403,
+    ]
 
 
 def test_concurrent_refreshes_through_both_processes_have_exactly_one_winner(app_servers):

@@ -41,8 +41,9 @@ class Command(BaseCommand):
             new_current = secrets.token_urlsafe(48)
             assert key_problem(new_current) is None
             if "," in current:
-                raise CommandError(f"{name} holds a comma, so it cannot be listed in {fallbacks_name}; "
-                                   "replace it by hand.")
+                raise CommandError(
+                    f"{name} holds a comma, so it cannot be listed in {fallbacks_name}; replace it by hand."
+                )
             new_fallbacks = [key for key in [current, *fallbacks] if key]
         values = {name: new_current, fallbacks_name: ",".join(new_fallbacks)}
         if write is None:
@@ -83,8 +84,10 @@ class Command(BaseCommand):
         if retire is None:
             self.stdout.write(f"{name}={new}")
             if old:
-                self.stdout.write(f"# {fallbacks_name}: put the old {name} (kid {key_id(old)}) first, "
-                                  f"keeping the others in order; its kids become: {kids}.")
+                self.stdout.write(
+                    f"# {fallbacks_name}: put the old {name} (kid {key_id(old)}) first, "
+                    f"keeping the others in order; its kids become: {kids}."
+                )
         else:
             self.stdout.write(f"# {fallbacks_name}: remove the key with kid {retire}; its kids become: {kids}.")
         self.stdout.write("# The keys already in use are not printed; --write PATH rewrites a .env file with them.")
@@ -104,9 +107,19 @@ class Command(BaseCommand):
         if frontend and retire is None:
             steps += " Then give the frontend the new JWT_SECRET."
         if retire is None and fallbacks:
-            wait = "FRONTEND_TOKEN_MAX_AGE seconds after the frontend switched" if frontend else (
-                "REFRESH_TOKEN_EXPIRE_MINUTES (the longest token lifetime)")
-            command = " ".join(["python manage.py rotate_jwt_key", *(["--frontend"] if frontend else []),
-                                "--retire", key_id(fallbacks[0]), *(["--write", write] if write else [])])
+            wait = (
+                "FRONTEND_TOKEN_MAX_AGE seconds after the frontend switched"
+                if frontend
+                else ("REFRESH_TOKEN_EXPIRE_MINUTES (the longest token lifetime)")
+            )
+            command = " ".join(
+                [
+                    "python manage.py rotate_jwt_key",
+                    *(["--frontend"] if frontend else []),
+                    "--retire",
+                    key_id(fallbacks[0]),
+                    *(["--write", write] if write else []),
+                ]
+            )
             steps += f" Retire the old key after {wait}: `{command}`"
         return steps

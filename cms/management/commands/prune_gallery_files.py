@@ -14,8 +14,13 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--older-than", type=int, default=60, metavar="MINUTES",
-                            help="Spare files younger than this many minutes (an upload may still be committing).")
+        parser.add_argument(
+            "--older-than",
+            type=int,
+            default=60,
+            metavar="MINUTES",
+            help="Spare files younger than this many minutes (an upload may still be committing).",
+        )
 
     def handle(self, *args, older_than, **options):
         if older_than < 1:
