@@ -62,10 +62,17 @@ APPEND_SLASH = False
 # ------------------------------------------------------------------------------
 # https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
-# Persistent connections with a health check: a restarted database heals
-# without restarting the app.
+# Persistent connections. No per-request health check (on PostgreSQL a
+# `SELECT 1` before each request's first query): the first statement of a
+# request asks again on a fresh connection when the old one died, so a restarted
+# database still heals without restarting the app (adbot_admin/statements.py).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # psycopg prepares a server-bound statement after this many runs on a connection.
+    # Only statements.py binds server-side; Django's ORM queries are bound client-side and never prepared.
+    # A transaction-mode PgBouncer needs max_prepared_statements set.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Concurrent writers wait their turn instead of failing with "database is

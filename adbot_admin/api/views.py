@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 from django.core.cache import cache
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.permissions import AllowAny
@@ -14,7 +14,7 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 from rest_framework_simplejwt.views import TokenViewBase
 
-from .. import auth_state, services
+from .. import auth_state, services, statements
 from ..audit import record
 from ..login_sessions import access_lifetime_seconds, login_session_start, refresh_token_rotate
 from ..models import AuditEvent, AuthMethod, LoginSession, Outcome, Scope
@@ -249,8 +249,7 @@ def _probe(check):
 
 
 def _database_ok():
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+    statements.fetchone("SELECT 1", [])
 
 
 def _cache_ok():
