@@ -124,24 +124,30 @@ INSTALLED_APPS = [
     "cms",
 ]
 
+# The JSON API (/api/, but its docs page) passes the admin site's layers by:
+# sessions, `request.user`, OTP, messages, X-Frame-Options and the CSP serve
+# HTML pages only (adbot_admin/site_middleware.py). CORS works only when
+# CORS_ALLOWED_ORIGINS lists an origin (adbot_admin/cors.py).
 MIDDLEWARE = [
     # Before anything reads the Host or the body: an overlong Host and a huge
     # declared Content-Length are refused unread.
     "adbot_admin.api.request_limits.RequestLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "corsheaders.middleware.CorsMiddleware",
+    "adbot_admin.cors.ConfiguredCorsMiddleware",
     # Before sessions, CSRF and authentication: a refused address costs no password check.
     "adbot_admin.ip_allowlist.AdminIpAllowlistMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "adbot_admin.site_middleware.SiteSessionMiddleware",
+    # Refuses a Host outside ALLOWED_HOSTS (400), on every path.
     "django.middleware.common.CommonMiddleware",
+    # The admin site's forms and the API's cookie endpoints (which call its check themselves).
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "adbot_admin.site_middleware.SiteAuthenticationMiddleware",
     # The admin site's session remembers which TOTP device verified its login (request.user.is_verified()).
-    "django_otp.middleware.OTPMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "adbot_admin.api.content_security_policy.ContentSecurityPolicyMiddleware",
+    "adbot_admin.site_middleware.SiteOTPMiddleware",
+    "adbot_admin.site_middleware.SiteMessageMiddleware",
+    "adbot_admin.site_middleware.SiteXFrameOptionsMiddleware",
+    "adbot_admin.site_middleware.SiteContentSecurityPolicyMiddleware",
 ]
 
 TEMPLATES = [
@@ -307,7 +313,8 @@ REST_FRAMEWORK = {
         "adbot_admin.api.authentication.AdminJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["adbot_admin.api.permissions.IsAdminRole"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's JSON, byte for byte, written by orjson (api/renderers.py).
+    "DEFAULT_RENDERER_CLASSES": ["adbot_admin.api.renderers.OrjsonRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         # DRF's, refusing JSON nested past any request of this API (a 400, not a RecursionError).
         "adbot_admin.api.parsers.JSONParser",
