@@ -18,7 +18,7 @@ from .. import archives, imports, services, strings
 from ..models import ApiPair, SessionFile
 from ..storage import NAME_REGEX
 from . import serializers
-from .filters import SessionFileFilterSet
+from .filters import ApiPairFilterSet, SessionFileFilterSet
 from .parsers import SessionArchiveParser, SessionFileParser, client_file_name
 
 SESSION_NOT_FOUND = OpenApiResponse(description="No session file with this name.")
@@ -358,7 +358,7 @@ class ApiPairViewSet(
     serializer_class = serializers.ApiPairSerializer
     lookup_value_regex = r"\d+"
     parser_classes = [JSONParser]
-    filterset_fields = ["is_active"]
+    filterset_class = ApiPairFilterSet
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_serializer_class(self):
