@@ -180,7 +180,16 @@ class Bench:
 
     # --- load -------------------------------------------------------------------
     def wrk(self, path, *, headers=None, connections=8, duration=None, script=None):
-        args = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{duration or self.duration}s", "--latency"]
+        # A 30 s timeout: wrk's default (2 s) leaves a slower path with no latency at all.
+        args = [
+            "wrk",
+            f"-t{min(2, connections)}",
+            f"-c{connections}",
+            f"-d{duration or self.duration}s",
+            "--timeout",
+            "30s",
+            "--latency",
+        ]
         for name, value in (headers or {}).items():
             args += ["-H", f"{name}: {value}"]
         if script:
@@ -417,7 +426,10 @@ def goal_values(results):
     for name in ("sessions", "audit"):
         if f"{name} deep page" in growth:
             deep, first = growth[f"{name} deep page"], growth[f"{name} first page"]
-            values[f"{name} deep page"] = deep["p50_ms_large"] / first["p50_ms_large"]
+            # No latency means no request finished within wrk's timeout.
+            values[f"{name} deep page"] = (
+                deep["p50_ms_large"] / first["p50_ms_large"] if deep["p50_ms_large"] else float("inf")
+            )
     return values
 
 

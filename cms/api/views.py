@@ -167,13 +167,14 @@ def _last_modified(request):
 class PublicGalleryView(PublicMixin, APIView):
     """Published images in gallery order, for anyone; answers revalidations from the revision row alone.
 
-    The answer's bytes are rendered once per revision, with a marker where each
-    URL's origin goes, and kept (the latest revision in each process, and in
-    the cache for the other processes); each answer puts its own origin (or
-    PUBLIC_BASE_URL) in place of the markers. So whatever Host headers arrive,
-    one copy is held, and a 200 costs the revision read and a join.
+    The rendered list (with paths, not absolute URLs) is cached once per
+    revision, so the cache holds one copy whatever Host headers arrive; each
+    answer puts its own origin in front of the paths.
     """
 
+    # The cached copy is the answer's bytes, with a marker where each URL's
+    # origin goes (`_body`), kept for the latest revision in each process and in
+    # the cache for the others: a 200 costs the revision read and a join.
     @extend_schema(
         summary="The public gallery",
         responses={

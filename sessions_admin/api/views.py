@@ -19,6 +19,7 @@ from ..models import ApiPair, SessionFile
 from ..storage import NAME_REGEX
 from . import serializers
 from .filters import ApiPairFilterSet, SessionFileFilterSet
+from .pagination import SessionFilePagination
 from .parsers import SessionArchiveParser, SessionFileParser, client_file_name
 
 SESSION_NOT_FOUND = OpenApiResponse(description="No session file with this name.")
@@ -119,6 +120,22 @@ class SessionFileViewSet(
     lookup_value_regex = NAME_REGEX
     parser_classes = [SessionFileParser]
     filterset_class = SessionFileFilterSet
+    pagination_class = SessionFilePagination
+
+    def get_queryset(self):
+        if self.action == "list":
+            # The page's API pairs are looked up once for the whole page (list), not per row.
+            return SessionFile.objects.all()
+        return super().get_queryset()
+
+    def list(self, request, *args, **kwargs):
+        rows = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        api_ids = {row.api_id for row in rows if row.api_id is not None}
+        # api_id is unique among pairs; an empty set asks the database nothing.
+        pairs = dict(ApiPair.objects.filter(api_id__in=api_ids).order_by().values_list("api_id", "pk"))
+        for row in rows:
+            row.api_pair_id = pairs.get(row.api_id)
+        return self.get_paginated_response(self.get_serializer(rows, many=True).data)
 
     def get_parsers(self):
         # PATCH bodies are JSON; every other write here declares its own parser.
