@@ -68,6 +68,8 @@ class SessionFilePagination(StandardPagination):
 
     @staticmethod
     def _page(queryset, offset, size):
+        if not offset:
+            return list(queryset[:size])
         # The deferred join: the page's ids from the index only, then those rows.
         ids = queryset.values("id")[offset : offset + size]
         return list(queryset.model.objects.filter(id__in=ids).order_by(*queryset.query.order_by))
