@@ -1,0 +1,75 @@
+"""The second outside probe (issue 20), replayed over HTTP against a live gunicorn.
+
+One server on a private SQLite database and the local-memory cache (the
+embedded defaults) serves the whole module; each test works on its own user.
+"""
+
+import pytest
+import requests
+
+from . import forge, live
+
+TIMEOUT = 30
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    app = live.start(tmp_path_factory.mktemp("probe"), **live.GENEROUS_LIMITS)
+    yield app
+    app.stop()
+
+
+def deeply_nested_token(depth=1000):
+    """Return a token whose header is JSON nested `depth` levels deep (json.loads gives up with RecursionError)."""
+    header = '{"a":' * depth + "1" + "}" * depth
+    token = f"{forge.b64url(header)}.{forge.segment({'sub': 'x', 'exp': 2**31})}.{forge.b64url(b'signature')}"
+    forge.register(token)
+    return token
+
+
+def csrf_pair():
+    # Django accepts any 32-character alphanumeric secret as a csrftoken cookie.
+    secret = "a" * 32
+    return {"csrftoken": secret}, {"X-CSRFToken": secret}
+
+
+def token_requests(server, token):
+    """Return (name, send) for every route that reads a token, sending `token` where that route reads it."""
+    from adbot_admin.api.refresh_cookie import REFRESH_COOKIE
+
+    cookies, headers = csrf_pair()
+    bearer = {"Authorization": f"Bearer {token}"}
+    url = server.url
+    return [
+        ("me", lambda: requests.get(f"{url}/api/auth/me", headers=bearer, timeout=TIMEOUT)),
+        ("admin route", lambda: requests.get(f"{url}/api/admin/audit", headers=bearer, timeout=TIMEOUT)),
+        ("logout", lambda: requests.post(f"{url}/api/auth/logout", headers=bearer, timeout=TIMEOUT)),
+        ("verify", lambda: requests.post(f"{url}/api/auth/token/verify", json={"token": token}, timeout=TIMEOUT)),
+        ("refresh", lambda: requests.post(f"{url}/api/auth/token/refresh", json={"refresh": token}, timeout=TIMEOUT)),
+        (
+            "cookie refresh",
+            lambda: requests.post(
+                f"{url}/api/auth/cookie/refresh",
+                cookies={**cookies, REFRESH_COOKIE: token},
+                headers=headers,
+                timeout=TIMEOUT,
+            ),
+        ),
+    ]
+
+
+def test_a_deeply_nested_token_is_401_everywhere_and_logs_one_line_per_request(server):
+    token = deeply_nested_token()
+    before = server.output()
+    sent = 0
+    for _ in range(10):
+        for name, send in token_requests(server, token):
+            response = send()
+            sent += 1
+            assert response.status_code == 401, (name, response.status_code, response.text[:200])
+            assert response.json() == {"detail": "Token is invalid", "code": "token_not_valid"}, name
+    grown = server.output()[len(before) :]
+    assert "Traceback" not in grown
+    assert len(grown.splitlines()) <= sent, grown[:2000]
+    # The access log's line per request, no more: about 200 bytes each, not 4 KB of traceback.
+    assert len(grown.encode()) < sent * 400
