@@ -73,3 +73,57 @@ def test_a_deeply_nested_token_is_401_everywhere_and_logs_one_line_per_request(s
     assert len(grown.splitlines()) <= sent, grown[:2000]
     # The access log's line per request, no more: about 200 bytes each, not 4 KB of traceback.
     assert len(grown.encode()) < sent * 400
+
+
+B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def respellings(token):
+    """Return other spellings of `token`'s signature that decode to the same bytes.
+
+    An HS256 signature is 32 bytes, 43 base64url characters: the last one carries
+    two unused low bits. A trailing `=` is padding PyJWT accepts.
+    """
+    head, signature = token.rsplit(".", 1)
+    index = B64URL.index(signature[-1])
+    spellings = [f"{head}.{signature[:-1]}{B64URL[(index & ~3) | low]}" for low in range(4)]
+    spellings.append(f"{token}=")
+    return [spelling for spelling in spellings if spelling != token]
+
+
+def frontend_token(subject):
+    import time
+
+    import jwt
+    from django.conf import settings
+
+    token = jwt.encode(
+        {"sub": subject, "email": f"{subject}@example.com", "role": "admin", "exp": int(time.time()) + 300},
+        settings.JWT_SECRET,
+        algorithm="HS256",
+    )
+    forge.register(token)
+    return token
+
+
+def me(server, token):
+    return requests.get(f"{server.url}/api/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT)
+
+
+@pytest.mark.parametrize("logout", ["logout", "logout-all"])
+def test_a_revoked_frontend_token_stays_revoked_however_it_is_spelled(server, logout):
+    token = frontend_token(f"respelled-{logout}")
+    spellings = respellings(token)
+    assert len(spellings) == 4
+    # Every spelling is the same token to the server: each is accepted before the logout.
+    assert all(me(server, spelling).status_code == 200 for spelling in spellings)
+
+    response = requests.post(
+        f"{server.url}/api/auth/{logout}", headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT
+    )
+    assert response.status_code == 204
+
+    for spelling in [token, *spellings]:
+        response = me(server, spelling)
+        assert response.status_code == 401, spelling[-3:]
+        assert response.json()["code"] == "token_not_valid"
