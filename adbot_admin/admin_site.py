@@ -7,7 +7,8 @@ from django_otp import user_has_device
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 from rest_framework.exceptions import APIException
 
-from .api import lockout, ratelimits
+from . import lockout
+from .api import ratelimits
 from .api.exceptions import error_body
 
 ENROL_FIRST = (
@@ -65,7 +66,7 @@ def _password_refused(response):
 
 class AdbotAdminSite(admin.AdminSite):
     """The admin site; its login form spends the same `login` budget as the API and asks for a TOTP code;
-    failed password checks count toward the account lockout (api/lockout.py).
+    failed password checks count toward the account lockout (lockout.py).
 
     Staff with a confirmed TOTP device reach it only after giving a code at
     login; with REQUIRE_ADMIN_2FA on, staff without one do not reach it at all.
@@ -92,15 +93,15 @@ class AdbotAdminSite(admin.AdminSite):
         try:
             ratelimits.spend(request, ratelimits.LOGIN)
             if checks_password:
-                lockout.check(request, username)
+                lockout.check(username=username)
             with ratelimits.working_slot(ratelimits.LOGIN):
                 response = super().login(request, extra_context)
             if response.status_code == 302:
-                lockout.clear(username)
+                lockout.clear(username=username)
             elif checks_password and _password_refused(response):
-                lockout.failed(request, username)
+                lockout.failed(username=username, request=request)
             elif checks_password:  # the password was right; a code or the account's state refused it
-                lockout.clear(username)
+                lockout.clear(username=username)
         except APIException as exc:
             response = JsonResponse(error_body(exc.detail, exc.get_codes()), status=exc.status_code)
             wait = getattr(exc, "wait", None) or getattr(exc, "retry_after", None)

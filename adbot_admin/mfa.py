@@ -27,6 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from . import lockout
 from .audit import record
 from .login_sessions import login_session_start
 from .models import AuthMethod, MfaChallenge, Outcome, RecoveryCode
@@ -99,13 +100,25 @@ def _recovery_code_hash(code):
     return _digest(CODE_SEPARATORS.sub("", code).lower())
 
 
-def _password_matches(user, password):
-    """Check `password` against the user's row as it is now (the request's user holds no password hash)."""
+def _password_matches(user, password, request):
+    """Check `password` against the user's row as it is now (the request's user holds no password hash).
+
+    The check counts toward the account's lockout like a login: raises
+    AccountLocked, unhashed, while the account is locked.
+    """
+    username = user.get_username()
+    lockout.check(username=username)
     fresh = get_user_model().objects.filter(pk=user.pk).first()
     if fresh is None:
         get_user_model()().set_password(password)  # the same cost as a check
-        return False
-    return fresh.check_password(password)
+        matches = False
+    else:
+        matches = fresh.check_password(password)
+    if matches:
+        lockout.clear(username=username)
+    else:
+        lockout.failed(username=username, request=request)
+    return matches
 
 
 def totp_setup(*, user, password, request=None):
@@ -115,7 +128,7 @@ def totp_setup(*, user, password, request=None):
     when a confirmed device exists.
     """
     # bcrypt runs before the transaction: a write lock must not wait on it.
-    if not _password_matches(user, password):
+    if not _password_matches(user, password, request):
         record(request=request, action="mfa_setup", outcome=Outcome.FAILURE, detail={"reason": "wrong_password"})
         raise PasswordMismatch()
     with transaction.atomic():
@@ -225,7 +238,7 @@ def totp_disable(*, user, password, code, request=None):
     Deletes the device, the recovery codes and pending two-factor logins.
     Raises PasswordMismatch, NotEnabled, InvalidCode or CodeThrottled.
     """
-    if not _password_matches(user, password):
+    if not _password_matches(user, password, request):
         record(request=request, action="mfa_disable", outcome=Outcome.FAILURE, detail={"reason": "wrong_password"})
         raise PasswordMismatch()
     with transaction.atomic():

@@ -155,3 +155,19 @@ class MfaChallenge(models.Model):
 
     def __str__(self):
         return f"two-factor login of user {self.user_id} until {self.expires_at:%Y-%m-%d %H:%M:%S}"
+
+
+class AccountLockout(models.Model):
+    """The failed password checks of one username (every spelling of it) in the current window, and its lock."""
+
+    # SHA-256 of the normalised username (lockout.py): the name itself is kept nowhere here.
+    key = models.CharField(max_length=64, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    window_ends_at = models.DateTimeField(db_index=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["window_ends_at"]
+
+    def __str__(self):
+        return f"{self.failures} failed login(s) until {self.window_ends_at:%Y-%m-%d %H:%M:%S}"

@@ -14,12 +14,12 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 from rest_framework_simplejwt.views import TokenViewBase
 
-from .. import auth_state, services
+from .. import auth_state, lockout, services
 from ..audit import record
 from ..login_sessions import access_lifetime_seconds, login_session_start, refresh_token_rotate
 from ..models import AuditEvent, AuthMethod, LoginSession, Outcome, Scope
 from ..tokens import SESSION_CLAIM, AccessToken, RefreshToken, UntypedToken
-from . import lockout, ratelimits, serializers
+from . import ratelimits, serializers
 from .authentication import AdminJWTAuthentication
 from .exceptions import NotConfigured, ServiceUnavailable, error_body
 from .filters import AuditEventFilter
@@ -72,16 +72,16 @@ class TokenObtainView(RateLimitHeadersMixin, PublicMixin, TokenViewBase):
     def post(self, request, *args, **kwargs):
         username = str(request.data.get("username", ""))[:USERNAME_MAX] if hasattr(request.data, "get") else ""
         if username:
-            lockout.check(request, username)
+            lockout.check(username=username)
         try:
             response = super().post(request, *args, **kwargs)
         except exceptions.AuthenticationFailed:  # SimpleJWT's serializer raises DRF's own class
             record_login(
                 request, action="login", auth_method=AuthMethod.PASSWORD, target=username, outcome=Outcome.FAILURE
             )
-            lockout.failed(request, username)
+            lockout.failed(username=username, request=request)
             raise
-        lockout.clear(username)
+        lockout.clear(username=username)
         if response.data.get("mfa_required"):
             # The password was right; the login waits for its second factor.
             record_login(request, action="login_mfa_required", auth_method=AuthMethod.PASSWORD, target=username)
@@ -214,9 +214,13 @@ class CmsLoginView(RateLimitHeadersMixin, PublicMixin, APIView):
             raise NotConfigured("CMS password login is not configured: set ADMIN_PASSWORD_HASH.", "not_configured")
         serializer = serializers.CmsLoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        # The shared CMS password is one account's password: its checks count toward that account's lockout.
+        lockout.check(username=services.CMS_ADMIN_USERNAME)
         if not services.cms_password_matches(serializer.validated_data["password"]):
             record_login(request, action="cms_login", auth_method=AuthMethod.CMS_PASSWORD, outcome=Outcome.FAILURE)
+            lockout.failed(username=services.CMS_ADMIN_USERNAME, request=request)
             raise AuthenticationFailed("Incorrect password.", "invalid_credentials")
+        lockout.clear(username=services.CMS_ADMIN_USERNAME)
         user = services.cms_admin_user()
         if user.role != "admin":
             record_login(

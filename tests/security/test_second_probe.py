@@ -7,16 +7,44 @@ embedded defaults) serves the whole module; each test works on its own user.
 import pytest
 import requests
 
+from tests.system.servers import AppServer
+
 from . import forge, live
 
 TIMEOUT = 30
 
 
+LOCK_AFTER = 3
+USER_PASSWORD = "probe user password, not a real one"
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    app = live.start(tmp_path_factory.mktemp("probe"), **live.GENEROUS_LIMITS)
+    env = live.private_env(
+        tmp_path_factory.mktemp("probe"), **live.GENEROUS_LIMITS, LOGIN_ACCOUNT_FAILURES=str(LOCK_AFTER)
+    )
+    live.prepare_database(env)
+    app = AppServer(env)
+    app.env = env
     yield app
     app.stop()
+
+
+def new_user(server, username, *, staff=True):
+    """Add a user with USER_PASSWORD to the live server's database, from another process."""
+    live.manage(
+        server.env,
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model; "
+        f"get_user_model().objects.create_user({username!r}, password={USER_PASSWORD!r}, is_staff={staff!r})",
+    )
+
+
+def token_login(server, username, password=USER_PASSWORD):
+    return requests.post(
+        f"{server.url}/api/auth/token", json={"username": username, "password": password}, timeout=TIMEOUT
+    )
 
 
 def deeply_nested_token(depth=1000):
@@ -127,3 +155,30 @@ def test_a_revoked_frontend_token_stays_revoked_however_it_is_spelled(server, lo
         response = me(server, spelling)
         assert response.status_code == 401, spelling[-3:]
         assert response.json()["code"] == "token_not_valid"
+
+
+def test_unlock_user_from_another_process_unlocks_the_running_server(server):
+    new_user(server, "locked-out")
+    for _ in range(LOCK_AFTER):
+        assert token_login(server, "locked-out", "wrong password").status_code == 401
+    locked = token_login(server, "locked-out")
+    assert locked.status_code == 429 and locked.json()["code"] == "account_locked"
+
+    assert "locked-out" in live.manage(server.env, "unlock_user", "locked-out")
+
+    assert token_login(server, "locked-out").status_code == 200
+
+
+def test_wrong_passwords_to_2fa_setup_count_toward_the_lockout(server):
+    new_user(server, "stolen-token")
+    access = token_login(server, "stolen-token").json()["access"]
+    for _ in range(LOCK_AFTER):
+        response = requests.post(
+            f"{server.url}/api/auth/2fa/setup",
+            json={"password": "a guess"},
+            headers={"Authorization": f"Bearer {access}"},
+            timeout=TIMEOUT,
+        )
+        assert response.status_code == 401
+    assert token_login(server, "stolen-token").status_code == 429
+    live.manage(server.env, "unlock_user", "stolen-token")
