@@ -1,3 +1,4 @@
+import hashlib
 import uuid
 
 from django.conf import settings
@@ -13,9 +14,26 @@ class Role(models.TextChoices):
 class User(AbstractUser):
     """A backend user; active staff users hold the admin role."""
 
+    # Raised when every login of the user is ended (login_sessions_end_all): it is part of the
+    # session auth hash, so the user's admin-site sessions end with their tokens.
+    session_epoch = models.PositiveIntegerField(default=0, editable=False)
+
     @property
     def role(self):
         return Role.ADMIN if self.is_active and self.is_staff else Role.USER
+
+    def get_session_auth_hash(self):
+        return self._with_session_epoch(super().get_session_auth_hash())
+
+    def get_session_auth_fallback_hash(self):
+        for digest in super().get_session_auth_fallback_hash():
+            yield self._with_session_epoch(digest)
+
+    def _with_session_epoch(self, digest):
+        # Epoch 0 keeps Django's own hash: the sessions that were open before this field existed stay open.
+        if not self.session_epoch:
+            return digest
+        return hashlib.sha256(f"{digest}:{self.session_epoch}".encode()).hexdigest()
 
     def save(self, *args, **kwargs):
         """Save; a new password (set_password, as the admin site and `changepassword` do) ends every login session.

@@ -182,3 +182,72 @@ def test_wrong_passwords_to_2fa_setup_count_toward_the_lockout(server):
         assert response.status_code == 401
     assert token_login(server, "stolen-token").status_code == 429
     live.manage(server.env, "unlock_user", "stolen-token")
+
+
+def admin_site_login(server, username):
+    """Log `username` in to the admin site; return its cookies (sent by hand: they are Secure, the server is http)."""
+    form = requests.get(f"{server.url}/admin/login/", timeout=TIMEOUT)
+    cookies = dict(form.cookies)
+    csrf = cookies["csrftoken"]
+    response = requests.post(
+        f"{server.url}/admin/login/?next=/admin/",
+        data={"username": username, "password": USER_PASSWORD, "csrfmiddlewaretoken": csrf},
+        cookies=cookies,
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 302, response.text[:300]
+    return {**cookies, **dict(response.cookies)}
+
+
+def admin_site_open(server, cookies):
+    response = requests.get(f"{server.url}/admin/", cookies=cookies, allow_redirects=False, timeout=TIMEOUT)
+    assert response.status_code in (200, 302)
+    return response.status_code == 200
+
+
+def end_by_self(server, username):
+    access = token_login(server, username).json()["access"]
+    response = requests.post(
+        f"{server.url}/api/auth/logout-all", headers={"Authorization": f"Bearer {access}"}, timeout=TIMEOUT
+    )
+    assert response.status_code == 204
+
+
+def end_by_admin(server, username):
+    access = live.login(server)["access"]
+    response = requests.post(
+        f"{server.url}/api/admin/users/{username}/logout-all",
+        headers={"Authorization": f"Bearer {access}"},
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 204
+
+
+def end_from_the_shell(server, username):
+    live.manage(server.env, "logout_user", username)
+
+
+def end_by_a_new_password(server, username):
+    live.manage(
+        server.env,
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model; "
+        f"user = get_user_model().objects.get(username={username!r}); "
+        f"user.set_password({USER_PASSWORD!r}); user.save()",
+    )
+
+
+@pytest.mark.parametrize("end", [end_by_self, end_by_admin, end_from_the_shell, end_by_a_new_password])
+def test_ending_every_session_ends_the_admin_site_sessions_too(server, end):
+    username = f"site-{end.__name__}".replace("_", "-")
+    new_user(server, username)
+    cookies = admin_site_login(server, username)
+    assert admin_site_open(server, cookies)
+
+    end(server, username)
+
+    assert not admin_site_open(server, cookies)
+    # A new login opens the site again.
+    assert admin_site_open(server, admin_site_login(server, username))
