@@ -24,6 +24,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from .. import services
 from ..login_sessions import access_lifetime_seconds, refresh_token_rotate
 from . import serializers
+from .cache_control import no_store
 from .refresh_cookie import REFRESH_COOKIE, refresh_cookie_clear, refresh_cookie_set
 from .views import LogoutNotRecorded, PublicMixin
 
@@ -95,6 +96,7 @@ class CookieRefreshView(PublicMixin, APIView):
             403: OpenApiResponse(description="`csrf_failed`: a missing or wrong X-CSRFToken, or a foreign Origin."),
         },
     )
+    @no_store
     def post(self, request):
         csrf_enforce(request)
         raw = request.COOKIES.get(REFRESH_COOKIE)

@@ -10,6 +10,7 @@ from rest_framework_simplejwt.serializers import TokenObtainSerializer
 
 from .. import mfa
 from . import ratelimits, serializers
+from .cache_control import no_store
 from .exceptions import Conflict
 from .ratelimits import RateLimitHeadersMixin, rate_limited
 from .refresh_cookie import cookie_mode_requested, refresh_cookie_set
@@ -83,6 +84,7 @@ class MfaSetupView(RateLimitHeadersMixin, MfaEnrollmentView):
         responses={200: serializers.MfaSecretSerializer, 409: OpenApiResponse(description="Two-factor is already on.")},
     )
     @rate_limited(ratelimits.LOGIN)  # a password check: the login budget bounds guessing and bcrypt time
+    @no_store
     def post(self, request):
         serializer = serializers.MfaSetupSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -102,6 +104,7 @@ class MfaConfirmView(MfaEnrollmentView):
             409: OpenApiResponse(description="No enrolment awaits confirmation, or two-factor is already on."),
         },
     )
+    @no_store
     def post(self, request):
         serializer = serializers.MfaConfirmSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -146,6 +149,7 @@ class TokenMfaView(RateLimitHeadersMixin, PublicMixin, APIView):
         },
     )
     @rate_limited(ratelimits.LOGIN)
+    @no_store
     def post(self, request):
         serializer = serializers.MfaLoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -21,6 +21,7 @@ from ..models import AuditEvent, AuthMethod, LoginSession, Outcome, Scope
 from ..tokens import SESSION_CLAIM, AccessToken, RefreshToken, UntypedToken
 from . import ratelimits, serializers
 from .authentication import AdminJWTAuthentication
+from .cache_control import no_store
 from .exceptions import NotConfigured, ServiceUnavailable, error_body
 from .filters import AuditEventFilter
 from .pagination import AuditCursorPagination
@@ -69,6 +70,7 @@ class TokenObtainView(RateLimitHeadersMixin, PublicMixin, TokenViewBase):
         }
     )
     @rate_limited(ratelimits.LOGIN)
+    @no_store
     def post(self, request, *args, **kwargs):
         username = str(request.data.get("username", ""))[:USERNAME_MAX] if hasattr(request.data, "get") else ""
         if username:
@@ -102,6 +104,7 @@ class TokenRefreshView(PublicMixin, APIView):
         request=serializers.TokenRefreshSerializer,
         responses={200: serializers.TokenPairSerializer, 401: REFUSED_CREDENTIALS},
     )
+    @no_store
     def post(self, request):
         serializer = serializers.TokenRefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -209,6 +212,7 @@ class CmsLoginView(RateLimitHeadersMixin, PublicMixin, APIView):
         responses={200: serializers.CmsTokenSerializer, 401: REFUSED_CREDENTIALS},
     )
     @rate_limited(ratelimits.LOGIN)
+    @no_store
     def post(self, request):
         if not services.cms_login_configured():
             raise NotConfigured("CMS password login is not configured: set ADMIN_PASSWORD_HASH.", "not_configured")

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from adbot_admin.api import ratelimits
 from adbot_admin.api.exceptions import Conflict, PayloadTooLarge
+from adbot_admin.api.cache_control import no_store
 from adbot_admin.api.parsers import JSONParser
 from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
 
@@ -406,6 +407,7 @@ class ApiPairViewSet(
         except services.ApiPairExists as exc:
             raise Conflict("An API pair with this api_id exists.") from exc
 
+    @no_store
     def retrieve(self, request, *args, **kwargs):
         api_pair = services.api_pair_reveal(api_pair=self.get_object(), request=request)
         return Response(self.get_serializer(api_pair).data)

@@ -4,6 +4,7 @@ One server on a private SQLite database and the local-memory cache (the
 embedded defaults) serves the whole module; each test works on its own user.
 """
 
+import bcrypt
 import pytest
 import requests
 
@@ -16,12 +17,16 @@ TIMEOUT = 30
 
 LOCK_AFTER = 3
 USER_PASSWORD = "probe user password, not a real one"
+CMS_PASSWORD = "probe cms password, not a real one"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     env = live.private_env(
-        tmp_path_factory.mktemp("probe"), **live.GENEROUS_LIMITS, LOGIN_ACCOUNT_FAILURES=str(LOCK_AFTER)
+        tmp_path_factory.mktemp("probe"),
+        **live.GENEROUS_LIMITS,
+        LOGIN_ACCOUNT_FAILURES=str(LOCK_AFTER),
+        ADMIN_PASSWORD_HASH=bcrypt.hashpw(CMS_PASSWORD.encode(), bcrypt.gensalt(4)).decode(),
     )
     live.prepare_database(env)
     app = AppServer(env)
@@ -251,3 +256,44 @@ def test_ending_every_session_ends_the_admin_site_sessions_too(server, end):
     assert not admin_site_open(server, cookies)
     # A new login opens the site again.
     assert admin_site_open(server, admin_site_login(server, username))
+
+
+def assert_not_stored(response):
+    assert response.status_code in (200, 201), response.text[:300]
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Pragma"] == "no-cache"
+    return response.json()
+
+
+def test_every_response_with_a_credential_says_no_store(server):
+    from adbot_admin.api.refresh_cookie import REFRESH_COOKIE
+    from adbot_admin.tests.mfa import code_at
+
+    url = server.url
+    new_user(server, "no-store")
+    pair = assert_not_stored(token_login(server, "no-store"))
+    pair = assert_not_stored(requests.post(f"{url}/api/auth/token/refresh", json={"refresh": pair["refresh"]}))
+    bearer = {"Authorization": f"Bearer {pair['access']}"}
+    secret = assert_not_stored(
+        requests.post(f"{url}/api/auth/2fa/setup", json={"password": USER_PASSWORD}, headers=bearer)
+    )["secret"]
+    assert_not_stored(requests.post(f"{url}/api/auth/2fa/confirm", json={"code": code_at(secret)}, headers=bearer))
+    challenge = token_login(server, "no-store").json()
+    assert_not_stored(
+        requests.post(
+            f"{url}/api/auth/token/2fa", json={"mfa_token": challenge["mfa_token"], "code": code_at(secret, 1)}
+        )
+    )
+
+    cms = requests.post(f"{url}/api/cms/login", json={"password": CMS_PASSWORD, "session": "cookie"})
+    assert_not_stored(cms)
+    cookies, headers = csrf_pair()
+    cookies[REFRESH_COOKIE] = cms.cookies[REFRESH_COOKIE]
+    assert_not_stored(requests.post(f"{url}/api/auth/cookie/refresh", cookies=cookies, headers=headers))
+
+    admin = {"Authorization": f"Bearer {live.login(server)['access']}"}
+    api_pair = requests.post(
+        f"{url}/api/admin/api-pairs", json={"api_id": 424242, "api_hash": "0123456789abcdef" * 2}, headers=admin
+    ).json()
+    revealed = assert_not_stored(requests.get(f"{url}/api/admin/api-pairs/{api_pair['id']}", headers=admin))
+    assert revealed["api_hash"] == "0123456789abcdef" * 2
