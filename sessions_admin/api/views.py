@@ -10,8 +10,8 @@ from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 
 from adbot_admin.api import ratelimits
-from adbot_admin.api.exceptions import Conflict, PayloadTooLarge
 from adbot_admin.api.cache_control import no_store
+from adbot_admin.api.exceptions import Conflict, PayloadTooLarge
 from adbot_admin.api.parsers import JSONParser
 from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
 
