@@ -194,6 +194,8 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # Addresses and CIDR networks (IPv4, IPv6) that may reach the admin surface; empty allows all (ip_allowlist.py).
 ADMIN_ALLOWED_IPS = env.list("ADMIN_ALLOWED_IPS", default=[])
+# At most this many `ip_refused` audit rows a minute, whatever the number of refused addresses.
+IP_REFUSED_AUDIT_PER_MINUTE = env.int("IP_REFUSED_AUDIT_PER_MINUTE", default=60)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 if TRUSTED_PROXY_COUNT > 0:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

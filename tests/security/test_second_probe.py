@@ -297,3 +297,24 @@ def test_every_response_with_a_credential_says_no_store(server):
     ).json()
     revealed = assert_not_stored(requests.get(f"{url}/api/admin/api-pairs/{api_pair['id']}", headers=admin))
     assert revealed["api_hash"] == "0123456789abcdef" * 2
+
+
+def test_refusals_by_the_ip_allowlist_add_a_bounded_number_of_audit_rows(tmp_path):
+    cap = 20
+    env = live.private_env(
+        tmp_path, ADMIN_ALLOWED_IPS="10.0.0.0/8", TRUSTED_PROXY_COUNT="1", IP_REFUSED_AUDIT_PER_MINUTE=str(cap)
+    )
+    live.prepare_database(env)
+    app = AppServer(env)
+    try:
+        addresses = [f"198.51.{n // 250}.{n % 250 + 1}" for n in range(200)]
+        addresses += [f"2001:db8:0:7::{n:x}" for n in range(1, 51)]  # one /64
+        for address in addresses:
+            response = requests.get(f"{app.url}/api/admin/audit", headers={"X-Forwarded-For": address}, timeout=30)
+            assert response.status_code == 403 and response.json()["code"] == "ip_not_allowed"
+    finally:
+        app.stop()
+    count = "from adbot_admin.models import AuditEvent; print(AuditEvent.objects.filter(action='ip_refused').count())"
+    rows = int(live.manage(env, "shell", "-c", count).split()[-1])
+    # 250 requests were 200 addresses and one /64; the minute may turn once while they run.
+    assert cap <= rows <= 2 * cap
