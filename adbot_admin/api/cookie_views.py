@@ -1,8 +1,8 @@
 """Cookie mode for browsers: the refresh token lives in an httpOnly cookie that only these two views read.
 
 A login with `"session": "cookie"` (api/views.py) answers with the access token
-in the body and sets `adbot_refresh` (HttpOnly, Secure, SameSite=Strict, scoped
-to /api/auth/cookie) and Django's readable `csrftoken` cookie. The page keeps
+in the body and sets `__Host-adbot_refresh` (HttpOnly, Secure, SameSite=Strict;
+api/refresh_cookie.py says why `__Host-`) and Django's readable `csrftoken` cookie. The page keeps
 the access token in memory and trades the cookie for a new one on reload.
 
 The cookie authenticates nothing else: every other view reads only the
@@ -25,7 +25,7 @@ from .. import services
 from ..login_sessions import access_lifetime_seconds, refresh_token_rotate
 from . import serializers
 from .cache_control import no_store
-from .refresh_cookie import REFRESH_COOKIE, refresh_cookie_clear, refresh_cookie_set
+from .refresh_cookie import REFRESH_COOKIE, refresh_cookie_clear, refresh_cookie_read, refresh_cookie_set
 from .views import LogoutNotRecorded, PublicMixin
 
 
@@ -99,7 +99,7 @@ class CookieRefreshView(PublicMixin, APIView):
     @no_store
     def post(self, request):
         csrf_enforce(request)
-        raw = request.COOKIES.get(REFRESH_COOKIE)
+        raw = refresh_cookie_read(request)
         if not raw:
             raise RefreshCookieMissing()
         try:
@@ -136,7 +136,7 @@ class CookieLogoutView(PublicMixin, APIView):
     )
     def post(self, request):
         csrf_enforce(request)
-        raw = request.COOKIES.get(REFRESH_COOKIE)
+        raw = refresh_cookie_read(request)
         if raw:
             try:
                 services.refresh_logout(raw=raw, request=request)

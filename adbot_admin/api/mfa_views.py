@@ -135,7 +135,7 @@ class TokenMfaView(RateLimitHeadersMixin, PublicMixin, APIView):
     """Trades an `mfa_token` and a TOTP (or recovery) code for the access and refresh token of a new login session.
 
     A wrong code is a 401 `invalid_mfa_code`; the fifth kills the mfa_token (401 `mfa_token_invalid`).
-    With `"session": "cookie"` the refresh token is set as the `adbot_refresh` cookie instead of returned.
+    With `"session": "cookie"` the refresh token is set as the `__Host-adbot_refresh` cookie instead of returned.
     """
 
     @extend_schema(

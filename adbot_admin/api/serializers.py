@@ -15,8 +15,8 @@ def session_mode_field():
         choices=["cookie"],
         required=False,
         write_only=True,
-        help_text="`cookie`: the refresh token is set as the httpOnly `adbot_refresh` cookie (path "
-        "/api/auth/cookie) instead of being returned, and a `csrftoken` cookie is set for /api/auth/cookie/*.",
+        help_text="`cookie`: the refresh token is set as the httpOnly `__Host-adbot_refresh` cookie, read only by "
+        "/api/auth/cookie/*, instead of being returned, and a `csrftoken` cookie is set for them.",
     )
 
 

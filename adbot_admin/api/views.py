@@ -52,7 +52,7 @@ def record_login(request, *, action, auth_method, actor="", target="", outcome=O
 class TokenObtainView(RateLimitHeadersMixin, PublicMixin, TokenViewBase):
     """Trades a username and password for an access and refresh token of a new login session.
 
-    With `"session": "cookie"` the refresh token is set as the `adbot_refresh` cookie instead of returned.
+    With `"session": "cookie"` the refresh token is set as the `__Host-adbot_refresh` cookie instead of returned.
     A user with two-factor on gets an `mfa_token` instead, for `POST /api/auth/token/2fa` (which takes
     `"session": "cookie"` too).
     """
@@ -204,7 +204,7 @@ class MeView(APIView):
 class CmsLoginView(RateLimitHeadersMixin, PublicMixin, APIView):
     """Trades the CMS admin password (bcrypt, ADMIN_PASSWORD_HASH) for an admin access token.
 
-    With `"session": "cookie"` the login also gets a refresh token, set as the `adbot_refresh` cookie.
+    With `"session": "cookie"` the login also gets a refresh token, set as the `__Host-adbot_refresh` cookie.
     """
 
     @extend_schema(

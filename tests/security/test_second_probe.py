@@ -287,6 +287,10 @@ def test_every_response_with_a_credential_says_no_store(server):
 
     cms = requests.post(f"{url}/api/cms/login", json={"password": CMS_PASSWORD, "session": "cookie"})
     assert_not_stored(cms)
+    # The cookie's prefix holds only with Secure, Path=/ and no Domain (api/refresh_cookie.py says why).
+    set_cookie = cms.headers["Set-Cookie"]
+    assert set_cookie.startswith(f"{REFRESH_COOKIE}=") and REFRESH_COOKIE == "__Host-adbot_refresh"
+    assert "Secure" in set_cookie and "Path=/;" in set_cookie and "Domain" not in set_cookie
     cookies, headers = csrf_pair()
     cookies[REFRESH_COOKIE] = cms.cookies[REFRESH_COOKIE]
     assert_not_stored(requests.post(f"{url}/api/auth/cookie/refresh", cookies=cookies, headers=headers))
