@@ -2,14 +2,13 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.http import JsonResponse
 from django_otp import user_has_device
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 from rest_framework.exceptions import APIException
 
 from . import lockout
 from .api import ratelimits
-from .api.exceptions import error_body
+from .http_errors import api_exception_response
 
 ENROL_FIRST = (
     "This server requires two-factor authentication for the admin site. Turn it on through the API: "
@@ -103,11 +102,7 @@ class AdbotAdminSite(admin.AdminSite):
             elif checks_password:  # the password was right; a code or the account's state refused it
                 lockout.clear(username=username)
         except APIException as exc:
-            response = JsonResponse(error_body(exc.detail, exc.get_codes()), status=exc.status_code)
-            wait = getattr(exc, "wait", None) or getattr(exc, "retry_after", None)
-            if wait:
-                response["Retry-After"] = str(int(wait))
-            return response
+            return api_exception_response(exc)
         self._audit_login(request, succeeded=response.status_code == 302)
         return response
 

@@ -16,9 +16,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError
 
-from .api.exceptions import json_error
 from .audit import record
 from .client_ip import client_ip
+from .http_errors import json_error
 from .models import Outcome
 
 logger = logging.getLogger(__name__)

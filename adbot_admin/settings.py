@@ -122,6 +122,8 @@ MIDDLEWARE = [
     # declared Content-Length are refused unread.
     "adbot_admin.api.request_limits.RequestLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # A plain Django view's bodiless 405 gets the API's error body, whichever middleware follows.
+    "adbot_admin.http_errors.MethodNotAllowedBodyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     # Before sessions, CSRF and authentication: a refused address costs no password check.
@@ -225,7 +227,7 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     },
 }
-CSRF_FAILURE_VIEW = "adbot_admin.api.exceptions.csrf_failure"
+CSRF_FAILURE_VIEW = "adbot_admin.http_errors.csrf_failure"
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Exact origins only; `*` is refused by a system check.
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])

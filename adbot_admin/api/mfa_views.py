@@ -6,12 +6,11 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.serializers import TokenObtainSerializer
 
 from .. import mfa
 from . import ratelimits, serializers
 from .cache_control import no_store
-from .exceptions import Conflict
+from .exceptions import Conflict, InvalidCredentials
 from .ratelimits import RateLimitHeadersMixin, rate_limited
 from .refresh_cookie import cookie_mode_requested, refresh_cookie_set
 from .views import PublicMixin
@@ -44,10 +43,8 @@ def mfa_errors():
     try:
         yield
     except mfa.PasswordMismatch as exc:
-        # The very answer of a wrong password at POST /api/auth/token.
-        raise exceptions.AuthenticationFailed(
-            TokenObtainSerializer.default_error_messages["no_active_account"], "no_active_account"
-        ) from exc
+        # The very answer of a wrong password at every login.
+        raise InvalidCredentials() from exc
     except mfa.InvalidCode as exc:
         raise InvalidMfaCode() from exc
     except mfa.ChallengeInvalid as exc:

@@ -6,7 +6,7 @@ per-upload checks (session files, images) both use them.
 
 from django.conf import settings
 
-from .exceptions import json_error
+from ..http_errors import json_error
 
 # Room for the multipart boundaries and part headers around the largest file.
 MULTIPART_OVERHEAD = 64 * 1024

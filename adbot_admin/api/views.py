@@ -16,13 +16,14 @@ from rest_framework_simplejwt.views import TokenViewBase
 
 from .. import auth_state, lockout, services
 from ..audit import record
+from ..http_errors import error_body
 from ..login_sessions import access_lifetime_seconds, login_session_start, refresh_token_rotate
 from ..models import AuditEvent, AuthMethod, LoginSession, Outcome, Scope
 from ..tokens import SESSION_CLAIM, AccessToken, RefreshToken, UntypedToken
 from . import ratelimits, serializers
 from .authentication import AdminJWTAuthentication
 from .cache_control import no_store
-from .exceptions import NotConfigured, ServiceUnavailable, error_body
+from .exceptions import InvalidCredentials, NotConfigured, ServiceUnavailable
 from .filters import AuditEventFilter
 from .pagination import AuditCursorPagination
 from .ratelimits import RateLimitHeadersMixin, rate_limited
@@ -77,12 +78,12 @@ class TokenObtainView(RateLimitHeadersMixin, PublicMixin, TokenViewBase):
             lockout.check(username=username)
         try:
             response = super().post(request, *args, **kwargs)
-        except exceptions.AuthenticationFailed:  # SimpleJWT's serializer raises DRF's own class
+        except exceptions.AuthenticationFailed as exc:  # SimpleJWT's serializer raises DRF's own class
             record_login(
                 request, action="login", auth_method=AuthMethod.PASSWORD, target=username, outcome=Outcome.FAILURE
             )
             lockout.failed(username=username, request=request)
-            raise
+            raise InvalidCredentials() from exc
         lockout.clear(username=username)
         if response.data.get("mfa_required"):
             # The password was right; the login waits for its second factor.
@@ -223,7 +224,7 @@ class CmsLoginView(RateLimitHeadersMixin, PublicMixin, APIView):
         if not services.cms_password_matches(serializer.validated_data["password"]):
             record_login(request, action="cms_login", auth_method=AuthMethod.CMS_PASSWORD, outcome=Outcome.FAILURE)
             lockout.failed(username=services.CMS_ADMIN_USERNAME, request=request)
-            raise AuthenticationFailed("Incorrect password.", "invalid_credentials")
+            raise InvalidCredentials()
         lockout.clear(username=services.CMS_ADMIN_USERNAME)
         user = services.cms_admin_user()
         if user.role != "admin":

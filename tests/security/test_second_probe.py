@@ -189,14 +189,14 @@ def test_wrong_passwords_to_2fa_setup_count_toward_the_lockout(server):
     live.manage(server.env, "unlock_user", "stolen-token")
 
 
-def admin_site_login(server, username):
+def admin_site_login(server, username, password=USER_PASSWORD):
     """Log `username` in to the admin site; return its cookies (sent by hand: they are Secure, the server is http)."""
     form = requests.get(f"{server.url}/admin/login/", timeout=TIMEOUT)
     cookies = dict(form.cookies)
     csrf = cookies["csrftoken"]
     response = requests.post(
         f"{server.url}/admin/login/?next=/admin/",
-        data={"username": username, "password": USER_PASSWORD, "csrfmiddlewaretoken": csrf},
+        data={"username": username, "password": password, "csrfmiddlewaretoken": csrf},
         cookies=cookies,
         allow_redirects=False,
         timeout=TIMEOUT,
@@ -322,3 +322,61 @@ def test_refusals_by_the_ip_allowlist_add_a_bounded_number_of_audit_rows(tmp_pat
     rows = int(live.manage(env, "shell", "-c", count).split()[-1])
     # 250 requests were 200 addresses and one /64; the minute may turn once while they run.
     assert cap <= rows <= 2 * cap
+
+
+def test_a_wrong_password_is_one_code_at_every_login_endpoint(server):
+    new_user(server, "one-answer")
+    access = token_login(server, "one-answer").json()["access"]
+    bearer = {"Authorization": f"Bearer {access}"}
+    answers = [
+        token_login(server, "one-answer", "wrong password"),
+        token_login(server, "no-such-user", "wrong password"),
+        requests.post(f"{server.url}/api/cms/login", json={"password": "wrong password"}, timeout=TIMEOUT),
+        requests.post(f"{server.url}/api/auth/2fa/setup", json={"password": "wrong"}, headers=bearer, timeout=TIMEOUT),
+        requests.post(
+            f"{server.url}/api/auth/2fa/disable",
+            json={"password": "wrong", "code": "123456"},
+            headers=bearer,
+            timeout=TIMEOUT,
+        ),
+    ]
+    assert [answer.status_code for answer in answers] == [401] * len(answers)
+    assert {answer.content for answer in answers} == {
+        b'{"detail":"The credentials are wrong.","code":"invalid_credentials"}'
+    }
+
+
+def test_every_404_and_405_is_the_apis_json_body_byte_for_byte(server):
+    url = server.url
+    bearer = {"Authorization": f"Bearer {live.login(server)['access']}"}
+    api_404 = requests.delete(f"{url}/api/auth/sessions/{'0' * 32}", headers=bearer, timeout=TIMEOUT)
+    assert api_404.status_code == 404
+    cookies = admin_site_login(server, live.ADMIN_USERNAME, live.ADMIN_PASSWORD)
+    for path in ("/nope", "/api/nope", "/admin/nope/", "/static/nope.js", "/media/nope.png", "/cms/nope"):
+        response = requests.get(f"{url}{path}", cookies=cookies, allow_redirects=False, timeout=TIMEOUT)
+        assert (response.status_code, response.content) == (404, api_404.content), path
+        assert response.headers["Content-Type"] == api_404.headers["Content-Type"], path
+
+    # A 405's detail names the method: each plain view is compared with an API route refusing the same one.
+    csrf = {"X-CSRFToken": cookies["csrftoken"]}
+    cases = [
+        ("post", "/cms/", requests.post(f"{url}/api/health", timeout=TIMEOUT)),
+        ("get", "/admin/logout/", requests.get(f"{url}/api/auth/logout", headers=bearer, timeout=TIMEOUT)),
+    ]
+    for method, path, api_405 in cases:
+        assert api_405.status_code == 405
+        response = requests.request(
+            method, f"{url}{path}", cookies=cookies, headers=csrf, allow_redirects=False, timeout=TIMEOUT
+        )
+        assert (response.status_code, response.content) == (405, api_405.content), path
+        assert response.headers["Content-Type"] == api_405.headers["Content-Type"], path
+        assert response.headers.get("Allow"), path
+
+
+def test_the_root_and_admin_without_a_slash_redirect(server):
+    root = requests.get(f"{server.url}/", allow_redirects=False, timeout=TIMEOUT)
+    assert root.status_code == 302 and root.headers["Location"] == "/api/docs"
+    admin = requests.get(f"{server.url}/admin", allow_redirects=False, timeout=TIMEOUT)
+    assert admin.status_code == 301 and admin.headers["Location"] == "/admin/"
+    # The admin site's "View site" link is `/`: it ends on the docs page, not on a 404.
+    assert requests.get(f"{server.url}/", timeout=TIMEOUT).status_code == 200
