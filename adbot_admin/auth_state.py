@@ -21,6 +21,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from jwt.utils import base64url_decode
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 
 from .models import LoginSession, RevokedToken
 from .tokens import SESSION_CLAIM
@@ -43,6 +44,22 @@ class AuthState:
     session_auth_method: str | None = None
     # True when the user has a confirmed TOTP device.
     mfa_enabled: bool = False
+
+    def refusal(self):
+        """Return the error that refuses a backend token in this state, or None when the token may act.
+
+        The one liveness rule of access tokens: not revoked, its login session
+        open, its user present and active.
+        """
+        if self.revoked:
+            return InvalidToken("Token has been revoked.")
+        if not self.session_open:
+            return InvalidToken("Token's login session has ended.")
+        if self.user is None:
+            return AuthenticationFailed("User not found", code="user_not_found")
+        if not self.user.is_active:
+            return AuthenticationFailed("User is inactive", code="user_inactive")
+        return None
 
 
 def token_key(token):

@@ -18,7 +18,8 @@ from django.db import DatabaseError
 
 from .audit import record
 from .client_ip import client_ip
-from .http_errors import json_error
+from .errors import IpNotAllowed
+from .http_errors import api_exception_response
 from .models import Outcome
 
 logger = logging.getLogger(__name__)
@@ -160,5 +161,5 @@ class AdminIpAllowlistMiddleware:
             address = client_ip(request)
             if not address_allowed(address, networks):
                 _audit_refusal(request, address)
-                return json_error(403, "Your address may not reach the admin interface.", "ip_not_allowed")
+                return api_exception_response(IpNotAllowed())
         return self.get_response(request)

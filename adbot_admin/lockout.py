@@ -25,19 +25,12 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from rest_framework.exceptions import Throttled
 
 from .audit import record
+from .errors import AccountLocked
 from .models import AccountLockout, Outcome
 
 LOCKOUT_WINDOW = timedelta(minutes=15)
-
-
-class AccountLocked(Throttled):
-    default_detail = "Too many failed logins for this account."
-    default_code = "account_locked"
-    extra_detail_singular = "Try again in {wait} second."
-    extra_detail_plural = "Try again in {wait} seconds."
 
 
 def normalised(username):

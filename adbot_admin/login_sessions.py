@@ -120,6 +120,18 @@ def login_sessions_end_all(*, user, reason) -> int:
     return ended
 
 
+def refresh_token_live(token):
+    """Return True while the refresh token `token` (verified) may still be used: unspent, its session open.
+
+    The one liveness rule of refresh tokens; a rotation (refresh_token_rotate)
+    applies it under a row lock.
+    """
+    if BlacklistedToken.objects.filter(token__jti=token.get(api_settings.JTI_CLAIM)).exists():
+        return False
+    sid = token.get(SESSION_CLAIM)
+    return sid is None or LoginSession.objects.filter(pk=sid, ended_at__isnull=True).exists()
+
+
 def _verified_refresh_token(raw):
     """Return `raw` as a RefreshToken whose signature, expiry and type are checked, spent or not.
 

@@ -38,15 +38,11 @@ class User(AbstractUser):
     def save(self, *args, **kwargs):
         """Save; a new password (set_password, as the admin site and `changepassword` do) ends every login session.
 
-        A hash upgraded at login (Django's rehash) is not a new password and ends nothing.
+        The sessions end in the same transaction, from post_save (logout.py). A
+        hash upgraded at login (Django's rehash) is not a new password and ends nothing.
         """
-        changed_password = self._password is not None and not self._state.adding
         with transaction.atomic():
             super().save(*args, **kwargs)
-            if changed_password:
-                from .services import user_logout_all  # services import this module
-
-                user_logout_all(user=self, reason="password_change", auth_method=AuthMethod.NONE)
 
 
 class AuthMethod(models.TextChoices):

@@ -120,7 +120,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Before anything reads the Host or the body: an overlong Host and a huge
     # declared Content-Length are refused unread.
-    "adbot_admin.api.request_limits.RequestLimitMiddleware",
+    "adbot_admin.request_limits.RequestLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # A plain Django view's bodiless 405 gets the API's error body, whichever middleware follows.
     "adbot_admin.http_errors.MethodNotAllowedBodyMiddleware",
@@ -136,7 +136,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "adbot_admin.api.content_security_policy.ContentSecurityPolicyMiddleware",
+    "adbot_admin.content_security_policy.ContentSecurityPolicyMiddleware",
 ]
 
 TEMPLATES = [
@@ -253,16 +253,16 @@ FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default="") or None
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STORAGES = {
-    # Gallery images (MEDIA_ROOT). See adbot_admin/storage.py and the README for S3.
+    # Gallery images (MEDIA_ROOT). See adbot_admin/file_storage.py and the README for S3.
     "default": {
-        "BACKEND": "adbot_admin.storage.AtomicFileSystemStorage",
+        "BACKEND": "adbot_admin.file_storage.AtomicFileSystemStorage",
         "OPTIONS": {"file_permissions_mode": 0o644, "directory_permissions_mode": 0o755},
     },
     # Session files (SESSIONS_DIR), read by the engine.
-    "sessions": {"BACKEND": "adbot_admin.storage.SessionFileStorage"},
+    "sessions": {"BACKEND": "adbot_admin.file_storage.SessionFileStorage"},
     "staticfiles": {
         # Without `collectstatic` (tests, a first run) names fall back to unhashed ones.
-        "BACKEND": "adbot_admin.storage.StaticFilesStorage",
+        "BACKEND": "adbot_admin.file_storage.StaticFilesStorage",
     },
 }
 # Serve app static files even before `collectstatic` has run.

@@ -1,6 +1,6 @@
 """The file side of session storage: the name rule, private checked copies, undoable moves.
 
-Everything that touches SESSIONS_DIR goes through `adbot_admin.storage`
+Everything that touches SESSIONS_DIR goes through `adbot_admin.file_storage`
 (`session_storage()`, `save_exact`); this module adds what the session services
 need around it. SESSIONS_DIR is a local or shared folder (the engine opens the
 files with SQLite), so the storage is expected to have `path()`.
@@ -20,7 +20,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from adbot_admin.storage import TEMP_PREFIX
+from adbot_admin.file_storage import TEMP_PREFIX
+from adbot_admin.sizes import describe_bytes
 
 from .inspection import SessionFileRejected
 
@@ -99,14 +100,6 @@ def is_sibling_name(name: str) -> bool:
 
 def sibling_names(name: str) -> list[str]:
     return [name + suffix for suffix in SIBLING_SUFFIXES]
-
-
-def describe_bytes(count: int) -> str:
-    if count >= 1024 * 1024 and count % (1024 * 1024) == 0:
-        return f"{count // (1024 * 1024)} MiB"
-    if count >= 1024 and count % 1024 == 0:
-        return f"{count // 1024} KiB"
-    return f"{count} bytes"
 
 
 def too_large(max_bytes: int) -> SessionFileTooLarge:

@@ -19,51 +19,12 @@ from rest_framework import exceptions, status
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from ..errors import InsufficientStorage, PayloadTooLarge, ServiceUnavailable
 from ..http_errors import error_body
 
 logger = logging.getLogger(__name__)
 
 INVALID_TOKEN_CHALLENGE = 'Bearer realm="api", error="invalid_token"'
-
-
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The resource already exists."
-    default_code = "conflict"
-
-
-class InvalidCredentials(exceptions.AuthenticationFailed):
-    """A wrong password (or an unknown username): the one answer of every login and password re-check."""
-
-    default_detail = "The credentials are wrong."
-    default_code = "invalid_credentials"
-
-
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
-    default_code = "payload_too_large"
-
-
-class ServiceUnavailable(exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The service is temporarily unavailable; try again shortly."
-    default_code = "service_unavailable"
-
-    def __init__(self, detail=None, code=None, retry_after=None):
-        super().__init__(detail, code)
-        self.retry_after = retry_after
-
-
-class InsufficientStorage(exceptions.APIException):
-    status_code = 507
-    default_detail = "The server has no room to store this file; nothing was kept."
-    default_code = "insufficient_storage"
-
-
-class NotConfigured(ServiceUnavailable):
-    default_detail = "This feature is not configured on this server."
-    default_code = "not_configured"
 
 
 def _as_drf_exception(exc):

@@ -8,8 +8,8 @@ from django.http.multipartparser import MultiPartParserError
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import DataAndFiles, MultiPartParser
 
-from adbot_admin.api.exceptions import PayloadTooLarge
-from adbot_admin.api.request_limits import multipart_limit
+from adbot_admin.errors import PayloadTooLarge
+from adbot_admin.request_limits import multipart_limit
 
 from ..storage import describe_bytes
 

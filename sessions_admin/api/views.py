@@ -11,9 +11,9 @@ from rest_framework.response import Response
 
 from adbot_admin.api import ratelimits
 from adbot_admin.api.cache_control import no_store
-from adbot_admin.api.exceptions import Conflict, PayloadTooLarge
 from adbot_admin.api.parsers import JSONParser
 from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
+from adbot_admin.errors import Conflict, PayloadTooLarge
 
 from .. import archives, imports, services, strings
 from ..models import ApiPair, SessionFile

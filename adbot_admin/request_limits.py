@@ -6,7 +6,8 @@ per-upload checks (session files, images) both use them.
 
 from django.conf import settings
 
-from ..http_errors import json_error
+from .errors import BadRequest, PayloadTooLarge
+from .http_errors import api_exception_response
 
 # Room for the multipart boundaries and part headers around the largest file.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -45,11 +46,11 @@ class RequestLimitMiddleware:
 
     def __call__(self, request):
         if len(request.META.get("HTTP_HOST", "")) > HOST_MAX_LENGTH:
-            return json_error(400, "Bad request.", "bad_request")
+            return api_exception_response(BadRequest())
         try:
             length = declared_length(request)
         except ValueError:
-            return json_error(400, "Invalid Content-Length.", "bad_request")
+            return api_exception_response(BadRequest("Invalid Content-Length."))
         if length > body_limit(request.META.get("CONTENT_TYPE", "")):
-            return json_error(413, "The request body is too large.", "payload_too_large")
+            return api_exception_response(PayloadTooLarge())
         return self.get_response(request)
