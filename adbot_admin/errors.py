@@ -18,8 +18,6 @@ class Conflict(exceptions.APIException):
 
 
 class BadRequest(exceptions.APIException):
-    """A request refused before any view reads it (an overlong Host, a malformed Content-Length)."""
-
     status_code = status.HTTP_400_BAD_REQUEST
     default_detail = "Bad request."
     default_code = "bad_request"
@@ -87,22 +85,16 @@ class AccountLocked(exceptions.Throttled):
 
 
 class InvalidMfaCode(exceptions.AuthenticationFailed):
-    """The code is neither the device's current TOTP code nor an unused recovery code."""
-
     default_detail = "The code is wrong or was already used."
     default_code = "invalid_mfa_code"
 
 
 class MfaTokenInvalid(exceptions.AuthenticationFailed):
-    """The mfa_token is unknown, expired, used, or spent by wrong codes."""
-
     default_detail = "The mfa_token is unknown, expired, used or spent by wrong codes: log in again."
     default_code = "mfa_token_invalid"
 
 
 class MfaCodeThrottled(exceptions.Throttled):
-    """The device refuses codes for `wait` more seconds after earlier wrong ones."""
-
     default_detail = "Too many wrong codes for this account: wait before the next one."
     default_code = "mfa_code_throttled"
 
@@ -113,8 +105,6 @@ class MfaAlreadyEnabled(Conflict):
 
 
 class MfaNotEnabled(Conflict):
-    """No confirmed device (disable), or no device awaiting confirmation (confirm)."""
-
     default_detail = "Two-factor authentication is not on, or no enrolment awaits confirmation."
     default_code = "mfa_not_enabled"
 

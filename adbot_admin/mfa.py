@@ -55,7 +55,7 @@ def confirmed_device(user):
 
 
 def mfa_enabled(user):
-    return TOTPDevice.objects.filter(user_id=user.pk, confirmed=True).exists()
+    return confirmed_device(user) is not None
 
 
 def _digest(value):

@@ -368,7 +368,7 @@ RATELIMIT_PASSWORD_CHECKS = env.str("RATELIMIT_PASSWORD_CHECKS", default="4/s")
 # rather than tie up a thread that authenticated reads need.
 PASSWORD_CHECK_SLOTS = env.int("PASSWORD_CHECK_SLOTS", default=1)
 # Failed password checks for one username within 15 minutes, from any addresses, before that
-# username is locked until the window ends (api/lockout.py); 0 turns the lockout off.
+# username is locked for 15 minutes (lockout.py, in the database); 0 turns the lockout off.
 LOGIN_ACCOUNT_FAILURES = env.int("LOGIN_ACCOUNT_FAILURES", default=10)
 RATELIMIT_IP_META_KEY = "adbot_admin.client_ip.client_ip"
 RATELIMIT_USE_CACHE = "default"

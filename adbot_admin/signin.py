@@ -71,18 +71,6 @@ def _verified(*, request, account: str, verify: Callable, on_failure: Callable):
         yield user
 
 
-def _audit(request, action, auth_method, *, actor="", target="", outcome=Outcome.SUCCESS, detail=None):
-    record(
-        request=request,
-        action=action,
-        outcome=outcome,
-        auth_method=auth_method,
-        actor=actor,
-        target=target,
-        detail=detail,
-    )
-
-
 def login_with_password(*, username, password, request, with_refresh=True) -> SignIn:
     """Sign in with a username and password: the tokens of a new login session, or a two-factor challenge.
 
@@ -95,17 +83,21 @@ def login_with_password(*, username, password, request, with_refresh=True) -> Si
         return authenticate(_django_request(request), username=username, password=password)
 
     def on_failure():
-        _audit(request, "login", AuthMethod.PASSWORD, target=username, outcome=Outcome.FAILURE)
+        record(
+            request=request, action="login", auth_method=AuthMethod.PASSWORD, target=username, outcome=Outcome.FAILURE
+        )
 
     with _verified(request=request, account=username, verify=verify, on_failure=on_failure) as user:
         if mfa.mfa_enabled(user):
             # The password was right; the login waits for its second factor.
-            _audit(request, "login_mfa_required", AuthMethod.PASSWORD, target=username)
+            record(
+                request=request, action="login_mfa_required", auth_method=AuthMethod.PASSWORD, actor="", target=username
+            )
             return SignIn(user=user, mfa_challenge=mfa.login_challenge_start(user=user))
         tokens = login_session_start(
             user=user, auth_method=AuthMethod.PASSWORD, request=request, with_refresh=with_refresh
         )
-        _audit(request, "login", AuthMethod.PASSWORD, actor=username, target=username)
+        record(request=request, action="login", auth_method=AuthMethod.PASSWORD, actor=username, target=username)
         return SignIn(user=user, tokens=tokens)
 
 
@@ -156,17 +148,25 @@ def login_with_cms_password(*, password, request, with_refresh=False) -> SignIn:
         return cms_admin_user() if cms_password_matches(password) else None
 
     def on_failure():
-        _audit(request, "cms_login", AuthMethod.CMS_PASSWORD, outcome=Outcome.FAILURE)
+        record(
+            request=request, action="cms_login", auth_method=AuthMethod.CMS_PASSWORD, actor="", outcome=Outcome.FAILURE
+        )
 
     with _verified(request=request, account=CMS_ADMIN_USERNAME, verify=verify, on_failure=on_failure) as user:
         if user.role != Role.ADMIN:
-            _audit(request, "cms_login", AuthMethod.CMS_PASSWORD, actor=user.username, outcome=Outcome.DENIED)
+            record(
+                request=request,
+                action="cms_login",
+                auth_method=AuthMethod.CMS_PASSWORD,
+                actor=user.username,
+                outcome=Outcome.DENIED,
+            )
             signed_in = None
         else:
             tokens = login_session_start(
                 user=user, auth_method=AuthMethod.CMS_PASSWORD, request=request, with_refresh=with_refresh
             )
-            _audit(request, "cms_login", AuthMethod.CMS_PASSWORD, actor=user.username)
+            record(request=request, action="cms_login", auth_method=AuthMethod.CMS_PASSWORD, actor=user.username)
             signed_in = SignIn(user=user, tokens=tokens)
     if signed_in is None:
         raise AccountDisabled()
@@ -196,7 +196,7 @@ def login_second_step(*, mfa_token, code, request) -> SignIn:
                     MfaChallenge.objects.filter(pk=challenge.pk).update(used=True)
                     tokens = login_session_start(user=user, auth_method=outcome, request=request)
                     username = user.get_username()
-                    _audit(request, "login", outcome, actor=username, target=username)
+                    record(request=request, action="login", auth_method=outcome, actor=username, target=username)
                     signed_in = SignIn(user=user, tokens=tokens)
     # Raised after the transaction, so the wrong code's audit row and the challenge's count are kept.
     if signed_in is None:
@@ -269,10 +269,10 @@ def login_to_admin_site(*, request, username, checks_password, log_in):
             lockout.failed(username=username, request=request)
         elif checks_password:  # signed in, or the password was right and a code or the account's state refused it
             lockout.clear(username=username)
-        _audit(
-            request,
-            "admin_site_login",
-            AuthMethod.ADMIN_SITE,
+        record(
+            request=request,
+            action="admin_site_login",
+            auth_method=AuthMethod.ADMIN_SITE,
             actor=username if succeeded else "",
             target=username,
             outcome=Outcome.SUCCESS if succeeded else Outcome.FAILURE,
