@@ -119,7 +119,7 @@ class SessionStringImportSerializer(RejectUnknownFieldsMixin, serializers.Serial
         try:
             return validate_session_filename(value)
         except InvalidSessionFileName as exc:
-            raise serializers.ValidationError(str(exc), code="invalid_name") from None
+            raise serializers.ValidationError(str(exc), code=exc.code) from None
 
 
 class SessionFileUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):

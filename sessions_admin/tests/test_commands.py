@@ -169,7 +169,7 @@ def test_control_characters_in_names_are_escaped_in_the_output():
     output, _ = sync()
 
     assert "\x1b" not in output
-    assert "evil\\u001b[31m.session" in output
+    assert "evil\\x1b[31m.session" in output
 
 
 def test_every_library_made_layout_is_registered_by_repair():
