@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .errors import ArchiveRefused, CorruptEntry, InvalidSessionFileName, SessionFileTooLarge, describe_bytes
-from .names import SESSION_SUFFIX, validate_session_filename
+from .names import SESSION_SUFFIX, shown_name, validate_session_filename
 
 # Declared sizes over the archive's bytes. A real session file compresses about
 # 20:1; past this the archive is a bomb, however its entries share the bytes.
@@ -119,18 +119,18 @@ def check_no_overlap(raw, infos, *, central_directory: int) -> None:
     data; only the 30-byte local headers are read. Overlapping entries let
     a small archive declare (and inflate) far more than it holds.
     """
-    spans = sorted((info.header_offset, _data_end(raw, info), info) for info in infos)
+    spans = sorted(((info.header_offset, _data_end(raw, info), info) for info in infos), key=lambda span: span[:2])
     previous_end, previous = 0, None
     for start, end, info in spans:
         if start < previous_end:
             raise ArchiveRefused(
-                f"the entries {previous.filename!r} and {info.filename!r} share bytes (a zip bomb)",
+                f"the entries {_shown(previous)} and {_shown(info)} share bytes (a zip bomb)",
                 code="overlapping_entries",
             )
         previous_end, previous = end, info
     if previous is not None and previous_end > central_directory:
         raise ArchiveRefused(
-            f"the entry {previous.filename!r} runs into the central directory", code="overlapping_entries"
+            f"the entry {_shown(previous)} runs into the central directory", code="overlapping_entries"
         )
 
 
@@ -138,11 +138,13 @@ def _data_end(raw, info: zipfile.ZipInfo) -> int:
     raw.seek(info.header_offset)
     header = raw.read(LOCAL_HEADER.size)
     if len(header) != LOCAL_HEADER.size or header[:4] != LOCAL_SIGNATURE:
-        raise ArchiveRefused(
-            f"not a readable zip archive (no local header for {info.filename!r})", code="invalid_archive"
-        )
+        raise ArchiveRefused(f"not a readable zip archive (no local header for {_shown(info)})", code="invalid_archive")
     name_length, extra_length = LOCAL_HEADER.unpack(header)[10:12]
     return info.header_offset + LOCAL_HEADER.size + name_length + extra_length + info.compress_size
+
+
+def _shown(info: zipfile.ZipInfo) -> str:
+    return f"'{shown_name(info.filename, limit=64)}'"
 
 
 def raw_names(raw, *, central_directory: int, count: int) -> list[str]:

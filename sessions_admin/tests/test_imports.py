@@ -267,12 +267,14 @@ def test_a_zip_bomb_is_refused_by_its_ratio_before_extraction(admin_api_client, 
 
 @pytest.fixture
 def nothing_inflated(monkeypatch):
-    """Make opening any entry fail the test: an archive refused whole is refused from its directory."""
+    """Make reading any entry fail the test: an archive refused whole is refused from its directory."""
+    open_entry = zipfile.ZipFile.open
 
-    def refuse_to_open(*args, **kwargs):
-        raise AssertionError("an entry was opened")
+    def refuse_to_read(self, name, mode="r", *args, **kwargs):
+        assert mode != "r", "an entry was opened for reading"
+        return open_entry(self, name, mode, *args, **kwargs)
 
-    monkeypatch.setattr(zipfile.ZipFile, "open", refuse_to_open)
+    monkeypatch.setattr(zipfile.ZipFile, "open", refuse_to_read)
 
 
 def test_the_ratio_limit_holds_over_the_whole_archive(admin_api_client, untouched, nothing_inflated):
@@ -293,6 +295,18 @@ def test_entries_sharing_bytes_are_refused_before_anything_is_inflated(admin_api
     assert sum(info.file_size for info in infos) < 100 * len(archive)  # the ratio alone would pass it
 
     _assert_refused(post_archive(admin_api_client, archive), 400, "overlapping_entries", "a.session", "b.session")
+    assert untouched()
+
+
+def test_two_records_of_one_entry_are_refused_as_overlapping(admin_api_client, untouched, nothing_inflated):
+    archive = make_zip([("a.session", fixture_bytes("telethon-1.45.0.session"))])
+    directory, end = archive.index(b"PK\x01\x02"), archive.index(b"PK\x05\x06")
+    record, end_record = archive[directory:end], bytearray(archive[end:])
+    struct.pack_into("<HHL", end_record, 8, 2, 2, 2 * len(record))  # two entries, twice the directory
+
+    response = post_archive(admin_api_client, archive[:directory] + record + record + bytes(end_record))
+
+    _assert_refused(response, 400, "overlapping_entries", "a.session")
     assert untouched()
 
 
