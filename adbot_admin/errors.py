@@ -29,6 +29,14 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+class CodedValidationError(exceptions.ValidationError):
+    """A validation error with a code of its own: 400 `{detail, code, errors}` with `code` instead of `invalid`."""
+
+    def __init__(self, detail, code):
+        super().__init__(detail, code)
+        self.code = code
+
+
 class ServiceUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "The service is temporarily unavailable; try again shortly."

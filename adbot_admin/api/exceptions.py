@@ -19,7 +19,7 @@ from rest_framework import exceptions, status
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ..errors import InsufficientStorage, PayloadTooLarge, ServiceUnavailable
+from ..errors import CodedValidationError, InsufficientStorage, PayloadTooLarge, ServiceUnavailable
 from ..http_errors import error_body
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,8 @@ def exception_handler(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         errors = detail if isinstance(detail, dict) else {"non_field_errors": detail}
         first = _flatten(errors)
-        response.data = error_body(first or "Invalid input.", "invalid", errors)
+        code = exc.code if isinstance(exc, CodedValidationError) else "invalid"
+        response.data = error_body(first or "Invalid input.", code, errors)
     elif isinstance(detail, dict):
         # SimpleJWT's errors already carry detail and code; drop its token messages.
         response.data = error_body(detail.get("detail", exc.default_detail), detail.get("code", exc.default_code))
