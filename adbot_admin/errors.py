@@ -23,6 +23,13 @@ class BadRequest(exceptions.APIException):
     default_code = "bad_request"
 
 
+class ServerError(exceptions.APIException):
+    """An unhandled error: the body of Django's 500 handler (the error itself is logged, never shown)."""
+
+    default_detail = "Internal server error."
+    default_code = "server_error"
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."

@@ -10,8 +10,7 @@ from django.http import HttpResponse
 from rest_framework import exceptions
 from rest_framework.settings import api_settings
 
-# The body of Django's 404 page: the one DRF's NotFound gives.
-NOT_FOUND = exceptions.NotFound()
+from .errors import BadRequest, CsrfFailed, ServerError
 
 
 def error_body(detail, code, errors=None):
@@ -40,23 +39,23 @@ def api_exception_response(exc):
 
 
 def bad_request(request, exception=None):
-    return json_error(400, "Bad request.", "bad_request")
+    return api_exception_response(BadRequest())
 
 
 def permission_denied(request, exception=None):
-    return json_error(403, "You do not have permission to perform this action.", "permission_denied")
+    return api_exception_response(exceptions.PermissionDenied())
 
 
 def not_found(request, exception=None):
-    return json_error(404, NOT_FOUND.detail, NOT_FOUND.detail.code)
+    return api_exception_response(exceptions.NotFound())
 
 
 def server_error(request):
-    return json_error(500, "Internal server error.", "server_error")
+    return api_exception_response(ServerError())
 
 
 def csrf_failure(request, reason=""):
-    return json_error(403, "CSRF verification failed.", "csrf_failed")
+    return api_exception_response(CsrfFailed())
 
 
 class MethodNotAllowedBodyMiddleware:
@@ -68,9 +67,8 @@ class MethodNotAllowedBodyMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         if response.status_code == 405 and not response.get("Content-Type", "").startswith("application/json"):
-            refused = exceptions.MethodNotAllowed(request.method)
             allowed = response.get("Allow")
-            response = json_error(
-                405, refused.detail, refused.detail.code, headers={"Allow": allowed} if allowed else None
-            )
+            response = api_exception_response(exceptions.MethodNotAllowed(request.method))
+            if allowed:
+                response["Allow"] = allowed
         return response
