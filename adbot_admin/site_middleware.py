@@ -18,7 +18,7 @@ from django.contrib.sessions.middleware import SessionMiddleware
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django_otp.middleware import OTPMiddleware
 
-from .api.content_security_policy import ContentSecurityPolicyMiddleware
+from .content_security_policy import ContentSecurityPolicyMiddleware
 
 API_PREFIX = "/api/"
 # HTML under /api/: Swagger UI (and its script); it keeps the page headers.
