@@ -126,8 +126,10 @@ class SessionFileViewSet(
     def list(self, request, *args, **kwargs):
         rows = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         api_ids = {row.api_id for row in rows if row.api_id is not None}
-        # api_id is unique among pairs; an empty set asks the database nothing.
-        pairs = dict(ApiPair.objects.filter(api_id__in=api_ids).order_by().values_list("api_id", "pk"))
+        # api_id is unique among pairs. Building the query costs more than an empty page: skip it then.
+        pairs = (
+            dict(ApiPair.objects.filter(api_id__in=api_ids).order_by().values_list("api_id", "pk")) if api_ids else {}
+        )
         for row in rows:
             row.api_pair_id = pairs.get(row.api_id)
         return self.get_paginated_response(self.get_serializer(rows, many=True).data)
