@@ -175,7 +175,8 @@ class Bench:
             f"{self.url}/api/auth/token",
             json={"username": "bench-admin", "password": password},
             headers={"X-Forwarded-For": client_ip},
-            timeout=30,
+            # bcrypt runs at nice 19: on a loaded machine a login can wait long for a core.
+            timeout=120,
         )
 
     # --- load -------------------------------------------------------------------
