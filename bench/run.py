@@ -149,6 +149,13 @@ class Bench:
         )
 
     def start(self):
+        try:
+            self._start()
+        except BaseException:
+            self.stop()  # a server that never answered is not left running
+            raise
+
+    def _start(self):
         self.log = open(self.work / "gunicorn.log", "w")
         self.server = subprocess.Popen(
             [PYTHON, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
