@@ -57,15 +57,20 @@ CONFLICTS = OpenApiResponse(
 UPLOAD_SCHEMA = extend_schema(
     summary="Upload a session file",
     description=(
-        "Multipart field `file`. The stored name is the uploaded file's name exactly as sent; a name "
-        "that breaks the rule is refused (400), never rewritten. The file is inspected before "
-        "anything is stored. Spends the `upload` budget."
+        "Multipart field `file`, and optionally `sidecar`: the account's JSON (docs/sidecar.md). The stored "
+        "name is the uploaded file's name exactly as sent; a name that breaks the rule is refused (400), never "
+        "rewritten. The file and the sidecar are checked before anything is stored: a refused sidecar value is "
+        "400 naming the key (`errors.sidecar`), a stored API pair with the sidecar's app_id and another hash is "
+        "409 `api_pair_mismatch`. Spends the `upload` budget."
     ),
     parameters=[OVERWRITE_PARAMETER, ALLOW_DUPLICATE_KEY_PARAMETER],
     request={"multipart/form-data": serializers.SessionFileUploadSerializer},
     responses={
         201: serializers.SessionFileSerializer,
-        400: OpenApiResponse(description="Bad name, not an accepted session file, or no file (`errors.file`)."),
+        400: OpenApiResponse(
+            description="Bad name, not an accepted session file, no file (`errors.file`), or a refused sidecar "
+            "(`errors.sidecar`)."
+        ),
         409: CONFLICTS,
         413: OpenApiResponse(description="The file is larger than SESSION_MAX_BYTES."),
         415: OpenApiResponse(description="The body is not multipart/form-data."),
@@ -202,7 +207,9 @@ class SessionFileViewSet(
         description=(
             "Multipart field `archive`. Each `.session` entry goes through the same checks and storage as a "
             "single upload and stands on its own; an entry inside folders is stored under its last path "
-            "component. Entries with an unsafe path (absolute, `..`, a backslash, control characters), "
+            "component. A `<name>.json` beside `<name>.session` (same folder) is that entry's sidecar "
+            "(docs/sidecar.md): a refused sidecar refuses its entry (`invalid_sidecar`, the detail names the "
+            "key; `api_pair_mismatch`). Entries with an unsafe path (absolute, `..`, a backslash, control characters), "
             "symbolic links, and names repeated in the archive are refused by name; folders, other files "
             "and OS junk are skipped. Limits, read from the central directory before anything is extracted: "
             "SESSION_IMPORT_MAX_FILES entries (400), SESSION_IMPORT_MAX_BYTES uncompressed in all (413), "
@@ -247,7 +254,8 @@ class SessionFileViewSet(
     @extend_schema(
         summary="Write a session string as a session file",
         description=(
-            "JSON `{filename, library, session_string}`. The library itself decodes the string and writes a "
+            "JSON `{filename, library, session_string, sidecar?}` (`sidecar`: the account's object, "
+            "docs/sidecar.md). The library itself decodes the string and writes a "
             "file of its current layout (Telethon 1.45.0 for `telethon`, Kurigram 2.2.26 for `pyrogram`), "
             "which is then inspected and stored like any upload. The string is never logged, echoed or "
             "stored anywhere but the file. Spends the `upload` budget."
