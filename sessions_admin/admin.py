@@ -21,14 +21,27 @@ class SessionFileAdmin(admin.ModelAdmin):
         "user_id",
         "is_bot",
         "api_id",
+        "phone",
+        "username",
+        "status",
         "size",
         "uploaded_at",
         "uploaded_by",
     ]
-    list_filter = ["library", "dc_id", "is_bot"]
-    search_fields = ["filename"]
+    list_filter = ["status", "library", "dc_id", "is_bot"]
+    search_fields = ["filename", "phone", "username"]
     date_hierarchy = "uploaded_at"
-    fields = list_display + ["sha256"]
+    # Never the encrypted columns: the secrets are shown only by the API's audited, step-up view.
+    fields = list_display + [
+        "sha256",
+        "first_name",
+        "last_name",
+        "device",
+        "proxy",
+        "status_reason",
+        "status_until",
+        "status_changed_at",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request):
