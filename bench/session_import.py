@@ -182,7 +182,9 @@ def measure_import(count, sidecars=False):
         warm_folder.mkdir()
         warm, _ = build_archive(warm_folder, 10, prefix="warm-up", sidecars=sidecars)
         (scratch / "server").mkdir()
-        server = live.start(scratch / "server", **SERVER_ENV, **live.GENEROUS_LIMITS)
+        # A pair is two entries, and SESSION_IMPORT_MAX_FILES counts entries.
+        entries = {"SESSION_IMPORT_MAX_FILES": str(2 * count)} if sidecars else {}
+        server = live.start(scratch / "server", **SERVER_ENV, **live.GENEROUS_LIMITS, **entries)
         try:
             token = live.login(server)["access"]
             warm_response = post_archive(server, token, warm, "warm.zip")
