@@ -64,7 +64,7 @@ def count_existing(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("sessions_admin", "0003_session_api_id_key_digest_name_case"),
+        ("sessions_admin", "0005_session_count_triggers"),
     ]
 
     operations = [
