@@ -1,6 +1,5 @@
 """The API-pair serializers write their rows by hand: the same output as DRF walking their declared fields."""
 
-
 import pytest
 from rest_framework import serializers as drf
 
