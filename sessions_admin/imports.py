@@ -6,6 +6,10 @@
   stand alone: one refused entry never undoes another. One audit event per
   imported or refused entry (the store's own, or one here for entries refused
   before they reach it) and one for the archive.
+- A Telegram Desktop tdata folder in the archive (or the archive itself, bare):
+  its key and account files are copied out under a small cap and read in a
+  limited child process (tdata.py); each account becomes a Telethon session
+  file that is stored like any entry, named `<user id>.session`.
 - A session string: the library decodes it and writes a file of its current
   layout in a private temporary folder (strings.py); that file is then
   uploaded like any other. The string is never logged, echoed or stored.
@@ -20,7 +24,7 @@ from django.conf import settings
 from adbot_admin.audit import record
 from adbot_admin.models import Outcome
 
-from . import archives, strings
+from . import archives, strings, tdata
 from .models import SessionFile
 from .services import DuplicateAuthKey, SessionFileExists, session_file_store
 from .storage import InvalidSessionFileName, SessionFileRejected, SessionFileTooLarge, shown_name
@@ -44,43 +48,85 @@ def archive_limits() -> archives.Limits:
 
 
 def session_files_import_archive(
-    *, path, uploaded_by, overwrite=False, allow_duplicate_key=False, request=None
+    *, path, uploaded_by, overwrite=False, allow_duplicate_key=False, tdata_passcode="", request=None
 ) -> ImportResult:
-    """Import every `.session` entry of the zip at `path` and return an ImportResult.
+    """Import every `.session` entry and every tdata folder of the zip at `path`; return an ImportResult.
 
     Raises archives.ArchiveRefused (audited) when the archive as a whole is
     refused; then nothing was imported.
     """
     try:
         with archives.open_archive(path, limits=archive_limits()) as (archive, entries):
-            result = ImportResult()
-            for entry in entries:
-                if entry.action == "skip":
-                    result.skipped.append(entry.name)
-                elif entry.action == "refuse":
-                    _refuse(result, entry.name, entry.code, entry.detail, request=request)
-                else:
-                    _import_entry(
-                        archive,
-                        entry,
-                        result,
-                        uploaded_by=uploaded_by,
-                        overwrite=overwrite,
-                        allow_duplicate_key=allow_duplicate_key,
-                        request=request,
-                    )
+            return _import_entries(
+                ZipSource(archive),
+                entries,
+                uploaded_by=uploaded_by,
+                overwrite=overwrite,
+                allow_duplicate_key=allow_duplicate_key,
+                tdata_passcode=tdata_passcode,
+                request=request,
+            )
     except archives.ArchiveRefused as exc:
-        record(
-            request=request,
-            action="session_file.import",
-            outcome=Outcome.FAILURE,
-            detail={"reason": exc.code, "detail": str(exc)[:500]},
-        )
+        _record_refused_archive(exc, request=request)
         raise
+
+
+class ZipSource:
+    """Reads the entries of an open zip archive."""
+
+    def __init__(self, archive):
+        self.archive = archive
+
+    def open(self, info):
+        return archives.open_entry(self.archive, info)
+
+
+def _record_refused_archive(exc, *, request, audit_detail=None):
+    record(
+        request=request,
+        action="session_file.import",
+        outcome=Outcome.FAILURE,
+        detail={**(audit_detail or {}), "reason": exc.code, "detail": str(exc)[:500]},
+    )
+
+
+def _import_entries(
+    source, entries, *, uploaded_by, overwrite, allow_duplicate_key, tdata_passcode, request, audit_detail=None
+) -> ImportResult:
+    """Import the planned `entries` of `source` (a zip, or a folder read as one); return an ImportResult.
+
+    The rules of every import of many files: each `.session` entry and each
+    account of each tdata folder goes through `session_file_store` and stands
+    alone. Raises archives.ArchiveRefused when the tdata folders are too many.
+    """
+    try:
+        folders = tdata.find_folders(entries)
+    except tdata.TdataRefused as exc:
+        raise archives.ArchiveRefused(str(exc), code=exc.code) from None
+    in_tdata = set().union(*(folder.entries for folder in folders))
+    options = {
+        "uploaded_by": uploaded_by,
+        "overwrite": overwrite,
+        "allow_duplicate_key": allow_duplicate_key,
+        "request": request,
+    }
+    result = ImportResult()
+    for entry in entries:
+        if entry.name in in_tdata:
+            continue
+        if entry.action == "skip":
+            result.skipped.append(entry.name)
+        elif entry.action == "refuse":
+            _refuse(result, entry.name, entry.code, entry.detail, request=request)
+        else:
+            _import_entry(source, entry, result, **options)
+    for folder in folders:
+        _import_tdata(source, folder, result, passcode=tdata_passcode, **options)
     record(
         request=request,
         action="session_file.import",
         detail={
+            **(audit_detail or {}),
             "imported": len(result.imported),
             "refused": len(result.refused),
             "skipped": len(result.skipped),
@@ -89,32 +135,60 @@ def session_files_import_archive(
     return result
 
 
-def _import_entry(archive, entry, result, *, uploaded_by, overwrite, allow_duplicate_key, request):
-    audit_detail = {"archive_entry": shown_name(entry.name)}
-    try:
-        with archives.open_entry(archive, entry.info) as stream:
-            session_file = session_file_store(
+def _import_entry(source, entry, result, *, request, **options):
+    def store():
+        with source.open(entry.info) as stream:
+            return session_file_store(
                 upload=stream,
                 filename=entry.stored_name,
-                uploaded_by=uploaded_by,
-                overwrite=overwrite,
-                allow_duplicate_key=allow_duplicate_key,
                 request=request,
-                audit_detail=audit_detail,
+                audit_detail={"archive_entry": shown_name(entry.name)},
+                **options,
             )
+
+    _store_one(result, entry.name, store, request=request)
+
+
+def _import_tdata(source, folder, result, *, passcode, request, **options):
+    """Import each account of one tdata folder as a Telethon session named `<user id>.session`."""
+    try:
+        with tdata.extracted(source, folder) as copy, tdata.read_accounts(copy, passcode=passcode) as accounts:
+            for account in accounts:
+
+                def store(account=account):
+                    with open(account.path, "rb") as stream:
+                        return session_file_store(
+                            upload=stream,
+                            filename=account.stored_name,
+                            request=request,
+                            audit_detail={"archive_entry": shown_name(folder.shown), "source": "tdata"},
+                            **options,
+                        )
+
+                _store_one(result, f"{folder.shown}: {account.stored_name}", store, request=request)
+    except tdata.TdataRefused as exc:
+        _refuse(result, folder.shown, exc.code, str(exc), request=request)
+    except archives.CorruptEntry as exc:
+        _refuse(result, folder.shown, "corrupt_entry", str(exc), request=request)
+
+
+def _store_one(result, name, store, *, request):
+    """Run `store()` and file the row it returns under imported, or its refusal (by `name`) under refused."""
+    try:
+        session_file = store()
     except InvalidSessionFileName as exc:
-        result.refused.append(_refusal(entry.name, "invalid_name", str(exc)))
+        result.refused.append(_refusal(name, "invalid_name", str(exc)))
     except SessionFileTooLarge as exc:
-        result.refused.append(_refusal(entry.name, "too_large", str(exc)))
+        result.refused.append(_refusal(name, "too_large", str(exc)))
     except SessionFileRejected as exc:
-        result.refused.append(_refusal(entry.name, "invalid_session_file", str(exc)))
+        result.refused.append(_refusal(name, "invalid_session_file", str(exc)))
     except SessionFileExists as exc:
-        result.refused.append(_refusal(entry.name, "conflict", exc.message))
+        result.refused.append(_refusal(name, "conflict", exc.message))
     except DuplicateAuthKey as exc:
-        result.refused.append(_refusal(entry.name, "duplicate_key", exc.message))
+        result.refused.append(_refusal(name, "duplicate_key", exc.message))
     except archives.CorruptEntry as exc:
         # Raised while reading the entry, before the store could audit anything.
-        _refuse(result, entry.name, "corrupt_entry", str(exc), request=request)
+        _refuse(result, name, "corrupt_entry", str(exc), request=request)
     else:
         result.imported.append(session_file)
 

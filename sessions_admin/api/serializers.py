@@ -90,7 +90,18 @@ class ForceQuerySerializer(serializers.Serializer):
 
 
 class SessionArchiveUploadSerializer(serializers.Serializer):
-    archive = serializers.FileField(allow_empty_file=True, use_url=False, help_text="A zip archive of .session files.")
+    archive = serializers.FileField(
+        allow_empty_file=True, use_url=False, help_text="A zip archive of .session files and tdata folders."
+    )
+    tdata_passcode = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=256,
+        write_only=True,
+        style={"input_type": "password"},
+        help_text="The local passcode of the archive's Telegram Desktop tdata folders, if they have one.",
+    )
 
 
 class RefusedEntrySerializer(serializers.Serializer):

@@ -186,7 +186,11 @@ class SessionFileViewSet(
             "and OS junk are skipped. Limits, read from the central directory before anything is extracted: "
             "SESSION_IMPORT_MAX_FILES entries (400), SESSION_IMPORT_MAX_BYTES uncompressed in all (413), "
             "SESSION_MAX_BYTES per entry (413), a compression ratio of 100:1 (400). One archive spends one "
-            "unit of the `upload` budget."
+            "unit of the `upload` budget. A Telegram Desktop `tdata` folder (or a bare tdata zip) is read offline "
+            "(opentele2 and TGConvertor) and each of its accounts stored as a Telethon session named "
+            "`<user id>.session`, with Telegram Desktop's app in its sidecar; form field `tdata_passcode` opens a "
+            "passcode-protected one. A tdata that cannot be read (damaged, hostile, wrong or missing passcode, "
+            "more than 6 accounts) is refused by its folder's name in `refused`."
         ),
         parameters=[OVERWRITE_PARAMETER, ALLOW_DUPLICATE_KEY_PARAMETER],
         request={"multipart/form-data": serializers.SessionArchiveUploadSerializer},
@@ -209,6 +213,7 @@ class SessionFileViewSet(
         try:
             result = imports.session_files_import_archive(
                 path=archive.temporary_file_path(),
+                tdata_passcode=serializer.validated_data.get("tdata_passcode", ""),
                 uploaded_by=request.user.get_username(),
                 request=request,
                 **options,
