@@ -69,6 +69,7 @@ PASSWORD_CHECKS = Budget(
 LOGIN = Budget("login", "RATELIMIT_LOGIN", followed_by=PASSWORD_CHECKS)
 UPLOAD = Budget("upload", "RATELIMIT_UPLOAD")
 DELETE = Budget("delete", "RATELIMIT_DELETE")
+EXPORT = Budget("export", "RATELIMIT_EXPORT")
 
 
 def spend(request, budget):

@@ -171,3 +171,37 @@ class ApiPairUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
 
     label = StrictCharField(max_length=100, required=False, allow_blank=True)
     is_active = StrictBooleanField(required=False)
+
+
+class SessionExportSerializer(serializers.Serializer):
+    """What to export: `names` or `filter` (exactly one), the format, and whether secrets go in the sidecars."""
+
+    names = serializers.ListField(
+        child=serializers.CharField(max_length=100, trim_whitespace=False),
+        required=False,
+        allow_empty=False,
+        max_length=10_000,
+        help_text="Session file names, e.g. `acc1.session`.",
+    )
+    filter = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, max_length=100, trim_whitespace=False),
+        required=False,
+        help_text="The list's filters (`library`, `dc_id`, `api_id`, `api_pair`, ...), as in its query string.",
+    )
+    format = serializers.ChoiceField(
+        choices=["as_stored", "telethon", "pyrogram", "string"],
+        default="as_stored",
+        help_text=(
+            "`as_stored`: the files as stored; `telethon` or `pyrogram`: files of that library (Kurigram's layout "
+            "for pyrogram), converted by TGConvertor where the stored file is of the other; `string`: `<name>.txt` "
+            "holding the session string of the stored file's library."
+        ),
+    )
+    include_secrets = serializers.BooleanField(
+        default=False, help_text="Put the 2FA password and the proxy's credentials in the sidecars."
+    )
+
+    def validate(self, attrs):
+        if ("names" in attrs) == ("filter" in attrs):
+            raise serializers.ValidationError("Send exactly one of names and filter.", code="names_or_filter")
+        return attrs

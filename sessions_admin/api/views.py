@@ -2,21 +2,25 @@
 
 from contextlib import contextmanager
 
+from django.conf import settings
+from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from adbot_admin.api import ratelimits
 from adbot_admin.api.exceptions import Conflict, PayloadTooLarge
 from adbot_admin.api.parsers import JSONParser
+from adbot_admin.api.permissions import IsAdminRole, RecentAuthentication
 from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
 
-from .. import archives, imports, services, strings
+from .. import archives, export, imports, services, strings
 from ..models import ApiPair, SessionFile
-from ..storage import NAME_REGEX
+from ..storage import NAME_REGEX, shown_name
 from . import serializers
 from .filters import SessionFileFilterSet
 from .parsers import SessionArchiveParser, SessionFileParser, client_file_name
@@ -78,6 +82,28 @@ class ArchiveRefusedError(APIException):
     default_code = "invalid_archive"
 
 
+class SessionExportDisabled(PermissionDenied):
+    default_detail = "Session exports are turned off on this server (SESSION_EXPORT=false)."
+    default_code = "export_disabled"
+
+
+class SessionExportRefusedError(APIException):
+    """An export refused before anything was streamed; the detail names the sessions concerned."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "The export is refused."
+    default_code = "export_refused"
+
+
+class SessionExportEnabled(BasePermission):
+    """Allows session exports only while SESSION_EXPORT is on."""
+
+    def has_permission(self, request, view):
+        if not settings.SESSION_EXPORT:
+            raise SessionExportDisabled()
+        return True
+
+
 @contextmanager
 def refusals_as_errors(field):
     """Turn the store's refusals into the API's errors: 400 naming `field`, 413, or 409."""
@@ -136,6 +162,8 @@ class SessionFileViewSet(
             return serializers.SessionStringImportSerializer
         if self.action == "partial_update":
             return serializers.SessionFileUpdateSerializer
+        if self.action == "export_sessions":
+            return serializers.SessionExportSerializer
         return super().get_serializer_class()
 
     def _query_options(self):
@@ -227,6 +255,75 @@ class SessionFileViewSet(
                 "skipped": result.skipped,
             }
         )
+
+    @extend_schema(
+        summary="Export sessions as a zip of session files (or strings) and sidecars",
+        description=(
+            'JSON `{"names": [...] | "filter": {...}, "format", "include_secrets"}`. Streams a zip of '
+            "`<name>.session` + `<name>.json` per account (`<name>.txt` + `<name>.json` for `string`), in name "
+            "order; conversions are TGConvertor's, offline. The sidecars carry the 2FA password and the proxy's "
+            "credentials only with `include_secrets`. Needs a login within REAUTH_MAX_AGE (403 "
+            "`reauthentication_required`), is audited with every name, spends the `export` budget, holds at most "
+            "SESSION_IMPORT_MAX_FILES accounts, and answers 403 `export_disabled` with SESSION_EXPORT=false."
+        ),
+        request=serializers.SessionExportSerializer,
+        responses={
+            (200, "application/zip"): OpenApiTypes.BINARY,
+            400: OpenApiResponse(
+                description=(
+                    "A bad body, unknown names (`unknown_sessions`), nothing matching, more than "
+                    "SESSION_IMPORT_MAX_FILES, or a Pyrogram target for sessions without user id or api_id "
+                    "(`missing_account_data`); `errors.names` lists the names concerned."
+                )
+            ),
+            403: OpenApiResponse(description="`reauthentication_required` or `export_disabled`."),
+            415: OpenApiResponse(description="The body is not JSON."),
+        },
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="export",
+        parser_classes=[JSONParser],
+        permission_classes=[IsAdminRole, SessionExportEnabled, RecentAuthentication],
+    )
+    @rate_limited(ratelimits.EXPORT)
+    def export_sessions(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            prepared = export.sessions_export_prepare(
+                session_files=self._export_rows(data),
+                export_format=data["format"],
+                include_secrets=data["include_secrets"],
+                request=request,
+            )
+        except export.ExportRefused as exc:
+            names = ", ".join(shown_name(name) for name in exc.names[:20])
+            more = f" and {len(exc.names) - 20} more" if len(exc.names) > 20 else ""
+            detail = f"{exc}: {names}{more}" if exc.names else str(exc)
+            raise SessionExportRefusedError(detail, code=exc.code) from exc
+        response = StreamingHttpResponse(export.sessions_export_stream(prepared), content_type="application/zip")
+        response["Content-Disposition"] = 'attachment; filename="sessions-export.zip"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def _export_rows(self, data):
+        if "names" in data:
+            names = list(dict.fromkeys(data["names"]))
+            rows = list(SessionFile.objects.filter(filename__in=names))
+            unknown = sorted(set(names) - {row.filename for row in rows})
+            if unknown:
+                raise export.ExportRefused("no session files have these names", code="unknown_sessions", names=unknown)
+            return rows
+        filterset = SessionFileFilterSet(data=data["filter"], queryset=SessionFile.objects.all(), request=self.request)
+        unknown = sorted(set(data["filter"]) - set(filterset.filters))
+        if unknown:
+            raise ValidationError({"filter": [f"unknown filter {shown_name(key)}" for key in unknown]}, code="invalid")
+        if not filterset.is_valid():
+            raise ValidationError({"filter": filterset.errors}, code="invalid")
+        return filterset.qs
 
     @extend_schema(
         summary="Write a session string as a session file",

@@ -36,6 +36,10 @@ CMS_SCOPE_ROUTES = (
     "/api/auth/logout-all",
 )
 
+# Routes whose view also asks for a recent login (issue 24's step-up, `RecentAuthentication`): an admin
+# token without a fresh `auth_time`, and every frontend token, answer 403 `reauthentication_required`.
+STEP_UP_ROUTES = ("/api/admin/sessions/export",)
+
 # Values for path parameters, by name; other names get the first candidate their pattern accepts.
 PARAMETER_SAMPLES = {
     "pk": "1",
@@ -82,6 +86,21 @@ def _listed(path, entries):
         elif path == entry:
             return True
     return False
+
+
+def needs_step_up(path):
+    return _listed(path, STEP_UP_ROUTES)
+
+
+def asks_for_step_up(callback) -> bool:
+    """Return True when the route's view lists RecentAuthentication among its permissions."""
+    from adbot_admin.api.permissions import RecentAuthentication
+
+    view_class = getattr(callback, "cls", None)
+    if view_class is None:
+        return False
+    initkwargs = getattr(callback, "initkwargs", {}) or {}
+    return RecentAuthentication in initkwargs.get("permission_classes", view_class.permission_classes)
 
 
 def _walk(patterns, prefix=""):
