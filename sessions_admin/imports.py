@@ -17,7 +17,12 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import zipfile
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.conf import settings
 
@@ -27,7 +32,13 @@ from adbot_admin.models import Outcome
 from . import archives, strings, tdata
 from .models import SessionFile
 from .services import DuplicateAuthKey, SessionFileExists, session_file_store
-from .storage import InvalidSessionFileName, SessionFileRejected, SessionFileTooLarge, shown_name
+from .storage import (
+    InvalidSessionFileName,
+    SessionFileRejected,
+    SessionFileTooLarge,
+    open_regular_file,
+    shown_name,
+)
 
 
 @dataclass
@@ -37,6 +48,8 @@ class ImportResult:
     imported: list[SessionFile] = field(default_factory=list)
     refused: list[dict] = field(default_factory=list)  # {"name", "code", "detail"}
     skipped: list[str] = field(default_factory=list)
+    # Every check ran, nothing was stored, and only the summary was audited.
+    dry_run: bool = False
 
 
 def archive_limits() -> archives.Limits:
@@ -71,6 +84,91 @@ def session_files_import_archive(
         raise
 
 
+def session_files_import_folder(
+    *, path, uploaded_by, overwrite=False, allow_duplicate_key=False, tdata_passcode="", dry_run=False
+) -> ImportResult:
+    """Import a folder of session files (with their sidecars) and tdata folders by the zip import's rules.
+
+    The folder is read as if it were an archive: each file becomes an entry
+    with its relative path, size and mode (so names, symbolic links, limits and
+    duplicates are judged by the same code), and is read from its path. A
+    tdata folder contributes only the files its reader needs. With `dry_run`
+    nothing is stored. Raises archives.ArchiveRefused (audited) when the
+    folder as a whole breaks a limit.
+    """
+    root = Path(path)
+    audit_detail = {"folder": shown_name(str(root))}
+    try:
+        infos = folder_entries(root)
+        archives.check_limits(infos, archive_limits())
+        return _import_entries(
+            FolderSource(root),
+            archives.plan(infos),
+            uploaded_by=uploaded_by,
+            overwrite=overwrite,
+            allow_duplicate_key=allow_duplicate_key,
+            tdata_passcode=tdata_passcode,
+            request=None,
+            audit_detail=audit_detail,
+            dry_run=dry_run,
+        )
+    except archives.ArchiveRefused as exc:
+        if not dry_run:
+            _record_refused_archive(exc, request=None, audit_detail=audit_detail)
+        raise
+
+
+def folder_entries(root: Path) -> list[zipfile.ZipInfo]:
+    """Return a ZipInfo for each file, symbolic link and other non-folder under `root` (links not followed)."""
+    if not root.is_dir() or root.is_symlink():
+        raise archives.ArchiveRefused("not a folder (symbolic links are not followed)", code="not_a_folder")
+    infos = []
+    for folder, subfolders, files in os.walk(root, followlinks=False):
+        here = Path(folder)
+        if tdata.is_tdata_folder(files):
+            names = [*files, *(f"{sub}/{item}" for sub in subfolders for item in _listing(here / sub))]
+            chosen = [name for name in names if tdata.wanted_in_folder(name)]
+            subfolders[:] = []
+        else:
+            links = [sub for sub in subfolders if (here / sub).is_symlink()]
+            chosen = [*files, *links]
+        for name in chosen:
+            infos.append(_info_of(here / name, (here / name).relative_to(root).as_posix()))
+    return infos
+
+
+def _listing(folder: Path) -> list[str]:
+    if folder.is_symlink() or not folder.is_dir():
+        return []
+    return sorted(os.listdir(folder))
+
+
+def _info_of(path: Path, name: str) -> zipfile.ZipInfo:
+    status = path.lstat()
+    info = zipfile.ZipInfo(name)
+    info.create_system = 3
+    info.external_attr = (status.st_mode & 0xFFFF) << 16
+    info.file_size = info.compress_size = status.st_size if stat.S_ISREG(status.st_mode) else 0
+    return info
+
+
+class FolderSource:
+    """Reads the files of a folder as the entries of an archive (regular files only, never through a link)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    @contextmanager
+    def open(self, info):
+        with ExitStack() as stack:
+            try:
+                file = stack.enter_context(open_regular_file(self.root / info.filename))
+            except SessionFileRejected as exc:
+                # Changed since the folder was listed: refused like an entry that cannot be read.
+                raise archives.CorruptEntry(str(exc)) from None
+            yield file
+
+
 class ZipSource:
     """Reads the entries of an open zip archive."""
 
@@ -91,7 +189,16 @@ def _record_refused_archive(exc, *, request, audit_detail=None):
 
 
 def _import_entries(
-    source, entries, *, uploaded_by, overwrite, allow_duplicate_key, tdata_passcode, request, audit_detail=None
+    source,
+    entries,
+    *,
+    uploaded_by,
+    overwrite,
+    allow_duplicate_key,
+    tdata_passcode,
+    request,
+    audit_detail=None,
+    dry_run=False,
 ) -> ImportResult:
     """Import the planned `entries` of `source` (a zip, or a folder read as one); return an ImportResult.
 
@@ -109,8 +216,9 @@ def _import_entries(
         "overwrite": overwrite,
         "allow_duplicate_key": allow_duplicate_key,
         "request": request,
+        "dry_run": dry_run,
     }
-    result = ImportResult()
+    result = ImportResult(dry_run=dry_run)
     for entry in entries:
         if entry.name in in_tdata:
             continue
@@ -127,6 +235,7 @@ def _import_entries(
         action="session_file.import",
         detail={
             **(audit_detail or {}),
+            **({"dry_run": True} if dry_run else {}),
             "imported": len(result.imported),
             "refused": len(result.refused),
             "skipped": len(result.skipped),
@@ -199,6 +308,8 @@ def _refusal(name, code, detail) -> dict:
 
 def _refuse(result, name, code, detail, *, request):
     result.refused.append(_refusal(name, code, detail))
+    if result.dry_run:
+        return
     record(
         request=request,
         action="session_file.upload",

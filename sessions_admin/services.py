@@ -124,8 +124,24 @@ class ApiIdRecordedInFile(Exception):
 # --- Session files ------------------------------------------------------------
 
 
+class _DryRunDone(Exception):
+    """Raised inside the store's transaction to roll a dry run back; carries the row it would have written."""
+
+    def __init__(self, session_file):
+        super().__init__(session_file.filename)
+        self.session_file = session_file
+
+
 def session_file_store(
-    *, upload, filename=None, uploaded_by, overwrite=False, allow_duplicate_key=False, request=None, audit_detail=None
+    *,
+    upload,
+    filename=None,
+    uploaded_by,
+    overwrite=False,
+    allow_duplicate_key=False,
+    request=None,
+    audit_detail=None,
+    dry_run=False,
 ) -> SessionFile:
     """Check `upload`, store it in SESSIONS_DIR as `filename` and return its row.
 
@@ -137,6 +153,9 @@ def session_file_store(
     `overwrite` is false, and DuplicateAuthKey when another file holds the
     same auth key and `allow_duplicate_key` is false; in every case nothing
     is stored and the refusal is audited (with `audit_detail` added).
+
+    With `dry_run` every check runs, nothing is stored or audited, and the
+    returned row is unsaved.
     """
     name = upload.name if filename is None else filename
     try:
@@ -152,8 +171,11 @@ def session_file_store(
                 allow_duplicate_key=allow_duplicate_key,
                 request=request,
                 audit_detail=audit_detail,
+                dry_run=dry_run,
             )
     except (SessionFileRejected, SessionFileExists, DuplicateAuthKey) as exc:
+        if dry_run:
+            raise
         valid_name = not isinstance(exc, InvalidSessionFileName)
         record(
             request=request,
@@ -166,7 +188,16 @@ def session_file_store(
 
 
 def _place(
-    name, copy: CheckedCopy, info: SessionInfo, *, uploaded_by, overwrite, allow_duplicate_key, request, audit_detail
+    name,
+    copy: CheckedCopy,
+    info: SessionInfo,
+    *,
+    uploaded_by,
+    overwrite,
+    allow_duplicate_key,
+    request,
+    audit_detail,
+    dry_run=False,
 ) -> SessionFile:
     """Write the row, place the file and audit, all or nothing; return the row."""
     storage = session_storage()
@@ -203,6 +234,8 @@ def _place(
             _fill(session_file, copy, info)
             session_file.uploaded_at = timezone.now()
             session_file.uploaded_by = str(uploaded_by)[:255]
+            if dry_run:
+                raise _DryRunDone(session_file)
             session_file.save()
             if overwrite:
                 journal.set_aside(name, keep_in_place=True)
@@ -216,6 +249,8 @@ def _place(
                 detail["duplicate_key_of"] = key_holder
             record(request=request, action="session_file.upload", target=name, detail=detail)
             transaction.on_commit(journal.commit, robust=True)
+    except _DryRunDone as done:
+        return done.session_file
     except BaseException as exc:
         journal.rollback()
         if isinstance(exc, (IntegrityError, FileExistsError)):
