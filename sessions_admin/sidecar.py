@@ -398,12 +398,13 @@ def render_sidecar(*, sidecar: Sidecar, include_secrets: bool) -> bytes:
     """
     shown = sidecar if include_secrets else sidecar.without_secrets()
     document = dict(shown.values)
-    if not include_secrets and "proxy" in sidecar.values:
+    if "proxy" in sidecar.values:
         proxy = sidecar.values["proxy"]
-        document["proxy"] = {
-            **shown.values["proxy"],
-            "has_credentials": any(key in proxy for key in PROXY_SECRET_KEYS),
-        }
+        # A sidecar built without its secrets (accounts.account_sidecar) says has_credentials itself.
+        has_credentials = any(key in proxy for key in PROXY_SECRET_KEYS) or proxy.get("has_credentials") is True
+        document["proxy"] = {key: value for key, value in shown.values["proxy"].items() if key != "has_credentials"}
+        if not include_secrets:
+            document["proxy"]["has_credentials"] = has_credentials
     for key in sorted(shown.extra):
         document.setdefault(key, shown.extra[key])
     return (json.dumps(document, ensure_ascii=False, indent=2, allow_nan=False) + "\n").encode("utf-8")

@@ -13,7 +13,7 @@ from adbot_admin.models import AuditEvent, Outcome
 from sessions_admin.models import SessionFile
 
 from . import session_files
-from .conftest import SESSIONS_URL, dir_state, multipart_body, sessions_dir, table_state
+from .conftest import SESSIONS_URL, dir_state, multipart_body, sessions_dir, table_state, with_sidecars
 from .fixtures.make_fixtures import FIXTURES
 
 IMPORT_URL = f"{SESSIONS_URL}/import"
@@ -79,7 +79,7 @@ def test_every_library_made_fixture_imports_from_folders_and_junk_is_skipped(adm
     for fixture in FIXTURES:
         assert (imported[fixture.name]["layout"], imported[fixture.name]["api_id"]) == (fixture.layout, fixture.api_id)
         assert (sessions_dir() / fixture.name).read_bytes() == fixture_bytes(fixture.name)
-    assert set(dir_state()) == {fixture.name for fixture in FIXTURES}
+    assert set(dir_state()) == with_sidecars(*(fixture.name for fixture in FIXTURES))
     assert nothing_left(upload_tmp)
 
 
@@ -191,7 +191,7 @@ def test_symlink_entries_are_refused(admin_api_client, upload_tmp):
         ("folder/other.session", "symlink"),
     ]
     assert [item["filename"] for item in body["imported"]] == ["real.session"]
-    assert set(dir_state()) == {"real.session"}
+    assert set(dir_state()) == with_sidecars("real.session")
     assert not os.path.islink(sessions_dir() / "link.session")
     assert nothing_left(upload_tmp)
 
@@ -334,7 +334,7 @@ def test_a_lying_declared_size_stops_extraction_and_refuses_the_entry(admin_api_
 
     assert [(item["name"], item["code"]) for item in body["refused"]] == [("liar.session", "corrupt_entry")]
     assert [item["filename"] for item in body["imported"]] == ["good.session"]
-    assert set(dir_state()) == {"good.session"}
+    assert set(dir_state()) == with_sidecars("good.session")
     assert nothing_left(upload_tmp)
 
 
