@@ -28,8 +28,9 @@ from adbot_admin.audit import record
 from adbot_admin.storage import TEMP_PREFIX, session_storage
 
 from . import conversion
+from .accounts import account_sidecar
 from .models import SessionFile
-from .sidecar import Sidecar, render_sidecar
+from .sidecar import render_sidecar
 from .storage import SESSION_SUFFIX, open_regular_file
 
 logger = logging.getLogger(__name__)
@@ -154,7 +155,8 @@ def _entries_of(row: SessionFile, export: Export):
         yield row.filename, stored
     else:
         yield row.filename, _convert(row, stored, library, as_string=False)
-    yield f"{stem}.json", render_sidecar(sidecar=account_sidecar(row), include_secrets=export.include_secrets)
+    sidecar = account_sidecar(session_file=row, include_secrets=export.include_secrets)
+    yield f"{stem}.json", render_sidecar(sidecar=sidecar, include_secrets=export.include_secrets)
 
 
 def _read_stored(row: SessionFile) -> bytes:
@@ -180,9 +182,3 @@ def _convert(row: SessionFile, stored: bytes, library: str, *, as_string: bool):
         return target.read_bytes()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def account_sidecar(row: SessionFile) -> Sidecar:
-    """Return the sidecar the row records for its account: its app (api_id) and its user id."""
-    values = {"app_id": row.api_id, "id": row.user_id}
-    return Sidecar(values={key: value for key, value in values.items() if value is not None})

@@ -269,6 +269,7 @@ def _import_tdata(source, folder, result, *, passcode, request, **options):
                         return session_file_store(
                             upload=stream,
                             filename=account.stored_name,
+                            sidecar=account.sidecar,
                             request=request,
                             audit_detail={"archive_entry": shown_name(folder.shown), "source": "tdata"},
                             **options,

@@ -1,16 +1,18 @@
 """tdata through the zip import: library-made tdata in as Telethon sessions; hostile or locked tdata refused, never a 5xx."""
 
+import json
 import os
 import uuid
 import zipfile
 from pathlib import Path
 
 import pytest
+from TGConvertor import API
 
 from adbot_admin.models import AuditEvent, Outcome
 from sessions_admin import tdata
 from sessions_admin.inspection import inspect_session_file
-from sessions_admin.models import SessionFile
+from sessions_admin.models import ApiPair, SessionFile
 
 from .conftest import SESSIONS_URL, dir_state, sessions_dir, table_state
 from .fixtures.make_tdata_fixtures import PASSCODE, USER_ID
@@ -69,6 +71,18 @@ def test_a_tdata_folder_imports_as_a_telethon_session_of_the_same_key(admin_api_
     assert SessionFile.objects.get(filename=f"{USER_ID}.session").auth_key_sha256 == source_key
     event = AuditEvent.objects.get(action="session_file.upload", target=f"{USER_ID}.session")
     assert event.detail["source"] == "tdata"
+    # The sidecar records the app that made the authorization: Telegram Desktop, as TGConvertor defines it.
+    desktop = API.TelegramDesktop
+    assert json.loads((sessions_dir() / f"{USER_ID}.json").read_bytes()) == {
+        "app_id": desktop.api_id,
+        "app_version": desktop.app_version,
+        "device": desktop.device_model,
+        "sdk": desktop.system_version,
+        "lang_code": desktop.lang_code,
+        "system_lang_code": desktop.system_lang_code,
+        "id": USER_ID,
+    }
+    assert ApiPair.objects.get(api_id=desktop.api_id).api_hash == desktop.api_hash
     assert os.listdir(upload_tmp) == []
 
 
@@ -180,6 +194,6 @@ def test_zip_entries_of_the_tdata_are_neither_skipped_nor_extracted_outside(admi
     response = post_import(admin_api_client, archive)
 
     assert response.json()["skipped"] == []
-    assert set(dir_state()) - set(before) == {f"{USER_ID}.session"}
+    assert set(dir_state()) - set(before) == {f"{USER_ID}.session", f"{USER_ID}.json"}
     assert len(table_state()) == 1
     assert zipfile  # the archive was built by zipfile, as clients build theirs
