@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adbot_admin.settings")
 
+from adbot_admin.field_encryption import generate_key  # noqa: E402
 from bench.session_import import (  # noqa: E402
     MIB,
     RSS_TARGET_MIB,
@@ -41,7 +42,11 @@ from bench.session_import import (  # noqa: E402
 )
 from tests.security import live  # noqa: E402
 
-EXPORT_ENV = {"RATELIMIT_EXPORT": "100000/m", "REAUTH_MAX_AGE": "86400"}
+EXPORT_ENV = {
+    "RATELIMIT_EXPORT": "100000/m",
+    "REAUTH_MAX_AGE": "86400",
+    "FIELD_ENCRYPTION_KEYS": generate_key(),
+}
 FORMATS = ("as_stored", "telethon")
 
 

@@ -13,6 +13,7 @@ from adbot_admin.models import AuditEvent
 from conftest import bearer_client
 from sessions_admin import services
 from sessions_admin.models import SessionFile
+from sessions_admin.sidecar import parse_sidecar
 
 from .conftest import SESSIONS_URL, sessions_dir
 from .fixtures.make_fixtures import fake_auth_key, fixture_path
@@ -214,3 +215,52 @@ def test_more_than_the_import_limit_is_refused(fresh_client, stored, settings):
 
     assert response.status_code == 400
     assert response.json()["code"] == "too_many_sessions"
+
+
+SIDECARS = fixture_path("x").parent / "sidecars"
+PAIRS = {
+    "telethon-1.45.0.session": "seller-api-keys.json",
+    "telethon-1.41.2.session": "seller-tw0fa-url.json",
+    "telethon-1.24.0.session": "seller-password-pysocks.json",
+}
+
+
+@pytest.fixture
+def pairs(db):
+    """The library-made sessions stored with the sidecar fixtures (each alias style), as an import stores them."""
+    for name, sidecar in PAIRS.items():
+        with open(fixture_path(name), "rb") as content:
+            services.session_file_store(
+                upload=content, filename=name, sidecar=(SIDECARS / sidecar).read_bytes(), uploaded_by="test"
+            )
+    return PAIRS
+
+
+def test_a_pair_imported_then_exported_gives_back_the_same_bytes_and_sidecar_values(fresh_client, pairs):
+    archive = archive_of(export(fresh_client, names=list(pairs), format="as_stored", include_secrets=True))
+
+    for name, sidecar in pairs.items():
+        assert archive.read(name) == fixture_path(name).read_bytes()
+        exported = parse_sidecar(data=archive.read(name.removesuffix(".session") + ".json"))
+        original = parse_sidecar(data=(SIDECARS / sidecar).read_bytes())
+        assert (exported.values, exported.extra) == (original.values, original.extra), name
+
+
+def test_secrets_are_absent_from_an_export_unless_include_secrets(fresh_client, pairs):
+    secrets = ["fixture-2fa-one", "fixture-px1", "fixture 2fa: two", "fixture@px2", "975310", "fixture-px3"]
+
+    without = archive_of(export(fresh_client, names=list(pairs), format="pyrogram"))
+    content = b"".join(without.read(name) for name in without.namelist())
+    for secret in secrets:
+        assert secret.encode() not in content, secret
+    sidecar = json.loads(without.read("telethon-1.45.0.json"))
+    assert "twoFA" not in sidecar and "app_hash" not in sidecar
+    assert sidecar["proxy"]["has_credentials"] is True and "password" not in sidecar["proxy"]
+
+    with_secrets = archive_of(export(fresh_client, names=list(pairs), format="pyrogram", include_secrets=True))
+    sidecar = json.loads(with_secrets.read("telethon-1.45.0.json"))
+    assert sidecar["twoFA"] == "fixture-2fa-one"
+    assert sidecar["proxy"]["password"] == "fixture-px1"
+    event = AuditEvent.objects.filter(action="session_file.export").latest("id")
+    assert event.detail["include_secrets"] is True
+    assert "fixture-2fa-one" not in json.dumps(list(AuditEvent.objects.values("detail", "target")))
