@@ -173,6 +173,22 @@ class ApiPairUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     is_active = StrictBooleanField(required=False)
 
 
+class FilterValueField(serializers.Field):
+    """One list filter's value as its query string would carry it: a string, a number, or a boolean."""
+
+    default_error_messages = {"invalid": "A filter value is a string, a number or a boolean."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return "true" if data else "false"
+        if isinstance(data, int) or (isinstance(data, str) and len(data) <= 100):
+            return str(data)
+        self.fail("invalid")
+
+    def to_representation(self, value):
+        return value
+
+
 class SessionExportSerializer(serializers.Serializer):
     """What to export: `names` or `filter` (exactly one), the format, and whether secrets go in the sidecars."""
 
@@ -184,7 +200,7 @@ class SessionExportSerializer(serializers.Serializer):
         help_text="Session file names, e.g. `acc1.session`.",
     )
     filter = serializers.DictField(
-        child=serializers.CharField(allow_blank=True, max_length=100, trim_whitespace=False),
+        child=FilterValueField(),
         required=False,
         help_text="The list's filters (`library`, `dc_id`, `api_id`, `api_pair`, ...), as in its query string.",
     )
