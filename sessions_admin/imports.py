@@ -10,6 +10,9 @@
   its key and account files are copied out under a small cap and read in a
   limited child process (tdata.py); each account becomes a Telethon session
   file that is stored like any entry, named `<user id>.session`.
+- Either may bring the account's sidecar (docs/sidecar.md): the zip's
+  `<name>.json` beside `<name>.session` (same folder), or the string
+  import's `sidecar` object; `session_file_store` checks and applies it.
 - A session string: the library decodes it and writes a file of its current
   layout in a private temporary folder (strings.py); that file is then
   uploaded like any other. The string is never logged, echoed or stored.
@@ -30,9 +33,12 @@ from adbot_admin.audit import record
 from adbot_admin.models import Outcome
 
 from . import archives, strings, tdata
+from .accounts import SIDECAR_SUFFIX, ApiPairMismatch
 from .models import SessionFile
 from .services import DuplicateAuthKey, SessionFileExists, session_file_store
+from .sidecar import MAX_SIDECAR_BYTES, SidecarInvalid
 from .storage import (
+    SESSION_SUFFIX,
     InvalidSessionFileName,
     SessionFileRejected,
     SessionFileTooLarge,
@@ -219,17 +225,18 @@ def _import_entries(
         "dry_run": dry_run,
     }
     result = ImportResult(dry_run=dry_run)
+    sidecars, used = _sidecar_entries(entries), set()
     for entry in entries:
-        if entry.name in in_tdata:
+        if entry.name in in_tdata or entry.action == "skip":
             continue
-        if entry.action == "skip":
-            result.skipped.append(entry.name)
-        elif entry.action == "refuse":
+        if entry.action == "refuse":
             _refuse(result, entry.name, entry.code, entry.detail, request=request)
         else:
-            _import_entry(source, entry, result, **options)
+            _import_entry(source, entry, result, sidecars=sidecars, used=used, **options)
     for folder in folders:
         _import_tdata(source, folder, result, passcode=tdata_passcode, **options)
+    # A `<name>.json` read as its session's sidecar is part of that entry, not skipped.
+    result.skipped = [entry.name for entry in entries if entry.action == "skip" and entry.name not in used | in_tdata]
     record(
         request=request,
         action="session_file.import",
@@ -244,12 +251,37 @@ def _import_entries(
     return result
 
 
-def _import_entry(source, entry, result, *, request, **options):
+def _sidecar_entries(entries) -> dict:
+    """Return {path: Entry} of the `.json` entries the plan skipped: candidate sidecars, by exact path."""
+    return {entry.name: entry for entry in entries if entry.action == "skip" and entry.name.endswith(SIDECAR_SUFFIX)}
+
+
+def _read_sidecar(source, entry) -> bytes:
+    """Return the bytes of a sidecar entry; raise SidecarInvalid past MAX_SIDECAR_BYTES (declared or read)."""
+    if entry.info.file_size > MAX_SIDECAR_BYTES:
+        raise SidecarInvalid("sidecar", f"is larger than {MAX_SIDECAR_BYTES} bytes")
+    with source.open(entry.info) as stream:
+        return stream.read(MAX_SIDECAR_BYTES + 1)
+
+
+def _import_entry(source, entry, result, *, sidecars, used, request, **options):
+    sidecar_entry = sidecars.get(entry.name.removesuffix(SESSION_SUFFIX) + SIDECAR_SUFFIX)
+    sidecar = None
+    if sidecar_entry is not None:
+        used.add(sidecar_entry.name)
+        try:
+            sidecar = _read_sidecar(source, sidecar_entry)
+        except (SidecarInvalid, archives.CorruptEntry) as exc:
+            # Refused before the store could audit it.
+            _refuse(result, entry.name, getattr(exc, "code", "corrupt_entry"), str(exc), request=request)
+            return
+
     def store():
         with source.open(entry.info) as stream:
             return session_file_store(
                 upload=stream,
                 filename=entry.stored_name,
+                sidecar=sidecar,
                 request=request,
                 audit_detail={"archive_entry": shown_name(entry.name)},
                 **options,
@@ -296,6 +328,10 @@ def _store_one(result, name, store, *, request):
         result.refused.append(_refusal(name, "conflict", exc.message))
     except DuplicateAuthKey as exc:
         result.refused.append(_refusal(name, "duplicate_key", exc.message))
+    except SidecarInvalid as exc:
+        result.refused.append(_refusal(name, exc.code, str(exc)))
+    except ApiPairMismatch as exc:
+        result.refused.append(_refusal(name, exc.code, exc.message))
     except archives.CorruptEntry as exc:
         # Raised while reading the entry, before the store could audit anything.
         _refuse(result, name, "corrupt_entry", str(exc), request=request)
@@ -320,7 +356,15 @@ def _refuse(result, name, code, detail, *, request):
 
 
 def session_file_import_string(
-    *, filename, library, session_string, uploaded_by, overwrite=False, allow_duplicate_key=False, request=None
+    *,
+    filename,
+    library,
+    session_string,
+    sidecar=None,
+    uploaded_by,
+    overwrite=False,
+    allow_duplicate_key=False,
+    request=None,
 ) -> SessionFile:
     """Write `session_string` as a `library` session file, store it as `filename` and return its row.
 
@@ -333,6 +377,7 @@ def session_file_import_string(
                 return session_file_store(
                     upload=content,
                     filename=filename,
+                    sidecar=sidecar,
                     uploaded_by=uploaded_by,
                     overwrite=overwrite,
                     allow_duplicate_key=allow_duplicate_key,

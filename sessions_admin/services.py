@@ -41,7 +41,16 @@ from adbot_admin.models import AuthMethod, Outcome
 from adbot_admin.storage import TEMP_PREFIX, save_exact, session_storage
 
 from . import sidecar as sidecars
-from .accounts import SIDECAR_SUFFIX, ApiPairMismatch, account_apply, sidecar_bytes, sidecar_name, sidecar_place
+from .accounts import (
+    SIDECAR_SUFFIX,
+    ApiPairMismatch,
+    account_apply,
+    account_secrets,
+    account_sidecar,
+    sidecar_bytes,
+    sidecar_name,
+    sidecar_place,
+)
 from .inspection import SessionFileRejected, SessionInfo, inspect_session_file
 from .ledger import session_status_set
 from .models import ApiPair, SessionFile, SessionStatus
@@ -395,7 +404,72 @@ def session_file_set_api_id(*, session_file, api_id, request=None) -> SessionFil
             target=locked.filename,
             detail={"api_id": {"from": previous, "to": api_id}},
         )
+        _rewrite_sidecar(locked)
     return locked
+
+
+def _rewrite_sidecar(session_file) -> None:
+    """Write `session_file`'s `<name>.json` again, final when the enclosing transaction commits."""
+    storage = session_storage()
+    journal = FileJournal(storage)
+    try:
+        sidecar_place(storage=storage, journal=journal, session_file=session_file)
+    except BaseException:
+        journal.rollback()
+        raise
+    transaction.on_commit(journal.commit, robust=True)
+
+
+def session_account_update(*, session_file, changes, request=None) -> SessionFile:
+    """Apply `changes` (canonical sidecar key -> value; None removes the key) to the account; return the row.
+
+    The changed account goes through the sidecar's checks as an import's does,
+    the `<name>.json` beside the file is rewritten, and the change is audited
+    with the keys that changed, never their values. Raises SidecarInvalid
+    naming the key. An empty `changes` changes and records nothing.
+    """
+    if not changes:
+        return session_file
+    storage = session_storage()
+    journal = FileJournal(storage)
+    try:
+        with transaction.atomic():
+            locked = SessionFile.objects.select_for_update().get(pk=session_file.pk)
+            current = account_sidecar(session_file=locked, include_secrets=True)
+            # The hash is the API pair's, not the account's: it is not edited here.
+            document = {key: value for key, value in current.values.items() if key != "app_hash"}
+            document.update(current.extra)
+            for key, value in changes.items():
+                if value is None:
+                    document.pop(key, None)
+                else:
+                    document[key] = value
+            account_apply(session_file=locked, sidecar=sidecars.parse_sidecar(data=document))
+            locked.save()
+            sidecar_place(storage=storage, journal=journal, session_file=locked)
+            record(
+                request=request,
+                action="session_file.update",
+                target=locked.filename,
+                detail={"account_keys": sorted(changes)},
+            )
+            transaction.on_commit(journal.commit, robust=True)
+    except BaseException:
+        journal.rollback()
+        raise
+    return locked
+
+
+def session_secrets_reveal(*, session_file, request=None) -> dict:
+    """Record that `session_file`'s secrets are being shown, and return them in plain text (accounts.account_secrets)."""
+    secrets = account_secrets(session_file=session_file)
+    record(
+        request=request,
+        action="session_file.secrets",
+        target=session_file.filename,
+        detail={"has_2fa_password": secrets["twofa_password"] is not None, "has_proxy": secrets["proxy"] is not None},
+    )
+    return secrets
 
 
 # --- Drift between SESSIONS_DIR and the table ---------------------------------

@@ -3,6 +3,7 @@
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.db import transaction
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -18,8 +19,9 @@ from adbot_admin.api.parsers import JSONParser
 from adbot_admin.api.permissions import IsAdminRole, RecentAuthentication
 from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
 
-from .. import archives, export, imports, services, strings
-from ..models import ApiPair, SessionFile
+from .. import archives, export, imports, ledger, services, strings
+from ..models import ApiPair, SessionFile, SessionStatusChange
+from ..sidecar import SidecarInvalid
 from ..storage import NAME_REGEX, shown_name
 from . import serializers
 from .filters import SessionFileFilterSet
@@ -117,6 +119,10 @@ def refusals_as_errors(field):
         raise Conflict(exc.message) from exc
     except services.DuplicateAuthKey as exc:
         raise Conflict(exc.message, code="duplicate_key") from exc
+    except SidecarInvalid as exc:
+        raise ValidationError({"sidecar": [str(exc)]}, code=exc.code) from exc
+    except services.ApiPairMismatch as exc:
+        raise Conflict(exc.message, code=exc.code) from exc
 
 
 @extend_schema_view(
@@ -125,9 +131,9 @@ def refusals_as_errors(field):
         responses={200: serializers.SessionFileSerializer(many=True)},
     ),
     retrieve=extend_schema(
-        summary="Show a session file's metadata",
+        summary="Show a session file's metadata and account (secrets only as has_2fa_password and has_credentials)",
         parameters=[FILENAME_PARAMETER],
-        responses={200: serializers.SessionFileSerializer, 404: SESSION_NOT_FOUND},
+        responses={200: serializers.SessionFileDetailSerializer, 404: SESSION_NOT_FOUND},
     ),
 )
 class SessionFileViewSet(
@@ -153,6 +159,12 @@ class SessionFileViewSet(
             return [JSONParser()]
         return super().get_parsers()
 
+    def get_permissions(self):
+        if self.action == "secrets":
+            # Step-up: a token from a recent login, not only an admin's.
+            return [IsAdminRole(), RecentAuthentication()]
+        return super().get_permissions()
+
     def get_serializer_class(self):
         if self.action in ("create", "upload"):
             return serializers.SessionFileUploadSerializer
@@ -164,6 +176,10 @@ class SessionFileViewSet(
             return serializers.SessionFileUpdateSerializer
         if self.action == "export_sessions":
             return serializers.SessionExportSerializer
+        if self.action == "retrieve":
+            return serializers.SessionFileDetailSerializer
+        if self.action == "set_status":
+            return serializers.SessionStatusSerializer
         return super().get_serializer_class()
 
     def _query_options(self):
@@ -171,8 +187,9 @@ class SessionFileViewSet(
         query.is_valid(raise_exception=True)
         return query.validated_data
 
-    def _metadata(self, session_file):
-        return serializers.SessionFileSerializer(session_file, context=self.get_serializer_context()).data
+    def _metadata(self, session_file, *, detail=False):
+        serializer = serializers.SessionFileDetailSerializer if detail else serializers.SessionFileSerializer
+        return serializer(session_file, context=self.get_serializer_context()).data
 
     @UPLOAD_SCHEMA
     @rate_limited(ratelimits.UPLOAD)
@@ -194,10 +211,13 @@ class SessionFileViewSet(
 
     def perform_create(self, serializer, overwrite=False, allow_duplicate_key=False):
         upload = serializer.validated_data["file"]
+        sidecar = serializer.validated_data.get("sidecar")
         with refusals_as_errors("file"):
             serializer.instance = services.session_file_store(
                 upload=upload,
                 filename=client_file_name(upload),
+                # Bounded by the parser (MAX_SIDECAR_BYTES).
+                sidecar=sidecar.read() if sidecar is not None else None,
                 overwrite=overwrite,
                 allow_duplicate_key=allow_duplicate_key,
                 uploaded_by=self.request.user.get_username(),
@@ -363,15 +383,19 @@ class SessionFileViewSet(
         return Response(self._metadata(session_file), status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        summary="Set a session file's api_id",
+        summary="Edit a session's api_id, account, device, app, proxy or 2FA password",
         description=(
-            'JSON `{"api_id": <int> | null}`. Allowed where the file does not record its api_id (Telethon '
-            "files); where it does (Pyrogram family), a different value is refused with 400. Audited."
+            'JSON, any of `{"api_id", "account": {...}, "device": {...}, "app": {"api_id", "app_version"}, '
+            '"proxy": {...} | null, "twofa_password": "..." | null}`. Values get the sidecar\'s checks '
+            "(docs/sidecar.md); a refused one is 400 `invalid_sidecar` naming the field. api_id is allowed "
+            "where the file does not record it (Telethon files); where it does (Pyrogram family), a different "
+            "value is 400 `api_id_in_file`. Audited (the keys, never the values); the <name>.json is rewritten."
         ),
         parameters=[FILENAME_PARAMETER],
         request=serializers.SessionFileUpdateSerializer,
         responses={
-            200: serializers.SessionFileSerializer,
+            200: serializers.SessionFileDetailSerializer,
+            400: OpenApiResponse(description="A value is refused; `errors` names the field."),
             404: SESSION_NOT_FOUND,
             415: OpenApiResponse(description="The body is not JSON."),
         },
@@ -380,16 +404,89 @@ class SessionFileViewSet(
         session_file = self.get_object()
         serializer = self.get_serializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        if "api_id" in serializer.validated_data:
+        set_api_id, api_id = serializer.api_id_change()
+        with transaction.atomic():
+            if set_api_id:
+                try:
+                    services.session_file_set_api_id(session_file=session_file, api_id=api_id, request=request)
+                except services.ApiIdRecordedInFile as exc:
+                    raise ValidationError({"api_id": [str(exc)]}, code="api_id_in_file") from exc
             try:
-                services.session_file_set_api_id(
-                    session_file=session_file,
-                    api_id=serializer.validated_data["api_id"],
-                    request=request,
+                services.session_account_update(
+                    session_file=session_file, changes=serializer.sidecar_changes(), request=request
                 )
-            except services.ApiIdRecordedInFile as exc:
-                raise ValidationError({"api_id": [str(exc)]}, code="api_id_in_file") from exc
-        return Response(self._metadata(self.get_queryset().get(pk=session_file.pk)))
+            except SidecarInvalid as exc:
+                field = serializers.API_NAME_OF_KEY.get(exc.key, exc.key)
+                raise ValidationError({field: [str(exc)]}, code=exc.code) from exc
+        return Response(self._metadata(self.get_queryset().get(pk=session_file.pk), detail=True))
+
+    @extend_schema(
+        summary="Show a session's secrets: its 2FA password and proxy credentials",
+        description=(
+            "Needs a recent login (step-up): a token whose `auth_time` is within REAUTH_MAX_AGE, else 403 "
+            "`reauthentication_required`. Audited."
+        ),
+        parameters=[FILENAME_PARAMETER],
+        responses={
+            200: serializers.SessionSecretsSerializer,
+            403: OpenApiResponse(description="Step-up needed."),
+            404: SESSION_NOT_FOUND,
+        },
+    )
+    @action(detail=True, methods=["get"], url_path="secrets")
+    def secrets(self, request, *args, **kwargs):
+        return Response(services.session_secrets_reveal(session_file=self.get_object(), request=request))
+
+    @extend_schema(
+        summary="Set a session's status",
+        description=(
+            '`{"status", "reason", "until"}`: status is one of unknown, active, limited, frozen, banned, revoked, '
+            "deactivated; `until` (a future time) only with limited or frozen. Appends to the history; audited."
+        ),
+        parameters=[FILENAME_PARAMETER],
+        request=serializers.SessionStatusSerializer,
+        responses={
+            200: serializers.SessionFileDetailSerializer,
+            400: OpenApiResponse(description="A bad value."),
+            404: SESSION_NOT_FOUND,
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="status", parser_classes=[JSONParser])
+    def set_status(self, request, *args, **kwargs):
+        session_file = self.get_object()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            ledger.session_status_set(
+                session=session_file, **serializer.validated_data, source="admin", request=request
+            )
+        except ledger.InvalidStatus as exc:
+            raise ValidationError({exc.field: [exc.message]}, code="invalid_status") from exc
+        except SessionFile.DoesNotExist as exc:
+            raise NotFound() from exc
+        return Response(self._metadata(self.get_queryset().get(pk=session_file.pk), detail=True))
+
+    @extend_schema(
+        summary="List a session's status changes, newest first",
+        parameters=[FILENAME_PARAMETER],
+        responses={200: serializers.SessionStatusChangeSerializer(many=True), 404: SESSION_NOT_FOUND},
+    )
+    @action(detail=True, methods=["get"], url_path="status-history", filterset_class=None)
+    def status_history(self, request, *args, **kwargs):
+        session_file = self.get_object()
+        changes = SessionStatusChange.objects.filter(session_file=session_file).order_by("-changed_at", "-id")
+        page = self.paginate_queryset(changes)
+        serializer = serializers.SessionStatusChangeSerializer(page if page is not None else changes, many=True)
+        return self.get_paginated_response(serializer.data) if page is not None else Response(serializer.data)
+
+    @extend_schema(
+        summary="Count sessions by status, library, dc_id and api_id",
+        description="Read from counts the database keeps: one query, whatever the number of sessions.",
+        responses={200: serializers.SessionSummarySerializer},
+    )
+    @action(detail=False, methods=["get"], url_path="summary", filterset_class=None, pagination_class=None)
+    def summary(self, request, *args, **kwargs):
+        return Response(ledger.sessions_summary())
 
     @extend_schema(
         summary="Delete a session file (and its -journal/-wal/-shm companions)",
