@@ -17,6 +17,7 @@ from sessions_admin.sidecar import parse_sidecar
 
 from .conftest import SESSIONS_URL, sessions_dir
 from .fixtures.make_fixtures import fake_auth_key, fixture_path
+from .test_imports import make_zip, post_archive
 
 EXPORT_URL = f"{SESSIONS_URL}/export"
 TELETHON = "telethon-1.45.0.session"
@@ -229,13 +230,17 @@ PAIRS = {
 
 
 @pytest.fixture
-def pairs(db):
-    """The library-made sessions stored with the sidecar fixtures (each alias style), as an import stores them."""
+def pairs(admin_api_client):
+    """The library-made sessions with the sidecar fixtures (each alias style), imported as a seller's zip."""
+    entries = []
     for name, sidecar in PAIRS.items():
-        with open(fixture_path(name), "rb") as content:
-            services.session_file_store(
-                upload=content, filename=name, sidecar=(SIDECARS / sidecar).read_bytes(), uploaded_by="test"
-            )
+        entries += [
+            (name, fixture_path(name).read_bytes()),
+            (name.removesuffix(".session") + ".json", (SIDECARS / sidecar).read_bytes()),
+        ]
+    response = post_archive(admin_api_client, make_zip(entries))
+    assert response.status_code == 200 and response.json()["refused"] == [], response.json()
+    assert len(response.json()["imported"]) == len(PAIRS)
     return PAIRS
 
 

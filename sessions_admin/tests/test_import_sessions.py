@@ -98,3 +98,19 @@ def test_a_second_run_refuses_what_the_first_stored(db, folder):
 def test_a_path_that_is_not_a_folder_is_an_error(db, tmp_path):
     with pytest.raises(CommandError, match="not_a_folder"):
         run(tmp_path / "missing")
+
+
+def test_a_sidecar_beside_its_session_is_read_and_a_bad_one_refuses_by_key(db, folder):
+    sidecars = FIXTURES / "sidecars"
+    shutil.copy(sidecars / "seller-api-keys.json", folder / "telethon" / "telethon-1.41.2.json")
+    (folder / "kurigram-2.2.26.json").write_text('{"app_id": "not a number"}')
+    out = StringIO()
+
+    with pytest.raises(CommandError):
+        call_command("import_sessions", str(folder), stdout=out)
+
+    row = SessionFile.objects.get(filename="telethon-1.41.2.session")
+    assert (row.phone, row.username) == ("15555550101", "fixture_one")
+    assert (sessions_dir() / "telethon-1.41.2.json").exists()
+    assert "refused   kurigram-2.2.26.session: invalid_sidecar: app_id:" in out.getvalue()
+    assert ".json" not in out.getvalue()  # each read as its session's sidecar, never skipped
