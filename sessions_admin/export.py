@@ -7,16 +7,17 @@ cannot seek). Conversions go through conversion.py (TGConvertor) in a private
 temporary folder; a file already in the asked library is sent as stored.
 
 Everything that can refuse an export is decided before the first byte goes
-out (the names, the count, what a conversion needs), and the export is
-audited with every name then. A file that disappears while the zip streams
-ends the stream early: the client gets an archive without its central
-directory, which no unzip tool takes for complete.
+out (the names, the count, each file's presence, what a conversion needs),
+and the export is audited with every name then. A file that disappears while
+the zip streams ends the stream early: the client gets an archive without its
+central directory, which no unzip tool takes for complete.
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
+import stat
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from adbot_admin.storage import TEMP_PREFIX, session_storage
 
 from . import conversion
 from .accounts import account_sidecar
+from .inspection import SessionFileRejected
 from .models import SessionFile
 from .sidecar import render_sidecar
 from .storage import SESSION_SUFFIX, open_regular_file
@@ -90,6 +92,14 @@ def sessions_export_prepare(*, session_files, export_format, include_secrets, re
             f"more than {limit} sessions match; one export holds at most SESSION_IMPORT_MAX_FILES",
             code="too_many_sessions",
         )
+    storage = session_storage()
+    missing = [row.filename for row in rows if not _is_regular_file(Path(storage.path(row.filename)))]
+    if missing:
+        raise ExportRefused(
+            "these sessions have no file in SESSIONS_DIR (manage.py sync_sessions reports such drift)",
+            code="missing_files",
+            names=missing,
+        )
     lacking = [row.filename for row in rows if _lacks_account_data(row, export_format)]
     if lacking:
         raise ExportRefused(
@@ -106,6 +116,13 @@ def sessions_export_prepare(*, session_files, export_format, include_secrets, re
     return export
 
 
+def _is_regular_file(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
 def _lacks_account_data(row, export_format) -> bool:
     library = target_library(row, export_format)
     converted = library != row.library or export_format == STRING
@@ -113,16 +130,30 @@ def _lacks_account_data(row, export_format) -> bool:
 
 
 def sessions_export_stream(export: Export):
-    """Yield the bytes of `export`'s zip, one account's entries at a time."""
+    """Yield the bytes of `export`'s zip, one account's entries at a time.
+
+    When a session can no longer be read or converted (its file went away
+    after the export was decided), the stream ends there without the zip's
+    central directory, and the reason is logged: a partial archive never
+    looks complete.
+    """
     sink = _Sink()
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for row in export.session_files:
-            for name, content in _entries_of(row, export):
-                info = zipfile.ZipInfo(name, ENTRY_DATE)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = ENTRY_MODE << 16
-                archive.writestr(info, content)
-            yield sink.take()
+    archive = zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED)
+    for row in export.session_files:
+        try:
+            entries = list(_entries_of(row, export))
+        except (conversion.ConversionRefused, SessionFileRejected, OSError) as exc:
+            logger.error(
+                "session export cut short at %s: %s", row.filename, getattr(exc, "code", None) or type(exc).__name__
+            )
+            return
+        for name, content in entries:
+            info = zipfile.ZipInfo(name, ENTRY_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = ENTRY_MODE << 16
+            archive.writestr(info, content)
+        yield sink.take()
+    archive.close()
     yield sink.take()
 
 

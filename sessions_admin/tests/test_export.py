@@ -272,3 +272,25 @@ def test_secrets_are_absent_from_an_export_unless_include_secrets(fresh_client, 
     event = AuditEvent.objects.filter(action="session_file.export").latest("id")
     assert event.detail["include_secrets"] is True
     assert "fixture-2fa-one" not in json.dumps(list(AuditEvent.objects.values("detail", "target")))
+
+
+def test_a_session_without_its_file_is_refused_by_name_before_streaming(fresh_client, stored):
+    (sessions_dir() / TELETHON).unlink()
+
+    response = export(fresh_client, names=[TELETHON, KURIGRAM])
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "missing_files"
+    assert TELETHON in response.json()["detail"] and KURIGRAM not in response.json()["detail"]
+
+
+def test_a_file_gone_while_streaming_cuts_the_zip_short_never_complete(fresh_client, stored, caplog):
+    response = export(fresh_client, names=[KURIGRAM, TELETHON])
+    (sessions_dir() / TELETHON).unlink()  # after the export was decided, before its turn in the stream
+
+    content = b"".join(response.streaming_content)
+
+    assert content.startswith(b"PK")
+    with pytest.raises(zipfile.BadZipFile):
+        zipfile.ZipFile(io.BytesIO(content))
+    assert f"session export cut short at {TELETHON}" in caplog.text
