@@ -291,9 +291,10 @@ class SessionFileViewSet(
             (200, "application/zip"): OpenApiTypes.BINARY,
             400: OpenApiResponse(
                 description=(
-                    "A bad body, unknown names (`unknown_sessions`), nothing matching, more than "
-                    "SESSION_IMPORT_MAX_FILES, or a Pyrogram target for sessions without user id or api_id "
-                    "(`missing_account_data`); `errors.names` lists the names concerned."
+                    "A bad body (`invalid`), unknown names (`unknown_sessions`), nothing matching "
+                    "(`nothing_to_export`), more than SESSION_IMPORT_MAX_FILES (`too_many_sessions`), sessions "
+                    "without their file (`missing_files`), or a Pyrogram target for sessions without user id or "
+                    "api_id (`missing_account_data`); the detail names the sessions concerned."
                 )
             ),
             403: OpenApiResponse(description="`reauthentication_required` or `export_disabled`."),
