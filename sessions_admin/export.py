@@ -30,10 +30,11 @@ from adbot_admin.storage import TEMP_PREFIX, session_storage
 
 from . import conversion
 from .accounts import account_sidecar
-from .inspection import SessionFileRejected
+from .copies import open_regular_file
+from .errors import Refused, SessionFileRejected
 from .models import SessionFile
+from .names import SESSION_SUFFIX, shown_name
 from .sidecar import render_sidecar
-from .storage import SESSION_SUFFIX, open_regular_file
 
 logger = logging.getLogger(__name__)
 
@@ -44,13 +45,21 @@ ENTRY_DATE = (1980, 1, 1, 0, 0, 0)
 ENTRY_MODE = 0o600
 
 
-class ExportRefused(Exception):
-    """Raised before anything is streamed; `code` says why and `names` lists the sessions concerned."""
+class ExportRefused(Refused):
+    """Raised before anything is streamed (400); `code` says why, and the message names the sessions concerned."""
+
+    code = "nothing_to_export"
+    SHOWN_NAMES = 20
 
     def __init__(self, detail, *, code, names=()):
+        names = list(names)
+        if names:
+            shown = ", ".join(shown_name(name) for name in names[: self.SHOWN_NAMES])
+            more = f" and {len(names) - self.SHOWN_NAMES} more" if len(names) > self.SHOWN_NAMES else ""
+            detail = f"{detail}: {shown}{more}"
         super().__init__(detail)
         self.code = code
-        self.names = list(names)
+        self.names = names
 
 
 @dataclass(frozen=True)

@@ -34,17 +34,12 @@ from adbot_admin.models import Outcome
 
 from . import archives, strings, tdata
 from .accounts import SIDECAR_SUFFIX, ApiPairMismatch
+from .copies import open_regular_file
+from .errors import ArchiveRefused, CorruptEntry, InvalidSessionString, Refused, UnreadableFile
 from .models import SessionFile
-from .services import DuplicateAuthKey, SessionFileExists, session_file_store
+from .names import SESSION_SUFFIX, shown_name
+from .services import session_file_store
 from .sidecar import MAX_SIDECAR_BYTES, SidecarInvalid
-from .storage import (
-    SESSION_SUFFIX,
-    InvalidSessionFileName,
-    SessionFileRejected,
-    SessionFileTooLarge,
-    open_regular_file,
-    shown_name,
-)
 
 
 @dataclass
@@ -71,8 +66,8 @@ def session_files_import_archive(
 ) -> ImportResult:
     """Import every `.session` entry and every tdata folder of the zip at `path`; return an ImportResult.
 
-    Raises archives.ArchiveRefused (audited) when the archive as a whole is
-    refused; then nothing was imported.
+    Raises ArchiveRefused (audited) when the archive as a whole is refused;
+    then nothing was imported.
     """
     try:
         with archives.open_archive(path, limits=archive_limits()) as (archive, entries):
@@ -85,7 +80,7 @@ def session_files_import_archive(
                 tdata_passcode=tdata_passcode,
                 request=request,
             )
-    except archives.ArchiveRefused as exc:
+    except ArchiveRefused as exc:
         _record_refused_archive(exc, request=request)
         raise
 
@@ -99,17 +94,20 @@ def session_files_import_folder(
     with its relative path, size and mode (so names, symbolic links, limits and
     duplicates are judged by the same code), and is read from its path. A
     tdata folder contributes only the files its reader needs. With `dry_run`
-    nothing is stored. Raises archives.ArchiveRefused (audited) when the
+    nothing is stored. Raises ArchiveRefused (audited) when the
     folder as a whole breaks a limit.
     """
     root = Path(path)
     audit_detail = {"folder": shown_name(str(root))}
     try:
-        infos = folder_entries(root)
-        archives.check_limits(infos, archive_limits())
+        infos, limits = folder_entries(root), archive_limits()
+        # A folder is not compressed: its declared bytes are its bytes.
+        archives.check_limits(infos, limits, archive_bytes=max(1, sum(info.file_size for info in infos)))
+        # A file's name is its relative path exactly (a folder has no second spelling of it).
+        names = [info.filename for info in infos]
         return _import_entries(
             FolderSource(root),
-            archives.plan(infos),
+            archives.plan(infos, names, max_entry_bytes=limits.max_entry_bytes),
             uploaded_by=uploaded_by,
             overwrite=overwrite,
             allow_duplicate_key=allow_duplicate_key,
@@ -118,7 +116,7 @@ def session_files_import_folder(
             audit_detail=audit_detail,
             dry_run=dry_run,
         )
-    except archives.ArchiveRefused as exc:
+    except ArchiveRefused as exc:
         if not dry_run:
             _record_refused_archive(exc, request=None, audit_detail=audit_detail)
         raise
@@ -127,7 +125,7 @@ def session_files_import_folder(
 def folder_entries(root: Path) -> list[zipfile.ZipInfo]:
     """Return a ZipInfo for each file, symbolic link and other non-folder under `root` (links not followed)."""
     if not root.is_dir() or root.is_symlink():
-        raise archives.ArchiveRefused("not a folder (symbolic links are not followed)", code="not_a_folder")
+        raise ArchiveRefused("not a folder (symbolic links are not followed)", code="not_a_folder")
     infos = []
     for folder, subfolders, files in os.walk(root, followlinks=False):
         here = Path(folder)
@@ -169,9 +167,9 @@ class FolderSource:
         with ExitStack() as stack:
             try:
                 file = stack.enter_context(open_regular_file(self.root / info.filename))
-            except SessionFileRejected as exc:
+            except UnreadableFile as exc:
                 # Changed since the folder was listed: refused like an entry that cannot be read.
-                raise archives.CorruptEntry(str(exc)) from None
+                raise CorruptEntry(str(exc)) from None
             yield file
 
 
@@ -210,12 +208,12 @@ def _import_entries(
 
     The rules of every import of many files: each `.session` entry and each
     account of each tdata folder goes through `session_file_store` and stands
-    alone. Raises archives.ArchiveRefused when the tdata folders are too many.
+    alone. Raises ArchiveRefused when the tdata folders are too many.
     """
     try:
         folders = tdata.find_folders(entries)
     except tdata.TdataRefused as exc:
-        raise archives.ArchiveRefused(str(exc), code=exc.code) from None
+        raise ArchiveRefused(str(exc), code=exc.code) from None
     in_tdata = set().union(*(folder.entries for folder in folders))
     options = {
         "uploaded_by": uploaded_by,
@@ -271,23 +269,20 @@ def _import_entry(source, entry, result, *, sidecars, used, request, **options):
         used.add(sidecar_entry.name)
         try:
             sidecar = _read_sidecar(source, sidecar_entry)
-        except (SidecarInvalid, archives.CorruptEntry) as exc:
+        except (SidecarInvalid, CorruptEntry) as exc:
             # Refused before the store could audit it.
-            _refuse(result, entry.name, getattr(exc, "code", "corrupt_entry"), str(exc), request=request)
+            _refuse(result, entry.name, exc.code, str(exc), request=request)
             return
-
-    def store():
-        with source.open(entry.info) as stream:
-            return session_file_store(
-                upload=stream,
-                filename=entry.stored_name,
-                sidecar=sidecar,
-                request=request,
-                audit_detail={"archive_entry": shown_name(entry.name)},
-                **options,
-            )
-
-    _store_one(result, entry.name, store, request=request)
+    _store_one(
+        result,
+        entry.name,
+        lambda: source.open(entry.info),
+        filename=entry.stored_name,
+        sidecar=sidecar,
+        request=request,
+        audit_detail={"archive_entry": shown_name(entry.name)},
+        **options,
+    )
 
 
 def _import_tdata(source, folder, result, *, passcode, request, **options):
@@ -295,48 +290,36 @@ def _import_tdata(source, folder, result, *, passcode, request, **options):
     try:
         with tdata.extracted(source, folder) as copy, tdata.read_accounts(copy, passcode=passcode) as accounts:
             for account in accounts:
-
-                def store(account=account):
-                    with open(account.path, "rb") as stream:
-                        return session_file_store(
-                            upload=stream,
-                            filename=account.stored_name,
-                            sidecar=account.sidecar,
-                            request=request,
-                            audit_detail={"archive_entry": shown_name(folder.shown), "source": "tdata"},
-                            **options,
-                        )
-
-                _store_one(result, f"{folder.shown}: {account.stored_name}", store, request=request)
-    except tdata.TdataRefused as exc:
+                _store_one(
+                    result,
+                    f"{folder.shown}: {account.stored_name}",
+                    lambda account=account: open(account.path, "rb"),
+                    filename=account.stored_name,
+                    sidecar=account.sidecar,
+                    request=request,
+                    audit_detail={"archive_entry": shown_name(folder.shown), "source": "tdata"},
+                    **options,
+                )
+    except (tdata.TdataRefused, CorruptEntry) as exc:
+        # Refused before any account reached the store.
         _refuse(result, folder.shown, exc.code, str(exc), request=request)
-    except archives.CorruptEntry as exc:
-        _refuse(result, folder.shown, "corrupt_entry", str(exc), request=request)
 
 
-def _store_one(result, name, store, *, request):
-    """Run `store()` and file the row it returns under imported, or its refusal (by `name`) under refused."""
+def _store_one(result, name, open_upload, *, request, **store_options):
+    """Store what `open_upload()` opens; file its row under imported, or its refusal (by `name`) under refused."""
     try:
-        session_file = store()
-    except InvalidSessionFileName as exc:
-        result.refused.append(_refusal(name, "invalid_name", str(exc)))
-    except SessionFileTooLarge as exc:
-        result.refused.append(_refusal(name, "too_large", str(exc)))
-    except SessionFileRejected as exc:
-        result.refused.append(_refusal(name, "invalid_session_file", str(exc)))
-    except SessionFileExists as exc:
-        result.refused.append(_refusal(name, "conflict", exc.message))
-    except DuplicateAuthKey as exc:
-        result.refused.append(_refusal(name, "duplicate_key", exc.message))
-    except SidecarInvalid as exc:
-        result.refused.append(_refusal(name, exc.code, str(exc)))
-    except ApiPairMismatch as exc:
-        result.refused.append(_refusal(name, exc.code, exc.message))
-    except archives.CorruptEntry as exc:
-        # Raised while reading the entry, before the store could audit anything.
-        _refuse(result, name, "corrupt_entry", str(exc), request=request)
-    else:
-        result.imported.append(session_file)
+        with open_upload() as stream:
+            try:
+                session_file = session_file_store(upload=stream, request=request, **store_options)
+            except (Refused, SidecarInvalid, ApiPairMismatch) as exc:
+                # The store has audited it (a read error while streaming included).
+                result.refused.append(_refusal(name, exc.code, str(exc)))
+                return
+    except CorruptEntry as exc:
+        # The entry could not be opened: the store never saw it.
+        _refuse(result, name, exc.code, str(exc), request=request)
+        return
+    result.imported.append(session_file)
 
 
 def _refusal(name, code, detail) -> dict:
@@ -368,8 +351,8 @@ def session_file_import_string(
 ) -> SessionFile:
     """Write `session_string` as a `library` session file, store it as `filename` and return its row.
 
-    Raises strings.InvalidSessionString (audited) for a string the library
-    cannot decode, and whatever `session_file_store` raises for the file.
+    Raises InvalidSessionString (audited) for a string the library cannot
+    decode, and whatever `session_file_store` raises for the file.
     """
     try:
         with strings.session_file_from_string(library=library, session_string=session_string) as path:
@@ -384,12 +367,12 @@ def session_file_import_string(
                     request=request,
                     audit_detail={"source": f"{library} session string"},
                 )
-    except strings.InvalidSessionString as exc:
+    except InvalidSessionString as exc:
         record(
             request=request,
             action="session_file.upload",
             outcome=Outcome.FAILURE,
             target=filename,
-            detail={"source": f"{library} session string", "reason": str(exc)},
+            detail={"source": f"{library} session string", "reason": exc.code, "detail": str(exc)},
         )
         raise

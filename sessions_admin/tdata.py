@@ -32,7 +32,8 @@ from django.conf import settings
 from adbot_admin.storage import TEMP_PREFIX
 
 from .conversion import TELEGRAM_DESKTOP
-from .storage import CHUNK_BYTES, describe_bytes
+from .copies import CHUNK_BYTES
+from .errors import Refused, describe_bytes
 
 READER = Path(__file__).with_name("tdata_reader.py")
 KEY_FILE = re.compile(r"key_data[s01]")
@@ -48,8 +49,10 @@ READ_TIMEOUT_SECONDS = 60
 MAX_PASSCODE_LENGTH = 256
 
 
-class TdataRefused(Exception):
+class TdataRefused(Refused):
     """Raised when a tdata folder is refused; `code` says why and the message is fit for the client."""
+
+    code = "invalid_tdata"
 
     def __init__(self, detail, *, code="invalid_tdata"):
         super().__init__(detail)

@@ -8,19 +8,15 @@ from django.http.multipartparser import MultiPartParserError
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import DataAndFiles, MultiPartParser
 
-from adbot_admin.api.exceptions import PayloadTooLarge
 from adbot_admin.api.request_limits import multipart_limit
 
+from ..errors import ArchiveRefused, SessionFileTooLarge, describe_bytes
 from ..sidecar import MAX_SIDECAR_BYTES
-from ..storage import describe_bytes
+from .errors import api_error
 
 # Stands in for a name Django would drop ("..", "dir/"), so the part still
 # reaches the view and its name is refused there, by the name rule.
 UNNAMED = "unnamed"
-
-
-def _too_large(max_bytes):
-    return PayloadTooLarge(f"the file is larger than {describe_bytes(max_bytes)}")
 
 
 class SessionFileUploadHandler(FileUploadHandler):
@@ -37,6 +33,10 @@ class SessionFileUploadHandler(FileUploadHandler):
     # Parts besides the one file, and the most bytes each may carry.
     extra_parts = {"sidecar": MAX_SIDECAR_BYTES}
 
+    def too_large(self):
+        """Return the 413 for a body, or a part, past its limit."""
+        return api_error(SessionFileTooLarge.over(self.limit))
+
     def __init__(self, request=None):
         super().__init__(request)
         self.max_bytes = getattr(settings, self.max_bytes_setting)
@@ -48,7 +48,7 @@ class SessionFileUploadHandler(FileUploadHandler):
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
         if content_length > multipart_limit(self.max_bytes):
-            raise _too_large(self.max_bytes)
+            raise self.too_large()
         return None
 
     def new_file(self, *args, **kwargs):
@@ -69,7 +69,7 @@ class SessionFileUploadHandler(FileUploadHandler):
         self.received += len(raw_data)
         if self.received > self.limit:
             self.file.close()  # deletes the temporary file
-            raise _too_large(self.limit)
+            raise self.too_large()
         self.file.write(raw_data)
         return None
 
@@ -92,6 +92,15 @@ class SessionArchiveUploadHandler(SessionFileUploadHandler):
 
     max_bytes_setting = "SESSION_IMPORT_MAX_BYTES"
     extra_parts = {}
+
+    def too_large(self):
+        return api_error(
+            ArchiveRefused(
+                f"the archive is larger than {describe_bytes(self.max_bytes)} (SESSION_IMPORT_MAX_BYTES)",
+                code="archive_too_large",
+                status_code=413,
+            )
+        )
 
 
 class _ClientNameMultiPartParser(DjangoMultiPartParser):

@@ -67,7 +67,7 @@ def test_anything_refused_exits_1_after_the_report(db, folder):
     assert refused.value.returncode == 1
     assert "3 imported, 2 refused" in str(refused.value)
     report = out.getvalue()
-    assert "refused   broken.session: invalid_session_file:" in report
+    assert "refused   broken.session: corrupt_database:" in report
     assert "refused   linked.session: symlink:" in report
     assert not SessionFile.objects.filter(filename__in=["broken.session", "linked.session"]).exists()
 

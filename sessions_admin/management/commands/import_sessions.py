@@ -4,8 +4,9 @@ from getpass import getpass
 
 from django.core.management.base import BaseCommand, CommandError
 
-from sessions_admin import archives, imports
-from sessions_admin.storage import shown_name
+from sessions_admin import imports
+from sessions_admin.errors import ArchiveRefused
+from sessions_admin.names import shown_name
 
 ACTOR = "import_sessions"
 
@@ -44,7 +45,7 @@ class Command(BaseCommand):
                 tdata_passcode=passcode,
                 dry_run=dry_run,
             )
-        except archives.ArchiveRefused as exc:
+        except ArchiveRefused as exc:
             raise CommandError(f"{shown_name(folder)}: {exc} ({exc.code})") from exc
         verb = "would import" if dry_run else "imported"
         for session_file in result.imported:
