@@ -38,7 +38,8 @@ CMS_SCOPE_ROUTES = (
 
 # Routes whose view also asks for a recent login (issue 24's step-up, `RecentAuthentication`): an admin
 # token without a fresh `auth_time`, and every frontend token, answer 403 `reauthentication_required`.
-STEP_UP_ROUTES = ("/api/admin/sessions/export",)
+# A `*` stands for one path segment.
+STEP_UP_ROUTES = ("/api/admin/sessions/export", "/api/admin/sessions/*/secrets")
 
 # Values for path parameters, by name; other names get the first candidate their pattern accepts.
 PARAMETER_SAMPLES = {
@@ -89,18 +90,23 @@ def _listed(path, entries):
 
 
 def needs_step_up(path):
-    return _listed(path, STEP_UP_ROUTES)
+    path = path.rstrip("/")
+    return any(re.fullmatch(re.escape(entry).replace(r"\*", "[^/]+"), path) for entry in STEP_UP_ROUTES)
 
 
-def asks_for_step_up(callback) -> bool:
-    """Return True when the route's view lists RecentAuthentication among its permissions."""
+def asks_for_step_up(callback, method) -> bool:
+    """Return True when the route's view lists RecentAuthentication among its permissions for `method`."""
     from adbot_admin.api.permissions import RecentAuthentication
 
     view_class = getattr(callback, "cls", None)
     if view_class is None:
         return False
-    initkwargs = getattr(callback, "initkwargs", {}) or {}
-    return RecentAuthentication in initkwargs.get("permission_classes", view_class.permission_classes)
+    actions = dict(getattr(callback, "actions", None) or {})
+    if "get" in actions:
+        actions.setdefault("head", actions["get"])  # as DRF's ViewSet maps HEAD
+    view = view_class(**(getattr(callback, "initkwargs", None) or {}))
+    view.action_map, view.action = actions, actions.get(method)
+    return any(isinstance(permission, RecentAuthentication) for permission in view.get_permissions())
 
 
 def _walk(patterns, prefix=""):
