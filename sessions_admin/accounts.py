@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 
 from adbot_admin.field_encryption import decrypt_field, encrypt_field
-from adbot_admin.storage import save_exact
+from adbot_admin.file_storage import save_exact
 
 from .models import ApiPair, SessionFile
 from .sidecar import CANONICAL_KEYS, PROXY_SECRET_KEYS, Sidecar, SidecarInvalid, render_sidecar

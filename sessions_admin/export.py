@@ -26,7 +26,7 @@ from pathlib import Path
 from django.conf import settings
 
 from adbot_admin.audit import record
-from adbot_admin.storage import TEMP_PREFIX, session_storage
+from adbot_admin.file_storage import TEMP_PREFIX, session_storage
 
 from . import conversion
 from .accounts import account_sidecar

@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 
-from adbot_admin.storage import TEMP_PREFIX
+from adbot_admin.file_storage import TEMP_PREFIX
 
 from .conversion import TELEGRAM_DESKTOP
 from .copies import CHUNK_BYTES
