@@ -64,9 +64,11 @@ CONFLICTS = OpenApiResponse(
 UPLOAD_SCHEMA = extend_schema(
     summary="Upload a session file",
     description=(
-        "Multipart field `file`. The stored name is the uploaded file's name exactly as sent; a name "
-        "that breaks the rule is refused (400), never rewritten. The file is inspected before "
-        "anything is stored. Spends the `upload` budget."
+        "Multipart field `file`, and optionally `sidecar`: the account's JSON (docs/sidecar.md). The stored "
+        "name is the uploaded file's name exactly as sent; a name that breaks the rule is refused (400), never "
+        "rewritten. The file and the sidecar are checked before anything is stored: a refused sidecar value is "
+        "400 naming the key (`errors.sidecar`), a stored API pair with the sidecar's app_id and another hash is "
+        "409 `api_pair_mismatch`. Spends the `upload` budget."
     ),
     parameters=[OVERWRITE_PARAMETER, ALLOW_DUPLICATE_KEY_PARAMETER],
     request={"multipart/form-data": serializers.SessionFileUploadSerializer},
@@ -74,9 +76,10 @@ UPLOAD_SCHEMA = extend_schema(
         201: serializers.SessionFileSerializer,
         400: OpenApiResponse(
             description=(
-                "Bad name, not an accepted session file, or no file (`errors.file`). `code` says why, the same "
-                "as for the file inside a zip: invalid_name, not_sqlite, corrupt_database, inspection_timeout, "
-                "unknown_layout, newer_version, invalid_session_data, no_auth_key."
+                "Bad name, not an accepted session file, or no file (`errors.file`), or a refused sidecar "
+                "(`errors.sidecar`). `code` says why, the same as for the file inside a zip: invalid_name, "
+                "not_sqlite, corrupt_database, inspection_timeout, unknown_layout, newer_version, "
+                "invalid_session_data, no_auth_key, invalid_sidecar."
             )
         ),
         409: CONFLICTS,
@@ -151,6 +154,9 @@ class SessionFileViewSet(
         if self.action == "secrets":
             # Step-up: a token from a recent login, not only an admin's.
             return [IsAdminRole(), RecentAuthentication()]
+        if self.action == "export_sessions":
+            # Off by SESSION_EXPORT before anything else is judged; then step-up, as for secrets.
+            return [IsAdminRole(), SessionExportEnabled(), RecentAuthentication()]
         return super().get_permissions()
 
     def get_serializer_class(self):
@@ -217,7 +223,9 @@ class SessionFileViewSet(
         description=(
             "Multipart field `archive`. Each `.session` entry goes through the same checks and storage as a "
             "single upload and stands on its own; an entry inside folders is stored under its last path "
-            "component. Entries with an unsafe path (absolute, `..`, a backslash, NUL or control characters, "
+            "component. A `<name>.json` beside `<name>.session` (same folder) is that entry's sidecar "
+            "(docs/sidecar.md): a refused sidecar refuses its entry (`invalid_sidecar`, the detail names the "
+            "key; `api_pair_mismatch`). Entries with an unsafe path (absolute, `..`, a backslash, NUL or control characters, "
             "a name zipfile would read differently from its raw bytes), symbolic links, names repeated in the "
             "archive and entries declaring more than SESSION_MAX_BYTES are refused by name, with the same "
             "`code` a single upload of that file would get; folders, other files and OS junk are skipped. "
@@ -297,7 +305,6 @@ class SessionFileViewSet(
         methods=["post"],
         url_path="export",
         parser_classes=[JSONParser],
-        permission_classes=[IsAdminRole, SessionExportEnabled, RecentAuthentication],
     )
     @rate_limited(ratelimits.EXPORT)
     def export_sessions(self, request, *args, **kwargs):
@@ -335,7 +342,8 @@ class SessionFileViewSet(
     @extend_schema(
         summary="Write a session string as a session file",
         description=(
-            "JSON `{filename, library, session_string}`. The library itself decodes the string and writes a "
+            "JSON `{filename, library, session_string, sidecar?}` (`sidecar`: the account's object, "
+            "docs/sidecar.md). The library itself decodes the string and writes a "
             "file of its current layout (Telethon 1.45.0 for `telethon`, Kurigram 2.2.26 for `pyrogram`), "
             "which is then inspected and stored like any upload. The string is never logged, echoed or "
             "stored anywhere but the file. Spends the `upload` budget."

@@ -221,3 +221,19 @@ def test_delete_takes_the_sidecar_with_it_and_sync_reports_drift(admin_api_clien
     call_command("sync_sessions", "--repair", stdout=StringIO())
     assert (sessions_dir() / "kept.json").exists()
     call_command("sync_sessions", stdout=StringIO())  # nothing left: no SystemExit
+
+
+@pytest.mark.parametrize("style", sorted(path.name for path in SIDECARS.glob("*.json")))
+def test_an_imported_sidecar_comes_back_with_the_same_values(admin_api_client, source_dir, style):
+    from sessions_admin.accounts import account_sidecar
+    from sessions_admin.sidecar import parse_sidecar, render_sidecar
+
+    path = session_files.telethon_session(source_dir, "round.session")
+    assert post_pair(admin_api_client, path, sidecar_bytes(style)).status_code == 201
+    original = parse_sidecar(data=sidecar_bytes(style))
+    row = SessionFile.objects.get(filename="round.session")
+    back = parse_sidecar(
+        data=render_sidecar(sidecar=account_sidecar(session_file=row, include_secrets=True), include_secrets=True)
+    )
+    assert (back.values, back.extra) == (original.values, original.extra)
+    assert (sessions_dir() / "round.session").read_bytes() == path.read_bytes()

@@ -36,10 +36,9 @@ CMS_SCOPE_ROUTES = (
     "/api/auth/logout-all",
 )
 
-# Routes whose view also asks for a recent login (issue 24's step-up, `RecentAuthentication`): an admin
-# token without a fresh `auth_time`, and every frontend token, answer 403 `reauthentication_required`.
-# A `*` stands for one path segment.
-STEP_UP_ROUTES = ("/api/admin/sessions/export", "/api/admin/sessions/*/secrets")
+# Routes that also need a recent login (RecentAuthentication, step-up): a token without a fresh `auth_time`
+# (a frontend token, an old login) answers 403 `reauthentication_required`. Regular expressions over the path.
+STEP_UP_ROUTES = (r"/api/admin/sessions/[^/]+/secrets", r"/api/admin/sessions/export")
 
 # Values for path parameters, by name; other names get the first candidate their pattern accepts.
 PARAMETER_SAMPLES = {
@@ -74,6 +73,10 @@ def is_public(path):
     return _listed(path, PUBLIC_ROUTES)
 
 
+def is_step_up(path):
+    return any(re.fullmatch(pattern, path.rstrip("/")) for pattern in STEP_UP_ROUTES)
+
+
 def in_cms_scope(path):
     return _listed(path, CMS_SCOPE_ROUTES)
 
@@ -87,26 +90,6 @@ def _listed(path, entries):
         elif path == entry:
             return True
     return False
-
-
-def needs_step_up(path):
-    path = path.rstrip("/")
-    return any(re.fullmatch(re.escape(entry).replace(r"\*", "[^/]+"), path) for entry in STEP_UP_ROUTES)
-
-
-def asks_for_step_up(callback, method) -> bool:
-    """Return True when the route's view lists RecentAuthentication among its permissions for `method`."""
-    from adbot_admin.api.permissions import RecentAuthentication
-
-    view_class = getattr(callback, "cls", None)
-    if view_class is None:
-        return False
-    actions = dict(getattr(callback, "actions", None) or {})
-    if "get" in actions:
-        actions.setdefault("head", actions["get"])  # as DRF's ViewSet maps HEAD
-    view = view_class(**(getattr(callback, "initkwargs", None) or {}))
-    view.action_map, view.action = actions, actions.get(method)
-    return any(isinstance(permission, RecentAuthentication) for permission in view.get_permissions())
 
 
 def _walk(patterns, prefix=""):

@@ -21,11 +21,10 @@ from .routes import (
     PUBLIC_ROUTES,
     STEP_UP_ROUTES,
     api_routes,
-    asks_for_step_up,
     guarded_cases,
     in_cms_scope,
     is_public,
-    needs_step_up,
+    is_step_up,
 )
 
 ROUTES = api_routes()
@@ -41,11 +40,6 @@ def call(client, route, method, **headers):
 
 def bearer(token):
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
-
-
-def fresh_admin_claims(user):
-    """Claims of an admin token whose login was just now, so step-up routes let it through too."""
-    return forge.backend_claims(user, auth_time=int(time.time()))
 
 
 def test_the_walk_finds_the_known_routes():
@@ -113,18 +107,41 @@ def test_user_role_token_is_403(plain_user, route, method, kind):
 def test_admin_token_is_let_through(admin_user, route, method, kind):
     # A fresh token per case: POST /api/auth/logout revokes the one it is sent with.
     if kind == "backend":
-        token = forge.backend_token(fresh_admin_claims(admin_user))
+        token = forge.backend_token(forge.backend_claims(admin_user))
     else:
         token = forge.frontend_token(forge.frontend_claims(role="admin"))
     response = call(APIClient(), route, method, **bearer(token))
-    if kind == "frontend" and asks_for_step_up(route.callback, method):
-        # A frontend token never carries a login this server saw.
+    if kind == "frontend" and is_step_up(route.path) and method != "options":
+        # A frontend token carries no proof of a login this server saw.
         assert response.status_code == 403, response.content[:200]
-        assert method == "head" or response.json()["code"] == "reauthentication_required"
+        if method != "head":
+            assert response.json()["code"] == "reauthentication_required"
         return
     # 404 (no such id or file), 400 or 415 (an empty body) are fine: the guard let it through.
     assert response.status_code not in (401, 403), response.content[:200]
     assert response.status_code < 500, response.content[:200]
+
+
+# OPTIONS describes the route and reveals nothing: only the admin role guards it.
+STEP_UP_CASES = [(route, method) for route, method in CASES if is_step_up(route.path) and method != "options"]
+
+
+def test_every_step_up_entry_names_a_route():
+    for pattern in STEP_UP_ROUTES:
+        assert any(route.path and is_step_up(route.path) for route in ROUTES), pattern
+    assert STEP_UP_CASES
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("auth_time", ["missing", "stale"])
+@pytest.mark.parametrize(("route", "method"), STEP_UP_CASES, ids=[f"{m.upper()} {r.id}" for r, m in STEP_UP_CASES])
+def test_a_step_up_route_refuses_an_admin_token_without_a_recent_login(settings, admin_user, route, method, auth_time):
+    stamp = None if auth_time == "missing" else int(time.time()) - settings.REAUTH_MAX_AGE - 5
+    token = forge.backend_token(forge.backend_claims(admin_user, auth_time=stamp))
+    response = call(APIClient(), route, method, **bearer(token))
+    assert response.status_code == 403, response.content[:200]
+    if method != "head":
+        assert response.json()["code"] == "reauthentication_required"
 
 
 def cms_token():
@@ -182,7 +199,7 @@ UNLISTED = ("get", "post", "put", "patch", "delete", "trace")
     "route", [r for r in ROUTES if not r.public and getattr(r.callback, "cls", None)], ids=lambda r: r.id
 )
 def test_methods_a_route_does_not_offer_are_405_even_for_an_admin(admin_user, route):
-    token = forge.backend_token(fresh_admin_claims(admin_user))
+    token = forge.backend_token(forge.backend_claims(admin_user))
     client = APIClient()
     for method in UNLISTED:
         if method in route.methods:
@@ -234,32 +251,9 @@ def test_with_2fa_required_an_admin_with_it_is_let_through(settings, admin_user,
 
     settings.REQUIRE_ADMIN_2FA = True
     TOTPDevice.objects.create(user=admin_user, name="authenticator", confirmed=True)
-    token = forge.backend_token(fresh_admin_claims(admin_user))
+    token = forge.backend_token(forge.backend_claims(admin_user))
 
     response = call(APIClient(), route, method, **bearer(token))
 
     assert response.status_code not in (401, 403), response.content[:200]
     assert response.status_code < 500, response.content[:200]
-
-
-def test_the_step_up_list_is_every_route_that_asks_for_it():
-    asking = {route.path for route in ROUTES if any(asks_for_step_up(route.callback, m) for m in route.methods)}
-    listed = {route.path for route in ROUTES if route.path and needs_step_up(route.path)}
-    assert asking == listed
-    assert len(listed) == len(STEP_UP_ROUTES)
-
-
-STEP_UP_CASES = [(route, method) for route, method in CASES if asks_for_step_up(route.callback, method)]
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("age", [None, 3600])
-@pytest.mark.parametrize(("route", "method"), STEP_UP_CASES, ids=[f"{m.upper()} {r.id}" for r, m in STEP_UP_CASES])
-def test_step_up_routes_refuse_an_admin_token_without_a_recent_login(admin_user, route, method, age):
-    auth_time = None if age is None else int(time.time()) - age
-    token = forge.backend_token(forge.backend_claims(admin_user, auth_time=auth_time))
-
-    response = call(APIClient(), route, method, **bearer(token))
-
-    assert response.status_code == 403, response.content[:200]
-    assert method == "head" or response.json()["code"] == "reauthentication_required"
