@@ -24,31 +24,15 @@ from django.core.files.base import ContentFile
 from adbot_admin.field_encryption import decrypt_field, encrypt_field
 from adbot_admin.file_storage import save_exact
 
+from .errors import SidecarInvalid
 from .models import ApiPair, SessionFile
-from .sidecar import CANONICAL_KEYS, PROXY_SECRET_KEYS, Sidecar, SidecarInvalid, render_sidecar
+from .sidecar import CANONICAL_KEYS, PROXY_SECRET_KEYS, Sidecar, render_sidecar
 
 DEVICE_KEYS = ("app_version", "device", "sdk", "lang_pack", "system_lang_pack", "lang_code", "system_lang_code")
 ACCOUNT_COLUMNS = ("phone", "username", "first_name", "last_name")
 # Canonical keys held by their own columns or fields; every other canonical key goes to sidecar_extra.
 OWN_FIELDS = frozenset({*DEVICE_KEYS, *ACCOUNT_COLUMNS, "id", "app_id", "app_hash", "twoFA", "proxy"})
 SIDECAR_SUFFIX = ".json"
-
-
-class ApiPairMismatch(Exception):
-    """Raised when a sidecar's app_id is a stored pair's with another app_hash."""
-
-    code = "api_pair_mismatch"
-    reason = "api_pair_mismatch"
-
-    def __init__(self, api_id):
-        super().__init__(api_id)
-        self.message = (
-            f"app_hash: the stored API pair with app_id {api_id} has another app_hash; a session is used "
-            "with the app that created it"
-        )
-
-    def __str__(self):
-        return self.message
 
 
 def sidecar_name(filename: str) -> str:

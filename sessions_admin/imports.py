@@ -33,13 +33,13 @@ from adbot_admin.audit import record
 from adbot_admin.models import Outcome
 
 from . import archives, strings, tdata
-from .accounts import SIDECAR_SUFFIX, ApiPairMismatch
+from .accounts import SIDECAR_SUFFIX
 from .copies import open_regular_file
-from .errors import ArchiveRefused, CorruptEntry, InvalidSessionString, Refused, UnreadableFile
+from .errors import ArchiveRefused, CorruptEntry, InvalidSessionString, Refused, SidecarInvalid, UnreadableFile
 from .models import SessionFile
 from .names import SESSION_SUFFIX, shown_name
 from .services import session_file_store
-from .sidecar import MAX_SIDECAR_BYTES, SidecarInvalid
+from .sidecar import MAX_SIDECAR_BYTES
 
 
 @dataclass
@@ -263,10 +263,13 @@ def _read_sidecar(source, entry) -> bytes:
 
 
 def _import_entry(source, entry, result, *, sidecars, used, request, **options):
+    audit_detail = {"archive_entry": shown_name(entry.name)}
     sidecar_entry = sidecars.get(entry.name.removesuffix(SESSION_SUFFIX) + SIDECAR_SUFFIX)
     sidecar = None
     if sidecar_entry is not None:
         used.add(sidecar_entry.name)
+        audit_detail["sidecar_entry"] = shown_name(sidecar_entry.name)
+        audit_detail["sidecar_entry"] = shown_name(sidecar_entry.name)
         try:
             sidecar = _read_sidecar(source, sidecar_entry)
         except (SidecarInvalid, CorruptEntry) as exc:
@@ -280,7 +283,7 @@ def _import_entry(source, entry, result, *, sidecars, used, request, **options):
         filename=entry.stored_name,
         sidecar=sidecar,
         request=request,
-        audit_detail={"archive_entry": shown_name(entry.name)},
+        audit_detail=audit_detail,
         **options,
     )
 
@@ -311,7 +314,7 @@ def _store_one(result, name, open_upload, *, request, **store_options):
         with open_upload() as stream:
             try:
                 session_file = session_file_store(upload=stream, request=request, **store_options)
-            except (Refused, SidecarInvalid, ApiPairMismatch) as exc:
+            except Refused as exc:
                 # The store has audited it (a read error while streaming included).
                 result.refused.append(_refusal(name, exc.code, str(exc)))
                 return

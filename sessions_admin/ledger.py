@@ -15,20 +15,14 @@ from django.utils import timezone
 
 from adbot_admin.audit import record
 
+from .errors import InvalidStatus
 from .models import STATUSES_WITH_UNTIL, SessionCount, SessionFile, SessionStatus, SessionStatusChange
 
 MAX_REASON_LENGTH = 255
 MAX_SOURCE_LENGTH = 100
 SUMMARY_DIMENSIONS = ("status", "library", "dc_id", "api_id")
 
-
-class InvalidStatus(ValueError):
-    """Raised for a status change that breaks a rule; `field` names the offending input."""
-
-    def __init__(self, field, message):
-        super().__init__(message)
-        self.field = field
-        self.message = message
+__all__ = ["InvalidStatus", "session_status_set", "sessions_summary"]
 
 
 def session_status_set(*, session, status, reason="", until=None, source, request=None, actor=None) -> SessionFile:

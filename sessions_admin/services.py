@@ -43,7 +43,6 @@ from adbot_admin.models import AuthMethod, Outcome
 from . import sidecar as sidecars
 from .accounts import (
     SIDECAR_SUFFIX,
-    ApiPairMismatch,
     account_apply,
     account_secrets,
     account_sidecar,
@@ -56,6 +55,7 @@ from .errors import (
     ApiIdRecordedInFile,
     ApiPairExists,
     ApiPairInUse,
+    ApiPairMismatch,
     DuplicateAuthKey,
     InvalidSessionFileName,
     Refused,
@@ -154,7 +154,7 @@ def session_file_store(
                 audit_detail=audit_detail,
                 dry_run=dry_run,
             )
-    except (Refused, sidecars.SidecarInvalid, ApiPairMismatch) as exc:
+    except Refused as exc:
         if dry_run:
             raise
         record(

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
+from .errors import SidecarInvalid
+
 MAX_SIDECAR_BYTES = 2 * 1024 * 1024
 MAX_EXTRA_BYTES = 16 * 1024
 MAX_DEPTH = 8
@@ -53,17 +55,6 @@ PROXY_DICT_ALIASES = {
 SPAMBLOCK_FREE = frozenset({"", "free", "no", "none", "false", "0", "ok", "clean"})
 SECRET_KEYS = ("twoFA",)
 PROXY_SECRET_KEYS = ("username", "password")
-
-
-class SidecarInvalid(Exception):
-    """Raised when a sidecar is refused; `key` names the offending key, and no value is repeated."""
-
-    code = "invalid_sidecar"
-
-    def __init__(self, key, detail):
-        super().__init__(f"{key}: {detail}")
-        self.key = key
-        self.detail = detail
 
 
 @dataclass(frozen=True)

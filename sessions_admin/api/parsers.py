@@ -10,7 +10,7 @@ from rest_framework.parsers import DataAndFiles, MultiPartParser
 
 from adbot_admin.request_limits import multipart_limit
 
-from ..errors import ArchiveRefused, SessionFileTooLarge, describe_bytes
+from ..errors import ArchiveRefused, SessionFileTooLarge, SidecarInvalid, describe_bytes
 from ..sidecar import MAX_SIDECAR_BYTES
 from .errors import api_error
 
@@ -69,6 +69,11 @@ class SessionFileUploadHandler(FileUploadHandler):
         self.received += len(raw_data)
         if self.received > self.limit:
             self.file.close()  # deletes the temporary file
+            if self.field_name in self.extra_parts:
+                raise api_error(
+                    SidecarInvalid(self.field_name, f"is larger than {describe_bytes(self.limit)}"),
+                    field=self.field_name,
+                )
             raise self.too_large()
         self.file.write(raw_data)
         return None

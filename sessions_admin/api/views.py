@@ -18,14 +18,12 @@ from adbot_admin.api.cache_control import no_store
 from adbot_admin.api.parsers import JSONParser
 from adbot_admin.api.permissions import IsAdminRole, RecentAuthentication
 from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
-from adbot_admin.errors import Conflict
 from adbot_admin.request_limits import accepts_file_up_to
 
 from .. import export, imports, ledger, services
-from ..errors import Refused
+from ..errors import Refused, SidecarInvalid
 from ..models import ApiPair, SessionFile, SessionStatusChange
 from ..names import NAME_REGEX, shown_name
-from ..sidecar import SidecarInvalid
 from . import serializers
 from .errors import api_error
 from .filters import SessionFileFilterSet
@@ -76,10 +74,10 @@ UPLOAD_SCHEMA = extend_schema(
         201: serializers.SessionFileSerializer,
         400: OpenApiResponse(
             description=(
-                "Bad name, not an accepted session file, or no file (`errors.file`), or a refused sidecar "
-                "(`errors.sidecar`). `code` says why, the same as for the file inside a zip: invalid_name, "
-                "not_sqlite, corrupt_database, inspection_timeout, unknown_layout, newer_version, "
-                "invalid_session_data, no_auth_key, invalid_sidecar."
+                "Bad name, not an accepted session file, or no file (`errors.file`). `code` says why, the same "
+                "as for the file inside a zip: invalid_name, not_sqlite, corrupt_database, inspection_timeout, "
+                "unknown_layout, newer_version, invalid_session_data, no_auth_key; or a refused sidecar "
+                "(`errors.sidecar`, `invalid_sidecar`)."
             )
         ),
         409: CONFLICTS,
@@ -109,11 +107,8 @@ def refusals_as_errors(field=None):
     try:
         yield
     except Refused as exc:
-        raise api_error(exc, field=field) from exc
-    except SidecarInvalid as exc:
-        raise ValidationError({"sidecar": [str(exc)]}, code=exc.code) from exc
-    except services.ApiPairMismatch as exc:
-        raise Conflict(exc.message, code=exc.code) from exc
+        # A sidecar's refusal names the sidecar, whichever import path brought it.
+        raise api_error(exc, field="sidecar" if isinstance(exc, SidecarInvalid) else field) from exc
 
 
 @extend_schema_view(
@@ -233,8 +228,8 @@ class SessionFileViewSet(
             "(400), SESSION_IMPORT_MAX_BYTES compressed or declared (413), declared sizes over 100 times the "
             "archive's bytes (400 `compression_ratio`), or entries sharing bytes (400 `overlapping_entries`). "
             "The body may be as large as SESSION_IMPORT_MAX_BYTES whatever the general body limit. One "
-            "archive spends one unit of the `upload` budget. A Telegram Desktop `tdata` folder (or a bare tdata zip) "
-            "is read offline (opentele2 and TGConvertor) and each of its accounts stored as a Telethon session "
+            "archive spends one unit of the `upload` budget. A Telegram Desktop `tdata` folder (or a bare tdata "
+            "zip) is read offline (opentele2 and TGConvertor) and each of its accounts stored as a Telethon session "
             "named `<user id>.session`, with Telegram Desktop's app in its sidecar; form field `tdata_passcode` "
             "opens a passcode-protected one. A tdata that cannot be read (damaged, hostile, wrong or missing "
             "passcode, more than 6 accounts) is refused by its folder's name in `refused`."
@@ -406,8 +401,7 @@ class SessionFileViewSet(
                     session_file=session_file, changes=serializer.sidecar_changes(), request=request
                 )
             except SidecarInvalid as exc:
-                field = serializers.API_NAME_OF_KEY.get(exc.key, exc.key)
-                raise ValidationError({field: [str(exc)]}, code=exc.code) from exc
+                raise api_error(exc, field=serializers.API_NAME_OF_KEY.get(exc.key, exc.key)) from exc
         return Response(self._metadata(self.get_queryset().get(pk=session_file.pk), detail=True))
 
     @extend_schema(
@@ -451,7 +445,7 @@ class SessionFileViewSet(
                 session=session_file, **serializer.validated_data, source="admin", request=request
             )
         except ledger.InvalidStatus as exc:
-            raise ValidationError({exc.field: [exc.message]}, code="invalid_status") from exc
+            raise api_error(exc, field=exc.field) from exc
         except SessionFile.DoesNotExist as exc:
             raise NotFound() from exc
         return Response(self._metadata(self.get_queryset().get(pk=session_file.pk), detail=True))

@@ -127,7 +127,7 @@ def test_a_hostile_sidecar_refuses_the_upload_naming_the_key(admin_api_client, s
     response = post_pair(admin_api_client, path, json.dumps(document).encode())
     assert response.status_code == 400
     body = response.json()
-    assert body["code"] == "invalid" and body["errors"]["sidecar"][0].startswith(f"{key}: ")
+    assert body["code"] == "invalid_sidecar" and body["errors"]["sidecar"][0].startswith(f"{key}: ")
     assert unchanged()
     assert AuditEvent.objects.filter(action="session_file.upload", outcome=Outcome.FAILURE).exists()
 
