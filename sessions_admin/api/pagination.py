@@ -5,8 +5,9 @@
   number, so the link back to page 1 is the plain list URL.
 - `?page=N` still works: the index alone finds the N-th page's ids (a deferred
   join: the skipped rows are never read), then only those rows are read.
-- `count` comes from the counter row (models.SessionFileCount) unless the list
-  is filtered; a filtered list is counted.
+- `count` is the sum of the trigger-kept SessionCount rows of one dimension
+  (a few rows, whatever the table's size) unless the list is filtered; a
+  filtered list is counted.
 """
 
 import base64
@@ -23,7 +24,7 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from adbot_admin import statements
 from adbot_admin.api.pagination import StandardPagination
 
-from ..models import SessionFileCount
+from ..models import SessionCount
 
 KEYS = ("uploaded_at", "id")
 
@@ -53,10 +54,10 @@ class SessionFilePagination(StandardPagination):
         return rows
 
     def _count(self, queryset):
-        """Return the list's length: the counter row's, or COUNT(*) for a filtered list (or no counter row)."""
+        """Return the list's length: from the counter rows, or COUNT(*) for a filtered list (or no counter rows)."""
         if not queryset.query.where:
-            row = statements.fetchone(_count_statement(), [1])
-            if row is not None:
+            row = statements.fetchone(_count_statement(), ["library"])
+            if row is not None and row[0] is not None:
                 return row[0]
         return queryset.count()
 
@@ -142,5 +143,6 @@ class SessionFilePagination(StandardPagination):
 @cache
 def _count_statement():
     quote = connection.ops.quote_name
-    table = quote(SessionFileCount._meta.db_table)
-    return f"SELECT {quote('total')} FROM {table} WHERE {quote('id')} = %s"
+    table = quote(SessionCount._meta.db_table)
+    # Every session has exactly one library: that dimension's counts add up to the total.
+    return f"SELECT SUM({quote('count')}) FROM {table} WHERE {quote('dimension')} = %s"

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from adbot_admin.api import ratelimits
 from adbot_admin.api.cache_control import no_store
+from adbot_admin.api.pagination import StandardPagination
 from adbot_admin.api.parsers import JSONParser
 from adbot_admin.api.permissions import IsAdminRole, RecentAuthentication
 from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
@@ -474,7 +475,14 @@ class SessionFileViewSet(
         parameters=[FILENAME_PARAMETER],
         responses={200: serializers.SessionStatusChangeSerializer(many=True), 404: SESSION_NOT_FOUND},
     )
-    @action(detail=True, methods=["get"], url_path="status-history", filterset_class=None)
+    # Numbered pages of its own rows: the session list's keyset pagination seeks on the session table's keys.
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="status-history",
+        filterset_class=None,
+        pagination_class=StandardPagination,
+    )
     def status_history(self, request, *args, **kwargs):
         session_file = self.get_object()
         changes = SessionStatusChange.objects.filter(session_file=session_file).order_by("-changed_at", "-id")
