@@ -69,6 +69,7 @@ KEY_FAMILIES = (
     ("SECRET_KEY", "SECRET_KEY_FALLBACKS", "adbot_admin.E001"),
     ("JWT_SECRET_KEY", "JWT_SECRET_KEY_FALLBACKS", "adbot_admin.E002"),
     ("JWT_SECRET", "JWT_SECRET_FALLBACKS", "adbot_admin.E003"),
+    ("AUDIT_CHAIN_KEY", "AUDIT_CHAIN_KEY_FALLBACKS", "adbot_admin.E017"),
 )
 # A fallback still verifies: a weak one lets anyone who guesses it in, however strong the current key.
 WEAK_FALLBACK_HINT = "Remove it from {name}; it verifies tokens as long as it is listed."

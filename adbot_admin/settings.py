@@ -391,6 +391,11 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
 # ------------------------------------------------------------------------------
 # `manage.py prune_audit` deletes audit events older than this many days.
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
+# Seals each audit row into the hash chain (HMAC-SHA256, adbot_admin/audit_chain.py). Kept out of
+# the database on purpose: whoever can write the database must not be able to recompute the chain.
+AUDIT_CHAIN_KEY = env_raw("AUDIT_CHAIN_KEY")
+# Old chain keys: rows they sealed still verify (by the `kid` on each row); none seals new rows.
+AUDIT_CHAIN_KEY_FALLBACKS = env_keys("AUDIT_CHAIN_KEY_FALLBACKS")
 
 # BENCHMARKS
 # ------------------------------------------------------------------------------

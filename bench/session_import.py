@@ -45,6 +45,7 @@ SERVER_ENV = {
     "ENV_FILE": "",
     "SECRET_KEY": secrets.token_urlsafe(48),
     "JWT_SECRET_KEY": secrets.token_urlsafe(48),
+    "AUDIT_CHAIN_KEY": secrets.token_urlsafe(48),
     "JWT_SECRET": secrets.token_urlsafe(48),
     "ALLOWED_HOSTS": "127.0.0.1,localhost",
     "LOG_LEVEL": "WARNING",

@@ -154,7 +154,13 @@ def test_prune_audit_deletes_old_rows_in_batches_and_audits_itself(settings, mon
     )
     assert kept == [0, 10]
     event = AuditEvent.objects.get(action="audit_prune")
-    assert event.detail == {"older_than_days": 365, "deleted": 3} and event.auth_method == "shell"
+    assert event.auth_method == "shell"
+    assert event.detail == {
+        "older_than_days": 365,
+        "deleted": 3,
+        "pruned_through_seq": 3,
+        "pruned_through_mac": event.detail["pruned_through_mac"],
+    }
 
     settings.AUDIT_RETENTION_DAYS = 5
     assert run("prune_audit", "--older-than", "7") == "Deleted 1 audit event(s) older than 7 day(s)."

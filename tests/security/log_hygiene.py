@@ -125,7 +125,7 @@ def _learn_secrets():
     from django.contrib.auth.hashers import get_hashers
     from django.db.models.signals import post_save
 
-    for name in ("SECRET_KEY", "JWT_SECRET_KEY", "JWT_SECRET"):
+    for name in ("SECRET_KEY", "JWT_SECRET_KEY", "JWT_SECRET", "AUDIT_CHAIN_KEY"):
         register(getattr(settings, name, ""))
     _wrap(jwt, "encode", lambda args, kwargs, token: register(token))
     _wrap(bcrypt, "hashpw", lambda args, kwargs, result: register(args[0] if args else kwargs.get("password")))
