@@ -10,7 +10,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from adbot_admin.tests.factories import UserFactory
-from adbot_admin.tokens import RefreshToken
+from adbot_admin.tokens import AUTH_TIME_CLAIM, RefreshToken
 
 # Every log record of the session is checked for the secrets tests make (tests/security/log_hygiene.py).
 pytest_plugins = ["tests.security.log_hygiene"]
@@ -46,9 +46,12 @@ def plain_user(db):
     return UserFactory(is_staff=False, username="bob")
 
 
-def bearer_client(user):
+def bearer_client(user, *, auth_time=None):
+    """Return an APIClient with a token of `user`; `auth_time` (a Unix time) marks when it last proved itself."""
     refresh = RefreshToken.for_user(user)
     refresh["role"] = user.role
+    if auth_time is not None:
+        refresh[AUTH_TIME_CLAIM] = int(auth_time)
     # `access_token` mints a new token (new jti) on every read: read it once.
     access = str(refresh.access_token)
     client = APIClient()

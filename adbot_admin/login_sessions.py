@@ -22,7 +22,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from .audit import record
 from .client_ip import client_ip
 from .models import AuthMethod, LoginSession, Outcome, scope_of
-from .tokens import SCOPE_CLAIM, SESSION_CLAIM, AccessToken, RefreshToken, UntypedToken
+from .tokens import AUTH_TIME_CLAIM, SCOPE_CLAIM, SESSION_CLAIM, AccessToken, RefreshToken, UntypedToken
 
 USER_AGENT_MAX = 255
 
@@ -55,6 +55,8 @@ def _stamp(token, user, session):
     token["role"] = user.role
     token[SESSION_CLAIM] = session.id.hex
     token[SCOPE_CLAIM] = scope_of(session.auth_method).value
+    # The refresh token carries it too, so every access token of the session inherits the login's time.
+    token[AUTH_TIME_CLAIM] = int(session.created_at.timestamp())
     return token
 
 

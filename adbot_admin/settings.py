@@ -180,6 +180,10 @@ ADMIN_PASSWORD_HASH = env_raw("ADMIN_PASSWORD_HASH")
 # admin endpoint except /api/auth/2fa/*, /api/auth/me and /api/auth/logout
 # answers 403 mfa_enrollment_required, and the admin site refuses them.
 REQUIRE_ADMIN_2FA = env.bool("REQUIRE_ADMIN_2FA", default=False)
+# How old a token's `auth_time` (the last time its user proved who they are: a
+# login or POST /api/auth/reauthenticate) may be for a sensitive action; past it
+# the action answers 403 reauthentication_required. A refresh never renews it.
+REAUTH_MAX_AGE = env.int("REAUTH_MAX_AGE", default=300)
 # The issuer an authenticator app shows beside the account name.
 OTP_TOTP_ISSUER = "adbot-admin"
 # A code is accepted within one 30-second step of the server's clock either way,

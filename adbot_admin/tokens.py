@@ -32,10 +32,13 @@ from .models import Scope
 # NumericDate claims must be JSON numbers a datetime can hold (RFC 7519, 2):
 # PyJWT takes "1700000000" and lets a list through as a TypeError, and SimpleJWT
 # then fails on either with a 500.
-TIME_CLAIMS = ("exp", "iat", "nbf")
+TIME_CLAIMS = ("exp", "iat", "nbf", "auth_time")
 MAX_NUMERIC_DATE = 253402300799  # 9999-12-31T23:59:59Z
 MAX_USER_ID = 2**63 - 1
 SESSION_CLAIM = "sid"
+# When the user last proved who they are (OpenID Connect Core, 2): set at login and by
+# re-authentication, copied unchanged by every refresh, read by step-up (permissions.py).
+AUTH_TIME_CLAIM = "auth_time"
 # What the token may touch (models.Scope); a token without it, issued before scopes, may touch everything.
 SCOPE_CLAIM = "scope"
 SESSION_ID = re.compile(r"^[0-9a-f]{32}$")

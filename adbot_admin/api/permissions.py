@@ -1,8 +1,10 @@
 from django.conf import settings
+from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 
 from ..models import AuthMethod, Role, Scope
+from ..tokens import AUTH_TIME_CLAIM
 
 
 class MfaEnrollmentRequired(PermissionDenied):
@@ -54,4 +56,29 @@ class IsAdminRole(BasePermission):
             return False
         if mfa_enrollment_missing(user) and not getattr(view, "allowed_before_mfa_enrollment", False):
             raise MfaEnrollmentRequired()
+        return True
+
+
+class ReauthenticationRequired(PermissionDenied):
+    default_detail = (
+        "This action needs a recent proof of identity: sign in again or POST /api/auth/reauthenticate, "
+        "then retry with the new access token."
+    )
+    default_code = "reauthentication_required"
+
+
+class RecentAuthentication(BasePermission):
+    """Allows a sensitive action only to a token whose `auth_time` is within REAUTH_MAX_AGE seconds.
+
+    Step-up reads a time, not a flag: the token's `auth_time` is the last login or
+    re-authentication, and a refresh never moves it. Only this server's own tokens can
+    carry a proof it saw; a frontend token, or a token without `auth_time`, is refused.
+    """
+
+    def has_permission(self, request, view):
+        token = request.auth
+        backend = getattr(request.user, "auth_method", None) == AuthMethod.BACKEND_TOKEN
+        auth_time = token.get(AUTH_TIME_CLAIM) if backend and token is not None else None
+        if auth_time is None or timezone.now().timestamp() - auth_time > settings.REAUTH_MAX_AGE:
+            raise ReauthenticationRequired()
         return True
