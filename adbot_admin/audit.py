@@ -6,7 +6,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from . import audit_chain
+from . import audit_chain, metrics
 from .client_ip import client_ip
 from .models import AuditEvent, AuthMethod, Outcome
 
@@ -45,6 +45,8 @@ def record(*, request=None, action, outcome=Outcome.SUCCESS, target="", actor=No
         )
     )
     logger.info("audit %s %s by %s: %s", action, outcome, event.actor or "-", event.target or "-")
+    # Counted once the row is committed, so the metrics agree with the audit log.
+    transaction.on_commit(lambda: metrics.audit_observed(event))
     return event
 
 

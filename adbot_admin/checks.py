@@ -139,6 +139,28 @@ def check_signing_keys(app_configs=None, **kwargs):
 
 
 @checks.register(checks.Tags.security)
+def check_metrics_access(app_configs=None, **kwargs):
+    """Refuse a weak METRICS_TOKEN and a METRICS_ALLOWED_IPS entry that is not an address or a network."""
+    from .ip_allowlist import parse_entry
+
+    messages = _key_messages("METRICS_TOKEN", settings.METRICS_TOKEN, "adbot_admin.E018", required=False)
+    for entry in settings.METRICS_ALLOWED_IPS:
+        if not entry.strip():
+            continue
+        try:
+            parse_entry(entry)
+        except ValueError as exc:
+            messages.append(
+                checks.Error(
+                    f"METRICS_ALLOWED_IPS entry {entry!r} is not an IP address or a CIDR network ({exc}).",
+                    hint="List addresses and networks separated by commas, e.g. METRICS_ALLOWED_IPS=127.0.0.1,::1",
+                    id="adbot_admin.E019",
+                )
+            )
+    return messages
+
+
+@checks.register(checks.Tags.security)
 def check_cors_origins(app_configs=None, **kwargs):
     """Refuse a wildcard CORS origin: only exact frontend origins may call the API."""
     if any("*" in origin for origin in settings.CORS_ALLOWED_ORIGINS):

@@ -17,13 +17,15 @@ from django.db import DatabaseError
 from .api.exceptions import json_error
 from .audit import record
 from .client_ip import client_ip
+from .metrics import REFUSED_ADDRESSES
 from .models import Outcome
 
 logger = logging.getLogger(__name__)
 
 # Open to every address whatever the allowlist says: prefixes, and exact paths (with or without a slash).
 OPEN_PREFIXES = ("/api/public/",)
-OPEN_PATHS = ("/api/health",)
+# /metrics has its own guard (METRICS_TOKEN, METRICS_ALLOWED_IPS): a Prometheus server is no admin.
+OPEN_PATHS = ("/api/health", "/metrics")
 # A refused address is audited at most once per this many seconds.
 AUDIT_EVERY_SECONDS = 60
 AUDIT_MARKER = "adbot:ip-refused:{address}"
@@ -103,6 +105,7 @@ class AdminIpAllowlistMiddleware:
         if networks and not path_open(request.path_info):
             address = client_ip(request)
             if not address_allowed(address, networks):
+                REFUSED_ADDRESSES.inc()
                 _audit_refusal(request, address)
                 return json_error(403, "Your address may not reach the admin interface.", "ip_not_allowed")
         return self.get_response(request)

@@ -118,6 +118,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every answer is counted, the refusals of the middleware below included.
+    "adbot_admin.request_metrics.RequestMetricsMiddleware",
     # Before anything reads the Host or the body: an overlong Host and a huge
     # declared Content-Length are refused unread.
     "adbot_admin.api.request_limits.RequestLimitMiddleware",
@@ -400,6 +402,17 @@ AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
 AUDIT_CHAIN_KEY = env_raw("AUDIT_CHAIN_KEY")
 # Old chain keys: rows they sealed still verify (by the `kid` on each row); none seals new rows.
 AUDIT_CHAIN_KEY_FALLBACKS = env_keys("AUDIT_CHAIN_KEY_FALLBACKS")
+
+# METRICS
+# ------------------------------------------------------------------------------
+# https://prometheus.github.io/client_python/multiprocess/
+# GET /metrics answers a bearer token equal to METRICS_TOKEN, or, without a token, these
+# addresses and networks (resolved as TRUSTED_PROXY_COUNT says). Never a user's login.
+METRICS_TOKEN = env_raw("METRICS_TOKEN")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+# Where each process writes its counters for a scrape to sum (prometheus-client's multiprocess
+# mode). gunicorn.conf.py makes a private folder when it is unset; empty elsewhere: one process.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 
 # BENCHMARKS
 # ------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ before the chain (one INSERT, autocommit), "with chain" is `audit.record` (head
 row lock, HMAC, INSERT, head update, in one transaction). It prints the rows
 per second of each and their ratio. `verify` seeds the log up to --rows chained
 rows (bench/seed.py) and times `manage.py verify_audit` over them.
-The database at --database-url is migrated, and its audit rows are deleted first.
+The database at --database-url is migrated, and its audit rows are deleted first
+(not with `verify --keep`, which needs the AUDIT_CHAIN_KEY of the run that seeded them).
 """
 
 import argparse
@@ -110,7 +111,8 @@ def writes(args):
 
 
 def verify(args):
-    fresh_log()
+    if not args.keep:
+        fresh_log()
     manage("shell", "-c", f"import bench.seed as s; s.seed_audit({args.rows})")
     began = time.perf_counter()
     manage("verify_audit")
@@ -132,6 +134,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--keep", action="store_true", help="verify: keep the rows there are (same AUDIT_CHAIN_KEY)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="adbot-audit-chain-"))
     os.environ.update(
@@ -140,7 +143,8 @@ def main():
             "DJANGO_SETTINGS_MODULE": "adbot_admin.settings",
             "SECRET_KEY": secrets.token_urlsafe(48),
             "JWT_SECRET_KEY": secrets.token_urlsafe(48),
-            "AUDIT_CHAIN_KEY": secrets.token_urlsafe(48),
+            # Set it to verify a log seeded by an earlier run (--keep).
+            "AUDIT_CHAIN_KEY": os.environ.get("AUDIT_CHAIN_KEY") or secrets.token_urlsafe(48),
             "DATABASE_URL": args.database_url or f"sqlite:///{work / 'bench.sqlite3'}",
             "LOG_LEVEL": "WARNING",
         }

@@ -34,7 +34,7 @@ def test_generate_secret_prints_a_new_strong_key_each_time(settings):
     assert "no issues" in run("check")
 
 
-@pytest.mark.parametrize("name", ["SECRET_KEY", "JWT_SECRET_KEY", "JWT_SECRET"])
+@pytest.mark.parametrize("name", ["SECRET_KEY", "JWT_SECRET_KEY", "JWT_SECRET", "AUDIT_CHAIN_KEY", "METRICS_TOKEN"])
 def test_generate_secret_prints_a_dotenv_line(name):
     line = run("generate_secret", "--env", name)
     prefix, key = line.split("=", 1)

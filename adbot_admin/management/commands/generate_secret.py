@@ -4,13 +4,13 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ...checks import key_problem
 
-NAMES = ("SECRET_KEY", "JWT_SECRET_KEY", "JWT_SECRET")
+NAMES = ("SECRET_KEY", "JWT_SECRET_KEY", "JWT_SECRET", "AUDIT_CHAIN_KEY", "METRICS_TOKEN")
 
 
 class Command(BaseCommand):
     help = (
         "Print a new random key (64 URL-safe characters, 384 bits) fit for SECRET_KEY, "
-        "JWT_SECRET_KEY or JWT_SECRET. With --env NAME, print it as a .env line `NAME=<key>`."
+        "JWT_SECRET_KEY, JWT_SECRET, AUDIT_CHAIN_KEY or METRICS_TOKEN. With --env NAME, print it as a .env line `NAME=<key>`."
     )
     requires_system_checks = []
 
