@@ -16,7 +16,7 @@ from pathlib import Path
 
 from gunicorn.glogging import Logger, SafeAtoms
 
-from adbot_admin.logs import EscapingFormatter, escape
+from adbot_admin.logs import EscapingFormatter, JsonFormatter, escape
 
 wsgi_app = "adbot_admin.wsgi:application"
 bind = os.environ.get("BIND", "127.0.0.1:8000")
@@ -58,7 +58,12 @@ class EscapingLogger(Logger):
 
     def setup(self, cfg):
         super().setup(cfg)
-        # errorlog is the one stream handler here (no syslog): gunicorn's layout, escaped values.
+        # errorlog is the one stream handler here (no syslog): gunicorn's layout, escaped values;
+        # with LOG_FORMAT=json (as the app reads it) every line of both logs is a JSON object.
+        if os.environ.get("LOG_FORMAT") == "json":
+            for handler in (*self.error_log.handlers, *self.access_log.handlers):
+                handler.setFormatter(JsonFormatter())
+            return
         for handler in self.error_log.handlers:
             handler.setFormatter(EscapingFormatter(self.error_fmt, self.datefmt))
 

@@ -160,6 +160,20 @@ def check_metrics_access(app_configs=None, **kwargs):
     return messages
 
 
+@checks.register()
+def check_log_format(app_configs=None, **kwargs):
+    """Refuse a LOG_FORMAT that is neither `text` nor `json`."""
+    if settings.LOG_FORMAT in ("text", "json"):
+        return []
+    return [
+        checks.Error(
+            f"LOG_FORMAT is {settings.LOG_FORMAT!r}.",
+            hint="Set LOG_FORMAT to text (default) or json.",
+            id="adbot_admin.E020",
+        )
+    ]
+
+
 @checks.register(checks.Tags.security)
 def check_cors_origins(app_configs=None, **kwargs):
     """Refuse a wildcard CORS origin: only exact frontend origins may call the API."""

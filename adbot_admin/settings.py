@@ -120,6 +120,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so that every answer is counted, the refusals of the middleware below included.
     "adbot_admin.request_metrics.RequestMetricsMiddleware",
+    # The request id, address and user that JSON log lines carry (LOG_FORMAT=json).
+    "adbot_admin.logs.RequestContextMiddleware",
     # Before anything reads the Host or the body: an overlong Host and a huge
     # declared Content-Length are refused unread.
     "adbot_admin.api.request_limits.RequestLimitMiddleware",
@@ -450,6 +452,8 @@ SPECTACULAR_SETTINGS = {
 # LOGGING
 # ------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# `text` (one plain line a record) or `json` (one JSON object a line, with request id, client IP and user).
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 # Every handler formats through EscapingFormatter: a value sent by a client
 # (username, path) cannot forge a line or an escape sequence (adbot_admin/logs.py).
 # Python warnings go through it too.
@@ -458,10 +462,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {
-            "()": "adbot_admin.logs.EscapingFormatter",
-            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
-        }
+        "plain": (
+            {"()": "adbot_admin.logs.JsonFormatter"}
+            if LOG_FORMAT == "json"
+            else {
+                "()": "adbot_admin.logs.EscapingFormatter",
+                "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            }
+        )
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
