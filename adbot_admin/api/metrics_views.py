@@ -5,11 +5,13 @@ import hmac
 from django.conf import settings
 from django.http import HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest, multiprocess
+from rest_framework.exceptions import MethodNotAllowed
 
 from ..client_ip import client_ip
+from ..errors import MetricsNotAllowed, MetricsTokenInvalid
+from ..http_errors import api_exception_response
 from ..ip_allowlist import address_allowed, parse_entry
 from ..metrics import DatabaseCollector
-from .exceptions import json_error
 
 
 class Scrape:
@@ -38,19 +40,19 @@ def metrics_refusal(request):
         expected = settings.METRICS_TOKEN
         if expected and scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected.encode()):
             return None
-        response = json_error(401, "The metrics token is not valid.", "invalid_metrics_token")
+        response = api_exception_response(MetricsTokenInvalid())
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
     networks = [parse_entry(entry) for entry in settings.METRICS_ALLOWED_IPS if entry.strip()]
     if address_allowed(client_ip(request), networks):
         return None
-    return json_error(403, "Your address may not read the metrics.", "metrics_not_allowed")
+    return api_exception_response(MetricsNotAllowed())
 
 
 def metrics_view(request):
     """Return the metrics in the Prometheus text format, or the refusal."""
     if request.method not in ("GET", "HEAD"):
-        response = json_error(405, f'Method "{request.method[:16]}" not allowed.', "method_not_allowed")
+        response = api_exception_response(MethodNotAllowed(request.method[:16]))
         response["Allow"] = "GET, HEAD"
         return response
     refusal = metrics_refusal(request)
