@@ -32,7 +32,7 @@ def seal_existing_rows(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("adbot_admin", "0003_mfa"),
+        ("adbot_admin", "0005_user_session_epoch"),
     ]
 
     operations = [
