@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
+from .field_encryption import decode_key
 from .hashers import valid_bcrypt_hash
 from .ip_allowlist import parse_entry
 
@@ -72,7 +73,7 @@ KEY_FAMILIES = (
     ("SECRET_KEY", "SECRET_KEY_FALLBACKS", "adbot_admin.E001"),
     ("JWT_SECRET_KEY", "JWT_SECRET_KEY_FALLBACKS", "adbot_admin.E002"),
     ("JWT_SECRET", "JWT_SECRET_FALLBACKS", "adbot_admin.E003"),
-    ("AUDIT_CHAIN_KEY", "AUDIT_CHAIN_KEY_FALLBACKS", "adbot_admin.E017"),
+    ("AUDIT_CHAIN_KEY", "AUDIT_CHAIN_KEY_FALLBACKS", "adbot_admin.E021"),
 )
 # A fallback still verifies: a weak one lets anyone who guesses it in, however strong the current key.
 WEAK_FALLBACK_HINT = "Remove it from {name}; it verifies tokens as long as it is listed."
@@ -146,7 +147,7 @@ def check_metrics_access(app_configs=None, **kwargs):
     """Refuse a weak METRICS_TOKEN and a METRICS_ALLOWED_IPS entry that is not an address or a network."""
     from .ip_allowlist import parse_entry
 
-    messages = _key_messages("METRICS_TOKEN", settings.METRICS_TOKEN, "adbot_admin.E018", required=False)
+    messages = _key_messages("METRICS_TOKEN", settings.METRICS_TOKEN, "adbot_admin.E022", required=False)
     for entry in settings.METRICS_ALLOWED_IPS:
         if not entry.strip():
             continue
@@ -157,7 +158,7 @@ def check_metrics_access(app_configs=None, **kwargs):
                 checks.Error(
                     f"METRICS_ALLOWED_IPS entry {entry!r} is not an IP address or a CIDR network ({exc}).",
                     hint="List addresses and networks separated by commas, e.g. METRICS_ALLOWED_IPS=127.0.0.1,::1",
-                    id="adbot_admin.E019",
+                    id="adbot_admin.E023",
                 )
             )
     return messages
@@ -172,7 +173,7 @@ def check_log_format(app_configs=None, **kwargs):
         checks.Error(
             f"LOG_FORMAT is {settings.LOG_FORMAT!r}.",
             hint="Set LOG_FORMAT to text (default) or json.",
-            id="adbot_admin.E020",
+            id="adbot_admin.E024",
         )
     ]
 
@@ -239,6 +240,29 @@ def check_admin_allowed_ips(app_configs=None, **kwargs):
                 )
             )
     return messages
+
+
+@checks.register(checks.Tags.security)
+def check_field_encryption_keys(app_configs=None, **kwargs):
+    """Refuse a missing or weak FIELD_ENCRYPTION_KEYS (a warning only with DEBUG), and a key listed twice."""
+    values = settings.FIELD_ENCRYPTION_KEYS
+    hint = "Generate one with `python manage.py generate_secret --env FIELD_ENCRYPTION_KEYS`."
+    problems = (
+        [] if values else ["FIELD_ENCRYPTION_KEYS is not set: 2FA passwords and proxy credentials cannot be stored."]
+    )
+    seen = set()
+    for position, value in enumerate(values, start=1):
+        try:
+            raw = decode_key(value)
+        except ValueError as exc:
+            problems.append(f"FIELD_ENCRYPTION_KEYS key {position} {exc}.")
+            continue
+        if raw in seen:
+            problems.append(f"FIELD_ENCRYPTION_KEYS key {position} repeats an earlier key.")
+        seen.add(raw)
+    level = checks.Warning if settings.DEBUG else checks.Error
+    error_id = "adbot_admin.W017" if settings.DEBUG else "adbot_admin.E017"
+    return [level(problem, hint=hint, id=error_id) for problem in problems]
 
 
 def refuse_unsafe_start():
