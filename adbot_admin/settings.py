@@ -129,6 +129,10 @@ INSTALLED_APPS = [
 # HTML pages only (adbot_admin/site_middleware.py). CORS works only when
 # CORS_ALLOWED_ORIGINS lists an origin (adbot_admin/cors.py).
 MIDDLEWARE = [
+    # First, so that every answer is counted, the refusals of the middleware below included.
+    "adbot_admin.request_metrics.RequestMetricsMiddleware",
+    # The request id, address and user that JSON log lines carry (LOG_FORMAT=json).
+    "adbot_admin.logs.RequestContextMiddleware",
     # Before anything reads the Host or the body: an overlong Host and a huge
     # declared Content-Length are refused unread.
     "adbot_admin.request_limits.RequestLimitMiddleware",
@@ -426,6 +430,22 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
 # ------------------------------------------------------------------------------
 # `manage.py prune_audit` deletes audit events older than this many days.
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
+# Seals each audit row into the hash chain (HMAC-SHA256, adbot_admin/audit_chain.py). Kept out of
+# the database on purpose: whoever can write the database must not be able to recompute the chain.
+AUDIT_CHAIN_KEY = env_raw("AUDIT_CHAIN_KEY")
+# Old chain keys: rows they sealed still verify (by the `kid` on each row); none seals new rows.
+AUDIT_CHAIN_KEY_FALLBACKS = env_keys("AUDIT_CHAIN_KEY_FALLBACKS")
+
+# METRICS
+# ------------------------------------------------------------------------------
+# https://prometheus.github.io/client_python/multiprocess/
+# GET /metrics answers a bearer token equal to METRICS_TOKEN, or, without a token, these
+# addresses and networks (resolved as TRUSTED_PROXY_COUNT says). Never a user's login.
+METRICS_TOKEN = env_raw("METRICS_TOKEN")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+# Where each process writes its counters for a scrape to sum (prometheus-client's multiprocess
+# mode). gunicorn.conf.py makes a private folder when it is unset; empty elsewhere: one process.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 
 # BENCHMARKS
 # ------------------------------------------------------------------------------
@@ -463,6 +483,8 @@ SPECTACULAR_SETTINGS = {
 # LOGGING
 # ------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# `text` (one plain line a record) or `json` (one JSON object a line, with request id, client IP and user).
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 # Every handler formats through EscapingFormatter: a value sent by a client
 # (username, path) cannot forge a line or an escape sequence (adbot_admin/logs.py).
 # Python warnings go through it too.
@@ -471,10 +493,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {
-            "()": "adbot_admin.logs.EscapingFormatter",
-            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
-        }
+        "plain": (
+            {"()": "adbot_admin.logs.JsonFormatter"}
+            if LOG_FORMAT == "json"
+            else {
+                "()": "adbot_admin.logs.EscapingFormatter",
+                "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            }
+        )
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

@@ -83,6 +83,7 @@ class Bench:
             "ENV_FILE": "",
             "SECRET_KEY": secrets.token_urlsafe(48),
             "JWT_SECRET_KEY": secrets.token_urlsafe(48),
+            "AUDIT_CHAIN_KEY": secrets.token_urlsafe(48),
             "DEBUG": "false",
             "SECURE_SSL_REDIRECT": "false",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
