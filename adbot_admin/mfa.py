@@ -30,6 +30,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from .audit import record
 from .login_sessions import login_session_start
 from .models import AuthMethod, MfaChallenge, Outcome, RecoveryCode
+from .passkeys import PasskeyRefused, has_passkey, passkey_assertion_verify
 
 MFA_TOKEN_LIFETIME = timedelta(seconds=300)
 MFA_TOKEN_MAX_FAILURES = 5
@@ -45,7 +46,7 @@ class MfaError(Exception):
 
 
 class PasswordMismatch(MfaError):
-    """The password re-check (step-up) failed."""
+    """The password re-check failed."""
 
 
 class AlreadyEnabled(MfaError):
@@ -78,7 +79,8 @@ def confirmed_device(user):
 
 
 def mfa_enabled(user):
-    return TOTPDevice.objects.filter(user_id=user.pk, confirmed=True).exists()
+    """Return True when `user` has a second factor: a confirmed TOTP device or a passkey."""
+    return TOTPDevice.objects.filter(user_id=user.pk, confirmed=True).exists() or has_passkey(user)
 
 
 def _digest(value):
@@ -99,7 +101,7 @@ def _recovery_code_hash(code):
     return _digest(CODE_SEPARATORS.sub("", code).lower())
 
 
-def _password_matches(user, password):
+def password_matches(user, password):
     """Check `password` against the user's row as it is now (the request's user holds no password hash)."""
     fresh = get_user_model().objects.filter(pk=user.pk).first()
     if fresh is None:
@@ -115,7 +117,7 @@ def totp_setup(*, user, password, request=None):
     when a confirmed device exists.
     """
     # bcrypt runs before the transaction: a write lock must not wait on it.
-    if not _password_matches(user, password):
+    if not password_matches(user, password):
         record(request=request, action="mfa_setup", outcome=Outcome.FAILURE, detail={"reason": "wrong_password"})
         raise PasswordMismatch()
     with transaction.atomic():
@@ -219,23 +221,19 @@ def totp_confirm(*, user, code, request=None):
     return codes
 
 
-def totp_disable(*, user, password, code, request=None):
-    """Turn two-factor off after a password re-check and a TOTP or recovery code.
+def totp_disable(*, user, request=None):
+    """Turn two-factor by TOTP off: delete the device, the recovery codes and pending two-factor logins.
 
-    Deletes the device, the recovery codes and pending two-factor logins.
-    Raises PasswordMismatch, NotEnabled, InvalidCode or CodeThrottled.
+    The fresh proof it needs is the caller's recent `auth_time` (step-up,
+    api/permissions.py RecentAuthentication). Raises NotEnabled.
     """
-    if not _password_matches(user, password):
-        record(request=request, action="mfa_disable", outcome=Outcome.FAILURE, detail={"reason": "wrong_password"})
-        raise PasswordMismatch()
     with transaction.atomic():
         device = _locked_device(user, confirmed=True)
-        outcome = NotEnabled() if device is None else _check_code(user=user, device=device, code=code, request=request)
-        if not isinstance(outcome, MfaError):
+        if device is not None:
             mfa_reset(user=user)
-            record(request=request, action="mfa_disable", detail={"proved_by": outcome})
-    if isinstance(outcome, MfaError):
-        raise outcome
+            record(request=request, action="mfa_disable")
+    if device is None:
+        raise NotEnabled()
 
 
 def mfa_reset(*, user):
@@ -268,27 +266,56 @@ def _live_challenge(raw):
     return (challenge, user) if user is not None else None
 
 
-def login_challenge_complete(*, raw, code, request=None):
-    """Finish a two-factor login: return the IssuedTokens of a new login session.
+def _check_passkey(*, user, credential, request):
+    """Return AuthMethod.PASSWORD_PASSKEY when `credential` is a valid assertion of one of `user`'s passkeys.
+
+    Otherwise return InvalidCode (audited): for the two-factor step a wrong
+    passkey counts as a wrong code. Must run inside a transaction.
+    """
+    try:
+        # No savepoint: the challenge stays spent when the assertion is refused.
+        passkey_assertion_verify(credential=credential, user=user, require_user_verification=False)
+    except PasskeyRefused:
+        code_failure_record(request=request, user=user, kind="passkey")
+        return InvalidCode()
+    return AuthMethod.PASSWORD_PASSKEY
+
+
+def second_factor_check(*, user, code=None, credential=None, request=None):
+    """Return the AuthMethod that `code` (TOTP or recovery code) or `credential` (a passkey assertion) proves.
+
+    Otherwise return the MfaError (InvalidCode, CodeThrottled). Must run inside a transaction.
+    """
+    if credential is not None:
+        return _check_passkey(user=user, credential=credential, request=request)
+    device = _locked_device(user, confirmed=True)
+    if device is None:
+        code_failure_record(request=request, user=user, kind="totp")
+        return InvalidCode()
+    return _check_code(user=user, device=device, code=code, request=request)
+
+
+def login_challenge_complete(*, raw, code=None, credential=None, scope=None, request=None):
+    """Finish a two-factor login with a code or a passkey assertion: return the IssuedTokens of a new login session.
 
     Raises ChallengeInvalid (unknown, expired, used or dead mfa_token, or a
-    user no longer active or without two-factor), InvalidCode (counted: the
-    fifth kills the token) or CodeThrottled (not counted: no code was tried).
+    user no longer active or without two-factor), InvalidCode (a wrong code
+    or passkey, counted: the fifth kills the token) or CodeThrottled (not
+    counted: no code was tried).
     """
     issued = None
     with transaction.atomic():
         found = _live_challenge(raw)
-        device = _locked_device(found[1], confirmed=True) if found else None
-        if device is None:
+        if found is None or not mfa_enabled(found[1]):
             outcome = ChallengeInvalid()
         else:
             challenge, user = found
-            outcome = _check_code(user=user, device=device, code=code, request=request)
+            outcome = second_factor_check(user=user, code=code, credential=credential, request=request)
             if isinstance(outcome, InvalidCode):
                 MfaChallenge.objects.filter(pk=challenge.pk).update(failures=challenge.failures + 1)
             elif not isinstance(outcome, MfaError):
                 MfaChallenge.objects.filter(pk=challenge.pk).update(used=True)
-                issued = login_session_start(user=user, auth_method=outcome, request=request)
+                issued = login_session_start(user=user, auth_method=outcome, request=request, scope=scope)
                 record(
                     request=request,
                     action="login",

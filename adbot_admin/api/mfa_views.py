@@ -9,8 +9,10 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.serializers import TokenObtainSerializer
 
 from .. import mfa
+from ..models import Scope
 from . import ratelimits, serializers
 from .exceptions import Conflict
+from .permissions import IsAdminRole, RecentAuthentication
 from .ratelimits import RateLimitHeadersMixin, rate_limited
 from .refresh_cookie import cookie_mode_requested, refresh_cookie_set
 from .views import PublicMixin
@@ -111,27 +113,28 @@ class MfaConfirmView(MfaEnrollmentView):
         return Response({"recovery_codes": codes})
 
 
-class MfaDisableView(RateLimitHeadersMixin, MfaEnrollmentView):
-    """Turns two-factor off, given the password and a TOTP or recovery code."""
+class MfaDisableView(MfaEnrollmentView):
+    """Turns two-factor by TOTP off. A sensitive action: it needs a recent `auth_time` (POST /api/auth/reauthenticate)."""
+
+    permission_classes = [IsAdminRole, RecentAuthentication]
 
     @extend_schema(
-        request=serializers.MfaDisableSerializer,
-        responses={204: None, 409: OpenApiResponse(description="Two-factor is not on.")},
+        request=serializers.NoFieldsSerializer,
+        responses={204: None, 409: OpenApiResponse(description="Two-factor by TOTP is not on.")},
     )
-    @rate_limited(ratelimits.LOGIN)
     def post(self, request):
-        serializer = serializers.MfaDisableSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        serializers.NoFieldsSerializer(data=request.data).is_valid(raise_exception=True)
         user = _account_user(request)
         with mfa_errors():
-            mfa.totp_disable(user=user, request=request, **serializer.validated_data)
+            mfa.totp_disable(user=user, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class TokenMfaView(RateLimitHeadersMixin, PublicMixin, APIView):
-    """Trades an `mfa_token` and a TOTP (or recovery) code for the access and refresh token of a new login session.
+    """Trades an `mfa_token` and a TOTP (or recovery) code, or a passkey assertion (`credential`, its options from
+    POST /api/auth/passkey/begin with the username), for the access and refresh token of a new login session.
 
-    A wrong code is a 401 `invalid_mfa_code`; the fifth kills the mfa_token (401 `mfa_token_invalid`).
+    A wrong code or passkey is a 401 `invalid_mfa_code`; the fifth kills the mfa_token (401 `mfa_token_invalid`).
     With `"session": "cookie"` the refresh token is set as the `adbot_refresh` cookie instead of returned.
     """
 
@@ -149,9 +152,14 @@ class TokenMfaView(RateLimitHeadersMixin, PublicMixin, APIView):
     def post(self, request):
         serializer = serializers.MfaLoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
         with mfa_errors():
             issued = mfa.login_challenge_complete(
-                raw=serializer.validated_data["mfa_token"], code=serializer.validated_data["code"], request=request
+                raw=data["mfa_token"],
+                code=data.get("code"),
+                credential=data.get("credential"),
+                scope=Scope(data["scope"]) if data.get("scope") else None,
+                request=request,
             )
         response = Response(issued.pair())
         if cookie_mode_requested(request):
