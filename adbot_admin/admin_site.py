@@ -9,6 +9,7 @@ from rest_framework.exceptions import APIException
 
 from .api import lockout, ratelimits
 from .api.exceptions import error_body
+from .step_up import admin_site_auth_time_stamp
 
 ENROL_FIRST = (
     "This server requires two-factor authentication for the admin site. Turn it on through the API: "
@@ -97,6 +98,7 @@ class AdbotAdminSite(admin.AdminSite):
                 response = super().login(request, extra_context)
             if response.status_code == 302:
                 lockout.clear(username)
+                admin_site_auth_time_stamp(request)
             elif checks_password and _password_refused(response):
                 lockout.failed(request, username)
             elif checks_password:  # the password was right; a code or the account's state refused it

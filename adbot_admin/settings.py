@@ -436,6 +436,8 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         # Every status each operation can return (401/403/404/413/415/429/503), one error body.
         "adbot_admin.api.schema.postprocess_error_responses",
+        # `x-reauthentication-required` on each sensitive operation (step-up).
+        "adbot_admin.api.schema.postprocess_sensitive_operations",
         "adbot_admin.api.schema.postprocess_empty_filters",
         "adbot_admin.api.schema.postprocess_json_bodies",
         "adbot_admin.api.schema.postprocess_closed_bodies",

@@ -2,6 +2,7 @@
 
 import time
 
+import jwt
 import pytest
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
@@ -346,3 +347,98 @@ def test_the_last_second_factor_of_an_admin_stays_under_require_admin_2fa(admin,
     # With a TOTP device (or another passkey) beside it, it may go.
     TOTPDevice.objects.create(user=admin, name="authenticator", confirmed=True)
     assert fresh_client(admin).delete(f"{PASSKEYS}/{passkey.pk}").status_code == 204
+
+
+# ---- re-authentication (step-up) -----------------------------------------------------------
+
+REAUTHENTICATE = "/api/auth/reauthenticate"
+
+
+def claims(token):
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def signed_in(user):
+    """Return the tokens of a real password login of `user` (no second factor)."""
+    response = APIClient().post(TOKEN, {"username": user.username, "password": TEST_PASSWORD}, format="json")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def reauthenticate(access, **body):
+    return APIClient().post(REAUTHENTICATE, body, format="json", HTTP_AUTHORIZATION=f"Bearer {access}")
+
+
+def test_a_passkey_alone_reauthenticates_within_the_same_login_session(admin):
+    tokens = signed_in(admin)  # before the passkey: one step
+    authenticator = register(admin)
+    old = bearer_client(admin, auth_time=time.time() - 3600)  # an old login, for the same user
+
+    response = reauthenticate(old.tokens["access"], credential=authenticator.assertion(login_options("alice")))
+
+    assert response.status_code == 200, response.content
+    assert set(response.json()) == {"access", "token_type", "expires_in"}
+    assert abs(claims(response.json()["access"])["auth_time"] - time.time()) < 10
+    # The same login session as the token it replaces.
+    again = reauthenticate(tokens["access"], credential=authenticator.assertion(login_options()))
+    assert claims(again.json()["access"])["sid"] == claims(tokens["access"])["sid"]
+    event = AuditEvent.objects.filter(action="reauthenticate").first()
+    assert (event.actor, event.outcome, event.detail) == ("alice", "success", {"proofs": ["passkey"]})
+
+
+def test_a_passkey_alone_needs_user_verification_to_reauthenticate(admin):
+    authenticator = register(admin)
+    response = reauthenticate(
+        bearer_client(admin).tokens["access"], credential=authenticator.assertion(login_options(), user_verified=False)
+    )
+    assert_refused(response)
+
+
+def test_a_password_alone_does_not_reauthenticate_a_user_with_a_second_factor(admin):
+    authenticator = register(admin)
+    access = bearer_client(admin).tokens["access"]
+
+    alone = reauthenticate(access, password=TEST_PASSWORD)
+    assert alone.status_code == 401
+    assert alone.json()["code"] == "second_factor_required"
+
+    # As the second factor the authenticator need not verify its user: the password is the first.
+    both = reauthenticate(
+        access, password=TEST_PASSWORD, credential=authenticator.assertion(login_options(), user_verified=False)
+    )
+    assert both.status_code == 200, both.content
+    assert AuditEvent.objects.filter(action="reauthenticate", outcome="success").get().detail == {
+        "proofs": ["password", "passkey"]
+    }
+
+
+def test_another_users_passkey_does_not_reauthenticate(admin):
+    mallory = UserFactory(username="mallory", is_staff=True)
+    mallorys = register(mallory)
+    register(admin)
+    assert_refused(
+        reauthenticate(bearer_client(admin).tokens["access"], credential=mallorys.assertion(login_options()))
+    )
+
+
+def test_wrong_passwords_at_reauthentication_count_toward_the_account_lockout(admin, settings):
+    settings.LOGIN_ACCOUNT_FAILURES = 2
+    access = bearer_client(admin).tokens["access"]
+    for _ in range(2):
+        wrong = reauthenticate(access, password="wrong")
+        assert wrong.status_code == 401
+        assert wrong.json()["code"] == "no_active_account"  # the answer of a wrong password at /api/auth/token
+
+    locked = reauthenticate(access, password=TEST_PASSWORD)
+
+    assert locked.status_code == 429
+    assert locked.json()["code"] == "account_locked"
+    assert AuditEvent.objects.filter(action="reauthenticate", outcome="failure").count() == 2
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"code": "123456"}, {"password": TEST_PASSWORD, "code": "123456", "credential": {"id": "x"}}]
+)
+def test_reauthentication_needs_one_proof_of_a_known_shape(admin, body):
+    response = reauthenticate(bearer_client(admin).tokens["access"], **body)
+    assert response.status_code == 400, response.content

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from adbot_admin.api import ratelimits
 from adbot_admin.api.exceptions import Conflict, PayloadTooLarge
 from adbot_admin.api.parsers import JSONParser
+from adbot_admin.api.permissions import IsAdminRole, RecentAuthentication
 from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
 
 from .. import archives, imports, services, strings
@@ -405,6 +406,12 @@ class ApiPairViewSet(
             serializer.instance = services.api_pair_create(**serializer.validated_data, request=self.request)
         except services.ApiPairExists as exc:
             raise Conflict("An API pair with this api_id exists.") from exc
+
+    def get_permissions(self):
+        if self.action == "retrieve":
+            # The whole hash: a sensitive read, which needs a recent `auth_time`.
+            return [IsAdminRole(), RecentAuthentication()]
+        return super().get_permissions()
 
     def retrieve(self, request, *args, **kwargs):
         api_pair = services.api_pair_reveal(api_pair=self.get_object(), request=request)
