@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connection
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
@@ -198,18 +199,37 @@ class MeView(APIView):
         return Response(serializers.MeSerializer(body).data)
 
 
+class CmsPasswordDisabled(exceptions.PermissionDenied):
+    default_detail = (
+        "This server requires two-factor authentication for admins, so the shared CMS password is off: "
+        "sign in with your own account (POST /api/auth/token) or a passkey."
+    )
+    default_code = "cms_password_disabled"
+
+
 class CmsLoginView(RateLimitHeadersMixin, PublicMixin, APIView):
     """Trades the CMS admin password (bcrypt, ADMIN_PASSWORD_HASH) for an admin access token.
 
     With `"session": "cookie"` the login also gets a refresh token, set as the `adbot_refresh` cookie.
+    With CMS_PASSWORD_LOGIN off it answers 404; under REQUIRE_ADMIN_2FA, 403 `cms_password_disabled`.
     """
 
     @extend_schema(
         request=serializers.CmsLoginSerializer,
-        responses={200: serializers.CmsTokenSerializer, 401: REFUSED_CREDENTIALS},
+        responses={
+            200: serializers.CmsTokenSerializer,
+            401: REFUSED_CREDENTIALS,
+            403: OpenApiResponse(description="`cms_password_disabled`: REQUIRE_ADMIN_2FA is on."),
+            404: OpenApiResponse(description="CMS_PASSWORD_LOGIN is off."),
+        },
     )
     @rate_limited(ratelimits.LOGIN)
     def post(self, request):
+        if not settings.CMS_PASSWORD_LOGIN:
+            raise exceptions.NotFound()
+        if settings.REQUIRE_ADMIN_2FA:
+            # A shared password proves no one in particular: no second factor can go with it.
+            raise CmsPasswordDisabled()
         if not services.cms_login_configured():
             raise NotConfigured("CMS password login is not configured: set ADMIN_PASSWORD_HASH.", "not_configured")
         serializer = serializers.CmsLoginSerializer(data=request.data)
