@@ -1,14 +1,19 @@
+import functools
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.http import JsonResponse
+from django.urls import path
 from django_otp import user_has_device
-from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
+from django_otp.admin import OTPAdminAuthenticationForm
 from rest_framework.exceptions import APIException
 
+from . import admin_passkeys
 from .api import lockout, ratelimits
 from .api.exceptions import error_body
+from .passkey_login import ADMIN_SITE_PASSKEY_VERIFIED
 from .step_up import admin_site_auth_time_stamp
 
 ENROL_FIRST = (
@@ -73,17 +78,40 @@ class AdbotAdminSite(admin.AdminSite):
     """
 
     site_header = "adbot admin"
+    login_template = "adbot_admin/admin/login.html"
     site_title = "adbot admin"
     login_form = AdminLoginForm
-    login_template = OTPAdminSite.login_template
 
     def has_permission(self, request):
         if not super().has_permission(request):
             return False
-        if request.user.is_verified():
+        # A passkey with user verification is both factors at once.
+        if request.user.is_verified() or request.session.get(ADMIN_SITE_PASSKEY_VERIFIED):
             return True
         # Read on every page: a device confirmed after this login asks for a code from the next page on.
         return not settings.REQUIRE_ADMIN_2FA and not user_has_device(request.user)
+
+    def get_urls(self):
+        def with_site(view):
+            return functools.partial(view, site=self)
+
+        passkey_urls = [
+            # The login page's "Sign in with a passkey": open, CSRF-checked, budgeted like the login form.
+            path("passkey/begin", with_site(admin_passkeys.passkey_login_begin), name="passkey_begin"),
+            path("passkey/complete", with_site(admin_passkeys.passkey_login_complete), name="passkey_complete"),
+            path("passkeys/", self.admin_view(with_site(admin_passkeys.passkeys_page)), name="passkeys"),
+            path(
+                "passkeys/register/begin",
+                self.admin_view(with_site(admin_passkeys.passkey_register_begin)),
+                name="passkey_register_begin",
+            ),
+            path(
+                "passkeys/register/complete",
+                self.admin_view(with_site(admin_passkeys.passkey_register_complete)),
+                name="passkey_register_complete",
+            ),
+        ]
+        return passkey_urls + super().get_urls()
 
     def login(self, request, extra_context=None):
         if request.method != "POST":

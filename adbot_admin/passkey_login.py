@@ -1,4 +1,4 @@
-"""Two more ways in: signing in with a passkey alone, and re-authenticating (step-up) within a login.
+"""More ways in: signing in with a passkey alone (API and admin site), and re-authenticating (step-up).
 
 Each runs the login steps in order: the view has spent the `login` budget;
 then the account lockout, the check itself, counting or clearing the
@@ -10,6 +10,7 @@ passwords; an assertion naming no known credential has no account to count
 against (the per-client budget still counts it).
 """
 
+from django.contrib.auth import login as django_login
 from django.db import transaction
 
 from . import mfa
@@ -18,6 +19,10 @@ from .audit import record
 from .login_sessions import IssuedTokens, access_token_reauthenticated, login_session_start
 from .models import AuthMethod, Outcome
 from .passkeys import PasskeyRefused, passkey_assertion_verify, passkey_owner
+from .step_up import admin_site_auth_time_stamp
+
+# The admin site's session key saying its login was a passkey with user verification: both factors.
+ADMIN_SITE_PASSKEY_VERIFIED = "adbot_passkey_verified"
 
 
 class SecondFactorRequired(mfa.MfaError):
@@ -63,6 +68,44 @@ def login_with_passkey(*, credential, request=None, scope=None) -> IssuedTokens:
         raise refused
     lockout.clear(user.get_username())
     return issued
+
+
+def admin_site_login_with_passkey(*, credential, request):
+    """Verify a passkey assertion (user verification required) of a staff user and log the admin site in.
+
+    The session remembers that the login had both factors (AdbotAdminSite.has_permission
+    reads it) and when it happened (step-up). Raises AccountLocked and PasskeyRefused.
+    """
+    owner = passkey_owner(credential=credential)
+    if owner is not None:
+        lockout.check(request, owner.get_username())
+    refused = None
+    with transaction.atomic():
+        try:
+            passkey = passkey_assertion_verify(credential=credential, require_user_verification=True)
+            if not passkey.user.is_staff:
+                raise PasskeyRefused()
+        except PasskeyRefused as exc:
+            refused = exc
+        user = passkey.user if refused is None else None
+        record(
+            request=request,
+            action="admin_site_login",
+            auth_method=AuthMethod.ADMIN_SITE,
+            actor=user.get_username() if user is not None else "",
+            target=(user or owner).get_username() if (user or owner) is not None else "",
+            outcome=Outcome.SUCCESS if refused is None else Outcome.FAILURE,
+            detail={"passkey_id": passkey.pk} if refused is None else {"via": "passkey"},
+        )
+    if refused is not None:
+        if owner is not None:
+            lockout.failed(request, owner.get_username())
+        raise refused
+    lockout.clear(user.get_username())
+    django_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    request.session[ADMIN_SITE_PASSKEY_VERIFIED] = True
+    admin_site_auth_time_stamp(request)
+    return user
 
 
 def _proofs(*, password, code, credential):

@@ -121,6 +121,42 @@ def test_a_passkey_registered_on_the_cms_page_signs_in_there(site, browser):
     assert AuditEvent.objects.filter(action="login", auth_method=AuthMethod.PASSKEY, outcome="success").count() == 2
     assert AuditEvent.objects.filter(action="passkey_register", outcome="success").count() == 1
 
+    # The same passkey opens the admin site.
+    admin_passkey_login(browser, site)
+    assert AuditEvent.objects.filter(action="admin_site_login", outcome="success").count() == 1
+
+
+def admin_passkey_login(driver, server):
+    driver.delete_all_cookies()
+    driver.get(f"{server.url}/admin/login/")
+    wait(driver, EC.element_to_be_clickable((By.ID, "passkey-login-button"))).click()
+    wait(driver, EC.url_to_be(f"{server.url}/admin/"))
+    wait(driver, EC.text_to_be_present_in_element((By.ID, "site-name"), "adbot admin"))
+
+
+def test_a_passkey_registered_on_the_admin_site_signs_in_there_and_on_the_cms_page(site, browser):
+    UserFactory(username="alice", is_staff=True, is_superuser=True)
+    virtual_authenticator(browser)
+    browser.get(f"{site.url}/admin/login/")
+    fill(browser, "id_username", "alice")
+    fill(browser, "id_password", TEST_PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "#login-form input[type=submit]").click()
+    wait(browser, EC.url_to_be(f"{site.url}/admin/"))
+
+    browser.get(f"{site.url}/admin/passkeys/")
+    fill(browser, "passkey-name", "admin desk")
+    browser.find_element(By.ID, "passkey-add-button").click()
+    wait(browser, EC.text_to_be_present_in_element((By.ID, "passkey-table"), "admin desk"))
+    assert Passkey.objects.get().name == "admin desk"
+
+    admin_passkey_login(browser, site)
+
+    browser.delete_all_cookies()
+    open_page(browser, site)
+    browser.find_element(By.ID, "passkey-login-button").click()
+    logged_in(browser)
+    assert last_login_method() == AuthMethod.PASSKEY
+
 
 def test_an_admin_with_totp_signs_in_on_the_cms_page(site, browser):
     user = UserFactory(username="erin", is_staff=True)
