@@ -14,6 +14,7 @@ from ..models import Scope
 from ..passkey_login import SecondFactorRequired, login_with_passkey, reauthenticate
 from . import ratelimits, serializers
 from .mfa_views import _account_user, mfa_errors
+from .parsers import JSONParser
 from .permissions import IsAdminRole, RecentAuthentication
 from .ratelimits import RateLimitHeadersMixin, rate_limited
 from .refresh_cookie import cookie_mode_requested, refresh_cookie_set
@@ -39,6 +40,7 @@ class PasskeyEnrollmentView(APIView):
     """Open to an admin with no second factor yet, even while REQUIRE_ADMIN_2FA is on: a passkey is one."""
 
     allowed_before_mfa_enrollment = True
+    parser_classes = [JSONParser]
 
 
 class PasskeyListView(PasskeyEnrollmentView):
@@ -115,6 +117,8 @@ class PasskeyLoginBeginView(RateLimitHeadersMixin, PublicMixin, APIView):
     without, the browser offers the discoverable passkeys it holds for this site.
     """
 
+    parser_classes = [JSONParser]
+
     @extend_schema(
         summary="Start signing in with a passkey",
         request=serializers.PasskeyLoginBeginSerializer,
@@ -135,6 +139,8 @@ class PasskeyLoginCompleteView(RateLimitHeadersMixin, PublicMixin, APIView):
     The authenticator must have verified its user (PIN, biometrics): a passkey is both factors at once,
     so it meets REQUIRE_ADMIN_2FA. With `"session": "cookie"` the refresh token is set as a cookie instead.
     """
+
+    parser_classes = [JSONParser]
 
     @extend_schema(
         summary="Sign in with a passkey",
@@ -164,6 +170,8 @@ class ReauthenticateView(RateLimitHeadersMixin, APIView):
     `code` or a passkey `credential`. Counted by the account lockout like a login. Sensitive actions need an
     `auth_time` within REAUTH_MAX_AGE seconds; a refresh never renews it.
     """
+
+    parser_classes = [JSONParser]
 
     @extend_schema(
         summary="Re-authenticate (step-up)",
