@@ -8,6 +8,7 @@ API's (passkeys.py, passkey_login.py). Refusals answer the API's JSON error body
 import functools
 import json
 
+from django.contrib.auth import get_user_model
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -21,6 +22,7 @@ from .api.exceptions import error_body
 from .passkey_login import admin_site_login_with_passkey
 
 NAME_MAX = 64
+USERNAME_MAX = 150
 
 
 def _json_errors(view):
@@ -60,10 +62,16 @@ def _credential(body):
 @require_POST
 @_json_errors
 def passkey_login_begin(request, site):
-    """Return the request options of a passkey sign-in to the admin site (any passkey this browser holds)."""
+    """Return the request options of a passkey sign-in to the admin site.
+
+    With a `username`, that account's passkeys; without, any this browser holds for the site.
+    """
     ratelimits.spend(request, ratelimits.PASSKEY)
-    _body(request)
-    return JsonResponse(passkeys.passkey_authentication_begin())
+    username = _body(request).get("username")
+    user = None
+    if isinstance(username, str) and 0 < len(username) <= USERNAME_MAX:
+        user = get_user_model().objects.filter(username=username, is_active=True).first()
+    return JsonResponse(passkeys.passkey_authentication_begin(user=user))
 
 
 @require_POST

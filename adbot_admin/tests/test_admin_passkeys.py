@@ -8,6 +8,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from adbot_admin.models import AuditEvent, Passkey
 from adbot_admin.step_up import ADMIN_SITE_AUTH_TIME
+from adbot_admin.tests.factories import UserFactory
 
 from .test_passkeys import register
 from .webauthn import SoftAuthenticator
@@ -52,6 +53,18 @@ def test_a_passkey_logs_the_admin_site_in(admin_user):
     assert ADMIN_SITE_AUTH_TIME in client.session
     event = AuditEvent.objects.get(action="admin_site_login")
     assert (event.actor, event.auth_method, event.outcome) == ("alice", "admin_site", "success")
+
+
+def test_with_a_username_only_that_accounts_passkeys_log_in(admin_user):
+    register(admin_user)
+    mallory = UserFactory(username="mallory", is_staff=True)
+    mallorys = register(mallory)
+    client = Client()
+    options = post(client, BEGIN, {"username": "alice"}).json()
+    assert [c["id"] for c in options["allowCredentials"]] == [Passkey.objects.get(user=admin_user).credential_id]
+    response = post(client, COMPLETE, {"credential": mallorys.assertion(options)})
+    assert response.status_code == 401
+    assert client.get("/admin/").status_code == 302
 
 
 def test_a_passkey_meets_the_admin_sites_two_factor_rule(admin_user, settings):

@@ -126,9 +126,10 @@ def test_a_passkey_registered_on_the_cms_page_signs_in_there(site, browser):
     assert AuditEvent.objects.filter(action="admin_site_login", outcome="success").count() == 1
 
 
-def admin_passkey_login(driver, server):
+def admin_passkey_login(driver, server, username=""):
     driver.delete_all_cookies()
     driver.get(f"{server.url}/admin/login/")
+    fill(driver, "id_username", username)
     wait(driver, EC.element_to_be_clickable((By.ID, "passkey-login-button"))).click()
     wait(driver, EC.url_to_be(f"{server.url}/admin/"))
     wait(driver, EC.text_to_be_present_in_element((By.ID, "site-name"), "adbot admin"))
@@ -149,7 +150,8 @@ def test_a_passkey_registered_on_the_admin_site_signs_in_there_and_on_the_cms_pa
     wait(browser, EC.text_to_be_present_in_element((By.ID, "passkey-table"), "admin desk"))
     assert Passkey.objects.get().name == "admin desk"
 
-    admin_passkey_login(browser, site)
+    admin_passkey_login(browser, site)  # discoverable
+    admin_passkey_login(browser, site, username="alice")
 
     browser.delete_all_cookies()
     open_page(browser, site)

@@ -44,7 +44,10 @@
       if (!window.adbotWebAuthn.supported()) return show(message, "This browser cannot use passkeys.");
       button.disabled = true;
       show(message, "");
-      post(box.dataset.beginUrl, {}).then(function (begun) {
+      // With a username typed in, that account's passkeys; without, any this browser holds for the site.
+      var username = document.getElementById("id_username");
+      var body = username && username.value.trim() ? { username: username.value.trim() } : {};
+      post(box.dataset.beginUrl, body).then(function (begun) {
         if (begun.status !== 200) return show(message, refused(begun, "Signing in with a passkey"));
         return window.adbotWebAuthn.get(begun.body).then(function (credential) {
           return post(box.dataset.completeUrl, { credential: credential }).then(function (result) {
