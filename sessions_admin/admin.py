@@ -2,6 +2,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
 from django.core.exceptions import PermissionDenied
+from django.template.defaultfilters import filesizeformat
+from django.utils import formats
 
 from adbot_admin.step_up import admin_site_recently_authenticated
 
@@ -17,7 +19,12 @@ class SessionFileAdmin(admin.ModelAdmin):
     file name before anything sees it, and the API refuses such a name instead.
     """
 
-    list_display = [
+    # Seven columns that fit 1,280 px (the layout names the library; "bot" follows the user id).
+    list_display = ["filename", "layout", "dc", "account", "api_id", "file_size", "uploaded"]
+    list_filter = ["library", "dc_id", "is_bot"]
+    search_fields = ["filename"]
+    date_hierarchy = "uploaded_at"
+    fields = [
         "filename",
         "library",
         "layout",
@@ -28,12 +35,30 @@ class SessionFileAdmin(admin.ModelAdmin):
         "size",
         "uploaded_at",
         "uploaded_by",
+        "sha256",
     ]
-    list_filter = ["library", "dc_id", "is_bot"]
-    search_fields = ["filename"]
-    date_hierarchy = "uploaded_at"
-    fields = list_display + ["sha256"]
     readonly_fields = fields
+
+    class Media:
+        css = {"all": ["sessions_admin/session_files.css"]}
+
+    @admin.display(description="DC", ordering="dc_id")
+    def dc(self, obj):
+        return obj.dc_id
+
+    @admin.display(description="User ID", ordering="user_id")
+    def account(self, obj):
+        if obj.user_id is None:
+            return "-"
+        return f"{obj.user_id} (bot)" if obj.is_bot else obj.user_id
+
+    @admin.display(description="Size", ordering="size")
+    def file_size(self, obj):
+        return filesizeformat(obj.size)
+
+    @admin.display(description="Uploaded", ordering="uploaded_at")
+    def uploaded(self, obj):
+        return f"{formats.date_format(obj.uploaded_at, 'SHORT_DATETIME_FORMAT')} by {obj.uploaded_by}"
 
     def has_add_permission(self, request):
         return False
