@@ -14,6 +14,7 @@ from . import admin_passkeys
 from .api import lockout, ratelimits
 from .api.exceptions import error_body
 from .passkey_login import ADMIN_SITE_PASSKEY_VERIFIED
+from .passkeys import has_passkey
 from .step_up import admin_site_auth_time_stamp
 
 ENROL_FIRST = (
@@ -21,6 +22,9 @@ ENROL_FIRST = (
     "POST /api/auth/2fa/setup with your password, add the secret to an authenticator app, then "
     "POST /api/auth/2fa/confirm with its code; then log in here with a code."
 )
+
+
+PASSKEY_FIRST = "This account's second factor is a passkey: use “Sign in with a passkey” below."
 
 
 class AdminLoginForm(OTPAdminAuthenticationForm):
@@ -41,6 +45,9 @@ class AdminLoginForm(OTPAdminAuthenticationForm):
         if user is None:
             return self.cleaned_data
         device = mfa.confirmed_device(user)
+        if device is None and has_passkey(user):
+            # The passkey is this account's second factor, and this form cannot ask for it.
+            raise forms.ValidationError(PASSKEY_FIRST, code="passkey_required")
         if device is None:
             if settings.REQUIRE_ADMIN_2FA:
                 raise forms.ValidationError(ENROL_FIRST, code="mfa_enrollment_required")

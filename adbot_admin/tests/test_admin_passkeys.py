@@ -8,7 +8,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from adbot_admin.models import AuditEvent, Passkey
 from adbot_admin.step_up import ADMIN_SITE_AUTH_TIME
-from adbot_admin.tests.factories import UserFactory
+from adbot_admin.tests.factories import TEST_PASSWORD, UserFactory
 
 from .test_passkeys import register
 from .webauthn import SoftAuthenticator
@@ -127,3 +127,12 @@ def test_the_passkey_views_are_csrf_checked(admin_user):
     assert post(client, BEGIN, {}).status_code == 403
     client.force_login(admin_user)
     assert post(client, REGISTER_BEGIN, {}).status_code == 403
+
+
+def test_a_password_alone_does_not_open_the_admin_site_for_an_account_with_a_passkey(admin_user):
+    register(admin_user)
+    client = Client()
+    response = client.post("/admin/login/", {"username": "alice", "password": TEST_PASSWORD, "next": "/admin/"})
+    assert response.status_code == 200
+    assert "second factor is a passkey" in response.content.decode()
+    assert client.get("/admin/").status_code == 302
