@@ -2,7 +2,7 @@
 
 Plain Django views behind the admin site's session and Django's CSRF check
 (the pages' scripts send X-CSRFToken); the WebAuthn work is the same as the
-API's (passkeys.py, passkey_login.py). Refusals answer the API's JSON error body.
+API's (passkeys.py, signin.py). Refusals answer the API's JSON error body.
 """
 
 import functools
@@ -16,10 +16,8 @@ from django.views.decorators.http import require_POST
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 
-from . import passkeys
-from .api import ratelimits
-from .api.exceptions import error_body
-from .passkey_login import admin_site_login_with_passkey
+from . import budgets, passkeys, signin
+from .http_errors import api_exception_response
 
 NAME_MAX = 64
 USERNAME_MAX = 150
@@ -33,11 +31,7 @@ def _json_errors(view):
         try:
             return view(request, *args, **kwargs)
         except APIException as exc:
-            response = JsonResponse(error_body(exc.detail, exc.get_codes()), status=exc.status_code)
-            wait = getattr(exc, "wait", None) or getattr(exc, "retry_after", None)
-            if wait:
-                response["Retry-After"] = str(int(wait))
-            return response
+            return api_exception_response(exc)
 
     return wrapped
 
@@ -66,7 +60,7 @@ def passkey_login_begin(request, site):
 
     With a `username`, that account's passkeys; without, any this browser holds for the site.
     """
-    ratelimits.spend(request, ratelimits.PASSKEY)
+    budgets.spend_once(request, budgets.PASSKEY)
     username = _body(request).get("username")
     user = None
     if isinstance(username, str) and 0 < len(username) <= USERNAME_MAX:
@@ -78,8 +72,7 @@ def passkey_login_begin(request, site):
 @_json_errors
 def passkey_login_complete(request, site):
     """Log the admin site in with a passkey assertion; answer where to go next."""
-    ratelimits.spend(request, ratelimits.PASSKEY)
-    admin_site_login_with_passkey(credential=_credential(_body(request)), request=request)
+    signin.login_to_admin_site_with_passkey(credential=_credential(_body(request)), request=request)
     return JsonResponse({"redirect": reverse("admin:index", current_app=site.name)})
 
 

@@ -24,7 +24,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework import exceptions, status
 from webauthn import (
     generate_authentication_options,
     generate_registration_options,
@@ -47,48 +46,13 @@ from webauthn.helpers.structs import (
 )
 
 from .audit import record
+from .errors import LastSecondFactor, PasskeyExists, PasskeyRefused, PasskeyRegistrationRefused, TooManyPasskeys
 from .models import Outcome, Passkey, WebAuthnChallenge, WebAuthnChallengePurpose
 
 CHALLENGE_LIFETIME = timedelta(seconds=300)
 USER_HANDLE_BYTES = 32
-PASSKEYS_PER_USER = 20
+PASSKEYS_PER_USER = 20  # errors.TooManyPasskeys says so
 TRANSPORTS = frozenset(transport.value for transport in AuthenticatorTransport)
-
-
-class PasskeyRefused(exceptions.AuthenticationFailed):
-    """An assertion that proves nothing: unknown or spent challenge, unknown credential, bad signature, ..."""
-
-    default_detail = "The passkey was not accepted: start again with a new challenge."
-    default_code = "invalid_passkey"
-
-
-class PasskeyRegistrationRefused(exceptions.APIException):
-    """A registration response that does not verify, or whose challenge is unknown, spent or expired."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "The passkey registration was not accepted: start again with a new challenge."
-    default_code = "invalid_passkey_registration"
-
-
-class PasskeyExists(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "This passkey is already registered."
-    default_code = "passkey_exists"
-
-
-class TooManyPasskeys(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = f"An account holds at most {PASSKEYS_PER_USER} passkeys: remove one first."
-    default_code = "too_many_passkeys"
-
-
-class LastSecondFactor(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = (
-        "This server requires two-factor authentication for admins, and this passkey is your last second "
-        "factor: add another passkey or turn on TOTP first."
-    )
-    default_code = "last_second_factor"
 
 
 def _digest(challenge):

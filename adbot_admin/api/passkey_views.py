@@ -4,21 +4,19 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import AuthenticationFailed, NotFound
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import passkeys
+from .. import passkeys, signin
 from ..login_sessions import access_lifetime_seconds
-from ..models import Scope
-from ..passkey_login import SecondFactorRequired, login_with_passkey, reauthenticate
 from . import ratelimits, serializers
-from .mfa_views import _account_user, mfa_errors
+from .cache_control import no_store
+from .mfa_views import _account_user
 from .parsers import JSONParser
 from .permissions import IsAdminRole, RecentAuthentication
 from .ratelimits import RateLimitHeadersMixin, rate_limited
-from .refresh_cookie import cookie_mode_requested, refresh_cookie_set
-from .views import PublicMixin
+from .views import PublicMixin, requested_scope, token_pair_response
 
 OPTIONS = OpenApiResponse(
     response=OpenApiTypes.OBJECT,
@@ -29,11 +27,6 @@ PASSKEY_REFUSED = OpenApiResponse(
     description="`invalid_passkey`: the assertion does not verify, its challenge is unknown, used or expired, "
     "or the passkey is not the account's."
 )
-
-
-class SecondFactorMissing(AuthenticationFailed):
-    default_detail = "Two-factor authentication is on for this account: send a `code` or a passkey `credential` too."
-    default_code = "second_factor_required"
 
 
 class PasskeyEnrollmentView(APIView):
@@ -148,19 +141,16 @@ class PasskeyLoginCompleteView(RateLimitHeadersMixin, PublicMixin, APIView):
         responses={200: serializers.TokenObtainResponseSerializer, 401: PASSKEY_REFUSED},
     )
     @rate_limited(ratelimits.PASSKEY)
+    @no_store
     def post(self, request):
         serializer = serializers.PasskeyLoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        scope = serializer.validated_data.get("scope")
-        issued = login_with_passkey(
+        signed_in = signin.login_with_passkey(
             credential=serializer.validated_data["credential"],
             request=request,
-            scope=Scope(scope) if scope else None,
+            scope=requested_scope(serializer.validated_data),
         )
-        response = Response(issued.pair())
-        if cookie_mode_requested(request):
-            refresh_cookie_set(response, request=request, refresh=response.data.pop("refresh"))
-        return response
+        return token_pair_response(signed_in.tokens, request=request)
 
 
 class ReauthenticateView(RateLimitHeadersMixin, APIView):
@@ -185,15 +175,11 @@ class ReauthenticateView(RateLimitHeadersMixin, APIView):
         },
     )
     @rate_limited(ratelimits.LOGIN)  # may check a password: the login budget bounds guessing and bcrypt time
+    @no_store
     def post(self, request):
         serializer = serializers.ReauthenticateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = _account_user(request)
-        try:
-            with mfa_errors():
-                access = reauthenticate(
-                    user=user, access_token=request.auth, request=request, **serializer.validated_data
-                )
-        except SecondFactorRequired as exc:
-            raise SecondFactorMissing() from exc
+        access = signin.reauthenticate(
+            user=_account_user(request), access_token=request.auth, request=request, **serializer.validated_data
+        )
         return Response({"access": str(access), "token_type": "Bearer", "expires_in": access_lifetime_seconds()})

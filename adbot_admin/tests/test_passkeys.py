@@ -427,7 +427,7 @@ def test_wrong_passwords_at_reauthentication_count_toward_the_account_lockout(ad
     for _ in range(2):
         wrong = reauthenticate(access, password="wrong")
         assert wrong.status_code == 401
-        assert wrong.json()["code"] == "no_active_account"  # the answer of a wrong password at /api/auth/token
+        assert wrong.json()["code"] == "invalid_credentials"  # the answer of a wrong password at /api/auth/token
 
     locked = reauthenticate(access, password=TEST_PASSWORD)
 

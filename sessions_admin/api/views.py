@@ -10,10 +10,11 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from adbot_admin.api import ratelimits
+from adbot_admin.api.cache_control import no_store
 from adbot_admin.api.parsers import JSONParser
 from adbot_admin.api.permissions import IsAdminRole, RecentAuthentication
 from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
-from adbot_admin.api.request_limits import accepts_file_up_to
+from adbot_admin.request_limits import accepts_file_up_to
 
 from .. import imports, services
 from ..errors import Refused
@@ -403,6 +404,7 @@ class ApiPairViewSet(
             return [IsAdminRole(), RecentAuthentication()]
         return super().get_permissions()
 
+    @no_store
     def retrieve(self, request, *args, **kwargs):
         api_pair = services.api_pair_reveal(api_pair=self.get_object(), request=request)
         return Response(self.get_serializer(api_pair).data)

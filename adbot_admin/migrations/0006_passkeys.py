@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('adbot_admin', '0003_mfa'),
+        ('adbot_admin', '0005_user_session_epoch'),
     ]
 
     operations = [
