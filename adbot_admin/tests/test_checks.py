@@ -227,7 +227,7 @@ def test_passkey_settings_that_cannot_work_refuse_to_start(settings, rp_id, orig
     settings.ALLOWED_HOSTS = ["localhost", "127.0.0.1", "admin.example.com", "example.com"]
     settings.WEBAUTHN_RP_ID = rp_id
     settings.WEBAUTHN_ORIGINS = origins
-    with pytest.raises(SystemCheckError, match="adbot_admin.E017") as raised:
+    with pytest.raises(SystemCheckError, match="adbot_admin.E018") as raised:
         check()
     assert problem in str(raised.value)
 
