@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from adbot_admin.tests.factories import TEST_PASSWORD
 
-from .routes import SENSITIVE_AT_LEAST, sensitive_cases
+from .routes import PARAMETER_SAMPLES, SENSITIVE_AT_LEAST, sensitive_cases
 
 CASES = sensitive_cases()
 CASE_IDS = [f"{method.upper()} {route.path}" for route, method in CASES]
@@ -70,7 +70,7 @@ def test_the_matrix_finds_every_listed_sensitive_action():
 def test_the_schema_marks_exactly_the_sensitive_operations():
     schema = APIClient().get("/api/schema", {"format": "json"}).json()
     marked = {
-        (method, resolve(re.sub(r"\{\w+\}", "1", path)).route)
+        (method, resolve(re.sub(r"\{(\w+)\}", lambda m: PARAMETER_SAMPLES.get(m.group(1), "1"), path)).route)
         for path, operations in schema["paths"].items()
         for method, operation in operations.items()
         if isinstance(operation, dict) and operation.get("x-reauthentication-required")
