@@ -63,6 +63,8 @@ LOGIN = Budget("login", "RATELIMIT_LOGIN", followed_by=PASSWORD_CHECKS)
 PASSKEY = Budget("login", "RATELIMIT_LOGIN")
 UPLOAD = Budget("upload", "RATELIMIT_UPLOAD")
 DELETE = Budget("delete", "RATELIMIT_DELETE")
+# Session exports: each hands out live credentials.
+EXPORT = Budget("export", "RATELIMIT_EXPORT")
 
 
 def spend(request, budget):

@@ -13,6 +13,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.http.request import validate_host
 
+from .field_encryption import decode_key
 from .hashers import valid_bcrypt_hash
 from .ip_allowlist import parse_entry
 
@@ -258,8 +259,6 @@ def check_webauthn(app_configs=None, **kwargs):
 @checks.register(checks.Tags.security)
 def check_field_encryption_keys(app_configs=None, **kwargs):
     """Refuse a missing or weak FIELD_ENCRYPTION_KEYS (a warning only with DEBUG), and a key listed twice."""
-    from .field_encryption import decode_key
-
     values = settings.FIELD_ENCRYPTION_KEYS
     hint = "Generate one with `python manage.py generate_secret --env FIELD_ENCRYPTION_KEYS`."
     problems = (
