@@ -9,8 +9,9 @@ from .. import mfa, signin
 from ..errors import MfaNotAvailable
 from . import ratelimits, serializers
 from .cache_control import no_store
+from .permissions import IsAdminRole, RecentAuthentication
 from .ratelimits import RateLimitHeadersMixin, rate_limited
-from .views import PublicMixin, token_pair_response
+from .views import PublicMixin, requested_scope, token_pair_response
 
 
 def _account_user(request):
@@ -63,25 +64,26 @@ class MfaConfirmView(MfaEnrollmentView):
         return Response({"recovery_codes": codes})
 
 
-class MfaDisableView(RateLimitHeadersMixin, MfaEnrollmentView):
-    """Turns two-factor off, given the password and a TOTP or recovery code."""
+class MfaDisableView(MfaEnrollmentView):
+    """Turns two-factor by TOTP off. A sensitive action: it needs a recent `auth_time` (POST /api/auth/reauthenticate)."""
+
+    permission_classes = [IsAdminRole, RecentAuthentication]
 
     @extend_schema(
-        request=serializers.MfaDisableSerializer,
-        responses={204: None, 409: OpenApiResponse(description="Two-factor is not on.")},
+        request=serializers.NoFieldsSerializer,
+        responses={204: None, 409: OpenApiResponse(description="Two-factor by TOTP is not on.")},
     )
-    @rate_limited(ratelimits.LOGIN)
     def post(self, request):
-        serializer = serializers.MfaDisableSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        signin.mfa_disable(user=_account_user(request), request=request, **serializer.validated_data)
+        serializers.NoFieldsSerializer(data=request.data).is_valid(raise_exception=True)
+        mfa.totp_disable(user=_account_user(request), request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class TokenMfaView(RateLimitHeadersMixin, PublicMixin, APIView):
-    """Trades an `mfa_token` and a TOTP (or recovery) code for the access and refresh token of a new login session.
+    """Trades an `mfa_token` and a TOTP (or recovery) code, or a passkey assertion (`credential`, its options from
+    POST /api/auth/passkey/begin with the username), for the access and refresh token of a new login session.
 
-    A wrong code is a 401 `invalid_mfa_code`; the fifth kills the mfa_token (401 `mfa_token_invalid`).
+    A wrong code or passkey is a 401 `invalid_mfa_code`; the fifth kills the mfa_token (401 `mfa_token_invalid`).
     With `"session": "cookie"` the refresh token is set as the `__Host-adbot_refresh` cookie instead of returned.
     """
 
@@ -100,7 +102,12 @@ class TokenMfaView(RateLimitHeadersMixin, PublicMixin, APIView):
     def post(self, request):
         serializer = serializers.MfaLoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
         signed_in = signin.login_second_step(
-            mfa_token=serializer.validated_data["mfa_token"], code=serializer.validated_data["code"], request=request
+            mfa_token=data["mfa_token"],
+            code=data.get("code"),
+            credential=data.get("credential"),
+            scope=requested_scope(data),
+            request=request,
         )
         return token_pair_response(signed_in.tokens, request=request)

@@ -69,10 +69,16 @@ class TokenObtainView(RateLimitHeadersMixin, PublicMixin, APIView):
             username=serializer.validated_data["username"],
             password=serializer.validated_data["password"],
             request=request,
+            scope=requested_scope(serializer.validated_data),
         )
         if signed_in.mfa_challenge is not None:
             return Response(signed_in.mfa_challenge)
         return token_pair_response(signed_in.tokens, request=request)
+
+
+def requested_scope(data):
+    """Return the Scope a login body asks its tokens to be narrowed to (`"scope": "cms"`), or None."""
+    return Scope(data["scope"]) if data.get("scope") else None
 
 
 def token_pair_response(tokens, *, request):
@@ -173,11 +179,17 @@ class CmsLoginView(RateLimitHeadersMixin, PublicMixin, APIView):
     """Trades the CMS admin password (bcrypt, ADMIN_PASSWORD_HASH) for an admin access token.
 
     With `"session": "cookie"` the login also gets a refresh token, set as the `__Host-adbot_refresh` cookie.
+    With CMS_PASSWORD_LOGIN off it answers 404; under REQUIRE_ADMIN_2FA, 403 `cms_password_disabled`.
     """
 
     @extend_schema(
         request=serializers.CmsLoginSerializer,
-        responses={200: serializers.CmsTokenSerializer, 401: REFUSED_CREDENTIALS},
+        responses={
+            200: serializers.CmsTokenSerializer,
+            401: REFUSED_CREDENTIALS,
+            403: OpenApiResponse(description="`cms_password_disabled`: REQUIRE_ADMIN_2FA is on."),
+            404: OpenApiResponse(description="CMS_PASSWORD_LOGIN is off."),
+        },
     )
     @rate_limited(ratelimits.LOGIN)
     @no_store
