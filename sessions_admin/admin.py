@@ -1,8 +1,8 @@
 from django import forms
 from django.contrib import admin, messages
 
-from . import services
-from .models import ApiPair, SessionFile
+from . import leases, services
+from .models import ApiPair, Lease, SessionFile
 
 
 @admin.register(SessionFile)
@@ -38,8 +38,9 @@ class SessionFileAdmin(admin.ModelAdmin):
         return False
 
     def delete_model(self, request, obj):
+        # The confirmation page is the "force": a live lease is broken (audited) with the session.
         try:
-            services.session_file_delete(session_file=obj, request=request)
+            leases.leased_session_file_delete(session_file=obj, force=True, request=request)
         except SessionFile.DoesNotExist:
             pass
 
@@ -133,3 +134,25 @@ class ApiPairAdmin(admin.ModelAdmin):
     def deactivate(self, request, queryset):
         changed = services.api_pairs_set_active(api_pairs=queryset, is_active=False, request=request)
         self.message_user(request, f"{changed} API pair(s) deactivated.", messages.SUCCESS)
+
+
+@admin.register(Lease)
+class LeaseAdmin(admin.ModelAdmin):
+    """Engines' leases, read-only: who holds which account, since when, until when, with which fence."""
+
+    list_display = ["id", "session", "holder", "fence", "granted_at", "expires_at", "ended_at", "end_reason"]
+    list_filter = ["end_reason", "holder"]
+    search_fields = ["session__filename", "holder"]
+    list_select_related = ["session"]
+    fields = list_display
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Breaking a lease is audited: DELETE /api/admin/leases/{id}.
+        return False

@@ -61,6 +61,7 @@ API_PAIR_EDITABLE_FIELDS = ("label", "is_active")
 
 __all__ = [
     "ApiPairExists",
+    "AuthKeyChanged",
     "DuplicateAuthKey",
     "InvalidSessionFileName",
     "SessionFileExists",
@@ -105,6 +106,15 @@ class DuplicateAuthKey(Exception):
         )
 
 
+class AuthKeyChanged(SessionFileRejected):
+    """Raised when a replacement holds another auth key than the file it replaces (another account)."""
+
+    reason = "auth_key_changed"
+
+    def __init__(self):
+        super().__init__("the file holds another auth key than the stored one: it is another account")
+
+
 class ApiPairExists(Exception):
     """Raised when an API pair with the same api_id exists."""
 
@@ -125,7 +135,15 @@ class ApiIdRecordedInFile(Exception):
 
 
 def session_file_store(
-    *, upload, filename=None, uploaded_by, overwrite=False, allow_duplicate_key=False, request=None, audit_detail=None
+    *,
+    upload,
+    filename=None,
+    uploaded_by,
+    overwrite=False,
+    allow_duplicate_key=False,
+    expected_auth_key_sha256=None,
+    request=None,
+    audit_detail=None,
 ) -> SessionFile:
     """Check `upload`, store it in SESSIONS_DIR as `filename` and return its row.
 
@@ -135,14 +153,18 @@ def session_file_store(
     SessionFileRejected for a refused file, SessionFileExists when the name
     is taken (or differs from a stored one only in letter case) and
     `overwrite` is false, and DuplicateAuthKey when another file holds the
-    same auth key and `allow_duplicate_key` is false; in every case nothing
-    is stored and the refusal is audited (with `audit_detail` added).
+    same auth key and `allow_duplicate_key` is false, and AuthKeyChanged when
+    `expected_auth_key_sha256` is given and the file holds another key; in
+    every case nothing is stored and the refusal is audited (with
+    `audit_detail` added).
     """
     name = upload.name if filename is None else filename
     try:
         validate_session_filename(name)
         with private_copy(upload, max_bytes=settings.SESSION_MAX_BYTES) as copy:
             info = inspect_session_file(copy.path)
+            if expected_auth_key_sha256 is not None and info.auth_key_sha256 != expected_auth_key_sha256:
+                raise AuthKeyChanged()
             return _place(
                 name,
                 copy,

@@ -1,6 +1,6 @@
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import cookie_views, mfa_views, session_views, views
+from . import cookie_views, mfa_views, service_token_views, session_views, views
 from .routing import route
 
 urlpatterns = [
@@ -30,6 +30,12 @@ urlpatterns = [
     route("api/cms/login", views.CmsLoginView.as_view(), "cms-login"),
     route("api/health", views.HealthView.as_view(), "health"),
     route("api/admin/audit", views.AuditEventList.as_view(), "audit-list"),
+    route("api/admin/service-tokens", service_token_views.ServiceTokenListCreate.as_view(), "service-token-list"),
+    route(
+        "api/admin/service-tokens/(?P<pk>[0-9]+)",
+        service_token_views.ServiceTokenDetail.as_view(),
+        "service-token-detail",
+    ),
     route("api/schema", SpectacularAPIView.as_view(), "schema"),
     # Swagger UI from the app's own static files, its init script a file of its own (`?script`):
     # the page needs no third-party origin and no inline code.

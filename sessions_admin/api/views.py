@@ -14,7 +14,7 @@ from adbot_admin.api.exceptions import Conflict, PayloadTooLarge
 from adbot_admin.api.parsers import JSONParser
 from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
 
-from .. import archives, imports, services, strings
+from .. import archives, imports, leases, services, strings
 from ..models import ApiPair, SessionFile
 from ..storage import NAME_REGEX
 from . import serializers
@@ -300,10 +300,20 @@ class SessionFileViewSet(
         return super().destroy(request, *args, **kwargs)
 
     def perform_destroy(self, instance):
+        query = serializers.ForceQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
         try:
-            services.session_file_delete(session_file=instance, request=self.request)
+            leases.leased_session_file_delete(
+                session_file=instance, force=query.validated_data["force"], request=self.request
+            )
         except SessionFile.DoesNotExist as exc:
             raise NotFound() from exc
+        except leases.SessionLeased as exc:
+            raise Conflict(
+                f"An engine ({exc.lease.holder}) holds this session until {exc.lease.expires_at.isoformat()}; "
+                "add ?force=true to break its lease and delete it.",
+                code="session_leased",
+            ) from exc
 
 
 @extend_schema_view(
