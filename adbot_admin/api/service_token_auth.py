@@ -93,6 +93,8 @@ class HasServiceScope(BasePermission):
 
     def has_permission(self, request, view):
         user = request.user
+        if not getattr(user, "is_authenticated", False):
+            return False  # DRF answers 401 not_authenticated
         if not isinstance(user, ServicePrincipal):
             raise InsufficientScope("This endpoint needs a service token of scope 'engine'.")
         if not user.has_scope(view.service_scope):

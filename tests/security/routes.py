@@ -36,6 +36,15 @@ CMS_SCOPE_ROUTES = (
     "/api/auth/logout-all",
 )
 
+# Routes of the engine (sessions_admin/api/engine_views.py): only a service token of scope `engine` opens
+# them, every user's token (admin or not, any scope) gets 403 `insufficient_scope`; and a service token
+# opens nothing else.
+ENGINE_ROUTES = ("/api/engine/*",)
+
+# Sensitive actions (RecentAuthentication): a token whose `auth_time` is older than REAUTH_MAX_AGE, or a
+# frontend token (this server never saw its login), gets 403 `reauthentication_required`.
+STEP_UP_CASES = (("post", "/api/admin/service-tokens"),)
+
 # Values for path parameters, by name; other names get the first candidate their pattern accepts.
 PARAMETER_SAMPLES = {
     "pk": "1",
@@ -43,6 +52,7 @@ PARAMETER_SAMPLES = {
     "filename": "no-such-file.session",
     "session_id": "00000000-0000-4000-8000-000000000000",
     "username": "no-such-user",
+    "lease_id": "1",
 }
 FALLBACK_SAMPLES = ("1", "no-such-file.session", "example", "a", "example.png")
 # Methods tried on a plain Django view, whose allowed methods cannot be read from a class.
@@ -71,6 +81,14 @@ def is_public(path):
 
 def in_cms_scope(path):
     return _listed(path, CMS_SCOPE_ROUTES)
+
+
+def needs_step_up(route, method):
+    return (method, route.path) in STEP_UP_CASES
+
+
+def is_engine(path):
+    return _listed(path, ENGINE_ROUTES)
 
 
 def _listed(path, entries):
