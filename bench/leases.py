@@ -86,7 +86,12 @@ def lease_queries(secret):
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     for _ in range(2):
         statements = []
-        with connection.execute_wrapper(lambda execute, sql, *rest: statements.append(sql) or execute(sql, *rest)):
+
+        def count(execute, sql, *rest, statements=statements):
+            statements.append(sql)
+            return execute(sql, *rest)
+
+        with connection.execute_wrapper(count):
             [lease] = client.post("/api/engine/leases", {"count": 1, "ttl": 60}, format="json").json()["leases"]
         client.post(f"/api/engine/leases/{lease['id']}/release", {}, format="json")
     return len(statements)
