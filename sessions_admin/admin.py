@@ -49,6 +49,12 @@ class SessionFileAdmin(admin.ModelAdmin):
         for session_file in queryset:
             self.delete_model(request, session_file)
 
+    def get_deleted_objects(self, objs, request):
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # Leases go with their session (a live one is broken, audited); nobody deletes them on their own.
+        perms_needed.discard(Lease._meta.verbose_name)
+        return deleted, model_count, perms_needed, protected
+
 
 class ApiPairAddForm(forms.ModelForm):
     """Adds a pair; the hash field never renders a stored value back."""

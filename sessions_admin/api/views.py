@@ -291,9 +291,25 @@ class SessionFileViewSet(
 
     @extend_schema(
         summary="Delete a session file (and its -journal/-wal/-shm companions)",
-        description="Spends the `delete` budget.",
-        parameters=[FILENAME_PARAMETER],
-        responses={204: None, 404: SESSION_NOT_FOUND},
+        description=(
+            "Spends the `delete` budget. A session an engine holds (a live lease) is 409 `session_leased` "
+            "unless `?force=true`, which breaks the lease first (audited)."
+        ),
+        parameters=[
+            FILENAME_PARAMETER,
+            OpenApiParameter(
+                "force",
+                OpenApiTypes.BOOL,
+                OpenApiParameter.QUERY,
+                default=False,
+                description="Break a live lease and delete anyway.",
+            ),
+        ],
+        responses={
+            204: None,
+            404: SESSION_NOT_FOUND,
+            409: OpenApiResponse(description="`session_leased`: an engine holds the session."),
+        },
     )
     @rate_limited(ratelimits.DELETE)
     def destroy(self, request, *args, **kwargs):

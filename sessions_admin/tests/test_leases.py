@@ -341,3 +341,14 @@ def test_a_grant_runs_a_fixed_number_of_queries_whatever_the_table_holds(engine)
     with CaptureQueriesContext(connection) as large:
         lease(engine)
     assert len(small) == len(large) <= 8
+
+
+def test_deleting_a_leased_session_on_the_admin_site_breaks_its_lease(engine, admin_client, tmp_path):
+    row = stored_session_file(tmp_path)
+    granted = lease(engine)[0]
+
+    response = admin_client.post(f"/admin/sessions_admin/sessionfile/{row.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not SessionFile.objects.filter(pk=row.pk).exists()
+    assert AuditEvent.objects.filter(action="lease.break", detail__lease=granted["id"]).exists()
