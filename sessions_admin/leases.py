@@ -213,6 +213,7 @@ def lease_file_write(*, lease_id, token_id, fence, upload, request=None) -> Sess
                 request=request,
                 audit_detail=detail,
             )
+            record(request=request, action="lease.write", target=stored.filename, detail=detail)
     except (LeaseNotFound, StaleFence, services.SessionFileRejected) as exc:
         # Outside the rolled-back transaction, so the refusal stays on record.
         record(
@@ -223,7 +224,6 @@ def lease_file_write(*, lease_id, token_id, fence, upload, request=None) -> Sess
             detail={**detail, "reason": getattr(exc, "code", None) or str(exc)[:200]},
         )
         raise
-    record(request=request, action="lease.write", target=stored.filename, detail=detail)
     return stored
 
 
