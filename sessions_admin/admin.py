@@ -1,5 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
+from django.template.defaultfilters import filesizeformat
+from django.utils import formats
 
 from . import leases, services
 from .models import ApiPair, Lease, SessionFile
@@ -13,7 +15,12 @@ class SessionFileAdmin(admin.ModelAdmin):
     file name before anything sees it, and the API refuses such a name instead.
     """
 
-    list_display = [
+    # Seven columns that fit 1,280 px (the layout names the library; "bot" follows the user id).
+    list_display = ["filename", "layout", "dc", "account", "api_id", "file_size", "uploaded"]
+    list_filter = ["library", "dc_id", "is_bot"]
+    search_fields = ["filename"]
+    date_hierarchy = "uploaded_at"
+    fields = [
         "filename",
         "library",
         "layout",
@@ -24,12 +31,30 @@ class SessionFileAdmin(admin.ModelAdmin):
         "size",
         "uploaded_at",
         "uploaded_by",
+        "sha256",
     ]
-    list_filter = ["library", "dc_id", "is_bot"]
-    search_fields = ["filename"]
-    date_hierarchy = "uploaded_at"
-    fields = list_display + ["sha256"]
     readonly_fields = fields
+
+    class Media:
+        css = {"all": ["sessions_admin/session_files.css"]}
+
+    @admin.display(description="DC", ordering="dc_id")
+    def dc(self, obj):
+        return obj.dc_id
+
+    @admin.display(description="User ID", ordering="user_id")
+    def account(self, obj):
+        if obj.user_id is None:
+            return "-"
+        return f"{obj.user_id} (bot)" if obj.is_bot else obj.user_id
+
+    @admin.display(description="Size", ordering="size")
+    def file_size(self, obj):
+        return filesizeformat(obj.size)
+
+    @admin.display(description="Uploaded", ordering="uploaded_at")
+    def uploaded(self, obj):
+        return f"{formats.date_format(obj.uploaded_at, 'SHORT_DATETIME_FORMAT')} by {obj.uploaded_by}"
 
     def has_add_permission(self, request):
         return False

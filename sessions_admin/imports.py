@@ -21,9 +21,10 @@ from adbot_admin.audit import record
 from adbot_admin.models import Outcome
 
 from . import archives, strings
+from .errors import ArchiveRefused, CorruptEntry, InvalidSessionString, Refused
 from .models import SessionFile
-from .services import DuplicateAuthKey, SessionFileExists, session_file_store
-from .storage import InvalidSessionFileName, SessionFileRejected, SessionFileTooLarge, shown_name
+from .names import shown_name
+from .services import session_file_store
 
 
 @dataclass
@@ -48,8 +49,8 @@ def session_files_import_archive(
 ) -> ImportResult:
     """Import every `.session` entry of the zip at `path` and return an ImportResult.
 
-    Raises archives.ArchiveRefused (audited) when the archive as a whole is
-    refused; then nothing was imported.
+    Raises ArchiveRefused (audited) when the archive as a whole is refused;
+    then nothing was imported.
     """
     try:
         with archives.open_archive(path, limits=archive_limits()) as (archive, entries):
@@ -69,7 +70,7 @@ def session_files_import_archive(
                         allow_duplicate_key=allow_duplicate_key,
                         request=request,
                     )
-    except archives.ArchiveRefused as exc:
+    except ArchiveRefused as exc:
         record(
             request=request,
             action="session_file.import",
@@ -90,33 +91,27 @@ def session_files_import_archive(
 
 
 def _import_entry(archive, entry, result, *, uploaded_by, overwrite, allow_duplicate_key, request):
-    audit_detail = {"archive_entry": shown_name(entry.name)}
     try:
         with archives.open_entry(archive, entry.info) as stream:
-            session_file = session_file_store(
-                upload=stream,
-                filename=entry.stored_name,
-                uploaded_by=uploaded_by,
-                overwrite=overwrite,
-                allow_duplicate_key=allow_duplicate_key,
-                request=request,
-                audit_detail=audit_detail,
-            )
-    except InvalidSessionFileName as exc:
-        result.refused.append(_refusal(entry.name, "invalid_name", str(exc)))
-    except SessionFileTooLarge as exc:
-        result.refused.append(_refusal(entry.name, "too_large", str(exc)))
-    except SessionFileRejected as exc:
-        result.refused.append(_refusal(entry.name, "invalid_session_file", str(exc)))
-    except SessionFileExists as exc:
-        result.refused.append(_refusal(entry.name, "conflict", exc.message))
-    except DuplicateAuthKey as exc:
-        result.refused.append(_refusal(entry.name, "duplicate_key", exc.message))
-    except archives.CorruptEntry as exc:
-        # Raised while reading the entry, before the store could audit anything.
-        _refuse(result, entry.name, "corrupt_entry", str(exc), request=request)
-    else:
-        result.imported.append(session_file)
+            try:
+                session_file = session_file_store(
+                    upload=stream,
+                    filename=entry.stored_name,
+                    uploaded_by=uploaded_by,
+                    overwrite=overwrite,
+                    allow_duplicate_key=allow_duplicate_key,
+                    request=request,
+                    audit_detail={"archive_entry": shown_name(entry.name)},
+                )
+            except Refused as exc:
+                # The store has audited it (a read error while streaming included).
+                result.refused.append(_refusal(entry.name, exc.code, str(exc)))
+                return
+    except CorruptEntry as exc:
+        # zipfile could not open the entry: the store never saw it.
+        _refuse(result, entry.name, exc.code, str(exc), request=request)
+        return
+    result.imported.append(session_file)
 
 
 def _refusal(name, code, detail) -> dict:
@@ -138,8 +133,8 @@ def session_file_import_string(
 ) -> SessionFile:
     """Write `session_string` as a `library` session file, store it as `filename` and return its row.
 
-    Raises strings.InvalidSessionString (audited) for a string the library
-    cannot decode, and whatever `session_file_store` raises for the file.
+    Raises InvalidSessionString (audited) for a string the library cannot
+    decode, and whatever `session_file_store` raises for the file.
     """
     try:
         with strings.session_file_from_string(library=library, session_string=session_string) as path:
@@ -153,12 +148,12 @@ def session_file_import_string(
                     request=request,
                     audit_detail={"source": f"{library} session string"},
                 )
-    except strings.InvalidSessionString as exc:
+    except InvalidSessionString as exc:
         record(
             request=request,
             action="session_file.upload",
             outcome=Outcome.FAILURE,
             target=filename,
-            detail={"source": f"{library} session string", "reason": str(exc)},
+            detail={"source": f"{library} session string", "reason": exc.code, "detail": str(exc)},
         )
         raise

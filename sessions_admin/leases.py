@@ -33,6 +33,7 @@ from adbot_admin.audit import record
 from adbot_admin.models import Outcome
 
 from . import services
+from .errors import LeaseLost, LeaseNotFound, Refused, SessionLeased, StaleFence
 from .models import Lease, SessionFile
 
 logger = logging.getLogger(__name__)
@@ -41,35 +42,6 @@ COUNT_MAX = 50
 TTL_MIN = 60
 TTL_MAX = 3600
 WHERE_KEYS = ("library", "api_id", "dc_id")
-
-
-class LeaseNotFound(Exception):
-    """Raised when the lease does not exist or belongs to another service token."""
-
-
-class LeaseLost(Exception):
-    """Raised when the lease was released, broken or has expired: the account is no longer the holder's."""
-
-    code = "lease_lost"
-    message = "This lease is no longer live (released, broken or expired); lease the account again."
-
-
-class StaleFence(Exception):
-    """Raised when a write carries a fence that is not the account's current one, or its lease is not live."""
-
-    code = "stale_fence"
-    message = (
-        "The fence is not the account's current one, or the lease is no longer live; nothing was written. "
-        "Drop your copy of the account."
-    )
-
-
-class SessionLeased(Exception):
-    """Raised when deleting a session that an engine holds, without force."""
-
-    def __init__(self, lease):
-        super().__init__(lease.pk)
-        self.lease = lease
 
 
 def _holder_lease(lease_id, token_id, *, lock):
@@ -214,14 +186,14 @@ def lease_file_write(*, lease_id, token_id, fence, upload, request=None) -> Sess
                 audit_detail=detail,
             )
             record(request=request, action="lease.write", target=stored.filename, detail=detail)
-    except (LeaseNotFound, StaleFence, services.SessionFileRejected) as exc:
+    except Refused as exc:
         # Outside the rolled-back transaction, so the refusal stays on record.
         record(
             request=request,
             action="lease.write",
             outcome=Outcome.FAILURE,
             target=str(lease_id),
-            detail={**detail, "reason": getattr(exc, "code", None) or str(exc)[:200]},
+            detail={**detail, "reason": exc.code},
         )
         raise
     return stored

@@ -40,27 +40,35 @@ from adbot_admin.audit import record
 from adbot_admin.models import AuthMethod, Outcome
 from adbot_admin.storage import TEMP_PREFIX, save_exact, session_storage
 
-from .inspection import SessionFileRejected, SessionInfo, inspect_session_file
-from .models import ApiPair, SessionFile
-from .storage import (
-    CheckedCopy,
-    FileJournal,
+from .copies import CheckedCopy, make_private, open_regular_file, private_copy
+from .errors import (
+    ApiIdRecordedInFile,
+    ApiPairExists,
+    ApiPairInUse,
+    AuthKeyChanged,
+    DuplicateAuthKey,
     InvalidSessionFileName,
+    Refused,
+    SessionFileExists,
+    SessionFileNameCaseCollision,
+    SessionFileRejected,
     SessionFileTooLarge,
-    is_sibling_name,
-    open_regular_file,
-    private_copy,
-    sibling_names,
-    validate_session_filename,
 )
+from .inspection import SessionInfo, inspect_session_file
+from .journal import FileJournal
+from .models import ApiPair, SessionFile
+from .names import is_sibling_name, sibling_names, validate_session_filename
 
 logger = logging.getLogger(__name__)
 
 SYNC_ACTOR = "sync_sessions"
 API_PAIR_EDITABLE_FIELDS = ("label", "is_active")
 
+# The refusals callers catch, importable from here as before (declared in errors.py).
 __all__ = [
+    "ApiIdRecordedInFile",
     "ApiPairExists",
+    "ApiPairInUse",
     "AuthKeyChanged",
     "DuplicateAuthKey",
     "InvalidSessionFileName",
@@ -69,66 +77,6 @@ __all__ = [
     "SessionFileRejected",
     "SessionFileTooLarge",
 ]
-
-
-class SessionFileExists(Exception):
-    """Raised when a session file name is already taken and overwriting was not asked for."""
-
-    message = "A session file with this name exists; add ?overwrite=true to replace it."
-    reason = "exists"
-
-
-class SessionFileNameCaseCollision(SessionFileExists):
-    """Raised when a name equals a stored one apart from letter case (overwrite does not apply)."""
-
-    reason = "case_collision"
-
-    def __init__(self, holder):
-        super().__init__(holder)
-        self.holder = holder
-        self.message = (
-            f"The name differs from the stored {holder} only in letter case; on a case-insensitive "
-            "filesystem they would be one file. Choose another name."
-        )
-
-
-class DuplicateAuthKey(Exception):
-    """Raised when another stored file holds the same auth key and a duplicate was not asked for."""
-
-    reason = "duplicate_key"
-
-    def __init__(self, holder):
-        super().__init__(holder)
-        self.holder = holder
-        self.message = (
-            f"{holder} already holds this auth key; Telegram ends sessions whose key is used on two "
-            "connections at once. Add ?allow_duplicate_key=true to store it anyway."
-        )
-
-
-class AuthKeyChanged(SessionFileRejected):
-    """Raised when a replacement holds another auth key than the file it replaces (another account)."""
-
-    reason = "auth_key_changed"
-
-    def __init__(self):
-        super().__init__("the file holds another auth key than the stored one: it is another account")
-
-
-class ApiPairExists(Exception):
-    """Raised when an API pair with the same api_id exists."""
-
-
-class ApiPairInUse(Exception):
-    """Raised when deleting an API pair that session files use, without force."""
-
-    def __init__(self, sessions_count):
-        super().__init__(sessions_count)
-        self.sessions_count = sessions_count
-
-
-class ApiIdRecordedInFile(Exception):
-    """Raised when an admin would give a session another api_id than its file records."""
 
 
 # --- Session files ------------------------------------------------------------
@@ -149,14 +97,13 @@ def session_file_store(
 
     `filename` is the name as the client sent it (default: `upload.name`). It
     is refused, never rewritten. `upload` is a Django File or an open binary
-    file. Raises InvalidSessionFileName, SessionFileTooLarge or
-    SessionFileRejected for a refused file, SessionFileExists when the name
-    is taken (or differs from a stored one only in letter case) and
-    `overwrite` is false, and DuplicateAuthKey when another file holds the
-    same auth key and `allow_duplicate_key` is false, and AuthKeyChanged when
-    `expected_auth_key_sha256` is given and the file holds another key; in
-    every case nothing is stored and the refusal is audited (with
-    `audit_detail` added).
+    file. Raises a SessionFileRejected subclass for a refused name or file,
+    SessionFileExists when the name is taken (or differs from a stored one
+    only in letter case) and `overwrite` is false, and DuplicateAuthKey when
+    another file holds the same auth key and `allow_duplicate_key` is false,
+    and AuthKeyChanged when `expected_auth_key_sha256` is given and the file
+    holds another key; in every case nothing is stored and the refusal is
+    audited with its code (and `audit_detail` added).
     """
     name = upload.name if filename is None else filename
     try:
@@ -175,14 +122,13 @@ def session_file_store(
                 request=request,
                 audit_detail=audit_detail,
             )
-    except (SessionFileRejected, SessionFileExists, DuplicateAuthKey) as exc:
-        valid_name = not isinstance(exc, InvalidSessionFileName)
+    except Refused as exc:
         record(
             request=request,
             action="session_file.upload",
             outcome=Outcome.FAILURE,
-            target=name if valid_name else "",
-            detail={**(audit_detail or {}), "reason": getattr(exc, "reason", None) or str(exc)[:500]},
+            target="" if isinstance(exc, InvalidSessionFileName) else name,
+            detail={**(audit_detail or {}), "reason": exc.code, "detail": str(exc)[:500]},
         )
         raise
 
@@ -393,7 +339,8 @@ def _inspect_in_place(storage, name) -> tuple[CheckedCopy, SessionInfo] | None:
 def session_files_sync(*, repair=False) -> SyncReport:
     """Compare SESSIONS_DIR with the table and return a SyncReport; with `repair`, repair what may be.
 
-    - A valid file without a row gets a row (uploaded_by "sync_sessions").
+    - A valid file without a row gets a row (uploaded_by "sync_sessions")
+      and an upload's mode, 0600.
     - A file without a row that is refused (bad name, not a session, too
       large, a symbolic link) is reported and never touched: it may be
       someone's work in progress or evidence, and deleting a credential is an
@@ -459,6 +406,12 @@ def _unregistered_file(storage, name, *, repair, key_holders) -> Finding:
     key_holders.setdefault(info.auth_key_sha256, []).append(name)
     finding = Finding("unregistered", name, f"a valid {info.layout} file (dc {info.dc_id}) has no row", repairable=True)
     if repair:
+        try:
+            # Adopted like an upload: readable by the server's user only.
+            make_private(Path(storage.path(name)))
+        except SessionFileRejected as exc:
+            finding.message = f"could not be adopted: {exc}"
+            return finding
         try:
             with transaction.atomic():
                 session_file = SessionFile(filename=name, uploaded_at=timezone.now(), uploaded_by=SYNC_ACTOR)
@@ -631,6 +584,6 @@ def api_pair_delete(*, api_pair, force=False, request=None) -> None:
         action="api_pair.delete",
         outcome=Outcome.FAILURE,
         target=target,
-        detail={"reason": "in_use", "sessions_count": in_use},
+        detail={"reason": ApiPairInUse.code, "sessions_count": in_use},
     )
     raise ApiPairInUse(in_use)

@@ -21,6 +21,7 @@ from django.conf import settings
 
 from adbot_admin.storage import TEMP_PREFIX
 
+from .errors import InvalidSessionString
 from .models import Library
 
 # Generous for either library's strings (Telethon: 353 or 369 characters; Pyrogram: 351 to 362).
@@ -28,10 +29,6 @@ MAX_STRING_LENGTH = 1024
 STEM = "session"
 # What decoding a malformed string raises inside the libraries (base64, struct, address and dc lookups).
 DECODE_ERRORS = (ValueError, TypeError, struct.error, KeyError, IndexError, OverflowError)
-
-
-class InvalidSessionString(Exception):
-    """Raised when the library cannot decode the string; the message never repeats it."""
 
 
 @contextmanager

@@ -35,6 +35,14 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+class CodedValidationError(exceptions.ValidationError):
+    """A validation error with a code of its own: 400 `{detail, code, errors}` with `code` instead of `invalid`."""
+
+    def __init__(self, detail, code):
+        super().__init__(detail, code)
+        self.code = code
+
+
 class ServiceUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "The service is temporarily unavailable; try again shortly."
@@ -124,7 +132,8 @@ def exception_handler(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         errors = detail if isinstance(detail, dict) else {"non_field_errors": detail}
         first = _flatten(errors)
-        response.data = error_body(first or "Invalid input.", "invalid", errors)
+        code = exc.code if isinstance(exc, CodedValidationError) else "invalid"
+        response.data = error_body(first or "Invalid input.", code, errors)
     elif isinstance(detail, dict):
         # SimpleJWT's errors already carry detail and code; drop its token messages.
         response.data = error_body(detail.get("detail", exc.default_detail), detail.get("code", exc.default_code))

@@ -1,10 +1,14 @@
 """The limits on a request's size, judged from its headers before anything reads the body.
 
 Every body-size constant lives here: the middleware's general limits and the
-per-upload checks (session files, images) both use them.
+per-upload checks (session files, images) both use them. A view that takes a
+larger file than the general multipart limit (the zip import) says so with
+`accepts_file_up_to`; the middleware looks for that mark only on a request
+already past the general limit, so every other request pays nothing for it.
 """
 
 from django.conf import settings
+from django.urls import Resolver404, resolve
 
 from .exceptions import json_error
 
@@ -37,6 +41,29 @@ def body_limit(content_type):
     return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
 
+def accepts_file_up_to(setting_name):
+    """Mark a view, or a viewset's action, as taking a multipart body of one file of `settings.<setting_name>` bytes."""
+
+    def mark(view):
+        view.max_file_bytes_setting = setting_name
+        return view
+
+    return mark
+
+
+def view_multipart_limit(request):
+    """Return the multipart limit the view at the request's path declares for its method, or None."""
+    try:
+        view = resolve(request.path_info, urlconf=getattr(request, "urlconf", None)).func
+    except Resolver404:
+        return None
+    # A viewset's route maps each method to one action of its class.
+    actions = getattr(view, "actions", None)
+    handler = getattr(view.cls, actions.get(request.method.lower(), ""), None) if actions else view
+    setting_name = getattr(handler, "max_file_bytes_setting", None)
+    return multipart_limit(getattr(settings, setting_name)) if setting_name else None
+
+
 class RequestLimitMiddleware:
     """Answers 400 to an overlong Host header and 413 to a Content-Length past the limit for its content type."""
 
@@ -50,6 +77,9 @@ class RequestLimitMiddleware:
             length = declared_length(request)
         except ValueError:
             return json_error(400, "Invalid Content-Length.", "bad_request")
-        if length > body_limit(request.META.get("CONTENT_TYPE", "")):
+        content_type = request.META.get("CONTENT_TYPE", "")
+        if length > body_limit(content_type) and not (
+            content_type.lower().startswith("multipart/") and length <= (view_multipart_limit(request) or 0)
+        ):
             return json_error(413, "The request body is too large.", "payload_too_large")
         return self.get_response(request)

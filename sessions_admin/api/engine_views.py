@@ -6,11 +6,10 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from adbot_admin.api.exceptions import Conflict
 from adbot_admin.api.parsers import JSONParser
 from adbot_admin.api.service_token_auth import HasServiceScope
 from adbot_admin.models import ServiceTokenScope
@@ -25,16 +24,6 @@ from .views import refusals_as_errors
 LEASE_NOT_FOUND = OpenApiResponse(description="No lease with this id held by this service token.")
 LEASE_LOST = OpenApiResponse(description="`lease_lost`: the lease was released, broken or has expired.")
 FENCE_HEADER = "Lease-Fence"
-
-
-class LeaseLostError(Conflict):
-    default_detail = leases.LeaseLost.message
-    default_code = leases.LeaseLost.code
-
-
-class StaleFenceError(Conflict):
-    default_detail = leases.StaleFence.message
-    default_code = leases.StaleFence.code
 
 
 class FenceRequired(APIException):
@@ -54,12 +43,8 @@ class EngineView(APIView):
         return self.request.user.token_id
 
     def live_lease(self, lease_id):
-        try:
+        with refusals_as_errors():
             return leases.lease_live_for_holder(lease_id=int(lease_id), token_id=self.holder())
-        except leases.LeaseNotFound as exc:
-            raise NotFound("No lease with this id is held by this token.") from exc
-        except leases.LeaseLost as exc:
-            raise LeaseLostError() from exc
 
 
 class LeaseGrantView(EngineView):
@@ -103,12 +88,8 @@ class LeaseRenewView(EngineView):
     def post(self, request, lease_id):
         body = serializers.LeaseRenewSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
+        with refusals_as_errors():
             lease = leases.lease_renew(lease_id=int(lease_id), token_id=self.holder(), ttl=body.validated_data["ttl"])
-        except leases.LeaseNotFound as exc:
-            raise NotFound("No lease with this id is held by this token.") from exc
-        except leases.LeaseLost as exc:
-            raise LeaseLostError() from exc
         return Response(serializers.LeaseRenewedSerializer(lease).data)
 
 
@@ -123,12 +104,8 @@ class LeaseReleaseView(EngineView):
     def post(self, request, lease_id):
         body = serializers.LeaseReleaseSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
+        with refusals_as_errors():
             leases.lease_release(lease_id=int(lease_id), token_id=self.holder(), request=request)
-        except leases.LeaseNotFound as exc:
-            raise NotFound("No lease with this id is held by this token.") from exc
-        except leases.LeaseLost as exc:
-            raise LeaseLostError() from exc
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -182,18 +159,13 @@ class LeaseFileView(EngineView):
         body = serializers.LeaseFileSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         with refusals_as_errors("file"):
-            try:
-                leases.lease_file_write(
-                    lease_id=int(lease_id),
-                    token_id=self.holder(),
-                    fence=int(raw),
-                    upload=body.validated_data["file"],
-                    request=request,
-                )
-            except leases.LeaseNotFound as exc:
-                raise NotFound("No lease with this id is held by this token.") from exc
-            except leases.StaleFence as exc:
-                raise StaleFenceError() from exc
+            leases.lease_file_write(
+                lease_id=int(lease_id),
+                token_id=self.holder(),
+                fence=int(raw),
+                upload=body.validated_data["file"],
+                request=request,
+            )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -237,8 +209,6 @@ class AdminLeaseDetail(generics.GenericAPIView):
         responses={204: None, 404: OpenApiResponse(description="No such lease."), 409: LEASE_LOST},
     )
     def delete(self, request, pk):
-        try:
+        with refusals_as_errors():
             leases.lease_break(lease=self.get_object(), request=request)
-        except leases.LeaseLost as exc:
-            raise LeaseLostError("This lease is no longer live.") from exc
         return Response(status=status.HTTP_204_NO_CONTENT)

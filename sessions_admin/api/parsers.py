@@ -8,18 +8,14 @@ from django.http.multipartparser import MultiPartParserError
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import DataAndFiles, MultiPartParser
 
-from adbot_admin.api.exceptions import PayloadTooLarge
 from adbot_admin.api.request_limits import multipart_limit
 
-from ..storage import describe_bytes
+from ..errors import ArchiveRefused, SessionFileTooLarge, describe_bytes
+from .errors import api_error
 
 # Stands in for a name Django would drop ("..", "dir/"), so the part still
 # reaches the view and its name is refused there, by the name rule.
 UNNAMED = "unnamed"
-
-
-def _too_large(max_bytes):
-    return PayloadTooLarge(f"the file is larger than {describe_bytes(max_bytes)}")
 
 
 class SessionFileUploadHandler(FileUploadHandler):
@@ -32,6 +28,10 @@ class SessionFileUploadHandler(FileUploadHandler):
 
     max_bytes_setting = "SESSION_MAX_BYTES"
 
+    def too_large(self):
+        """Return the 413 for a body past the limit."""
+        return api_error(SessionFileTooLarge.over(self.max_bytes))
+
     def __init__(self, request=None):
         super().__init__(request)
         self.max_bytes = getattr(settings, self.max_bytes_setting)
@@ -41,7 +41,7 @@ class SessionFileUploadHandler(FileUploadHandler):
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
         if content_length > multipart_limit(self.max_bytes):
-            raise _too_large(self.max_bytes)
+            raise self.too_large()
         return None
 
     def new_file(self, *args, **kwargs):
@@ -57,7 +57,7 @@ class SessionFileUploadHandler(FileUploadHandler):
         self.received += len(raw_data)
         if self.received > self.max_bytes:
             self.file.close()  # deletes the temporary file
-            raise _too_large(self.max_bytes)
+            raise self.too_large()
         self.file.write(raw_data)
         return None
 
@@ -79,6 +79,15 @@ class SessionArchiveUploadHandler(SessionFileUploadHandler):
     """
 
     max_bytes_setting = "SESSION_IMPORT_MAX_BYTES"
+
+    def too_large(self):
+        return api_error(
+            ArchiveRefused(
+                f"the archive is larger than {describe_bytes(self.max_bytes)} (SESSION_IMPORT_MAX_BYTES)",
+                code="archive_too_large",
+                status_code=413,
+            )
+        )
 
 
 class _ClientNameMultiPartParser(DjangoMultiPartParser):

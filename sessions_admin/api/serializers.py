@@ -5,8 +5,9 @@ from rest_framework import serializers
 
 from adbot_admin.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField
 
+from ..errors import InvalidSessionFileName
 from ..models import API_ID_MAX, ApiPair, Library, SessionFile
-from ..storage import MAX_NAME_LENGTH, InvalidSessionFileName, validate_session_filename
+from ..names import MAX_NAME_LENGTH, validate_session_filename
 from ..strings import MAX_STRING_LENGTH
 
 API_HASH_PATTERN = re.compile(r"[0-9a-fA-F]{32}")
@@ -118,7 +119,7 @@ class SessionStringImportSerializer(RejectUnknownFieldsMixin, serializers.Serial
         try:
             return validate_session_filename(value)
         except InvalidSessionFileName as exc:
-            raise serializers.ValidationError(str(exc), code="invalid_name") from None
+            raise serializers.ValidationError(str(exc), code=exc.code) from None
 
 
 class SessionFileUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):

@@ -6,18 +6,20 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from adbot_admin.api import ratelimits
-from adbot_admin.api.exceptions import Conflict, PayloadTooLarge
 from adbot_admin.api.parsers import JSONParser
 from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
+from adbot_admin.api.request_limits import accepts_file_up_to
 
-from .. import archives, imports, leases, services, strings
+from .. import imports, leases, services
+from ..errors import Refused
 from ..models import ApiPair, SessionFile
-from ..storage import NAME_REGEX
+from ..names import NAME_REGEX
 from . import serializers
+from .errors import api_error
 from .filters import SessionFileFilterSet
 from .parsers import SessionArchiveParser, SessionFileParser, client_file_name
 
@@ -62,35 +64,27 @@ UPLOAD_SCHEMA = extend_schema(
     request={"multipart/form-data": serializers.SessionFileUploadSerializer},
     responses={
         201: serializers.SessionFileSerializer,
-        400: OpenApiResponse(description="Bad name, not an accepted session file, or no file (`errors.file`)."),
+        400: OpenApiResponse(
+            description=(
+                "Bad name, not an accepted session file, or no file (`errors.file`). `code` says why, the same "
+                "as for the file inside a zip: invalid_name, not_sqlite, corrupt_database, inspection_timeout, "
+                "unknown_layout, newer_version, invalid_session_data, no_auth_key."
+            )
+        ),
         409: CONFLICTS,
-        413: OpenApiResponse(description="The file is larger than SESSION_MAX_BYTES."),
+        413: OpenApiResponse(description="The file is larger than SESSION_MAX_BYTES (`file_too_large`)."),
         415: OpenApiResponse(description="The body is not multipart/form-data."),
     },
 )
 
 
-class ArchiveRefusedError(APIException):
-    """A zip archive refused as a whole (not a zip, corrupt, encrypted, too many entries, a bomb)."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "The archive is refused."
-    default_code = "invalid_archive"
-
-
 @contextmanager
-def refusals_as_errors(field):
-    """Turn the store's refusals into the API's errors: 400 naming `field`, 413, or 409."""
+def refusals_as_errors(field=None):
+    """Turn sessions_admin's refusals into the API's errors, with each one's own status and code."""
     try:
         yield
-    except services.SessionFileTooLarge as exc:
-        raise PayloadTooLarge(str(exc)) from exc
-    except services.SessionFileRejected as exc:
-        raise ValidationError({field: [str(exc)]}, code="invalid_session_file") from exc
-    except services.SessionFileExists as exc:
-        raise Conflict(exc.message) from exc
-    except services.DuplicateAuthKey as exc:
-        raise Conflict(exc.message, code="duplicate_key") from exc
+    except Refused as exc:
+        raise api_error(exc, field=field) from exc
 
 
 @extend_schema_view(
@@ -181,24 +175,29 @@ class SessionFileViewSet(
         description=(
             "Multipart field `archive`. Each `.session` entry goes through the same checks and storage as a "
             "single upload and stands on its own; an entry inside folders is stored under its last path "
-            "component. Entries with an unsafe path (absolute, `..`, a backslash, control characters), "
-            "symbolic links, and names repeated in the archive are refused by name; folders, other files "
-            "and OS junk are skipped. Limits, read from the central directory before anything is extracted: "
-            "SESSION_IMPORT_MAX_FILES entries (400), SESSION_IMPORT_MAX_BYTES uncompressed in all (413), "
-            "SESSION_MAX_BYTES per entry (413), a compression ratio of 100:1 (400). One archive spends one "
-            "unit of the `upload` budget."
+            "component. Entries with an unsafe path (absolute, `..`, a backslash, NUL or control characters, "
+            "a name zipfile would read differently from its raw bytes), symbolic links, names repeated in the "
+            "archive and entries declaring more than SESSION_MAX_BYTES are refused by name, with the same "
+            "`code` a single upload of that file would get; folders, other files and OS junk are skipped. "
+            "The archive is refused whole, before anything is inflated, past SESSION_IMPORT_MAX_FILES entries "
+            "(400), SESSION_IMPORT_MAX_BYTES compressed or declared (413), declared sizes over 100 times the "
+            "archive's bytes (400 `compression_ratio`), or entries sharing bytes (400 `overlapping_entries`). "
+            "The body may be as large as SESSION_IMPORT_MAX_BYTES whatever the general body limit. One "
+            "archive spends one unit of the `upload` budget."
         ),
         parameters=[OVERWRITE_PARAMETER, ALLOW_DUPLICATE_KEY_PARAMETER],
         request={"multipart/form-data": serializers.SessionArchiveUploadSerializer},
         responses={
             200: serializers.SessionImportResultSerializer,
             400: OpenApiResponse(
-                description="Not a zip, corrupt, encrypted, too many entries, a zip bomb, or no archive."
+                description="Not a zip, corrupt, encrypted, too many entries, a zip bomb, overlapping entries, "
+                "or no archive."
             ),
-            413: OpenApiResponse(description="The archive, or an entry, is past its size limit."),
+            413: OpenApiResponse(description="The archive is past SESSION_IMPORT_MAX_BYTES."),
             415: OpenApiResponse(description="The body is not multipart/form-data."),
         },
     )
+    @accepts_file_up_to("SESSION_IMPORT_MAX_BYTES")
     @action(detail=False, methods=["post"], url_path="import", parser_classes=[SessionArchiveParser])
     @rate_limited(ratelimits.UPLOAD)
     def import_archive(self, request, *args, **kwargs):
@@ -206,15 +205,13 @@ class SessionFileViewSet(
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         archive = serializer.validated_data["archive"]
-        try:
+        with refusals_as_errors():
             result = imports.session_files_import_archive(
                 path=archive.temporary_file_path(),
                 uploaded_by=request.user.get_username(),
                 request=request,
                 **options,
             )
-        except archives.ArchiveRefused as exc:
-            raise (PayloadTooLarge if exc.status == 413 else ArchiveRefusedError)(str(exc), code=exc.code) from exc
         return Response(
             {
                 "imported": [self._metadata(session_file) for session_file in result.imported],
@@ -249,15 +246,12 @@ class SessionFileViewSet(
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         with refusals_as_errors("session_string"):
-            try:
-                session_file = imports.session_file_import_string(
-                    **serializer.validated_data,
-                    uploaded_by=request.user.get_username(),
-                    request=request,
-                    **options,
-                )
-            except strings.InvalidSessionString as exc:
-                raise ValidationError({"session_string": [str(exc)]}, code="invalid_session_string") from exc
+            session_file = imports.session_file_import_string(
+                **serializer.validated_data,
+                uploaded_by=request.user.get_username(),
+                request=request,
+                **options,
+            )
         return Response(self._metadata(session_file), status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -279,14 +273,12 @@ class SessionFileViewSet(
         serializer = self.get_serializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         if "api_id" in serializer.validated_data:
-            try:
+            with refusals_as_errors("api_id"):
                 services.session_file_set_api_id(
                     session_file=session_file,
                     api_id=serializer.validated_data["api_id"],
                     request=request,
                 )
-            except services.ApiIdRecordedInFile as exc:
-                raise ValidationError({"api_id": [str(exc)]}, code="api_id_in_file") from exc
         return Response(self._metadata(self.get_queryset().get(pk=session_file.pk)))
 
     @extend_schema(
@@ -319,17 +311,12 @@ class SessionFileViewSet(
         query = serializers.ForceQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         try:
-            leases.leased_session_file_delete(
-                session_file=instance, force=query.validated_data["force"], request=self.request
-            )
+            with refusals_as_errors():
+                leases.leased_session_file_delete(
+                    session_file=instance, force=query.validated_data["force"], request=self.request
+                )
         except SessionFile.DoesNotExist as exc:
             raise NotFound() from exc
-        except leases.SessionLeased as exc:
-            raise Conflict(
-                f"An engine ({exc.lease.holder}) holds this session until {exc.lease.expires_at.isoformat()}; "
-                "add ?force=true to break its lease and delete it.",
-                code="session_leased",
-            ) from exc
 
 
 @extend_schema_view(
@@ -427,10 +414,8 @@ class ApiPairViewSet(
         return self.create(request, *args, **kwargs)
 
     def perform_create(self, serializer):
-        try:
+        with refusals_as_errors():
             serializer.instance = services.api_pair_create(**serializer.validated_data, request=self.request)
-        except services.ApiPairExists as exc:
-            raise Conflict("An API pair with this api_id exists.") from exc
 
     def retrieve(self, request, *args, **kwargs):
         api_pair = services.api_pair_reveal(api_pair=self.get_object(), request=request)
@@ -453,10 +438,5 @@ class ApiPairViewSet(
     def perform_destroy(self, instance):
         query = serializers.ForceQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
-        try:
+        with refusals_as_errors():
             services.api_pair_delete(api_pair=instance, force=query.validated_data["force"], request=self.request)
-        except services.ApiPairInUse as exc:
-            raise Conflict(
-                f"{exc.sessions_count} session file(s) use this api_id; add ?force=true to delete the pair anyway.",
-                code="api_pair_in_use",
-            ) from exc

@@ -6,7 +6,7 @@ installed libraries (runtime dependencies, for string sessions); Pyrogram
 2.0.106 files start from its committed fixture (tests/fixtures/, written by
 the real release by make_fixtures.py); older layouts and Pyrofork are made
 from their schema SQL, copied below from the library sources. These copies
-are kept apart from inspection.py's on purpose, so a copying mistake in either
+are kept apart from inspection/layouts.py's on purpose, so a copying mistake in either
 shows up as a failing test. No factory touches the network.
 """
 

@@ -116,7 +116,7 @@ def test_a_file_from_a_newer_release_is_refused_naming_the_versions(admin_api_cl
 
     assert response.status_code == 400
     body = response.json()
-    assert body["code"] == "invalid"
+    assert body["code"] == "newer_version"
     message = body["errors"]["file"][0]
     assert "a Telethon release newer than this server knows (version 9)" in message
     assert "6 (older Telethon 1.x, checked on 1.10.0); 7 (" in message and "8 (Telethon 1.43.0 to 1.45.0)" in message
@@ -222,24 +222,24 @@ def test_dash_and_windows_device_names_are_refused(admin_api_client, source_dir,
 
 
 @pytest.mark.parametrize(
-    "maker, message",
+    "maker, code, message",
     [
-        (session_files.text_session, "not an SQLite database"),
-        (session_files.empty_session, "empty"),
-        (session_files.truncated_session, "truncated"),
-        (session_files.extra_table_session, "unexpected table 'loot'"),
-        (session_files.added_trigger_session, "unexpected trigger 'steal_key'"),
-        (session_files.sessions_view_session, "must be a table, not a view"),
-        (session_files.corrupt_pages_session, ""),
-        (session_files.two_rows_session, "exactly one row"),
+        (session_files.text_session, "not_sqlite", "not an SQLite database"),
+        (session_files.empty_session, "not_sqlite", "empty"),
+        (session_files.truncated_session, "corrupt_database", "truncated"),
+        (session_files.extra_table_session, "unknown_layout", "unexpected table 'loot'"),
+        (session_files.added_trigger_session, "unknown_layout", "unexpected trigger 'steal_key'"),
+        (session_files.sessions_view_session, "unknown_layout", "must be a table, not a view"),
+        (session_files.corrupt_pages_session, "corrupt_database", ""),
+        (session_files.two_rows_session, "invalid_session_data", "exactly one row"),
     ],
 )
-def test_refused_files_change_nothing(admin_api_client, source_dir, unchanged, maker, message):
+def test_refused_files_change_nothing(admin_api_client, source_dir, unchanged, maker, code, message):
     response = upload(admin_api_client, maker(source_dir, "acct.session"))
 
     assert response.status_code == 400
     body = response.json()
-    assert body["code"] == "invalid"
+    assert body["code"] == code
     assert list(body["errors"]) == ["file"]
     assert message in body["errors"]["file"][0]
     assert body["detail"] == body["errors"]["file"][0]
@@ -306,7 +306,7 @@ def test_a_file_over_the_limit_is_refused_with_413(admin_api_client, source_dir,
     response = upload(admin_api_client, path)
 
     assert response.status_code == 413
-    assert response.json()["code"] == "payload_too_large"
+    assert response.json()["code"] == "file_too_large"
     assert unchanged()
 
 

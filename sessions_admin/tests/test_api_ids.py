@@ -125,7 +125,7 @@ def test_api_pairs_count_their_sessions_and_refuse_deletion_while_used(admin_api
     assert refused.json()["detail"].startswith("2 session file(s) use this api_id")
     assert free.status_code == 204
     failure = AuditEvent.objects.get(action="api_pair.delete", outcome=Outcome.FAILURE)
-    assert failure.detail == {"reason": "in_use", "sessions_count": 2}
+    assert failure.detail == {"reason": "api_pair_in_use", "sessions_count": 2}
 
     forced = admin_api_client.delete(f"{API_PAIRS_URL}/{used.pk}?force=true")
     assert forced.status_code == 204

@@ -110,6 +110,26 @@ def test_repair_registers_forgets_and_refreshes_but_never_deletes_files(source_d
     assert code == 1 and "2 unresolved" in again and "unregistered" not in again
 
 
+def test_repair_gives_adopted_files_an_uploads_mode_and_touches_no_other(source_dir, tmp_path):
+    sessions_dir().mkdir(parents=True)
+    adopted = session_files.telethon_session(sessions_dir(), "adopted.session")
+    junk = session_files.text_session(sessions_dir(), "junk.session")
+    outside = session_files.kurigram_session(tmp_path, "outside.session")
+    (sessions_dir() / "link.session").symlink_to(outside)
+    for path in (adopted, junk, outside):
+        path.chmod(0o644)
+    uploaded = stored_session_file(source_dir, "uploaded.session")
+
+    reported, _ = sync()
+    assert "unregistered: adopted.session" in reported and oct(adopted.stat().st_mode & 0o777) == "0o644"
+    sync("--repair")
+
+    modes = {path.name: oct(path.stat().st_mode & 0o777) for path in (adopted, junk, outside)}
+    assert modes == {"adopted.session": "0o600", "junk.session": "0o644", "outside.session": "0o644"}
+    assert oct((sessions_dir() / uploaded.filename).stat().st_mode & 0o777) == "0o600"  # as an upload has it
+    assert SessionFile.objects.filter(filename="adopted.session", uploaded_by=SYNC_ACTOR).exists()
+
+
 def test_repair_with_only_repairable_drift_exits_zero(source_dir):
     sessions_dir().mkdir(parents=True)
     session_files.telethon_session(sessions_dir(), "orphan.session")
@@ -149,7 +169,7 @@ def test_control_characters_in_names_are_escaped_in_the_output():
     output, _ = sync()
 
     assert "\x1b" not in output
-    assert "evil\\u001b[31m.session" in output
+    assert "evil\\x1b[31m.session" in output
 
 
 def test_every_library_made_layout_is_registered_by_repair():

@@ -13,8 +13,9 @@ from adbot_admin.models import AuditEvent, Outcome
 from sessions_admin.models import SessionFile
 
 from . import session_files
-from .conftest import SESSIONS_URL, dir_state, multipart_body, sessions_dir, table_state
+from .conftest import SESSIONS_URL, dir_state, multipart_body, sessions_dir, table_state, upload
 from .fixtures.make_fixtures import FIXTURES
+from .zips import bomb_kernel, make_zip, overlapping_zip, with_raw_name
 
 IMPORT_URL = f"{SESSIONS_URL}/import"
 
@@ -24,17 +25,6 @@ pytestmark = pytest.mark.usefixtures("upload_tmp")
 
 def fixture_bytes(name):
     return session_files.fixture_path(name).read_bytes()
-
-
-def make_zip(entries, *, compression=zipfile.ZIP_DEFLATED) -> bytes:
-    """Return a zip of `entries`: (name or ZipInfo, bytes) pairs, names kept exactly as given."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=compression) as archive:
-        for name, content in entries:
-            info = name if isinstance(name, zipfile.ZipInfo) else zipfile.ZipInfo(name, (2026, 1, 1, 0, 0, 0))
-            info.compress_type = compression
-            archive.writestr(info, content)
-    return buffer.getvalue()
 
 
 def symlink_info(name):
@@ -98,7 +88,7 @@ def test_each_entry_stands_on_its_own_and_each_is_audited(admin_api_client, sour
 
     assert [item["filename"] for item in body["imported"]] == ["good.session", "also-good.session"]
     assert [(item["name"], item["code"]) for item in body["refused"]] == [
-        ("bad.session", "invalid_session_file"),
+        ("bad.session", "unknown_layout"),
         ("../slip.session", "unsafe_path"),
     ]
     assert "unexpected trigger 'steal_key'" in body["refused"][0]["detail"]
@@ -151,6 +141,8 @@ def test_one_archive_spends_one_unit_of_the_upload_budget(admin_api_client, sett
         ("dir\\evil.session", "unsafe_path"),
         ("evil\x1b[31m.session", "unsafe_path"),
         ("evil\n.session", "unsafe_path"),
+        ("evil\x7f.session", "unsafe_path"),
+        ("evil\u0085.session", "unsafe_path"),
         ("-rf.session", "invalid_name"),
         ("nested/con.session", "invalid_name"),
         ("bad name.session", "invalid_name"),
@@ -173,6 +165,26 @@ def test_unsafe_entry_paths_are_refused_by_name_and_nothing_lands_outside(admin_
     event = AuditEvent.objects.get(action="session_file.upload")
     assert event.outcome == Outcome.FAILURE and event.detail["reason"] == code
     assert "\x1b" not in event.detail["archive_entry"] and "\n" not in event.detail["archive_entry"]
+
+
+def test_a_name_zipfile_cuts_at_nul_is_refused_by_its_raw_name(admin_api_client, upload_tmp):
+    archive = make_zip(
+        [
+            ("x.session#.txt", fixture_bytes("telethon-1.45.0.session")),
+            ("ok.session", fixture_bytes("kurigram-2.2.26.session")),
+        ]
+    )
+    archive = with_raw_name(archive, "x.session#.txt", b"x.session\x00.txt")
+    assert zipfile.ZipFile(io.BytesIO(archive)).namelist()[0] == "x.session"  # what zipfile alone would import
+
+    body = post_archive(admin_api_client, archive).json()
+
+    assert [(item["name"], item["code"]) for item in body["refused"]] == [("x.session\x00.txt", "unsafe_path")]
+    assert [item["filename"] for item in body["imported"]] == ["ok.session"]
+    assert set(dir_state()) == {"ok.session"}
+    assert nothing_left(upload_tmp)
+    event = AuditEvent.objects.get(action="session_file.upload", outcome=Outcome.FAILURE)
+    assert (event.detail["reason"], event.detail["archive_entry"]) == ("unsafe_path", "x.session\\x00.txt")
 
 
 def test_symlink_entries_are_refused(admin_api_client, upload_tmp):
@@ -253,6 +265,83 @@ def test_a_zip_bomb_is_refused_by_its_ratio_before_extraction(admin_api_client, 
     assert untouched()
 
 
+@pytest.fixture
+def nothing_inflated(monkeypatch):
+    """Make reading any entry fail the test: an archive refused whole is refused from its directory."""
+    open_entry = zipfile.ZipFile.open
+
+    def refuse_to_read(self, name, mode="r", *args, **kwargs):
+        assert mode != "r", "an entry was opened for reading"
+        return open_entry(self, name, mode, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", refuse_to_read)
+
+
+def test_the_ratio_limit_holds_over_the_whole_archive(admin_api_client, untouched, nothing_inflated):
+    # The outside probe's archive: 51 entries sharing one kernel, each under 100:1 on its own.
+    names = [f"bomb{n:02}.session" for n in range(51)]
+    archive = overlapping_zip(names, bomb_kernel(10 * 1024 * 1024))
+    infos = zipfile.ZipFile(io.BytesIO(archive)).infolist()
+    assert all(info.file_size < 100 * info.compress_size for info in infos)
+    assert sum(info.file_size for info in infos) > 3000 * len(archive)
+
+    _assert_refused(post_archive(admin_api_client, archive), 400, "compression_ratio", "100:1")
+    assert untouched()
+
+
+def test_entries_sharing_bytes_are_refused_before_anything_is_inflated(admin_api_client, untouched, nothing_inflated):
+    archive = overlapping_zip(["a.session", "b.session", "c.session"], os.urandom(20_000))
+    infos = zipfile.ZipFile(io.BytesIO(archive)).infolist()
+    assert sum(info.file_size for info in infos) < 100 * len(archive)  # the ratio alone would pass it
+
+    _assert_refused(post_archive(admin_api_client, archive), 400, "overlapping_entries", "a.session", "b.session")
+    assert untouched()
+
+
+def test_two_records_of_one_entry_are_refused_as_overlapping(admin_api_client, untouched, nothing_inflated):
+    archive = make_zip([("a.session", fixture_bytes("telethon-1.45.0.session"))])
+    directory, end = archive.index(b"PK\x01\x02"), archive.index(b"PK\x05\x06")
+    record, end_record = archive[directory:end], bytearray(archive[end:])
+    struct.pack_into("<HHL", end_record, 8, 2, 2, 2 * len(record))  # two entries, twice the directory
+
+    response = post_archive(admin_api_client, archive[:directory] + record + record + bytes(end_record))
+
+    _assert_refused(response, 400, "overlapping_entries", "a.session")
+    assert untouched()
+
+
+def test_an_archive_past_the_general_body_limit_is_taken_up_to_its_own(admin_api_client, settings, upload_tmp):
+    archive = make_zip(
+        [("padding.bin", os.urandom(11 * 1024 * 1024)), ("acct.session", fixture_bytes("telethon-1.45.0.session"))],
+        compression=zipfile.ZIP_STORED,
+    )
+    assert len(archive) > settings.SESSION_MAX_BYTES + 64 * 1024 and len(archive) > settings.IMAGE_MAX_BYTES
+
+    response = post_archive(admin_api_client, archive)
+
+    assert response.status_code == 200, response.json()
+    assert [item["filename"] for item in response.json()["imported"]] == ["acct.session"]
+    assert response.json()["skipped"] == ["padding.bin"]
+    assert nothing_left(upload_tmp)
+
+
+def test_past_session_import_max_bytes_is_413_unread(admin_api_client, settings, untouched):
+    settings.SESSION_IMPORT_MAX_BYTES = 11 * 1024 * 1024
+    archive = make_zip([("padding.bin", os.urandom(12 * 1024 * 1024))], compression=zipfile.ZIP_STORED)
+    body, content_type = multipart_body("sessions.zip", archive, field="archive")
+
+    declared = admin_api_client.generic("POST", IMPORT_URL, b"", content_type=content_type, CONTENT_LENGTH=len(body))
+    sent = admin_api_client.generic("POST", IMPORT_URL, body, content_type=content_type)
+    as_json = admin_api_client.generic(
+        "POST", IMPORT_URL, b"{}", content_type="application/json", CONTENT_LENGTH=str(8 << 20)
+    )
+
+    assert (declared.status_code, declared.json()["code"]) == (413, "payload_too_large")
+    assert (sent.status_code, sent.json()["code"]) == (413, "payload_too_large")
+    assert as_json.status_code == 413
+    assert untouched()
+
+
 def test_too_many_entries_is_400_naming_the_limit(admin_api_client, settings, untouched):
     settings.SESSION_IMPORT_MAX_FILES = 3
     archive = make_zip([(f"{n}.session", fixture_bytes(FIXTURES[n].name)) for n in range(4)])
@@ -270,12 +359,20 @@ def test_too_many_bytes_in_all_is_413_naming_the_limit(admin_api_client, setting
     assert untouched()
 
 
-def test_an_entry_over_session_max_bytes_is_413(admin_api_client, settings, untouched):
-    settings.SESSION_MAX_BYTES = 20_000
-    archive = make_zip([("big.session", fixture_bytes("telethon-1.45.0.session"))])
+def test_an_entry_over_session_max_bytes_is_refused_unread_like_a_single_upload(
+    admin_api_client, settings, source_dir, upload_tmp
+):
+    settings.SESSION_MAX_BYTES = 32 * 1024
+    big = fixture_bytes("kurigram-2.2.26.session")
+    archive = make_zip([("big.session", big), ("small.session", fixture_bytes("telethon-1.45.0.session"))])
+    single = upload(admin_api_client, content=big, name="big.session")
 
-    _assert_refused(post_archive(admin_api_client, archive), 413, "entry_too_large", "SESSION_MAX_BYTES")
-    assert untouched()
+    body = post_archive(admin_api_client, archive).json()
+
+    assert single.status_code == 413 and single.json()["code"] == "file_too_large"
+    assert body["refused"] == [{"name": "big.session", "code": "file_too_large", "detail": single.json()["detail"]}]
+    assert [item["filename"] for item in body["imported"]] == ["small.session"]
+    assert nothing_left(upload_tmp) and set(dir_state()) == {"small.session"}
 
 
 def test_an_archive_larger_than_the_limit_is_refused_while_streaming(admin_api_client, settings, untouched):

@@ -243,6 +243,7 @@ def test_a_write_with_another_accounts_key_is_refused(engine, account):
     response = put_file(engine, granted["id"], foreign, granted["fence"])
 
     assert response.status_code == 400, response.content
+    assert response.json()["code"] == "auth_key_changed"
     assert "another auth key" in response.json()["errors"]["file"][0]
     assert stored.read_bytes() == before
     row_after = SessionFile.objects.get(pk=row.pk)

@@ -13,7 +13,7 @@ from adbot_admin.models import AuditEvent, Outcome
 from adbot_admin.storage import TEMP_PREFIX
 from sessions_admin import services
 from sessions_admin.models import ApiPair, SessionFile
-from sessions_admin.storage import validate_session_filename
+from sessions_admin.names import validate_session_filename
 
 from . import session_files
 from .conftest import dir_state, sessions_dir, table_state

@@ -183,15 +183,23 @@ def test_a_malformed_string_is_400_and_leaves_nothing(admin_api_client, upload_t
 
 def test_a_key_that_is_not_256_bytes_is_400(admin_api_client):
     short = base64.urlsafe_b64encode(struct.pack(">B4sH255s", 2, bytes([149, 154, 167, 51]), 443, b"k" * 255))
-    zero = telethon_string(key=bytes(256))  # Telethon keeps no key for an all-zero one
 
     too_short = post_string(admin_api_client, "x.session", "telethon", "1" + short.decode())
-    empty = post_string(admin_api_client, "y.session", "telethon", zero)
 
     assert too_short.status_code == 400
-    assert empty.status_code == 400
-    assert "auth key must be 256 bytes, found 0" in empty.json()["errors"]["session_string"][0]
     assert dir_state() == {}
+
+
+@pytest.mark.parametrize("library, make", [("telethon", telethon_string), ("pyrogram", pyrogram_string)])
+def test_an_all_zero_key_is_refused_in_both_string_formats(admin_api_client, upload_tmp, library, make):
+    response = post_string(admin_api_client, "zero.session", library, make(key=bytes(256)))
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "no_auth_key"
+    assert "not logged in" in response.json()["errors"]["session_string"][0]
+    assert dir_state() == {} and table_state() == [] and os.listdir(upload_tmp) == []
+    event = AuditEvent.objects.get()
+    assert (event.outcome, event.target, event.detail["reason"]) == (Outcome.FAILURE, "zero.session", "no_auth_key")
 
 
 def test_a_test_server_string_is_refused(admin_api_client):

@@ -1,11 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from sessions_admin import services
-
-
-def printable(name):
-    """Return `name` with anything but printable ASCII escaped, so a file name cannot drive the terminal."""
-    return "".join(char if " " <= char <= "~" else f"\\u{ord(char):04x}" for char in name)
+from sessions_admin.names import shown_name
 
 
 class Command(BaseCommand):
@@ -35,7 +31,7 @@ class Command(BaseCommand):
                 outcome = "repairable with --repair"
             else:
                 outcome = "left alone"
-            self.stdout.write(f"{finding.kind}: {printable(finding.filename)}: {finding.message} [{outcome}]")
+            self.stdout.write(f"{finding.kind}: {shown_name(finding.filename)}: {finding.message} [{outcome}]")
         unresolved = report.unresolved
         self.stdout.write(
             f"Checked {report.checked_files} file(s) and {report.checked_rows} row(s): "
