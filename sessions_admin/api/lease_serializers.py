@@ -35,7 +35,7 @@ class LeaseRenewSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
 
 
 class LeaseReleaseSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    """An empty body; the status report joins it when the status ledger lands."""
+    """A release takes no fields; any key is refused (400)."""
 
 
 class LeasedSessionSerializer(serializers.Serializer):
