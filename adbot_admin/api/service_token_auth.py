@@ -10,24 +10,15 @@ tokens without anyone having to remember it.
 
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 
 from .. import service_tokens
 from ..client_ip import client_ip
+from ..errors import InsufficientScope, ServiceTokenIpNotAllowed
 from ..models import AuthMethod, Role, ServiceTokenScope
 
 SCHEME = b"bearer"
-
-
-class InsufficientScope(PermissionDenied):
-    default_detail = "This token's scope does not open this endpoint."
-    default_code = "insufficient_scope"
-
-
-class AddressNotAllowed(PermissionDenied):
-    default_detail = "This service token may not be used from your address."
-    default_code = "ip_not_allowed"
 
 
 class ServicePrincipal:
@@ -72,7 +63,7 @@ class ServiceTokenAuthentication(BaseAuthentication):
         if state is None:
             raise AuthenticationFailed("Service token is not valid.", code="token_not_valid")
         if not state.address_allowed(client_ip(request)):
-            raise AddressNotAllowed()
+            raise ServiceTokenIpNotAllowed()
         now = timezone.now()
         if state.revoked:
             raise AuthenticationFailed("Service token has been revoked.", code="token_not_valid")

@@ -7,8 +7,8 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from .. import service_tokens
+from ..errors import Conflict
 from ..models import ServiceToken, ServiceTokenScope
-from .exceptions import Conflict
 from .parsers import JSONParser
 from .permissions import IsAdminRole, RecentAuthentication
 

@@ -12,8 +12,8 @@ from rest_framework.views import APIView
 
 from adbot_admin.api.parsers import JSONParser
 from adbot_admin.api.service_token_auth import HasServiceScope
+from adbot_admin.file_storage import session_storage
 from adbot_admin.models import ServiceTokenScope
-from adbot_admin.storage import session_storage
 
 from .. import leases
 from ..models import Lease

@@ -10,9 +10,10 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from adbot_admin.api import ratelimits
+from adbot_admin.api.cache_control import no_store
 from adbot_admin.api.parsers import JSONParser
 from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
-from adbot_admin.api.request_limits import accepts_file_up_to
+from adbot_admin.request_limits import accepts_file_up_to
 
 from .. import imports, leases, services
 from ..errors import Refused
@@ -417,6 +418,7 @@ class ApiPairViewSet(
         with refusals_as_errors():
             serializer.instance = services.api_pair_create(**serializer.validated_data, request=self.request)
 
+    @no_store
     def retrieve(self, request, *args, **kwargs):
         api_pair = services.api_pair_reveal(api_pair=self.get_object(), request=request)
         return Response(self.get_serializer(api_pair).data)

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('adbot_admin', '0004_service_token'),
+        ('adbot_admin', '0006_service_token'),
         ('sessions_admin', '0003_session_api_id_key_digest_name_case'),
     ]
 

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from adbot_admin import service_tokens
 from adbot_admin.login_sessions import login_session_start
 from adbot_admin.models import AuthMethod
-from adbot_admin.services import cms_admin_user
+from adbot_admin.signin import cms_admin_user
 
 from . import forge
 from .routes import (
