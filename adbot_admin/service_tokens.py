@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from .audit import record
+from .ip_allowlist import address_allowed
 from .models import ServiceToken, ServiceTokenScope
 
 PREFIX = "adbot_svc_"
@@ -72,10 +73,6 @@ class TokenState:
 
     def address_allowed(self, address):
         """Return True when `address` may use the token: any address when `allowed_ips` is empty."""
-        # Imported here: DRF loads the authentication classes while api.exceptions, which
-        # ip_allowlist imports, is itself still importing rest_framework.views.
-        from .ip_allowlist import address_allowed
-
         return not self.allowed_ips or address_allowed(address, tuple(map(ipaddress.ip_network, self.allowed_ips)))
 
 
