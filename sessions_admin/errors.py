@@ -38,8 +38,26 @@ Codes of a zip archive refused whole (nothing imported): `invalid_archive`
 `compression_ratio` (400, declared sizes over the archive's bytes past 100:1),
 `overlapping_entries` (400, entries sharing bytes: a zip bomb).
 
+Codes of a Telegram Desktop tdata folder (zip or folder import: an entry of
+`refused` named by the folder; tdata.py): `invalid_tdata` (damaged, hostile,
+or past the reader's limits), `tdata_too_large` (its key and account files
+past 1 MiB), `tdata_passcode` (missing or wrong), `too_many_accounts` (more
+than 6); an archive with more than 20 tdata folders is refused whole
+(`too_many_tdata`, 400).
+
+Codes of an export refused before anything is streamed (400; export.py):
+`invalid_format`, `unknown_sessions`, `nothing_to_export`, `too_many_sessions`
+(past SESSION_IMPORT_MAX_FILES), `missing_files` (no file in SESSIONS_DIR),
+`missing_account_data` (a Pyrogram target without user id or api_id).
+
 API pairs: `conflict` (409, the api_id exists), `api_pair_in_use` (409),
 `api_id_in_file` (400 on `api_id`, the file records another api_id).
+
+Sidecars (docs/sidecar.md): `invalid_sidecar` (400 on `sidecar`; in a zip, the
+entry; the message names the key), `api_pair_mismatch` (409: a stored pair has
+the sidecar's app_id with another hash).
+
+Status ledger: `invalid_status` (400 naming `status`, `reason` or `until`).
 
 Leases (sessions_admin/leases.py): `not_found` (404, no such lease held by
 this token), `lease_lost` (409, released, broken or expired), `stale_fence`
@@ -289,3 +307,44 @@ class ApiIdRecordedInFile(Refused):
     """Raised when an admin would give a session another api_id than its file records."""
 
     code = "api_id_in_file"
+
+
+# --- Sidecars ---------------------------------------------------------------
+
+
+class SidecarInvalid(Refused):
+    """Raised when a sidecar is refused; `key` names the offending key, and no value is repeated."""
+
+    code = "invalid_sidecar"
+
+    def __init__(self, key, detail):
+        super().__init__(f"{key}: {detail}")
+        self.key = key
+        self.detail = detail
+
+
+class ApiPairMismatch(Refused):
+    """Raised when a sidecar's app_id is a stored pair's with another app_hash."""
+
+    code = "api_pair_mismatch"
+    status_code = 409
+
+    def __init__(self, api_id):
+        super().__init__(
+            f"app_hash: the stored API pair with app_id {api_id} has another app_hash; a session is used "
+            "with the app that created it"
+        )
+        self.api_id = api_id
+
+
+# --- Status ledger ----------------------------------------------------------
+
+
+class InvalidStatus(Refused):
+    """Raised for a status change that breaks a rule; `field` names the offending input."""
+
+    code = "invalid_status"
+
+    def __init__(self, field, message):
+        super().__init__(message)
+        self.field = field

@@ -41,9 +41,11 @@ CMS_SCOPE_ROUTES = (
 # opens nothing else.
 ENGINE_ROUTES = ("/api/engine/*",)
 
-# Sensitive actions (RecentAuthentication): a token whose `auth_time` is older than REAUTH_MAX_AGE, or a
-# frontend token (this server never saw its login), gets 403 `reauthentication_required`.
+# Step-up for one method only (the route's other methods need no recent login): (method, path).
 STEP_UP_CASES = (("post", "/api/admin/service-tokens"),)
+# Routes that also need a recent login (RecentAuthentication, step-up): a token without a fresh `auth_time`
+# (a frontend token, an old login) answers 403 `reauthentication_required`. Regular expressions over the path.
+STEP_UP_ROUTES = (r"/api/admin/sessions/[^/]+/secrets", r"/api/admin/sessions/export")
 
 # Values for path parameters, by name; other names get the first candidate their pattern accepts.
 PARAMETER_SAMPLES = {
@@ -77,6 +79,10 @@ class Route:
 
 def is_public(path):
     return _listed(path, PUBLIC_ROUTES)
+
+
+def is_step_up(path):
+    return any(re.fullmatch(pattern, path.rstrip("/")) for pattern in STEP_UP_ROUTES)
 
 
 def in_cms_scope(path):
