@@ -24,8 +24,8 @@ from .routes import (
     api_routes,
     guarded_cases,
     in_cms_scope,
-    is_public,
     is_engine,
+    is_public,
     is_step_up,
     needs_step_up,
 )
