@@ -32,9 +32,9 @@ from django.utils import timezone
 from adbot_admin.audit import record
 from adbot_admin.models import Outcome
 
-from . import services
+from . import ledger, services
 from .errors import LeaseLost, LeaseNotFound, Refused, SessionLeased, StaleFence
-from .models import Lease, SessionFile
+from .models import Lease, SessionFile, SessionStatus
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,13 @@ COUNT_MAX = 50
 TTL_MIN = 60
 TTL_MAX = 3600
 WHERE_KEYS = ("library", "api_id", "dc_id")
+# A grant picks these unless `where.status` names others; the rest never (their auth key is dead or banned).
+DEFAULT_STATUSES = frozenset({SessionStatus.ACTIVE, SessionStatus.UNKNOWN})
+LEASABLE_STATUSES = frozenset(SessionStatus.values) - {
+    SessionStatus.BANNED,
+    SessionStatus.REVOKED,
+    SessionStatus.DEACTIVATED,
+}
 
 
 def _holder_lease(lease_id, token_id, *, lock):
@@ -57,17 +64,20 @@ def _holder_lease(lease_id, token_id, *, lock):
 def leases_grant(*, token_id, holder, count, ttl, where=None, request=None) -> list[Lease]:
     """Lease up to `count` free accounts matching `where` for `ttl` seconds; return the leases (maybe none).
 
-    `where` may hold `library`, `api_id` and `dc_id`. Each lease is audited
+    `where` may hold `library`, `api_id`, `dc_id` and `status` (a set of
+    LEASABLE_STATUSES; default DEFAULT_STATUSES). Each lease is audited
     (`lease.grant`, target the session's name). The leases come with their
     `session` loaded.
     """
-    filters = {key: value for key, value in (where or {}).items() if key in WHERE_KEYS and value is not None}
+    where = where or {}
+    filters = {key: value for key, value in where.items() if key in WHERE_KEYS and value is not None}
+    statuses = set(where.get("status") or DEFAULT_STATUSES) & LEASABLE_STATUSES
     now = timezone.now()
     expires_at = now + timedelta(seconds=ttl)
     with transaction.atomic():
         sessions = list(
             SessionFile.objects.select_for_update(skip_locked=True)
-            .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now), **filters)
+            .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now), status__in=statuses, **filters)
             .order_by("id")[:count]
         )
         if not sessions:
@@ -107,11 +117,25 @@ def lease_renew(*, lease_id, token_id, ttl) -> Lease:
     return lease
 
 
-def lease_release(*, lease_id, token_id, request=None) -> Lease:
-    """End a live lease, freeing its account, audited; return it. Raise LeaseNotFound or LeaseLost."""
+def lease_release(*, lease_id, token_id, status=None, reason="", until=None, request=None) -> Lease:
+    """End a live lease, freeing its account, audited; return it.
+
+    With `status`, the engine's report goes into the status ledger (source
+    `engine:<token name>`) in the same transaction. Raise LeaseNotFound,
+    LeaseLost, or InvalidStatus (nothing released).
+    """
     with transaction.atomic():
         lease = _holder_lease(lease_id, token_id, lock=True)
         _end(lease, reason="released", request=request)
+        if status is not None:
+            ledger.session_status_set(
+                session=lease.session,
+                status=status,
+                reason=reason,
+                until=until,
+                source=f"engine:{lease.holder}",
+                request=request,
+            )
     return lease
 
 

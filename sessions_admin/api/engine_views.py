@@ -16,8 +16,10 @@ from adbot_admin.file_storage import session_storage
 from adbot_admin.models import ServiceTokenScope
 
 from .. import leases
+from ..errors import InvalidStatus
 from ..models import Lease
 from . import lease_serializers as serializers
+from .errors import api_error
 from .parsers import SessionFileParser
 from .views import refusals_as_errors
 
@@ -104,8 +106,19 @@ class LeaseReleaseView(EngineView):
     def post(self, request, lease_id):
         body = serializers.LeaseReleaseSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        data = body.validated_data
         with refusals_as_errors():
-            leases.lease_release(lease_id=int(lease_id), token_id=self.holder(), request=request)
+            try:
+                leases.lease_release(
+                    lease_id=int(lease_id),
+                    token_id=self.holder(),
+                    status=data.get("status"),
+                    reason=data["reason"],
+                    until=data["until"],
+                    request=request,
+                )
+            except InvalidStatus as exc:
+                raise api_error(exc, field=exc.field) from exc
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

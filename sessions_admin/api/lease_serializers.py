@@ -1,10 +1,19 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from adbot_admin.api.fields import StrictIntegerField
 
-from ..leases import COUNT_MAX, TTL_MAX, TTL_MIN
-from ..models import API_ID_MAX, Lease, Library
-from .serializers import RejectUnknownFieldsMixin
+from ..leases import COUNT_MAX, LEASABLE_STATUSES, TTL_MAX, TTL_MIN
+from ..models import API_ID_MAX, Lease, Library, SessionStatus
+from .serializers import (
+    AccountSerializer,
+    AppSerializer,
+    DeviceSerializer,
+    RejectUnknownFieldsMixin,
+    account_of,
+    app_of,
+    device_of,
+)
 
 
 class LeaseWhereSerializer(serializers.Serializer):
@@ -15,6 +24,11 @@ class LeaseWhereSerializer(serializers.Serializer):
     library = serializers.ChoiceField(choices=Library.choices, required=False)
     api_id = StrictIntegerField(min_value=1, max_value=API_ID_MAX, required=False)
     dc_id = StrictIntegerField(min_value=1, max_value=1000, required=False)
+    status = serializers.MultipleChoiceField(
+        choices=sorted(LEASABLE_STATUSES),
+        required=False,
+        help_text="Default: active and unknown. Banned, revoked and deactivated accounts are never leased.",
+    )
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
@@ -35,7 +49,17 @@ class LeaseRenewSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
 
 
 class LeaseReleaseSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    """A release takes no fields; any key is refused (400)."""
+    """An optional status report: it goes into the status ledger with source `engine:<token name>`."""
+
+    status = serializers.ChoiceField(choices=SessionStatus.choices, required=False)
+    reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    until = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if "status" not in attrs and (attrs.get("reason") or attrs.get("until")):
+            raise serializers.ValidationError({"status": ["reason and until come with a status."]})
+        return attrs
 
 
 class LeasedSessionSerializer(serializers.Serializer):
@@ -43,6 +67,22 @@ class LeasedSessionSerializer(serializers.Serializer):
     library = serializers.CharField()
     dc_id = serializers.IntegerField()
     api_id = serializers.IntegerField(allow_null=True)
+    account = serializers.SerializerMethodField()
+    device = serializers.SerializerMethodField()
+    app = serializers.SerializerMethodField()
+    status = serializers.CharField()
+
+    @extend_schema_field(AccountSerializer)
+    def get_account(self, session_file):
+        return account_of(session_file)
+
+    @extend_schema_field(DeviceSerializer)
+    def get_device(self, session_file):
+        return device_of(session_file)
+
+    @extend_schema_field(AppSerializer)
+    def get_app(self, session_file):
+        return app_of(session_file)
 
 
 class LeaseSerializer(serializers.ModelSerializer):

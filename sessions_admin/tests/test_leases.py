@@ -37,7 +37,15 @@ def test_a_grant_hands_out_free_accounts_with_their_fence_and_is_audited(engine)
     first = granted[0]
     assert set(first) == {"id", "fence", "expires_at", "session"}
     assert first["fence"] == 1
-    assert first["session"] == {"name": rows[0].filename, "library": "telethon", "dc_id": 2, "api_id": None}
+    session = first["session"]
+    assert set(session) == {"name", "library", "dc_id", "api_id", "account", "device", "app", "status"}
+    assert (session["name"], session["library"], session["dc_id"], session["api_id"]) == (
+        rows[0].filename,
+        "telethon",
+        2,
+        None,
+    )
+    assert session["status"] == "unknown"
     events = AuditEvent.objects.filter(action="lease.grant")
     assert events.count() == 2
     event = events.get(target=rows[0].filename)
@@ -70,7 +78,8 @@ def test_where_filters_by_library_api_id_and_dc_id(engine):
         {"ttl": 59},
         {"ttl": 3601},
         {"count": "1"},
-        {"where": {"status": "banned", "colour": "red"}},
+        {"where": {"colour": "red"}},
+        {"where": {"status": ["banned"]}},
         {"where": {"library": "tdlib"}},
         {"extra": True},
     ],
@@ -353,3 +362,50 @@ def test_deleting_a_leased_session_on_the_admin_site_breaks_its_lease(engine, ad
     assert response.status_code == 302
     assert not SessionFile.objects.filter(pk=row.pk).exists()
     assert AuditEvent.objects.filter(action="lease.break", detail__lease=granted["id"]).exists()
+
+
+def test_the_default_status_is_active_or_unknown_and_banned_revoked_deactivated_never_lease(engine):
+    wanted = {
+        SessionFileFactory(status="active").filename,
+        SessionFileFactory(status="unknown").filename,
+    }
+    limited = SessionFileFactory(status="limited")
+    for status in ("banned", "revoked", "deactivated", "frozen"):
+        SessionFileFactory(status=status)
+
+    assert {item["session"]["name"] for item in lease(engine, count=50)} == wanted
+    assert [item["session"]["name"] for item in lease(engine, count=50, status=["limited"])] == [limited.filename]
+    for status in ("banned", "revoked", "deactivated"):
+        response = engine.post(LEASES_URL, {"where": {"status": [status]}}, format="json")
+        assert response.status_code == 400
+
+
+def test_a_release_with_a_status_writes_the_ledger_as_the_engine(engine):
+    from sessions_admin.models import SessionStatusChange
+
+    row = SessionFileFactory(status="active")
+    granted = lease(engine)[0]
+    until = (timezone.now() + timedelta(days=1)).isoformat()
+
+    response = engine.post(
+        f"{LEASES_URL}/{granted['id']}/release",
+        {"status": "limited", "reason": "PEER_FLOOD", "until": until},
+        format="json",
+    )
+
+    assert response.status_code == 204, response.content
+    row.refresh_from_db()
+    assert (row.status, row.status_reason) == ("limited", "PEER_FLOOD")
+    change = SessionStatusChange.objects.get(session_file=row)
+    assert change.source == "engine:engine-1"
+
+
+def test_a_release_with_a_bad_status_releases_nothing(engine, other_engine):
+    SessionFileFactory(status="active")
+    granted = lease(engine)[0]
+    past = (timezone.now() - timedelta(days=1)).isoformat()
+
+    response = engine.post(f"{LEASES_URL}/{granted['id']}/release", {"status": "limited", "until": past}, format="json")
+
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_status")
+    assert lease(other_engine) == []
