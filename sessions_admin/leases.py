@@ -32,9 +32,10 @@ from django.utils import timezone
 from adbot_admin.audit import record
 from adbot_admin.models import Outcome
 
-from . import ledger, services
+from . import accounts, ledger, services
 from .errors import LeaseLost, LeaseNotFound, Refused, SessionLeased, StaleFence
 from .models import Lease, SessionFile, SessionStatus
+from .sidecar import render_sidecar
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +173,23 @@ def lease_live_for_holder(*, lease_id, token_id) -> Lease:
     if not lease.is_live(timezone.now()) or lease.session.lease_fence != lease.fence:
         raise LeaseLost(lease_id)
     return lease
+
+
+def lease_sidecar(*, lease_id, token_id, include_secrets, request=None) -> bytes:
+    """Return the leased account's canonical sidecar JSON; its secrets only with `include_secrets` (audited).
+
+    Raises LeaseNotFound or LeaseLost.
+    """
+    lease = lease_live_for_holder(lease_id=lease_id, token_id=token_id)
+    sidecar = accounts.account_sidecar(session_file=lease.session, include_secrets=include_secrets)
+    if include_secrets:
+        record(
+            request=request,
+            action="lease.sidecar_secrets",
+            target=lease.session.filename,
+            detail={"lease": lease.pk, "fence": lease.fence},
+        )
+    return render_sidecar(sidecar=sidecar, include_secrets=include_secrets)
 
 
 def lease_file_write(*, lease_id, token_id, fence, upload, request=None) -> SessionFile:

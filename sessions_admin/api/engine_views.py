@@ -1,7 +1,7 @@
 """The engine's door (/api/engine/*, service tokens only) and the admins' view of leases (/api/admin/leases)."""
 
 from django.db.models import Case, Q, Value, When
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from adbot_admin.api.parsers import JSONParser
-from adbot_admin.api.service_token_auth import HasServiceScope
+from adbot_admin.api.service_token_auth import HasServiceScope, has_secrets_scope
 from adbot_admin.file_storage import session_storage
 from adbot_admin.models import ServiceTokenScope
 
@@ -180,6 +180,29 @@ class LeaseFileView(EngineView):
                 request=request,
             )
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LeaseSidecarView(EngineView):
+    """The leased account's sidecar: device, app, account and proxy; its secrets need `engine:secrets`."""
+
+    @extend_schema(
+        summary="Download the leased account's sidecar",
+        description=(
+            "The canonical `<name>.json` (docs/sidecar.md). The 2FA password, the proxy's credentials and the "
+            "app_hash come only to a token with the scope `engine:secrets` (audited); otherwise the proxy says "
+            "`has_credentials`."
+        ),
+        responses={(200, "application/json"): OpenApiTypes.OBJECT, 404: LEASE_NOT_FOUND, 409: LEASE_LOST},
+    )
+    def get(self, request, lease_id):
+        with refusals_as_errors():
+            body = leases.lease_sidecar(
+                lease_id=int(lease_id),
+                token_id=self.holder(),
+                include_secrets=has_secrets_scope(request),
+                request=request,
+            )
+        return HttpResponse(body, content_type="application/json")
 
 
 def _with_live(queryset):

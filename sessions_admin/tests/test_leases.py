@@ -409,3 +409,38 @@ def test_a_release_with_a_bad_status_releases_nothing(engine, other_engine):
 
     assert (response.status_code, response.json()["code"]) == (400, "invalid_status")
     assert lease(other_engine) == []
+
+
+def test_the_sidecar_comes_with_its_secrets_only_to_the_secrets_scope(settings, tmp_path):
+    import json
+
+    from adbot_admin.models import AuditEvent as Event
+    from sessions_admin import services
+    from sessions_admin.tests.engine import engine_client, service_token
+
+    path = session_files.telethon_session(tmp_path, "acct.session")
+    sidecar = {
+        "app_id": 2040,
+        "app_hash": "b18441a1ff607e10a989891a5462e627",
+        "twoFA": "s3cret-pass",
+        "phone": "15550001",
+    }
+    with open(path, "rb") as content:
+        from django.core.files import File
+
+        services.session_file_store(upload=File(content, name="acct.session"), sidecar=sidecar, uploaded_by="t")
+    plain = engine_client(service_token("plain"))
+    granted = lease(plain, status=["unknown", "active"])[0]
+    body = plain.get(f"{LEASES_URL}/{granted['id']}/sidecar")
+    assert body.status_code == 200, body.content
+    assert json.loads(body.content)["phone"] == "15550001"
+    assert b"s3cret-pass" not in body.content and b"b18441a1" not in body.content
+    plain.post(f"{LEASES_URL}/{granted['id']}/release", {}, format="json")
+
+    secrets = engine_client(service_token("secrets", scopes=("engine", "engine:secrets")))
+    granted = lease(secrets)[0]
+    body = secrets.get(f"{LEASES_URL}/{granted['id']}/sidecar")
+    assert body.status_code == 200
+    assert json.loads(body.content)["twoFA"] == "s3cret-pass"
+    assert Event.objects.filter(action="lease.sidecar_secrets", actor="secrets").exists()
+    assert b"s3cret-pass" not in str(list(Event.objects.values())).encode()
