@@ -77,13 +77,22 @@ def seed_audit(rows):
     if missing <= 0:
         return
     table = AuditEvent._meta.db_table
+    columns = "created_at, actor, auth_method, client_ip, action, target, outcome, detail"
+    values = "'bench', 'password', '10.0.0.1', 'login', 'bench', 'success', '{}'"
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (created_at, actor, auth_method, client_ip, action, target, outcome, detail)"
-            " SELECT now() - make_interval(secs => n), 'bench', 'password', '10.0.0.1', 'login', 'bench', 'success', '{}'"
-            " FROM generate_series(1, %s) AS n",
-            [missing],
-        )
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT now() - make_interval(secs => n), {values}"
+                " FROM generate_series(1, %s) AS n",
+                [missing],
+            )
+        else:
+            cursor.execute(
+                f"INSERT INTO {table} ({columns})"
+                " WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %s)"
+                f" SELECT strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now', '-' || i || ' seconds'), {values} FROM n",
+                [missing],
+            )
 
 
 def count_queries(path, extra, *, auth=True, revalidate=False):

@@ -216,6 +216,24 @@ def mask_api_hash(value):
     return value[:API_HASH_SHOWN] + "*" * (len(value) - 2 * API_HASH_SHOWN) + value[-API_HASH_SHOWN:]
 
 
+class SessionFileCount(models.Model):
+    """How many session files there are: one row (id 1), the unfiltered list's `count`.
+
+    Database triggers (migration 0006) change it in the transaction of every
+    insert, delete or truncate of session file rows, whatever made it (the
+    services, the admin site, an import, `sync_sessions`, raw SQL), so it never
+    drifts from COUNT(*) and the list need not count 100k rows per request.
+    """
+
+    total = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.total} session files"
+
+
 class Lease(models.Model):
     """One grant of an account to an engine: live until released, broken or past `expires_at`.
 

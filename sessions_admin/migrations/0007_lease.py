@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('adbot_admin', '0006_service_token'),
-        ('sessions_admin', '0005_session_count_triggers'),
+        ('sessions_admin', '0006_session_file_count'),
     ]
 
     operations = [
