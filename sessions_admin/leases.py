@@ -27,6 +27,7 @@ from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from adbot_admin.audit import record
@@ -84,12 +85,12 @@ def leases_grant(*, token_id, holder, count, ttl, where=None, request=None) -> l
         if not sessions:
             return []
         SessionFile.objects.filter(pk__in=[s.pk for s in sessions]).update(
-            lease_fence=F("lease_fence") + 1, lease_expires_at=expires_at
+            lease_fence=Coalesce(F("lease_fence"), 0) + 1, lease_expires_at=expires_at
         )
         leases = Lease.objects.bulk_create(
             Lease(
                 session=session,
-                fence=session.lease_fence + 1,
+                fence=(session.lease_fence or 0) + 1,
                 token_id=token_id,
                 holder=holder,
                 granted_at=now,

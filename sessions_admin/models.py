@@ -68,9 +68,11 @@ class SessionFile(models.Model):
     )
     uploaded_at = models.DateTimeField(db_index=True)
     uploaded_by = models.CharField(max_length=255)
-    # Leases (sessions_admin/leases.py): the last fence handed out, never reused, and until when the
-    # account is taken; NULL or past means free, so an expired lease frees it with no job.
-    lease_fence = models.PositiveBigIntegerField(default=0, editable=False)
+    # Leases (sessions_admin/leases.py): the last fence handed out (NULL: never leased), never reused, and
+    # until when the account is taken; NULL or past means free, so an expired lease frees it with no job.
+    # Both nullable without a default, so SQLite adds them in place: remaking the table would drop the
+    # count triggers of migrations 0005 and 0006.
+    lease_fence = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
     lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     # The account, as its sidecar claims it (docs/sidecar.md); user_id above comes from the file when it has one.
