@@ -201,3 +201,12 @@ class LastSecondFactor(Conflict):
 class SecondFactorRequired(exceptions.AuthenticationFailed):
     default_detail = "Two-factor authentication is on for this account: send a `code` or a passkey `credential` too."
     default_code = "second_factor_required"
+
+
+class InsufficientScope(exceptions.PermissionDenied):
+    default_detail = "This token's scope does not open this endpoint."
+    default_code = "insufficient_scope"
+
+
+class ServiceTokenIpNotAllowed(IpNotAllowed):
+    default_detail = "This service token may not be used from your address."

@@ -59,6 +59,8 @@ class AuthMethod(models.TextChoices):
     BACKEND_TOKEN = "backend_token"
     FRONTEND_TOKEN = "frontend_token"
     ADMIN_SITE = "admin_site"
+    # An engine process, by its service token (adbot_admin/service_tokens.py).
+    SERVICE_TOKEN = "service_token"
     SHELL = "shell"
     NONE = "none"
 
@@ -256,3 +258,43 @@ class WebAuthnChallenge(models.Model):
 
     def __str__(self):
         return f"{self.purpose} challenge until {self.expires_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ServiceTokenScope(models.TextChoices):
+    """What a service token opens: the engine's routes, and with `engine:secrets` the accounts' secrets too."""
+
+    ENGINE = "engine"
+    ENGINE_SECRETS = "engine:secrets"
+
+
+class ServiceToken(models.Model):
+    """A long-lived credential of one engine process: only the SHA-256 of its secret is kept.
+
+    The secret is 256 random bits, so a fast hash is enough: nobody can guess
+    their way through 2^256 inputs, and a per-request bcrypt would cost more
+    than the request. A revoked token keeps its row (the list shows it); its
+    name is free for a new token.
+    """
+
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True)
+    # The first characters of the token after its prefix, to tell tokens apart in a list; never enough to use.
+    hint = models.CharField(max_length=8)
+    scopes = models.JSONField(default=list)
+    allowed_ips = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=255, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"], condition=models.Q(revoked_at__isnull=True), name="service_token_live_name"
+            )
+        ]
+
+    def __str__(self):
+        return f"service token {self.name}" + (" (revoked)" if self.revoked_at else "")

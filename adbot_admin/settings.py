@@ -335,6 +335,8 @@ SESSIONS_DIR = env.path("SESSIONS_DIR", default=BASE_DIR / "sessions")
 # https://www.django-rest-framework.org/api-guide/settings/
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Engine processes (`Bearer adbot_svc_...`); it passes every other token on.
+        "adbot_admin.api.service_token_auth.ServiceTokenAuthentication",
         "adbot_admin.api.authentication.FrontendJWTAuthentication",
         "adbot_admin.api.authentication.AdminJWTAuthentication",
     ],

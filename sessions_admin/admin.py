@@ -7,8 +7,8 @@ from django.utils import formats
 
 from adbot_admin.step_up import admin_site_recently_authenticated
 
-from . import services
-from .models import ApiPair, SessionFile
+from . import leases, services
+from .models import ApiPair, Lease, SessionFile
 
 
 @admin.register(SessionFile)
@@ -78,8 +78,9 @@ class SessionFileAdmin(admin.ModelAdmin):
         return False
 
     def delete_model(self, request, obj):
+        # The confirmation page is the "force": a live lease is broken (audited) with the session.
         try:
-            services.session_file_delete(session_file=obj, request=request)
+            leases.leased_session_file_delete(session_file=obj, force=True, request=request)
         except SessionFile.DoesNotExist:
             pass
 
@@ -97,6 +98,12 @@ class SessionFileAdmin(admin.ModelAdmin):
         # The bulk action skips delete_model: each file still goes through the service.
         for session_file in queryset:
             self.delete_model(request, session_file)
+
+    def get_deleted_objects(self, objs, request):
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # Leases go with their session (a live one is broken, audited); nobody deletes them on their own.
+        perms_needed.discard(Lease._meta.verbose_name)
+        return deleted, model_count, perms_needed, protected
 
 
 RECENT_LOGIN_NEEDED = (
@@ -197,3 +204,25 @@ class ApiPairAdmin(admin.ModelAdmin):
     def deactivate(self, request, queryset):
         changed = services.api_pairs_set_active(api_pairs=queryset, is_active=False, request=request)
         self.message_user(request, f"{changed} API pair(s) deactivated.", messages.SUCCESS)
+
+
+@admin.register(Lease)
+class LeaseAdmin(admin.ModelAdmin):
+    """Engines' leases, read-only: who holds which account, since when, until when, with which fence."""
+
+    list_display = ["id", "session", "holder", "fence", "granted_at", "expires_at", "ended_at", "end_reason"]
+    list_filter = ["end_reason", "holder"]
+    search_fields = ["session__filename", "holder"]
+    list_select_related = ["session"]
+    fields = list_display
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Breaking a lease is audited: DELETE /api/admin/leases/{id}.
+        return False

@@ -25,6 +25,7 @@ status below; zip import: an entry of `refused`):
 | `conflict`             | 409    | the name is taken and overwrite was not asked for               |
 | `case_collision`       | 409    | the name equals a stored one apart from letter case             |
 | `duplicate_key`        | 409    | another stored file holds the same auth key                     |
+| `auth_key_changed`     | 400    | a fenced write holds another auth key than the stored file      |
 
 Codes of a zip entry only (in `refused`): `unsafe_path` (NUL, a control
 character, a backslash, `..`, an absolute path, or a name zipfile would
@@ -57,6 +58,11 @@ entry; the message names the key), `api_pair_mismatch` (409: a stored pair has
 the sidecar's app_id with another hash).
 
 Status ledger: `invalid_status` (400 naming `status`, `reason` or `until`).
+
+Leases (sessions_admin/leases.py): `not_found` (404, no such lease held by
+this token), `lease_lost` (409, released, broken or expired), `stale_fence`
+(409, a write whose fence is not current or whose lease is not live: nothing
+written), `session_leased` (409, deleting a session an engine holds).
 """
 
 from __future__ import annotations
@@ -176,6 +182,15 @@ class SessionFileNameCaseCollision(SessionFileExists):
         self.holder = holder
 
 
+class AuthKeyChanged(SessionFileRejected):
+    """Raised when a replacement holds another auth key than the file it replaces: another account."""
+
+    code = "auth_key_changed"
+
+    def __init__(self):
+        super().__init__("the file holds another auth key than the stored one: it is another account")
+
+
 class DuplicateAuthKey(Refused):
     """Raised when another stored file holds the same auth key and a duplicate was not asked for."""
 
@@ -206,6 +221,59 @@ class CorruptEntry(Refused):
     """Raised when an entry cannot be read back as it was declared (bad data, CRC, size, method)."""
 
     code = "corrupt_entry"
+
+
+# --- Leases ---------------------------------------------------------------
+
+
+class LeaseNotFound(Refused):
+    """Raised when the lease does not exist or belongs to another service token."""
+
+    code = "not_found"
+    status_code = 404
+
+    def __init__(self, lease_id=None):
+        super().__init__("No lease with this id is held by this token.")
+        self.lease_id = lease_id
+
+
+class LeaseLost(Refused):
+    """Raised when the lease was released, broken or has expired: the account is no longer the holder's."""
+
+    code = "lease_lost"
+    status_code = 409
+
+    def __init__(self, lease_id=None):
+        super().__init__("This lease is no longer live (released, broken or expired); lease the account again.")
+        self.lease_id = lease_id
+
+
+class StaleFence(Refused):
+    """Raised when a write's fence is not the account's current one, or its lease is not live."""
+
+    code = "stale_fence"
+    status_code = 409
+
+    def __init__(self, lease_id=None):
+        super().__init__(
+            "The fence is not the account's current one, or the lease is no longer live; nothing was written. "
+            "Drop your copy of the account."
+        )
+        self.lease_id = lease_id
+
+
+class SessionLeased(Refused):
+    """Raised when deleting a session that an engine holds, without force."""
+
+    code = "session_leased"
+    status_code = 409
+
+    def __init__(self, lease):
+        super().__init__(
+            f"An engine ({lease.holder}) holds this session until {lease.expires_at.isoformat()}; "
+            "add ?force=true to break its lease and delete it."
+        )
+        self.lease = lease
 
 
 # --- API pairs ------------------------------------------------------------

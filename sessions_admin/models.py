@@ -68,6 +68,12 @@ class SessionFile(models.Model):
     )
     uploaded_at = models.DateTimeField(db_index=True)
     uploaded_by = models.CharField(max_length=255)
+    # Leases (sessions_admin/leases.py): the last fence handed out (NULL: never leased), never reused, and
+    # until when the account is taken; NULL or past means free, so an expired lease frees it with no job.
+    # Both nullable without a default, so SQLite adds them in place: remaking the table would drop the
+    # count triggers of migrations 0005 and 0006.
+    lease_fence = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     # The account, as its sidecar claims it (docs/sidecar.md); user_id above comes from the file when it has one.
     phone = models.CharField(max_length=20, blank=True, db_index=True)
@@ -210,3 +216,31 @@ def mask_api_hash(value):
     if len(value) <= 2 * API_HASH_SHOWN:
         return "*" * len(value)
     return value[:API_HASH_SHOWN] + "*" * (len(value) - 2 * API_HASH_SHOWN) + value[-API_HASH_SHOWN:]
+
+
+class Lease(models.Model):
+    """One grant of an account to an engine: live until released, broken or past `expires_at`.
+
+    `fence` is the account's lease_fence when it was granted; a write carrying
+    an older fence comes from a holder that lost the account.
+    """
+
+    session = models.ForeignKey(SessionFile, on_delete=models.CASCADE, related_name="leases")
+    fence = models.PositiveBigIntegerField()
+    token = models.ForeignKey("adbot_admin.ServiceToken", on_delete=models.CASCADE, related_name="leases")
+    holder = models.CharField(max_length=100, help_text="The service token's name.")
+    granted_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        ordering = ["-granted_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["session", "fence"], name="sessions_lease_fence_once")]
+        indexes = [models.Index(fields=["ended_at", "expires_at"], name="sessions_lease_live")]
+
+    def __str__(self):
+        return f"lease {self.pk} of {self.session_id} (fence {self.fence}) by {self.holder}"
+
+    def is_live(self, now):
+        return self.ended_at is None and self.expires_at > now

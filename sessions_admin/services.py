@@ -56,6 +56,7 @@ from .errors import (
     ApiPairExists,
     ApiPairInUse,
     ApiPairMismatch,
+    AuthKeyChanged,
     DuplicateAuthKey,
     InvalidSessionFileName,
     Refused,
@@ -81,6 +82,7 @@ __all__ = [
     "ApiPairExists",
     "ApiPairInUse",
     "ApiPairMismatch",
+    "AuthKeyChanged",
     "DuplicateAuthKey",
     "InvalidSessionFileName",
     "SessionFileExists",
@@ -109,6 +111,7 @@ def session_file_store(
     uploaded_by,
     overwrite=False,
     allow_duplicate_key=False,
+    expected_auth_key_sha256=None,
     request=None,
     audit_detail=None,
     dry_run=False,
@@ -129,8 +132,10 @@ def session_file_store(
     SessionFileExists when the name is taken (or differs from a stored one
     only in letter case) and `overwrite` is false, DuplicateAuthKey when
     another file holds the same auth key and `allow_duplicate_key` is false,
-    SidecarInvalid naming the key, and ApiPairMismatch when a stored pair has
-    the sidecar's app_id with another hash; in every case nothing is stored
+    SidecarInvalid naming the key, ApiPairMismatch when a stored pair has
+    the sidecar's app_id with another hash, and AuthKeyChanged when
+    `expected_auth_key_sha256` is given and the file holds another key
+    (a fenced write); in every case nothing is stored
     and the refusal is audited with its code (and `audit_detail` added).
 
     With `dry_run` every check runs, nothing is stored or audited (an API
@@ -142,6 +147,8 @@ def session_file_store(
         parsed = None if sidecar is None else sidecars.parse_sidecar(data=sidecar)
         with private_copy(upload, max_bytes=settings.SESSION_MAX_BYTES) as copy:
             info = inspect_session_file(copy.path)
+            if expected_auth_key_sha256 is not None and info.auth_key_sha256 != expected_auth_key_sha256:
+                raise AuthKeyChanged()
             return _place(
                 name,
                 copy,

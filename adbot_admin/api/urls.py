@@ -1,6 +1,15 @@
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import audit_views, cookie_views, metrics_views, mfa_views, passkey_views, session_views, views
+from . import (
+    audit_views,
+    cookie_views,
+    metrics_views,
+    mfa_views,
+    passkey_views,
+    service_token_views,
+    session_views,
+    views,
+)
 from .routing import route
 
 urlpatterns = [
@@ -44,6 +53,12 @@ urlpatterns = [
     route("api/health", views.HealthView.as_view(), "health"),
     route("api/admin/audit", views.AuditEventList.as_view(), "audit-list"),
     route("api/admin/audit/export", audit_views.AuditEventExport.as_view(), "audit-export"),
+    route("api/admin/service-tokens", service_token_views.ServiceTokenListCreate.as_view(), "service-token-list"),
+    route(
+        "api/admin/service-tokens/(?P<pk>[0-9]+)",
+        service_token_views.ServiceTokenDetail.as_view(),
+        "service-token-detail",
+    ),
     route("api/schema", SpectacularAPIView.as_view(), "schema"),
     route("metrics", metrics_views.metrics_view, "metrics"),
     # Swagger UI from the app's own static files, its init script a file of its own (`?script`):

@@ -21,7 +21,7 @@ from adbot_admin.api.permissions import IsAdminRole, RecentAuthentication
 from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
 from adbot_admin.request_limits import accepts_file_up_to
 
-from .. import export, imports, ledger, services
+from .. import export, imports, leases, ledger, services
 from ..errors import Refused, SidecarInvalid
 from ..models import ApiPair, SessionFile, SessionStatusChange
 from ..names import NAME_REGEX, shown_name
@@ -501,17 +501,38 @@ class SessionFileViewSet(
 
     @extend_schema(
         summary="Delete a session file (and its -journal/-wal/-shm companions)",
-        description="Spends the `delete` budget.",
-        parameters=[FILENAME_PARAMETER],
-        responses={204: None, 404: SESSION_NOT_FOUND},
+        description=(
+            "Spends the `delete` budget. A session an engine holds (a live lease) is 409 `session_leased` "
+            "unless `?force=true`, which breaks the lease first (audited)."
+        ),
+        parameters=[
+            FILENAME_PARAMETER,
+            OpenApiParameter(
+                "force",
+                OpenApiTypes.BOOL,
+                OpenApiParameter.QUERY,
+                default=False,
+                description="Break a live lease and delete anyway.",
+            ),
+        ],
+        responses={
+            204: None,
+            404: SESSION_NOT_FOUND,
+            409: OpenApiResponse(description="`session_leased`: an engine holds the session."),
+        },
     )
     @rate_limited(ratelimits.DELETE)
     def destroy(self, request, *args, **kwargs):
         return super().destroy(request, *args, **kwargs)
 
     def perform_destroy(self, instance):
+        query = serializers.ForceQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
         try:
-            services.session_file_delete(session_file=instance, request=self.request)
+            with refusals_as_errors():
+                leases.leased_session_file_delete(
+                    session_file=instance, force=query.validated_data["force"], request=self.request
+                )
         except SessionFile.DoesNotExist as exc:
             raise NotFound() from exc
 

@@ -5,7 +5,7 @@ installs a handler on the root logger that keeps every formatted record (the
 suite runs at LOG_LEVEL=DEBUG), and a registry that learns each secret as it
 is made: every JWT PyJWT encodes (SimpleJWT's included) and every one the
 security suite forges, every password hashed (Django's hashers and bcrypt),
-every saved `api_hash`, every secret stored encrypted (2FA passwords, proxy
+every saved `api_hash`, every service token, every secret stored encrypted (2FA passwords, proxy
 credentials) and the FIELD_ENCRYPTION_KEYS, every Telegram auth key the session-file factories
 write, every TOTP key (hex and base32), recovery code and `mfa_token`, and the
 configured signing keys. When the session ends, any registered
@@ -187,10 +187,17 @@ def _learn_two_factor_secrets():
     _wrap(mfa, "login_challenge_start", lambda args, kwargs, body: register(body["mfa_token"]))
 
 
+def _learn_service_token_secrets():
+    from adbot_admin import service_tokens
+
+    _wrap(service_tokens, "service_token_create", lambda args, kwargs, issued: register(issued.secret))
+
+
 def pytest_sessionstart(session):
     # After pytest-django's django.setup(): Django's dictConfig would drop a handler added earlier.
     logging.getLogger().addHandler(HANDLER)
     _learn_secrets()
+    _learn_service_token_secrets()
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -52,7 +52,13 @@ SENSITIVE_AT_LEAST = (
     ("post", "/api/auth/2fa/disable"),
     ("delete", "/api/auth/passkeys/1"),
     ("post", "/api/admin/users/no-such-user/logout-all"),
+    ("post", "/api/admin/service-tokens"),
 )
+
+# Routes of the engine (sessions_admin/api/engine_views.py): only a service token of scope `engine` opens
+# them, every user's token (admin or not, any scope) gets 403 `insufficient_scope`; and a service token
+# opens nothing else.
+ENGINE_ROUTES = ("/api/engine/*",)
 
 # Routes that also need a recent login (RecentAuthentication, step-up): a token without a fresh `auth_time`
 # (a frontend token, an old login) answers 403 `reauthentication_required`. Regular expressions over the path.
@@ -65,6 +71,7 @@ PARAMETER_SAMPLES = {
     "filename": "no-such-file.session",
     "session_id": "00000000-0000-4000-8000-000000000000",
     "username": "no-such-user",
+    "lease_id": "1",
 }
 FALLBACK_SAMPLES = ("1", "no-such-file.session", "example", "a", "example.png")
 # Methods tried on a plain Django view, whose allowed methods cannot be read from a class.
@@ -97,6 +104,10 @@ def is_step_up(path):
 
 def in_cms_scope(path):
     return _listed(path, CMS_SCOPE_ROUTES)
+
+
+def is_engine(path):
+    return _listed(path, ENGINE_ROUTES)
 
 
 def _listed(path, entries):

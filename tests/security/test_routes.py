@@ -10,6 +10,7 @@ import time
 import pytest
 from rest_framework.test import APIClient
 
+from adbot_admin import service_tokens
 from adbot_admin.login_sessions import login_session_start
 from adbot_admin.models import AuthMethod
 from adbot_admin.signin import cms_admin_user
@@ -24,6 +25,7 @@ from .routes import (
     api_routes,
     guarded_cases,
     in_cms_scope,
+    is_engine,
     is_public,
     is_sensitive,
     is_step_up,
@@ -100,7 +102,9 @@ def test_user_role_token_is_403(plain_user, route, method, kind):
     response = call(APIClient(), route, method, **bearer(token))
     assert response.status_code == 403, response.content[:200]
     if method != "head":
-        assert response.json()["code"] == "permission_denied"
+        # The engine's routes want a service token: a user's token lacks the scope, whatever its role.
+        expected = "insufficient_scope" if is_engine(route.path) else "permission_denied"
+        assert response.json()["code"] == expected
 
 
 @pytest.mark.django_db
@@ -118,6 +122,12 @@ def test_admin_token_is_let_through(admin_user, route, method, kind):
         assert response.status_code == 403, response.content[:200]
         if method != "head":
             assert response.json()["code"] == "reauthentication_required"
+        return
+    if is_engine(route.path):
+        # Only a service token opens the engine's routes (test_service_token_routes.py).
+        assert response.status_code == 403, response.content[:200]
+        if method != "head":
+            assert response.json()["code"] == "insufficient_scope"
         return
     # 404 (no such id or file), 400 or 415 (an empty body) are fine: the guard let it through.
     assert response.status_code not in (401, 403), response.content[:200]
@@ -201,7 +211,11 @@ UNLISTED = ("get", "post", "put", "patch", "delete", "trace")
     "route", [r for r in ROUTES if not r.public and getattr(r.callback, "cls", None)], ids=lambda r: r.id
 )
 def test_methods_a_route_does_not_offer_are_405_even_for_an_admin(admin_user, route):
-    token = forge.backend_token(forge.backend_claims(admin_user))
+    if is_engine(route.path):
+        # Only a service token gets past the engine routes' guard to the method check.
+        token = service_tokens.service_token_create(name="probe", scopes=["engine"]).secret
+    else:
+        token = forge.backend_token(forge.backend_claims(admin_user))
     client = APIClient()
     for method in UNLISTED:
         if method in route.methods:
@@ -252,7 +266,8 @@ def test_with_2fa_required_an_admin_without_it_is_refused_but_on_enrolment_route
     else:
         assert response.status_code == 403, response.content[:200]
         if method != "head":
-            assert response.json()["code"] == "mfa_enrollment_required"
+            expected = "insufficient_scope" if is_engine(route.path) else "mfa_enrollment_required"
+            assert response.json()["code"] == expected
 
 
 @pytest.mark.django_db
@@ -266,6 +281,9 @@ def test_with_2fa_required_an_admin_with_it_is_let_through(settings, admin_user,
 
     response = call(APIClient(), route, method, **bearer(token))
 
+    if is_engine(route.path):
+        assert response.status_code == 403, response.content[:200]
+        return
     assert response.status_code not in (401, 403), response.content[:200]
     assert response.status_code < 500, response.content[:200]
 
