@@ -68,7 +68,7 @@ IMPORT_RESULTS = ("imported", "refused", "skipped")
 
 
 def audit_observed(event):
-    """Count what a committed audit event says about logins, lockouts and imports."""
+    """Count what a committed audit event says about logins, lockouts, imports and leases."""
     action, method = event.action, event.auth_method
     if action in LOGIN_ACTIONS:
         LOGINS.labels(method, LOGIN_OUTCOMES.get(event.outcome, "failure")).inc()
@@ -82,6 +82,10 @@ def audit_observed(event):
     elif action == "session_file.import" and event.outcome == "success":
         for result in IMPORT_RESULTS:
             IMPORTS.labels(result).inc(int(event.detail.get(result, 0)))
+    elif action == "lease.grant":
+        LEASES_GRANTED.inc()
+    elif action == "lease.write" and event.outcome == "failure" and event.detail.get("reason") == "stale_fence":
+        LEASES_STALE_FENCE.inc()
 
 
 # -- database errors ------------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from adbot_admin.audit import record
+from adbot_admin.metrics import LEASES_LOST
 from adbot_admin.models import Outcome
 
 from . import accounts, ledger, services
@@ -110,6 +111,7 @@ def lease_renew(*, lease_id, token_id, ttl) -> Lease:
     with transaction.atomic():
         lease = _holder_lease(lease_id, token_id, lock=True)
         if not lease.is_live(now):
+            LEASES_LOST.inc()
             raise LeaseLost(lease_id)
         lease.expires_at = now + timedelta(seconds=ttl)
         lease.save(update_fields=["expires_at"])
@@ -128,7 +130,11 @@ def lease_release(*, lease_id, token_id, status=None, reason="", until=None, req
     """
     with transaction.atomic():
         lease = _holder_lease(lease_id, token_id, lock=True)
-        _end(lease, reason="released", request=request)
+        try:
+            _end(lease, reason="released", request=request)
+        except LeaseLost:
+            LEASES_LOST.inc()
+            raise
         if status is not None:
             ledger.session_status_set(
                 session=lease.session,

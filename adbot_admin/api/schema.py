@@ -1,6 +1,7 @@
 """OpenAPI descriptions of the project's own authentication classes."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_mock_request
 
 from .permissions import RecentAuthentication
 
@@ -200,6 +201,9 @@ def _sensitive_operations(generator):
     """Return {(path, method)} of the operations whose view asks for RecentAuthentication."""
     sensitive = set()
     for path, _regex, method, view in generator._get_paths_and_endpoints():
+        if view.request is None:
+            # A view may choose its permissions by method, as a request would carry it.
+            view.request = build_mock_request(method, path, view, None)
         if any(isinstance(permission, RecentAuthentication) for permission in view.get_permissions()):
             sensitive.add((path, method.lower()))
     return sensitive

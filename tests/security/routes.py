@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.exceptions import Resolver404
+from drf_spectacular.plumbing import build_mock_request
 
 from adbot_admin.api.permissions import RecentAuthentication
 
@@ -219,7 +220,10 @@ def is_sensitive(route, method):
         return False
     view = view_class(**getattr(route.callback, "initkwargs", {}))
     answered_as = "get" if method == "head" else method  # DRF answers HEAD with the GET handler
-    view.action = (getattr(route.callback, "actions", None) or {}).get(answered_as, answered_as)
+    view.action_map = getattr(route.callback, "actions", None) or {}
+    # A view may choose its permissions by method, as a request would carry it.
+    view.request = build_mock_request(answered_as, route.path, view, None)
+    view.action = view.action_map.get(answered_as, answered_as)
     return any(isinstance(permission, RecentAuthentication) for permission in view.get_permissions())
 
 
