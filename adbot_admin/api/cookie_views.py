@@ -25,6 +25,7 @@ from .. import services
 from ..login_sessions import access_lifetime_seconds, refresh_token_rotate
 from . import serializers
 from .refresh_cookie import REFRESH_COOKIE, refresh_cookie_clear, refresh_cookie_set
+from .schema import error_example, error_response
 from .views import LogoutNotRecorded, PublicMixin
 
 
@@ -87,12 +88,16 @@ class CookieRefreshView(PublicMixin, APIView):
     parser_classes = []  # takes no body: the cookie is the only input
 
     @extend_schema(
+        summary="Get a new access token from the refresh cookie",
         request=None,
         parameters=[CSRF_HEADER, REFRESH_COOKIE_PARAMETER],
         responses={
             200: serializers.CookieAccessSerializer,
             401: OpenApiResponse(description="No refresh cookie, or an invalid, expired or revoked one (cleared)."),
-            403: OpenApiResponse(description="`csrf_failed`: a missing or wrong X-CSRFToken, or a foreign Origin."),
+            403: error_response(
+                "`csrf_failed`: a missing or wrong X-CSRFToken, or a foreign Origin.",
+                error_example(403, CsrfFailed.default_code, CsrfFailed.default_detail),
+            ),
         },
     )
     def post(self, request):
@@ -125,11 +130,15 @@ class CookieLogoutView(PublicMixin, APIView):
     parser_classes = []
 
     @extend_schema(
+        summary="Log out the refresh cookie's login and clear the cookie",
         request=None,
         parameters=[CSRF_HEADER, REFRESH_COOKIE_PARAMETER],
         responses={
             204: None,
-            403: OpenApiResponse(description="`csrf_failed`: a missing or wrong X-CSRFToken, or a foreign Origin."),
+            403: error_response(
+                "`csrf_failed`: a missing or wrong X-CSRFToken, or a foreign Origin.",
+                error_example(403, CsrfFailed.default_code, CsrfFailed.default_detail),
+            ),
         },
     )
     def post(self, request):

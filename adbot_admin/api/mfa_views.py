@@ -2,7 +2,7 @@
 
 from contextlib import contextmanager
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,6 +13,7 @@ from . import ratelimits, serializers
 from .exceptions import Conflict
 from .ratelimits import RateLimitHeadersMixin, rate_limited
 from .refresh_cookie import cookie_mode_requested, refresh_cookie_set
+from .schema import error_example, error_response
 from .views import PublicMixin
 
 
@@ -79,8 +80,16 @@ class MfaSetupView(RateLimitHeadersMixin, MfaEnrollmentView):
     """
 
     @extend_schema(
+        summary="Start two-factor enrolment (a new TOTP secret)",
         request=serializers.MfaSetupSerializer,
-        responses={200: serializers.MfaSecretSerializer, 409: OpenApiResponse(description="Two-factor is already on.")},
+        responses={
+            200: serializers.MfaSecretSerializer,
+            409: error_response(
+                "Two-factor is already on.",
+                error_example(409, "mfa_already_enabled", MFA_CONFLICTS[mfa.AlreadyEnabled][0]),
+            ),
+        },
+        examples=[OpenApiExample("Your password", value={"password": "<password>"}, request_only=True)],
     )
     @rate_limited(ratelimits.LOGIN)  # a password check: the login budget bounds guessing and bcrypt time
     def post(self, request):
@@ -96,7 +105,9 @@ class MfaConfirmView(MfaEnrollmentView):
     """Confirms enrolment with the app's current code; two-factor is on from then. Returns the recovery codes, once."""
 
     @extend_schema(
+        summary="Confirm two-factor enrolment with the app's current code",
         request=serializers.MfaConfirmSerializer,
+        examples=[OpenApiExample("The app's current code", value={"code": "492039"}, request_only=True)],
         responses={
             200: serializers.RecoveryCodesSerializer,
             409: OpenApiResponse(description="No enrolment awaits confirmation, or two-factor is already on."),
@@ -115,8 +126,24 @@ class MfaDisableView(RateLimitHeadersMixin, MfaEnrollmentView):
     """Turns two-factor off, given the password and a TOTP or recovery code."""
 
     @extend_schema(
+        summary="Turn two-factor off",
         request=serializers.MfaDisableSerializer,
-        responses={204: None, 409: OpenApiResponse(description="Two-factor is not on.")},
+        responses={
+            204: None,
+            409: error_response(
+                "Two-factor is not on.", error_example(409, "mfa_not_enabled", MFA_CONFLICTS[mfa.NotEnabled][0])
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "Password and a TOTP code", value={"password": "<password>", "code": "492039"}, request_only=True
+            ),
+            OpenApiExample(
+                "Password and a recovery code",
+                value={"password": "<password>", "code": "k3f9-2mx8-qq7d-v0a1-h6tz-p4ne"},
+                request_only=True,
+            ),
+        ],
     )
     @rate_limited(ratelimits.LOGIN)
     def post(self, request):
@@ -136,14 +163,29 @@ class TokenMfaView(RateLimitHeadersMixin, PublicMixin, APIView):
     """
 
     @extend_schema(
+        summary="Finish a two-factor login with a TOTP or recovery code",
         request=serializers.MfaLoginSerializer,
         responses={
             200: serializers.TokenObtainResponseSerializer,
-            401: OpenApiResponse(
-                description="A wrong code (invalid_mfa_code), or an mfa_token that is unknown, "
-                "expired, used or spent by five wrong codes (mfa_token_invalid)."
+            401: error_response(
+                "A wrong code (invalid_mfa_code), or an mfa_token that is unknown, "
+                "expired, used or spent by five wrong codes (mfa_token_invalid).",
+                error_example(401, InvalidMfaCode.default_code, InvalidMfaCode.default_detail),
+                error_example(401, MfaTokenInvalid.default_code, MfaTokenInvalid.default_detail),
+            ),
+            429: error_response(
+                "Past the `login` budget, or the account's device backs off after a wrong code.",
+                error_example(429, "throttled", "Request was throttled. Expected available in 42 seconds."),
+                error_example(429, MfaCodeThrottled.default_code, MfaCodeThrottled.default_detail),
             ),
         },
+        examples=[
+            OpenApiExample(
+                "mfa_token from POST /api/auth/token, and a code",
+                value={"mfa_token": "q3J0bVf6mVtq0Yb6kq3c0E2Q8Z7u1w", "code": "492039"},
+                request_only=True,
+            )
+        ],
     )
     @rate_limited(ratelimits.LOGIN)
     def post(self, request):
