@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.http import JsonResponse
 from django_otp import user_has_device
-from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
+from django_otp.admin import OTPAdminAuthenticationForm
 from rest_framework.exceptions import APIException
 
 from .api import lockout, ratelimits
@@ -25,6 +25,14 @@ class AdminLoginForm(OTPAdminAuthenticationForm):
     (replay protection and back-off included) and records the device in the
     session, which the site's has_permission() reads.
     """
+
+    otp_token = forms.CharField(
+        required=False,
+        label="Two-factor code",
+        help_text="Only if two-factor authentication is on for your account: the authenticator app's "
+        "current code. Leave it empty otherwise.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
 
     def clean(self):
         from . import mfa
@@ -74,7 +82,8 @@ class AdbotAdminSite(admin.AdminSite):
     site_header = "adbot admin"
     site_title = "adbot admin"
     login_form = AdminLoginForm
-    login_template = OTPAdminSite.login_template
+    # django-otp's login page, with the code field labelled by the form (optional) and no device picker.
+    login_template = "adbot_admin/admin_login.html"
 
     def has_permission(self, request):
         if not super().has_permission(request):
