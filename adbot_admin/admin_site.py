@@ -2,13 +2,13 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.http import JsonResponse
 from django_otp import user_has_device
 from django_otp.admin import OTPAdminAuthenticationForm
 from rest_framework.exceptions import APIException
 
-from .api import lockout, ratelimits
-from .api.exceptions import error_body
+from . import mfa, signin
+from .http_errors import api_exception_response
+from .models import AuthMethod
 
 ENROL_FIRST = (
     "This server requires two-factor authentication for the admin site. Turn it on through the API: "
@@ -35,9 +35,6 @@ class AdminLoginForm(OTPAdminAuthenticationForm):
     )
 
     def clean(self):
-        from . import mfa
-        from .models import AuthMethod
-
         self.cleaned_data = AdminAuthenticationForm.clean(self)
         user = self.get_user()
         if user is None:
@@ -73,7 +70,7 @@ def _password_refused(response):
 
 class AdbotAdminSite(admin.AdminSite):
     """The admin site; its login form spends the same `login` budget as the API and asks for a TOTP code;
-    failed password checks count toward the account lockout (api/lockout.py).
+    the flow (budget, lockout, audit) is signin.login_to_admin_site.
 
     Staff with a confirmed TOTP device reach it only after giving a code at
     login; with REQUIRE_ADMIN_2FA on, staff without one do not reach it at all.
@@ -96,40 +93,17 @@ class AdbotAdminSite(admin.AdminSite):
     def login(self, request, extra_context=None):
         if request.method != "POST":
             return super().login(request, extra_context)
-        username = str(request.POST.get("username", ""))[:150]
-        checks_password = bool(username and request.POST.get("password"))
+
+        def log_in():
+            response = super(AdbotAdminSite, self).login(request, extra_context)
+            return response, _password_refused(response)
+
         try:
-            ratelimits.spend(request, ratelimits.LOGIN)
-            if checks_password:
-                lockout.check(request, username)
-            with ratelimits.working_slot(ratelimits.LOGIN):
-                response = super().login(request, extra_context)
-            if response.status_code == 302:
-                lockout.clear(username)
-            elif checks_password and _password_refused(response):
-                lockout.failed(request, username)
-            elif checks_password:  # the password was right; a code or the account's state refused it
-                lockout.clear(username)
+            return signin.login_to_admin_site(
+                request=request,
+                username=request.POST.get("username", ""),
+                checks_password=bool(request.POST.get("username") and request.POST.get("password")),
+                log_in=log_in,
+            )
         except APIException as exc:
-            response = JsonResponse(error_body(exc.detail, exc.get_codes()), status=exc.status_code)
-            wait = getattr(exc, "wait", None) or getattr(exc, "retry_after", None)
-            if wait:
-                response["Retry-After"] = str(int(wait))
-            return response
-        self._audit_login(request, succeeded=response.status_code == 302)
-        return response
-
-    @staticmethod
-    def _audit_login(request, *, succeeded):
-        from .audit import record
-        from .models import AuthMethod, Outcome
-
-        username = str(request.POST.get("username", ""))[:150]
-        record(
-            request=request,
-            action="admin_site_login",
-            actor=username if succeeded else "",
-            target=username,
-            auth_method=AuthMethod.ADMIN_SITE,
-            outcome=Outcome.SUCCESS if succeeded else Outcome.FAILURE,
-        )
+            return api_exception_response(exc)

@@ -7,8 +7,11 @@ class AdbotAdminConfig(AppConfig):
     verbose_name = "adbot admin"
 
     def ready(self):
-        from . import checks  # noqa: F401  registers the start-up checks
-        from .api import schema  # noqa: F401  registers the OpenAPI auth schemes
+        # Imported once the models are ready, as Django registers its own checks and signal handlers.
+        from . import (
+            checks,  # noqa: F401  the start-up checks
+            logout,  # noqa: F401  a new password ends every login session
+        )
 
 
 class AdbotAdminSiteConfig(AdminConfig):

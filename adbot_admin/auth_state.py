@@ -20,11 +20,15 @@ from functools import cache
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from jwt.utils import base64url_decode
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 
 from .models import LoginSession, RevokedToken
 from .tokens import SESSION_CLAIM
 
 USER_FIELDS = {"id", "username", "is_active", "is_staff", "is_superuser"}
+# Keeps a signature's key apart from any `jti`'s.
+SIGNATURE_KEY_PREFIX = b"signature:"
 
 
 @dataclass(frozen=True)
@@ -41,14 +45,37 @@ class AuthState:
     # True when the user has a confirmed TOTP device.
     mfa_enabled: bool = False
 
+    def refusal(self):
+        """Return the error that refuses a backend token in this state, or None when the token may act.
+
+        The one liveness rule of access tokens: not revoked, its login session
+        open, its user present and active.
+        """
+        if self.revoked:
+            return InvalidToken("Token has been revoked.")
+        if not self.session_open:
+            return InvalidToken("Token's login session has ended.")
+        if self.user is None:
+            return AuthenticationFailed("User not found", code="user_not_found")
+        if not self.user.is_active:
+            return AuthenticationFailed("User is inactive", code="user_inactive")
+        return None
+
 
 def token_key(token):
-    """Return the revocation key of a validated token: SHA-256 of its `jti`, else of the whole token."""
+    """Return the revocation key of a validated token: SHA-256 of its `jti`, else of its signature's bytes.
+
+    A token's text is no key: one signature has several spellings (the unused
+    low bits of the last base64url character, trailing `=`), all of which
+    PyJWT decodes to the same bytes and accepts.
+    """
     ident = token.get("jti")
-    if not ident:
-        raw = token.token
-        ident = raw.decode("ascii", "replace") if isinstance(raw, bytes) else str(raw)
-    return hashlib.sha256(str(ident).encode()).hexdigest()
+    if ident:
+        return hashlib.sha256(str(ident).encode()).hexdigest()
+    raw = token.token
+    text = raw.decode("ascii", "replace") if isinstance(raw, bytes) else str(raw)
+    signature = base64url_decode(text.rsplit(".", 1)[-1].encode("ascii", "replace"))
+    return hashlib.sha256(SIGNATURE_KEY_PREFIX + signature).hexdigest()
 
 
 @cache

@@ -11,6 +11,9 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
+from .hashers import valid_bcrypt_hash
+from .ip_allowlist import parse_entry
+
 MIN_KEY_BYTES = 32
 # The values .env.example ships with; a copied example file must not start.
 PLACEHOLDERS = frozenset(
@@ -154,8 +157,6 @@ def check_cors_origins(app_configs=None, **kwargs):
 @checks.register(checks.Tags.security)
 def check_admin_password_hash(app_configs=None, **kwargs):
     """Refuse an ADMIN_PASSWORD_HASH that is not a bcrypt hash."""
-    from .services import valid_bcrypt_hash
-
     value = settings.ADMIN_PASSWORD_HASH
     if value and not valid_bcrypt_hash(value):
         return [
@@ -185,8 +186,6 @@ def check_storage_choices(app_configs=None, **kwargs):
 @checks.register(checks.Tags.security)
 def check_admin_allowed_ips(app_configs=None, **kwargs):
     """Refuse an ADMIN_ALLOWED_IPS entry that is not an address or a CIDR network."""
-    from .ip_allowlist import parse_entry
-
     messages = []
     for entry in settings.ADMIN_ALLOWED_IPS:
         if not entry.strip():  # `a,,b` and a trailing comma mean nothing, as in the middleware

@@ -4,11 +4,12 @@ Each bcrypt check (~250 ms of CPU at cost 12) runs on a small per-process pool
 of threads whose OS priority is lowered to nice 19; the bcrypt library releases
 the GIL while it hashes, so request threads at normal priority keep the cores.
 How many checks may run at once, and how many a second, is the rate-limit
-policy's business (api/ratelimits.py: PASSWORD_CHECK_SLOTS and
+policy's business (budgets.py: PASSWORD_CHECK_SLOTS and
 RATELIMIT_PASSWORD_CHECKS).
 """
 
 import os
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -60,3 +61,13 @@ class BCryptPasswordHasher(hashers.BCryptPasswordHasher):
 
     def encode(self, password, salt):
         return in_background(super().encode, password, salt)
+
+
+# bcrypt compares only the first 72 bytes of a password.
+BCRYPT_MAX_BYTES = 72
+BCRYPT_HASH = re.compile(r"^\$2[abxy]?\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$")
+
+
+def valid_bcrypt_hash(value):
+    """Return True when `value` has the form of a bcrypt hash (checked without hashing)."""
+    return bool(BCRYPT_HASH.match(value))

@@ -13,7 +13,7 @@ presenting a token that was already rotated is taken as theft (RFC 9700,
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
@@ -97,7 +97,9 @@ def login_sessions_open(*, user):
 
 
 def login_sessions_end_all(*, user, reason) -> int:
-    """End every open session of `user` and spend their refresh tokens issued without one; return how many ended.
+    """End every open session of `user`, its admin-site sessions too, and spend its refresh tokens issued without one.
+
+    Returns how many login sessions ended.
 
     Refresh tokens of a session are refused once it has ended. Tokens issued
     before sessions existed (no `sid`) are refused through the blacklist, so a
@@ -107,10 +109,27 @@ def login_sessions_end_all(*, user, reason) -> int:
     now = timezone.now()
     with transaction.atomic():
         ended = LoginSession.objects.filter(user=user, ended_at__isnull=True).update(ended_at=now, end_reason=reason)
+        # The admin site's sessions too: a new epoch changes the user's session auth hash.
+        users = type(user).objects.filter(pk=user.pk)
+        users.update(session_epoch=F("session_epoch") + 1)
+        # The caller's copy follows, so that update_session_auth_hash() after a password change keeps its session.
+        user.session_epoch = users.values_list("session_epoch", flat=True).first() or 0
         unspent = OutstandingToken.objects.filter(user=user, expires_at__gt=now, blacklistedtoken__isnull=True)
         legacy = [row for row in unspent if SESSION_CLAIM not in RefreshToken(row.token, verify=False).payload]
         BlacklistedToken.objects.bulk_create([BlacklistedToken(token=row) for row in legacy], ignore_conflicts=True)
     return ended
+
+
+def refresh_token_live(token):
+    """Return True while the refresh token `token` (verified) may still be used: unspent, its session open.
+
+    The one liveness rule of refresh tokens; a rotation (refresh_token_rotate)
+    applies it under a row lock.
+    """
+    if BlacklistedToken.objects.filter(token__jti=token.get(api_settings.JTI_CLAIM)).exists():
+        return False
+    sid = token.get(SESSION_CLAIM)
+    return sid is None or LoginSession.objects.filter(pk=sid, ended_at__isnull=True).exists()
 
 
 def _verified_refresh_token(raw):

@@ -28,7 +28,12 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .audit import record
-from .login_sessions import login_session_start
+from .errors import (
+    InvalidMfaCode,
+    MfaAlreadyEnabled,
+    MfaCodeThrottled,
+    MfaNotEnabled,
+)
 from .models import AuthMethod, MfaChallenge, Outcome, RecoveryCode
 
 MFA_TOKEN_LIFETIME = timedelta(seconds=300)
@@ -40,36 +45,8 @@ TOTP_CODE = re.compile(r"[0-9]{6}")
 CODE_SEPARATORS = re.compile(r"[\s-]+")
 
 
-class MfaError(Exception):
-    """A two-factor step that was refused; nothing it would have written was kept, but its audit row."""
-
-
-class PasswordMismatch(MfaError):
-    """The password re-check (step-up) failed."""
-
-
-class AlreadyEnabled(MfaError):
-    """The user already has a confirmed device."""
-
-
-class NotEnabled(MfaError):
-    """The user has no confirmed device (disable), or no device awaiting confirmation (confirm)."""
-
-
-class InvalidCode(MfaError):
-    """The code is neither the device's current TOTP code nor an unused recovery code."""
-
-
-class CodeThrottled(MfaError):
-    """The device refuses codes for `wait` more seconds after earlier wrong ones."""
-
-    def __init__(self, wait):
-        super().__init__(wait)
-        self.wait = wait
-
-
-class ChallengeInvalid(MfaError):
-    """The mfa_token is unknown, expired, used, or spent by wrong codes."""
+# The refusals of the two-factor steps (errors.py); each carries its own status and code.
+MFA_ERRORS = (InvalidMfaCode, MfaCodeThrottled, MfaAlreadyEnabled, MfaNotEnabled)
 
 
 def confirmed_device(user):
@@ -78,7 +55,7 @@ def confirmed_device(user):
 
 
 def mfa_enabled(user):
-    return TOTPDevice.objects.filter(user_id=user.pk, confirmed=True).exists()
+    return confirmed_device(user) is not None
 
 
 def _digest(value):
@@ -99,25 +76,12 @@ def _recovery_code_hash(code):
     return _digest(CODE_SEPARATORS.sub("", code).lower())
 
 
-def _password_matches(user, password):
-    """Check `password` against the user's row as it is now (the request's user holds no password hash)."""
-    fresh = get_user_model().objects.filter(pk=user.pk).first()
-    if fresh is None:
-        get_user_model()().set_password(password)  # the same cost as a check
-        return False
-    return fresh.check_password(password)
-
-
-def totp_setup(*, user, password, request=None):
+def totp_setup(*, user, request=None):
     """Start enrolment: return {secret, otpauth_uri, qr_svg} of a new unconfirmed device.
 
-    Replaces an unconfirmed device. Raises PasswordMismatch, or AlreadyEnabled
-    when a confirmed device exists.
+    The caller has re-checked the password (signin.mfa_setup). Replaces an
+    unconfirmed device. Raises MfaAlreadyEnabled when a confirmed device exists.
     """
-    # bcrypt runs before the transaction: a write lock must not wait on it.
-    if not _password_matches(user, password):
-        record(request=request, action="mfa_setup", outcome=Outcome.FAILURE, detail={"reason": "wrong_password"})
-        raise PasswordMismatch()
     with transaction.atomic():
         devices = TOTPDevice.objects.select_for_update().filter(user_id=user.pk)
         if any(device.confirmed for device in devices):
@@ -128,7 +92,7 @@ def totp_setup(*, user, password, request=None):
             device = TOTPDevice.objects.create(user_id=user.pk, name=DEVICE_NAME, confirmed=False)
             record(request=request, action="mfa_setup")
     if refused:
-        raise AlreadyEnabled()
+        raise MfaAlreadyEnabled()
     uri = device.config_url
     return {
         "secret": base64.b32encode(device.bin_key).decode(),
@@ -137,8 +101,8 @@ def totp_setup(*, user, password, request=None):
     }
 
 
-def _check_code(*, user, device, code, request, recovery=True):
-    """Return the AuthMethod the code proves (TOTP or, with `recovery`, a recovery code), else the MfaError.
+def check_code(*, user, device, code, request, recovery=True):
+    """Return the AuthMethod the code proves (TOTP or, with `recovery`, a recovery code), else the refusal.
 
     Must run inside a transaction: the device and the recovery code are
     locked, so two requests cannot both spend one code.
@@ -149,7 +113,7 @@ def _check_code(*, user, device, code, request, recovery=True):
         if not allowed:
             locked_until = (extra or {}).get("locked_until")
             wait = (locked_until - timezone.now()).total_seconds() if locked_until else 1
-            return CodeThrottled(max(1, int(wait) + 1))
+            return MfaCodeThrottled(wait=max(1, int(wait) + 1))
         if device.verify_token(code):  # saves last_t: the same code never passes again
             return AuthMethod.PASSWORD_TOTP
     elif recovery:
@@ -171,7 +135,7 @@ def _check_code(*, user, device, code, request, recovery=True):
             )
             return AuthMethod.PASSWORD_RECOVERY_CODE
     code_failure_record(request=request, user=user, kind="totp" if TOTP_CODE.fullmatch(code) else "recovery_code")
-    return InvalidCode()
+    return InvalidMfaCode()
 
 
 def code_failure_record(*, request, user, kind, auth_method=None):
@@ -186,25 +150,25 @@ def code_failure_record(*, request, user, kind, auth_method=None):
     )
 
 
-def _locked_device(user, *, confirmed):
+def locked_device(user, *, confirmed):
     return TOTPDevice.objects.select_for_update().filter(user_id=user.pk, confirmed=confirmed).first()
 
 
 def totp_confirm(*, user, code, request=None):
     """Confirm the unconfirmed device with a current code; return the 10 new recovery codes (shown once).
 
-    Raises InvalidCode, CodeThrottled, AlreadyEnabled (a confirmed device
-    exists) or NotEnabled (no device awaits confirmation).
+    Raises InvalidMfaCode, MfaCodeThrottled, MfaAlreadyEnabled (a confirmed
+    device exists) or MfaNotEnabled (no device awaits confirmation).
     """
     codes = []
     with transaction.atomic():
-        device = _locked_device(user, confirmed=False)
+        device = locked_device(user, confirmed=False)
         if device is None:
-            outcome = AlreadyEnabled() if confirmed_device(user) else NotEnabled()
+            outcome = MfaAlreadyEnabled() if confirmed_device(user) else MfaNotEnabled()
         else:
             # Only the app's code proves the app holds the secret.
-            outcome = _check_code(user=user, device=device, code=code, request=request, recovery=False)
-        if not isinstance(outcome, MfaError):
+            outcome = check_code(user=user, device=device, code=code, request=request, recovery=False)
+        if not isinstance(outcome, MFA_ERRORS):
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             RecoveryCode.objects.filter(user_id=user.pk).delete()
@@ -214,27 +178,26 @@ def totp_confirm(*, user, code, request=None):
             )
             record(request=request, action="mfa_confirm")
     # Raised after the transaction, so the wrong code's audit row and the device's back-off are kept.
-    if isinstance(outcome, MfaError):
+    if isinstance(outcome, MFA_ERRORS):
         raise outcome
     return codes
 
 
-def totp_disable(*, user, password, code, request=None):
-    """Turn two-factor off after a password re-check and a TOTP or recovery code.
+def totp_disable(*, user, code, request=None):
+    """Turn two-factor off with a TOTP or recovery code; the caller has re-checked the password (signin.mfa_disable).
 
     Deletes the device, the recovery codes and pending two-factor logins.
-    Raises PasswordMismatch, NotEnabled, InvalidCode or CodeThrottled.
+    Raises MfaNotEnabled, InvalidMfaCode or MfaCodeThrottled.
     """
-    if not _password_matches(user, password):
-        record(request=request, action="mfa_disable", outcome=Outcome.FAILURE, detail={"reason": "wrong_password"})
-        raise PasswordMismatch()
     with transaction.atomic():
-        device = _locked_device(user, confirmed=True)
-        outcome = NotEnabled() if device is None else _check_code(user=user, device=device, code=code, request=request)
-        if not isinstance(outcome, MfaError):
+        device = locked_device(user, confirmed=True)
+        outcome = (
+            MfaNotEnabled() if device is None else check_code(user=user, device=device, code=code, request=request)
+        )
+        if not isinstance(outcome, MFA_ERRORS):
             mfa_reset(user=user)
             record(request=request, action="mfa_disable", detail={"proved_by": outcome})
-    if isinstance(outcome, MfaError):
+    if isinstance(outcome, MFA_ERRORS):
         raise outcome
 
 
@@ -256,7 +219,13 @@ def login_challenge_start(*, user):
     return {"mfa_required": True, "mfa_token": raw, "expires_in": int(MFA_TOKEN_LIFETIME.total_seconds())}
 
 
-def _live_challenge(raw):
+def counts_against_challenge(outcome):
+    """Return True when `outcome` of a code check spends one of the challenge's tries (a wrong code)."""
+    return isinstance(outcome, InvalidMfaCode)
+
+
+def live_challenge(raw):
+    """Return (challenge, user) for a usable mfa_token `raw`, locked for update; None otherwise."""
     challenge = (
         MfaChallenge.objects.select_for_update()
         .filter(key_hash=_digest(raw), used=False, failures__lt=MFA_TOKEN_MAX_FAILURES, expires_at__gt=timezone.now())
@@ -266,36 +235,3 @@ def _live_challenge(raw):
         return None
     user = get_user_model().objects.filter(pk=challenge.user_id, is_active=True).first()
     return (challenge, user) if user is not None else None
-
-
-def login_challenge_complete(*, raw, code, request=None):
-    """Finish a two-factor login: return the IssuedTokens of a new login session.
-
-    Raises ChallengeInvalid (unknown, expired, used or dead mfa_token, or a
-    user no longer active or without two-factor), InvalidCode (counted: the
-    fifth kills the token) or CodeThrottled (not counted: no code was tried).
-    """
-    issued = None
-    with transaction.atomic():
-        found = _live_challenge(raw)
-        device = _locked_device(found[1], confirmed=True) if found else None
-        if device is None:
-            outcome = ChallengeInvalid()
-        else:
-            challenge, user = found
-            outcome = _check_code(user=user, device=device, code=code, request=request)
-            if isinstance(outcome, InvalidCode):
-                MfaChallenge.objects.filter(pk=challenge.pk).update(failures=challenge.failures + 1)
-            elif not isinstance(outcome, MfaError):
-                MfaChallenge.objects.filter(pk=challenge.pk).update(used=True)
-                issued = login_session_start(user=user, auth_method=outcome, request=request)
-                record(
-                    request=request,
-                    action="login",
-                    auth_method=outcome,
-                    actor=user.get_username(),
-                    target=user.get_username(),
-                )
-    if isinstance(outcome, MfaError):
-        raise outcome
-    return issued

@@ -1,3 +1,4 @@
+import hashlib
 import uuid
 
 from django.conf import settings
@@ -13,22 +14,35 @@ class Role(models.TextChoices):
 class User(AbstractUser):
     """A backend user; active staff users hold the admin role."""
 
+    # Raised when every login of the user is ended (login_sessions_end_all): it is part of the
+    # session auth hash, so the user's admin-site sessions end with their tokens.
+    session_epoch = models.PositiveIntegerField(default=0, editable=False)
+
     @property
     def role(self):
         return Role.ADMIN if self.is_active and self.is_staff else Role.USER
 
+    def get_session_auth_hash(self):
+        return self._with_session_epoch(super().get_session_auth_hash())
+
+    def get_session_auth_fallback_hash(self):
+        for digest in super().get_session_auth_fallback_hash():
+            yield self._with_session_epoch(digest)
+
+    def _with_session_epoch(self, digest):
+        # Epoch 0 keeps Django's own hash: the sessions that were open before this field existed stay open.
+        if not self.session_epoch:
+            return digest
+        return hashlib.sha256(f"{digest}:{self.session_epoch}".encode()).hexdigest()
+
     def save(self, *args, **kwargs):
         """Save; a new password (set_password, as the admin site and `changepassword` do) ends every login session.
 
-        A hash upgraded at login (Django's rehash) is not a new password and ends nothing.
+        The sessions end in the same transaction, from post_save (logout.py). A
+        hash upgraded at login (Django's rehash) is not a new password and ends nothing.
         """
-        changed_password = self._password is not None and not self._state.adding
         with transaction.atomic():
             super().save(*args, **kwargs)
-            if changed_password:
-                from .services import user_logout_all  # services import this module
-
-                user_logout_all(user=self, reason="password_change", auth_method=AuthMethod.NONE)
 
 
 class AuthMethod(models.TextChoices):
@@ -155,3 +169,19 @@ class MfaChallenge(models.Model):
 
     def __str__(self):
         return f"two-factor login of user {self.user_id} until {self.expires_at:%Y-%m-%d %H:%M:%S}"
+
+
+class AccountLockout(models.Model):
+    """The failed password checks of one username (every spelling of it) in the current window, and its lock."""
+
+    # SHA-256 of the normalised username (lockout.py): the name itself is kept nowhere here.
+    key = models.CharField(max_length=64, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    window_ends_at = models.DateTimeField(db_index=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["window_ends_at"]
+
+    def __str__(self):
+        return f"{self.failures} failed login(s) until {self.window_ends_at:%Y-%m-%d %H:%M:%S}"

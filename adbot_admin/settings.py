@@ -120,8 +120,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Before anything reads the Host or the body: an overlong Host and a huge
     # declared Content-Length are refused unread.
-    "adbot_admin.api.request_limits.RequestLimitMiddleware",
+    "adbot_admin.request_limits.RequestLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # A plain Django view's bodiless 405 gets the API's error body, whichever middleware follows.
+    "adbot_admin.http_errors.MethodNotAllowedBodyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     # Before sessions, CSRF and authentication: a refused address costs no password check.
@@ -134,7 +136,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "adbot_admin.api.content_security_policy.ContentSecurityPolicyMiddleware",
+    "adbot_admin.content_security_policy.ContentSecurityPolicyMiddleware",
 ]
 
 TEMPLATES = [
@@ -198,6 +200,8 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # Addresses and CIDR networks (IPv4, IPv6) that may reach the admin surface; empty allows all (ip_allowlist.py).
 ADMIN_ALLOWED_IPS = env.list("ADMIN_ALLOWED_IPS", default=[])
+# At most this many `ip_refused` audit rows a minute, whatever the number of refused addresses.
+IP_REFUSED_AUDIT_PER_MINUTE = env.int("IP_REFUSED_AUDIT_PER_MINUTE", default=60)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 if TRUSTED_PROXY_COUNT > 0:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -227,7 +231,7 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     },
 }
-CSRF_FAILURE_VIEW = "adbot_admin.api.exceptions.csrf_failure"
+CSRF_FAILURE_VIEW = "adbot_admin.http_errors.csrf_failure"
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Exact origins only; `*` is refused by a system check.
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
@@ -249,16 +253,16 @@ FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default="") or None
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STORAGES = {
-    # Gallery images (MEDIA_ROOT). See adbot_admin/storage.py and the README for S3.
+    # Gallery images (MEDIA_ROOT). See adbot_admin/file_storage.py and the README for S3.
     "default": {
-        "BACKEND": "adbot_admin.storage.AtomicFileSystemStorage",
+        "BACKEND": "adbot_admin.file_storage.AtomicFileSystemStorage",
         "OPTIONS": {"file_permissions_mode": 0o644, "directory_permissions_mode": 0o755},
     },
     # Session files (SESSIONS_DIR), read by the engine.
-    "sessions": {"BACKEND": "adbot_admin.storage.SessionFileStorage"},
+    "sessions": {"BACKEND": "adbot_admin.file_storage.SessionFileStorage"},
     "staticfiles": {
         # Without `collectstatic` (tests, a first run) names fall back to unhashed ones.
-        "BACKEND": "adbot_admin.storage.StaticFilesStorage",
+        "BACKEND": "adbot_admin.file_storage.StaticFilesStorage",
     },
 }
 # Serve app static files even before `collectstatic` has run.
@@ -364,7 +368,7 @@ RATELIMIT_PASSWORD_CHECKS = env.str("RATELIMIT_PASSWORD_CHECKS", default="4/s")
 # rather than tie up a thread that authenticated reads need.
 PASSWORD_CHECK_SLOTS = env.int("PASSWORD_CHECK_SLOTS", default=1)
 # Failed password checks for one username within 15 minutes, from any addresses, before that
-# username is locked until the window ends (api/lockout.py); 0 turns the lockout off.
+# username is locked for 15 minutes (lockout.py, in the database); 0 turns the lockout off.
 LOGIN_ACCOUNT_FAILURES = env.int("LOGIN_ACCOUNT_FAILURES", default=10)
 RATELIMIT_IP_META_KEY = "adbot_admin.client_ip.client_ip"
 RATELIMIT_USE_CACHE = "default"

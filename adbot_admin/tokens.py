@@ -46,6 +46,9 @@ SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 # with the ids of the configured keys, and anything but this shape is refused.
 KEY_ID_LENGTH = 16
 KEY_ID = re.compile(rf"[0-9a-f]{{{KEY_ID_LENGTH}}}")
+# What PyJWT lets escape from a token it cannot parse: json.loads raises RecursionError on a header or
+# payload nested a thousand levels deep, and claims of the wrong type fail as TypeError or OverflowError.
+UNPARSABLE = (TypeError, ValueError, OverflowError, RecursionError)
 
 
 def key_id(key):
@@ -126,9 +129,10 @@ class KeyRingTokenBackend(TokenBackend):
         by any key of ours) for a `kid` that is malformed or names no key.
         """
         try:
-            kid = jwt.get_unverified_header(token).get("kid")
-        except InvalidTokenError as exc:
+            header = jwt.get_unverified_header(token)
+        except (InvalidTokenError, *UNPARSABLE) as exc:
             raise TokenBackendError("Token is invalid") from exc
+        kid = header.get("kid")
         if kid is None:
             return self.keys
         if not (KEY_ID.fullmatch(kid) and kid in self.keys_by_id):
@@ -156,7 +160,7 @@ class KeyRingTokenBackend(TokenBackend):
                 )
             except InvalidSignatureError as exc:  # another key may have signed it
                 failure = exc
-            except (TypeError, ValueError, OverflowError) as exc:  # a claim of the wrong type
+            except UNPARSABLE as exc:  # a claim of the wrong type, or JSON nested past the parser's depth
                 raise TokenBackendError("Token is invalid") from exc
             except InvalidAlgorithmError as exc:
                 raise TokenBackendError("Invalid algorithm specified") from exc

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
-from adbot_admin.storage import media_storage
+from adbot_admin.file_storage import media_storage
 
 from . import services
 from .images import ImageRejected

@@ -43,6 +43,8 @@ from typing import BinaryIO
 
 from PIL import Image, ImageFile
 
+from adbot_admin.sizes import describe_bytes
+
 # Pillow format ids accepted for upload, passed to Image.open(formats=...).
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
 
@@ -101,6 +103,10 @@ _SWAPS_SIDES = frozenset(
 
 class ImageRejected(Exception):
     """Raised with a clear human message (str(exc)) saying why the upload is refused."""
+
+
+class ImageTooLarge(ImageRejected):
+    """Raised when an upload is larger than IMAGE_MAX_BYTES (the API answers 413)."""
 
 
 @dataclass(frozen=True)
@@ -211,7 +217,7 @@ def _check_length(fileobj: BinaryIO, max_bytes: int) -> None:
     length = fileobj.tell()
     fileobj.seek(0)
     if length > max_bytes:
-        raise ImageRejected(f"image is larger than {_describe_bytes(max_bytes)}")
+        raise ImageTooLarge(f"image is larger than {describe_bytes(max_bytes)}")
     if length == 0:
         raise ImageRejected("file is empty")
 
@@ -458,15 +464,6 @@ def _fit_within(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
     box_width, box_height = box
     scale = min(1.0, box_width / width, box_height / height)
     return max(1, round(width * scale)), max(1, round(height * scale))
-
-
-def _describe_bytes(count: int) -> str:
-    """Return count as a short human size, e.g. "10 MiB"."""
-    for unit, factor in (("MiB", 1024 * 1024), ("KiB", 1024)):
-        if count >= factor:
-            value = count / factor
-            return f"{value:g} {unit}" if value == int(value) else f"{value:.1f} {unit}"
-    return f"{count} bytes"
 
 
 def _describe_pixels(count: int) -> str:

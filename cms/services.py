@@ -28,10 +28,11 @@ from django.utils import timezone
 
 from adbot_admin import slots
 from adbot_admin.audit import record
+from adbot_admin.file_storage import media_storage, save_exact
 from adbot_admin.models import Outcome
-from adbot_admin.storage import media_storage, save_exact
+from adbot_admin.sizes import describe_bytes
 
-from .images import ImageRejected, ProcessedImage, _describe_bytes, process_image
+from .images import ImageRejected, ImageTooLarge, ProcessedImage, process_image
 from .models import GalleryImage, GalleryRevision
 
 logger = logging.getLogger(__name__)
@@ -41,10 +42,6 @@ THUMBNAIL_SIZE = (400, 400)
 DECODE_SLOTS = "image-decode"
 EDITABLE_FIELDS = ("title", "alt_text", "position", "published")
 REVISION_PK = 1
-
-
-class ImageTooLarge(ImageRejected):
-    """Raised when an upload is larger than IMAGE_MAX_BYTES (the API answers 413)."""
 
 
 class DecodeBusy(Exception):
@@ -66,23 +63,18 @@ def gallery_image_check(*, upload) -> ProcessedImage:
     max_bytes = settings.IMAGE_MAX_BYTES
     size = getattr(upload, "size", None)
     if size is not None and size > max_bytes:
-        raise ImageTooLarge(f"image is larger than {_describe_bytes(max_bytes)}")
+        raise ImageTooLarge(f"image is larger than {describe_bytes(max_bytes)}")
     wait = settings.IMAGE_DECODE_WAIT
     # A wait that found no slot says the queue is at least that long.
     busy = DecodeBusy(f"every image decode slot stayed busy for {wait:g} s", retry_after=max(1, math.ceil(wait)))
-    try:
-        with slots.held(DECODE_SLOTS, settings.IMAGE_DECODE_SLOTS, wait=wait, busy=busy):
-            return process_image(
-                upload,
-                max_bytes=max_bytes,
-                max_pixels=settings.IMAGE_MAX_PIXELS,
-                max_side=settings.IMAGE_MAX_SIDE,
-                thumbnail_size=THUMBNAIL_SIZE,
-            )
-    except ImageRejected as exc:
-        if str(exc).startswith("image is larger than"):
-            raise ImageTooLarge(str(exc)) from exc
-        raise
+    with slots.held(DECODE_SLOTS, settings.IMAGE_DECODE_SLOTS, wait=wait, busy=busy):
+        return process_image(
+            upload,
+            max_bytes=max_bytes,
+            max_pixels=settings.IMAGE_MAX_PIXELS,
+            max_side=settings.IMAGE_MAX_SIDE,
+            thumbnail_size=THUMBNAIL_SIZE,
+        )
 
 
 def gallery_image_create(

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from adbot_admin.storage import TEMP_PREFIX
+from adbot_admin.file_storage import TEMP_PREFIX
 
 from .errors import SessionFileTooLarge, UnreadableFile
 

@@ -43,14 +43,7 @@ API pairs: `conflict` (409, the api_id exists), `api_pair_in_use` (409),
 
 from __future__ import annotations
 
-
-def describe_bytes(count: int) -> str:
-    """Return `count` as the largest whole unit: "10 MiB", "4 KiB" or "100 bytes"."""
-    if count >= 1024 * 1024 and count % (1024 * 1024) == 0:
-        return f"{count // (1024 * 1024)} MiB"
-    if count >= 1024 and count % 1024 == 0:
-        return f"{count // 1024} KiB"
-    return f"{count} bytes"
+from adbot_admin.sizes import describe_bytes
 
 
 class Refused(Exception):

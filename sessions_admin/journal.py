@@ -6,7 +6,7 @@ import logging
 import os
 import uuid
 
-from adbot_admin.storage import TEMP_PREFIX
+from adbot_admin.file_storage import TEMP_PREFIX
 
 logger = logging.getLogger(__name__)
 

@@ -37,8 +37,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from adbot_admin.audit import record
+from adbot_admin.file_storage import TEMP_PREFIX, save_exact, session_storage
 from adbot_admin.models import AuthMethod, Outcome
-from adbot_admin.storage import TEMP_PREFIX, save_exact, session_storage
 
 from .copies import CheckedCopy, make_private, open_regular_file, private_copy
 from .errors import (

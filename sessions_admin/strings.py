@@ -19,7 +19,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from adbot_admin.storage import TEMP_PREFIX
+from adbot_admin.file_storage import TEMP_PREFIX
 
 from .errors import InvalidSessionString
 from .models import Library

@@ -8,12 +8,13 @@ session is open and its user still active.
 from django.conf import settings
 from jwt import DecodeError, InvalidAlgorithmError, InvalidSignatureError
 from rest_framework_simplejwt.authentication import JWTAuthentication
-from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings
 
 from .. import auth_state
 from ..models import AuthMethod, Role, Scope, scope_of
 from ..tokens import SCOPE_CLAIM, AccessToken, FrontendToken
+from . import schema  # noqa: F401  the OpenAPI descriptions of these classes
 
 
 class AdminJWTAuthentication(JWTAuthentication):
@@ -32,15 +33,10 @@ class AdminJWTAuthentication(JWTAuthentication):
         except KeyError as exc:
             raise InvalidToken("Token contained no recognizable user identification") from exc
         state = auth_state.read(validated_token, user_id)
-        if state.revoked:
-            raise InvalidToken("Token has been revoked.")
-        if not state.session_open:
-            raise InvalidToken("Token's login session has ended.")
+        refusal = state.refusal()
+        if refusal is not None:
+            raise refusal
         user = state.user
-        if user is None:
-            raise AuthenticationFailed("User not found", code="user_not_found")
-        if not user.is_active:
-            raise AuthenticationFailed("User is inactive", code="user_inactive")
         user.auth_method = AuthMethod.BACKEND_TOKEN
         user.scope = _scope(validated_token, state)
         user.mfa_enabled = state.mfa_enabled

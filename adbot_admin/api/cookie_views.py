@@ -1,8 +1,8 @@
 """Cookie mode for browsers: the refresh token lives in an httpOnly cookie that only these two views read.
 
 A login with `"session": "cookie"` (api/views.py) answers with the access token
-in the body and sets `adbot_refresh` (HttpOnly, Secure, SameSite=Strict, scoped
-to /api/auth/cookie) and Django's readable `csrftoken` cookie. The page keeps
+in the body and sets `__Host-adbot_refresh` (HttpOnly, Secure, SameSite=Strict;
+api/refresh_cookie.py says why `__Host-`) and Django's readable `csrftoken` cookie. The page keeps
 the access token in memory and trades the cookie for a new one on reload.
 
 The cookie authenticates nothing else: every other view reads only the
@@ -16,26 +16,23 @@ from django.db import DatabaseError
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.functional import cached_property
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, status
+from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
-from .. import services
-from ..login_sessions import access_lifetime_seconds, refresh_token_rotate
+from .. import logout, signin
+from ..errors import CsrfFailed, LogoutNotRecorded, RefreshCookieMissing
+from ..login_sessions import access_lifetime_seconds
 from . import serializers
-from .refresh_cookie import REFRESH_COOKIE, refresh_cookie_clear, refresh_cookie_set
+from .cache_control import no_store
+from .refresh_cookie import REFRESH_COOKIE, refresh_cookie_clear, refresh_cookie_read, refresh_cookie_set
 from .schema import error_example, error_response
-from .views import LogoutNotRecorded, PublicMixin
+from .views import PublicMixin
 
-
-class CsrfFailed(exceptions.PermissionDenied):
-    default_detail = "CSRF verification failed."
-    default_code = "csrf_failed"
-
-
-class RefreshCookieMissing(exceptions.NotAuthenticated):
-    default_detail = "No refresh cookie was sent: log in again."
+CSRF_REFUSED = error_response(
+    "`csrf_failed`: a missing or wrong X-CSRFToken, or a foreign Origin.",
+    error_example(403, CsrfFailed.default_code, CsrfFailed.default_detail),
+)
 
 
 class RefreshCookieCsrfCheck(CsrfViewMiddleware):
@@ -94,21 +91,16 @@ class CookieRefreshView(PublicMixin, APIView):
         responses={
             200: serializers.CookieAccessSerializer,
             401: OpenApiResponse(description="No refresh cookie, or an invalid, expired or revoked one (cleared)."),
-            403: error_response(
-                "`csrf_failed`: a missing or wrong X-CSRFToken, or a foreign Origin.",
-                error_example(403, CsrfFailed.default_code, CsrfFailed.default_detail),
-            ),
+            403: CSRF_REFUSED,
         },
     )
+    @no_store
     def post(self, request):
         csrf_enforce(request)
-        raw = request.COOKIES.get(REFRESH_COOKIE)
+        raw = refresh_cookie_read(request)
         if not raw:
             raise RefreshCookieMissing()
-        try:
-            issued = refresh_token_rotate(raw=raw, request=request)
-        except TokenError as exc:
-            raise InvalidToken(str(exc.args[0])) from exc
+        issued = signin.refresh(raw=raw, request=request)
         response = Response({"access": str(issued.access), "expires_in": access_lifetime_seconds()})
         refresh_cookie_set(response, request=request, refresh=issued.refresh)
         return response
@@ -135,18 +127,15 @@ class CookieLogoutView(PublicMixin, APIView):
         parameters=[CSRF_HEADER, REFRESH_COOKIE_PARAMETER],
         responses={
             204: None,
-            403: error_response(
-                "`csrf_failed`: a missing or wrong X-CSRFToken, or a foreign Origin.",
-                error_example(403, CsrfFailed.default_code, CsrfFailed.default_detail),
-            ),
+            403: CSRF_REFUSED,
         },
     )
     def post(self, request):
         csrf_enforce(request)
-        raw = request.COOKIES.get(REFRESH_COOKIE)
+        raw = refresh_cookie_read(request)
         if raw:
             try:
-                services.refresh_logout(raw=raw, request=request)
+                logout.refresh_logout(raw=raw, request=request)
             except DatabaseError as exc:
                 raise LogoutNotRecorded(retry_after=5) from exc
         response = Response(status=status.HTTP_204_NO_CONTENT)

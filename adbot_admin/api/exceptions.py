@@ -1,8 +1,9 @@
 """The one error format: `{"detail", "code"}`, plus `"errors"` for validation.
 
 DRF's own handler does the status codes and headers; this module reshapes its
-output, maps the few exceptions DRF does not know, and answers Django's 400,
-403, 404 and 500 handlers and CSRF failures in the same shape.
+output and maps the few exceptions DRF does not know. Answers outside DRF
+(Django's handlers, CSRF failures, middlewares) take the same shape from
+http_errors.py.
 """
 
 import errno
@@ -12,64 +13,18 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError
-from django.http import Http404, JsonResponse, UnreadablePostError
+from django.http import Http404, UnreadablePostError
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions, status
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from ..errors import CodedValidationError, InsufficientStorage, PayloadTooLarge, ServiceUnavailable
+from ..http_errors import error_body
+
 logger = logging.getLogger(__name__)
 
 INVALID_TOKEN_CHALLENGE = 'Bearer realm="api", error="invalid_token"'
-
-
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The resource already exists."
-    default_code = "conflict"
-
-
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
-    default_code = "payload_too_large"
-
-
-class CodedValidationError(exceptions.ValidationError):
-    """A validation error with a code of its own: 400 `{detail, code, errors}` with `code` instead of `invalid`."""
-
-    def __init__(self, detail, code):
-        super().__init__(detail, code)
-        self.code = code
-
-
-class ServiceUnavailable(exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The service is temporarily unavailable; try again shortly."
-    default_code = "service_unavailable"
-
-    def __init__(self, detail=None, code=None, retry_after=None):
-        super().__init__(detail, code)
-        self.retry_after = retry_after
-
-
-class InsufficientStorage(exceptions.APIException):
-    status_code = 507
-    default_detail = "The server has no room to store this file; nothing was kept."
-    default_code = "insufficient_storage"
-
-
-class NotConfigured(ServiceUnavailable):
-    default_detail = "This feature is not configured on this server."
-    default_code = "not_configured"
-
-
-def error_body(detail, code, errors=None):
-    """Return the error body as a dict."""
-    body = {"detail": str(detail), "code": str(code)}
-    if errors is not None:
-        body["errors"] = errors
-    return body
 
 
 def _as_drf_exception(exc):
@@ -146,27 +101,3 @@ def exception_handler(exc, context):
     if retry_after is not None:
         response["Retry-After"] = str(int(retry_after))
     return response
-
-
-def json_error(status_code, detail, code):
-    return JsonResponse(error_body(detail, code), status=status_code)
-
-
-def bad_request(request, exception=None):
-    return json_error(400, "Bad request.", "bad_request")
-
-
-def permission_denied(request, exception=None):
-    return json_error(403, "You do not have permission to perform this action.", "permission_denied")
-
-
-def not_found(request, exception=None):
-    return json_error(404, "Not found.", "not_found")
-
-
-def server_error(request):
-    return json_error(500, "Internal server error.", "server_error")
-
-
-def csrf_failure(request, reason=""):
-    return json_error(403, "CSRF verification failed.", "csrf_failed")

@@ -19,7 +19,7 @@ from django_filters.rest_framework import DjangoFilterBackend, FilterSet
 from ..models import AuditEvent
 
 
-class StrictBooleanField(forms.Field):
+class QueryBooleanField(forms.Field):
     """`true` or `false` (as the OpenAPI boolean is written in a query); empty means unset."""
 
     VALUES = {"true": True, "True": True, "false": False, "False": False}
@@ -33,7 +33,7 @@ class StrictBooleanField(forms.Field):
 
 
 class StrictBooleanFilter(django_filters.BooleanFilter):
-    field_class = StrictBooleanField
+    field_class = QueryBooleanField
 
 
 class IntegerFilter(django_filters.NumberFilter):

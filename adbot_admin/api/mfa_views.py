@@ -1,69 +1,32 @@
-"""Two-factor endpoints: enrolment, turning it off, and the second step of a login (adbot_admin/mfa.py)."""
+"""Two-factor endpoints: enrolment, turning it off, and the second step of a login (mfa.py, signin.py)."""
 
-from contextlib import contextmanager
-
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework import exceptions, status
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.serializers import TokenObtainSerializer
 
-from .. import mfa
+from .. import mfa, signin
+from ..errors import (
+    InvalidMfaCode,
+    MfaAlreadyEnabled,
+    MfaCodeThrottled,
+    MfaNotAvailable,
+    MfaNotEnabled,
+    MfaTokenInvalid,
+)
 from . import ratelimits, serializers
-from .exceptions import Conflict
+from .cache_control import no_store
 from .ratelimits import RateLimitHeadersMixin, rate_limited
-from .refresh_cookie import cookie_mode_requested, refresh_cookie_set
 from .schema import error_example, error_response
-from .views import PublicMixin
+from .views import THROTTLED, PublicMixin, token_pair_response
 
-
-class InvalidMfaCode(exceptions.AuthenticationFailed):
-    default_detail = "The code is wrong or was already used."
-    default_code = "invalid_mfa_code"
-
-
-class MfaTokenInvalid(exceptions.AuthenticationFailed):
-    default_detail = "The mfa_token is unknown, expired, used or spent by wrong codes: log in again."
-    default_code = "mfa_token_invalid"
-
-
-class MfaCodeThrottled(exceptions.Throttled):
-    default_detail = "Too many wrong codes for this account: wait before the next one."
-    default_code = "mfa_code_throttled"
-
-
-MFA_CONFLICTS = {
-    mfa.AlreadyEnabled: ("Two-factor authentication is already on; turn it off first.", "mfa_already_enabled"),
-    mfa.NotEnabled: ("Two-factor authentication is not on, or no enrolment awaits confirmation.", "mfa_not_enabled"),
-}
-
-
-@contextmanager
-def mfa_errors():
-    """Raise each refusal of the two-factor service as its HTTP answer."""
-    try:
-        yield
-    except mfa.PasswordMismatch as exc:
-        # The very answer of a wrong password at POST /api/auth/token.
-        raise exceptions.AuthenticationFailed(
-            TokenObtainSerializer.default_error_messages["no_active_account"], "no_active_account"
-        ) from exc
-    except mfa.InvalidCode as exc:
-        raise InvalidMfaCode() from exc
-    except mfa.ChallengeInvalid as exc:
-        raise MfaTokenInvalid() from exc
-    except mfa.CodeThrottled as exc:
-        raise MfaCodeThrottled(wait=exc.wait) from exc
-    except tuple(MFA_CONFLICTS) as exc:
-        raise Conflict(*MFA_CONFLICTS[type(exc)]) from exc
+MFA_TOKEN = "q3J0bVf6mVtq0Yb6kq3c0E2Q8Z7u1w"
 
 
 def _account_user(request):
     """Return the caller as a user of this server; refuse a frontend token, which has no account here."""
     if getattr(request.user, "pk", None) is None:
-        raise Conflict(
-            "Two-factor authentication is for accounts of this server, not frontend logins.", "mfa_not_available"
-        )
+        raise MfaNotAvailable()
     return request.user
 
 
@@ -86,19 +49,18 @@ class MfaSetupView(RateLimitHeadersMixin, MfaEnrollmentView):
             200: serializers.MfaSecretSerializer,
             409: error_response(
                 "Two-factor is already on.",
-                error_example(409, "mfa_already_enabled", MFA_CONFLICTS[mfa.AlreadyEnabled][0]),
+                error_example(409, MfaAlreadyEnabled.default_code, MfaAlreadyEnabled.default_detail),
             ),
         },
         examples=[OpenApiExample("Your password", value={"password": "<password>"}, request_only=True)],
     )
     @rate_limited(ratelimits.LOGIN)  # a password check: the login budget bounds guessing and bcrypt time
+    @no_store
     def post(self, request):
         serializer = serializers.MfaSetupSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = _account_user(request)
-        with mfa_errors():
-            body = mfa.totp_setup(user=user, password=serializer.validated_data["password"], request=request)
-        return Response(body)
+        return Response(signin.mfa_setup(user=user, password=serializer.validated_data["password"], request=request))
 
 
 class MfaConfirmView(MfaEnrollmentView):
@@ -107,18 +69,21 @@ class MfaConfirmView(MfaEnrollmentView):
     @extend_schema(
         summary="Confirm two-factor enrolment with the app's current code",
         request=serializers.MfaConfirmSerializer,
-        examples=[OpenApiExample("The app's current code", value={"code": "492039"}, request_only=True)],
         responses={
             200: serializers.RecoveryCodesSerializer,
-            409: OpenApiResponse(description="No enrolment awaits confirmation, or two-factor is already on."),
+            409: error_response(
+                "No enrolment awaits confirmation, or two-factor is already on.",
+                error_example(409, MfaNotEnabled.default_code, MfaNotEnabled.default_detail),
+                error_example(409, MfaAlreadyEnabled.default_code, MfaAlreadyEnabled.default_detail),
+            ),
         },
+        examples=[OpenApiExample("The app's current code", value={"code": "492039"}, request_only=True)],
     )
+    @no_store
     def post(self, request):
         serializer = serializers.MfaConfirmSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = _account_user(request)
-        with mfa_errors():
-            codes = mfa.totp_confirm(user=user, code=serializer.validated_data["code"], request=request)
+        codes = mfa.totp_confirm(user=_account_user(request), code=serializer.validated_data["code"], request=request)
         return Response({"recovery_codes": codes})
 
 
@@ -131,7 +96,7 @@ class MfaDisableView(RateLimitHeadersMixin, MfaEnrollmentView):
         responses={
             204: None,
             409: error_response(
-                "Two-factor is not on.", error_example(409, "mfa_not_enabled", MFA_CONFLICTS[mfa.NotEnabled][0])
+                "Two-factor is not on.", error_example(409, MfaNotEnabled.default_code, MfaNotEnabled.default_detail)
             ),
         },
         examples=[
@@ -149,9 +114,7 @@ class MfaDisableView(RateLimitHeadersMixin, MfaEnrollmentView):
     def post(self, request):
         serializer = serializers.MfaDisableSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = _account_user(request)
-        with mfa_errors():
-            mfa.totp_disable(user=user, request=request, **serializer.validated_data)
+        signin.mfa_disable(user=_account_user(request), request=request, **serializer.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -159,7 +122,7 @@ class TokenMfaView(RateLimitHeadersMixin, PublicMixin, APIView):
     """Trades an `mfa_token` and a TOTP (or recovery) code for the access and refresh token of a new login session.
 
     A wrong code is a 401 `invalid_mfa_code`; the fifth kills the mfa_token (401 `mfa_token_invalid`).
-    With `"session": "cookie"` the refresh token is set as the `adbot_refresh` cookie instead of returned.
+    With `"session": "cookie"` the refresh token is set as the `__Host-adbot_refresh` cookie instead of returned.
     """
 
     @extend_schema(
@@ -175,27 +138,24 @@ class TokenMfaView(RateLimitHeadersMixin, PublicMixin, APIView):
             ),
             429: error_response(
                 "Past the `login` budget, or the account's device backs off after a wrong code.",
-                error_example(429, "throttled", "Request was throttled. Expected available in 42 seconds."),
+                THROTTLED,
                 error_example(429, MfaCodeThrottled.default_code, MfaCodeThrottled.default_detail),
             ),
         },
         examples=[
             OpenApiExample(
                 "mfa_token from POST /api/auth/token, and a code",
-                value={"mfa_token": "q3J0bVf6mVtq0Yb6kq3c0E2Q8Z7u1w", "code": "492039"},
+                value={"mfa_token": MFA_TOKEN, "code": "492039"},
                 request_only=True,
             )
         ],
     )
     @rate_limited(ratelimits.LOGIN)
+    @no_store
     def post(self, request):
         serializer = serializers.MfaLoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with mfa_errors():
-            issued = mfa.login_challenge_complete(
-                raw=serializer.validated_data["mfa_token"], code=serializer.validated_data["code"], request=request
-            )
-        response = Response(issued.pair())
-        if cookie_mode_requested(request):
-            refresh_cookie_set(response, request=request, refresh=response.data.pop("refresh"))
-        return response
+        signed_in = signin.login_second_step(
+            mfa_token=serializer.validated_data["mfa_token"], code=serializer.validated_data["code"], request=request
+        )
+        return token_pair_response(signed_in.tokens, request=request)

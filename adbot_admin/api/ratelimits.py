@@ -1,149 +1,11 @@
-"""Rate-limit budgets and the one decorator that spends them.
-
-Each budget is a django-ratelimit group keyed by client IP, so every view that
-names the same budget shares one counter; the rate is read from settings when
-a request runs. Counters live in the default cache: with several processes it
-must be a shared one (Redis).
-"""
+"""The DRF side of the rate-limit budgets (budgets.py): the one decorator that spends them, and their headers."""
 
 import functools
-import logging
-from contextlib import contextmanager
-from dataclasses import dataclass
 
-from django.conf import settings
-from django_ratelimit.core import _split_rate, get_usage
-from rest_framework.exceptions import Throttled
+from ..budgets import DELETE, LOGIN, UPLOAD, held, policy_headers, spend_once
 
-from .. import slots
-from .exceptions import ServiceUnavailable
-
-logger = logging.getLogger(__name__)
-
-
-class LimiterUnavailable(ServiceUnavailable):
-    default_detail = "Rate limiting is unavailable, so this action is refused; try again shortly."
-    default_code = "rate_limiter_unavailable"
-
-
-class PasswordChecksBusy(ServiceUnavailable):
-    default_detail = "Too many logins are being checked right now; try again in a moment."
-    default_code = "login_capacity_exceeded"
-
-
-def _whole_server(group, request):
-    return "all-clients"
-
-
-@dataclass(frozen=True)
-class Budget:
-    """A named rate, counted per client IP or, with `per_client` off, for the whole server."""
-
-    name: str
-    setting: str
-    per_client: bool = True
-    # Spent only by requests the first budget let through.
-    followed_by: "Budget | None" = None
-    # How many requests of this budget one process works on at once (a setting; None: no cap).
-    slots_setting: str | None = None
-
-    def rate(self, group=None, request=None):
-        """Return the rate string, e.g. "5/m", as configured now."""
-        return getattr(settings, self.setting)
-
-    @property
-    def holds_slots(self):
-        """True when this budget, or the one it is followed by, caps the work one process does at once."""
-        return any(b is not None and b.slots_setting for b in (self, self.followed_by))
-
-    @property
-    def key(self):
-        return "ip" if self.per_client else _whole_server
-
-
-# Bounds the bcrypt work of all clients together: a botnet whose every address
-# stays within its own login budget still cannot take the whole machine.
-PASSWORD_CHECKS = Budget(
-    "password-checks", "RATELIMIT_PASSWORD_CHECKS", per_client=False, slots_setting="PASSWORD_CHECK_SLOTS"
-)
-LOGIN = Budget("login", "RATELIMIT_LOGIN", followed_by=PASSWORD_CHECKS)
-UPLOAD = Budget("upload", "RATELIMIT_UPLOAD")
-DELETE = Budget("delete", "RATELIMIT_DELETE")
-
-
-def spend(request, budget):
-    """Count one request against `budget` (and the budget it is followed by) and return its usage.
-
-    Raises Throttled (429, with Retry-After) past a per-client limit,
-    PasswordChecksBusy (503, with Retry-After) past a whole-server one, and
-    LimiterUnavailable (503) when a counter cannot be read: the limiter fails
-    closed.
-    """
-    usage = _count(request, budget)
-    if usage is not None and budget.followed_by is not None:
-        _count(request, budget.followed_by)
-    return usage
-
-
-def _count(request, budget):
-    try:
-        usage = get_usage(request, group=budget.name, key=budget.key, rate=budget.rate, increment=True)
-    except Exception as exc:  # the cache backend's own errors (Redis down) vary by client
-        logger.error("rate limiter unavailable for %s: %s", budget.name, type(exc).__name__)
-        raise LimiterUnavailable(retry_after=5) from exc
-    if usage is None:  # RATELIMIT_ENABLE is off
-        return None
-    if usage["limit"] == 0 and usage["time_left"] == -1:
-        logger.error("rate limiter could not count for %s", budget.name)
-        raise LimiterUnavailable(retry_after=5)
-    if not budget.per_client:
-        if usage["should_limit"]:
-            raise PasswordChecksBusy(retry_after=usage["time_left"] + 1)
-        return usage
-    request.ratelimit_usage = (budget, usage)
-    if usage["should_limit"]:
-        _on_limited(request, budget)
-        # django-ratelimit's window still refuses at time_left; it frees a second later.
-        raise Throttled(wait=usage["time_left"] + 1)
-    return usage
-
-
-@contextmanager
-def working_slot(budget):
-    """Hold one of this process's slots for `budget` (and what follows it) while the work runs.
-
-    Raises PasswordChecksBusy (503, Retry-After: 1) when every slot is taken: a
-    thread waiting for bcrypt would be a thread not serving anyone else.
-    """
-    if not budget.holds_slots:
-        yield
-        return
-    capped = [b for b in (budget, budget.followed_by) if b is not None and b.slots_setting]
-    limit = getattr(settings, capped[0].slots_setting)
-    with slots.held(capped[0].name, limit, wait=0, busy=PasswordChecksBusy(retry_after=1)):
-        yield
-
-
-def _on_limited(request, budget):
-    from ..audit import record
-    from ..models import Outcome
-
-    usage = request.ratelimit_usage[1]
-    # One audit row per window and client, not one per refused request: a
-    # flood must not turn into a flood of database writes.
-    if usage["count"] == usage["limit"] + 1:
-        record(request=request, action="rate_limited", target=budget.name, outcome=Outcome.DENIED)
-
-
-def policy_headers(budget, usage):
-    """Return the IETF draft RateLimit-Policy and RateLimit headers for `usage`."""
-    quota, window = _split_rate(budget.rate())
-    remaining = max(0, usage["limit"] - usage["count"])
-    reset = max(0, usage["time_left"] + 1)
-    return {
-        "RateLimit-Policy": f'"{budget.name}";q={quota};w={window}',
-        "RateLimit": f'"{budget.name}";r={remaining};t={reset}',
-    }
+# The budgets views name, e.g. `rate_limited(ratelimits.UPLOAD)`.
+__all__ = ["DELETE", "LOGIN", "UPLOAD", "RateLimitHeadersMixin", "rate_limited"]
 
 
 def rate_limited(budget, methods=None):
@@ -157,12 +19,12 @@ def rate_limited(budget, methods=None):
         def wrapped(self, request, *args, **kwargs):
             if methods is not None and request.method not in methods:
                 return view_method(self, request, *args, **kwargs)
-            spend(request, budget)
+            spend_once(request, budget)
             if budget.holds_slots:
                 # The body is read before a slot is taken: a client sending it slowly must not hold one.
                 # (Uploads are not read here: their views refuse an oversized body before parsing it.)
                 request.data  # noqa: B018  (a parse error is raised here, the budget already spent)
-            with working_slot(budget):
+            with held(request, budget):
                 return view_method(self, request, *args, **kwargs)
 
         # Read by the OpenAPI hook (schema.py), which documents 429 and 503 for it.

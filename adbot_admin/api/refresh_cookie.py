@@ -1,13 +1,41 @@
-"""The refresh cookie of cookie mode: its name, its flags, and asking for it at login."""
+"""The refresh cookie of cookie mode: its name, its flags, and asking for it at login.
+
+The cookie is `__Host-adbot_refresh`: Secure, no Domain, `Path=/`. The prefix
+makes the browser refuse any `adbot_refresh` cookie that this exact host did
+not set over HTTPS, so neither a sibling subdomain (`Domain=example.com`) nor a
+plain-HTTP attacker can plant one (login fixation into the attacker's
+account) or shadow ours with a more specific path, which `__Secure-` with the
+old `Path=/api/auth/cookie` would still allow. `__Host-` needs `Path=/`: the
+cookie now travels with every request to this host, but a path never was an
+isolation boundary between pages of one origin (RFC 6265, 8.5), and the reach
+is kept narrow by the server instead: only the two cookie views read it
+(api/cookie_views.py), CSRF-checked, and every other view reads the
+Authorization header alone. HttpOnly and SameSite=Strict stay.
+
+With DEBUG on (a plain-HTTP local run) the cookie cannot be Secure, so it
+cannot carry the prefix either: it is then plain `adbot_refresh`.
+"""
 
 from django.conf import settings
 from django.middleware.csrf import rotate_token
 from rest_framework_simplejwt.settings import api_settings
 
-REFRESH_COOKIE = "adbot_refresh"
-# Sent back only to the two cookie views (api/cookie_views.py), never to the rest of the API.
-REFRESH_COOKIE_PATH = "/api/auth/cookie"
+REFRESH_COOKIE = "__Host-adbot_refresh"
+# The name without Secure (DEBUG): browsers refuse a `__Host-` cookie that is not Secure.
+PLAIN_REFRESH_COOKIE = "adbot_refresh"
+# `__Host-` requires it.
+REFRESH_COOKIE_PATH = "/"
 SESSION_COOKIE_MODE = "cookie"
+
+
+def refresh_cookie_name():
+    """Return the refresh cookie's name as configured now: `__Host-adbot_refresh` unless DEBUG is on."""
+    return PLAIN_REFRESH_COOKIE if settings.DEBUG else REFRESH_COOKIE
+
+
+def refresh_cookie_read(request):
+    """Return the refresh token the request's cookie holds, or None."""
+    return request.COOKIES.get(refresh_cookie_name())
 
 
 def cookie_mode_requested(request):
@@ -17,11 +45,10 @@ def cookie_mode_requested(request):
 
 def _set(response, value, max_age):
     response.set_cookie(
-        REFRESH_COOKIE,
+        refresh_cookie_name(),
         value,
         max_age=max_age,
         path=REFRESH_COOKIE_PATH,
-        # Browsers keep Secure cookies on http://localhost and http://127.0.0.1 too.
         secure=not settings.DEBUG,
         httponly=True,
         samesite="Strict",

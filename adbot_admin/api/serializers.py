@@ -1,9 +1,7 @@
 from rest_framework import serializers
 from rest_framework_simplejwt import serializers as jwt_serializers
 
-from .. import mfa
-from ..login_sessions import login_session_start
-from ..models import AuditEvent, AuthMethod, LoginSession
+from ..models import AuditEvent, LoginSession
 
 # Longer than any TOTP or recovery code, with room for spaces and dashes; longer is a 400.
 CODE_MAX = 64
@@ -15,8 +13,8 @@ def session_mode_field():
         choices=["cookie"],
         required=False,
         write_only=True,
-        help_text="`cookie`: the refresh token is set as the httpOnly `adbot_refresh` cookie (path "
-        "/api/auth/cookie) instead of being returned, and a `csrftoken` cookie is set for /api/auth/cookie/*.",
+        help_text="`cookie`: the refresh token is set as the httpOnly `__Host-adbot_refresh` cookie, read only by "
+        "/api/auth/cookie/*, instead of being returned, and a `csrftoken` cookie is set for them.",
     )
 
 
@@ -29,13 +27,8 @@ class TokenObtainSerializer(jwt_serializers.TokenObtainSerializer):
     session = session_mode_field()
 
     def validate(self, attrs):
-        super().validate(attrs)
-        if mfa.mfa_enabled(self.user):
-            return mfa.login_challenge_start(user=self.user)
-        issued = login_session_start(
-            user=self.user, auth_method=AuthMethod.PASSWORD, request=self.context.get("request")
-        )
-        return issued.pair()
+        # SimpleJWT's fields, not its check: signin.login_with_password verifies.
+        return attrs
 
 
 class TokenRefreshSerializer(serializers.Serializer):

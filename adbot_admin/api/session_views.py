@@ -17,7 +17,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import services
+from .. import logout
 from ..login_sessions import login_sessions_open
 from ..models import LoginSession, Scope
 from ..tokens import SESSION_CLAIM
@@ -70,7 +70,7 @@ class LoginSessionDetail(APIView):
             raise NotFound() from exc
         if not own_sessions(request).filter(pk=session_id).exists():
             raise NotFound()
-        if not services.login_session_end_own(session_id=session_id, request=request):
+        if not logout.login_session_end_own(session_id=session_id, request=request):
             raise NotFound()  # ended meanwhile
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -85,9 +85,9 @@ class LogoutAllView(APIView):
         serializers.NoFieldsSerializer(data=request.data).is_valid(raise_exception=True)
         if getattr(request.user, "scope", Scope.ALL) != Scope.ALL:
             # A shared CMS account: one gallery login does not end the others.
-            services.token_logout(access_token=request.auth, user=request.user, request=request)
+            logout.token_logout(access_token=request.auth, user=request.user, request=request)
         else:
-            services.token_logout_all(access_token=request.auth, user=request.user, request=request)
+            logout.token_logout_all(access_token=request.auth, user=request.user, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -105,5 +105,5 @@ class UserLogoutAllView(APIView):
         user = get_user_model().objects.filter(username=username).first()
         if user is None:
             raise NotFound("No user with this username.")
-        services.user_logout_all(user=user, request=request)
+        logout.user_logout_all(user=user, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)

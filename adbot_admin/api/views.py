@@ -5,35 +5,35 @@ from datetime import UTC, datetime
 from django.core.cache import cache
 from django.db import DatabaseError, connection
 from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema, extend_schema_view
-from rest_framework import exceptions, generics, status
+from rest_framework import generics, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings
-from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
-from rest_framework_simplejwt.views import TokenViewBase
 
-from .. import auth_state, services
-from ..audit import record
-from ..login_sessions import access_lifetime_seconds, login_session_start, refresh_token_rotate
-from ..models import AuditEvent, AuthMethod, LoginSession, Outcome, Scope
-from ..tokens import SESSION_CLAIM, AccessToken, RefreshToken, UntypedToken
-from . import lockout, ratelimits, serializers
+from .. import auth_state, logout, signin
+from ..errors import AccountLocked, InvalidCredentials, LogoutNotRecorded
+from ..http_errors import error_body
+from ..login_sessions import access_lifetime_seconds, refresh_token_live
+from ..models import AuditEvent, Scope
+from ..tokens import AccessToken, RefreshToken, UntypedToken
+from . import ratelimits, serializers
 from .authentication import AdminJWTAuthentication
-from .exceptions import NotConfigured, ServiceUnavailable, error_body
+from .cache_control import no_store
 from .filters import AuditEventFilter
 from .pagination import AuditCursorPagination
 from .ratelimits import RateLimitHeadersMixin, rate_limited
 from .refresh_cookie import cookie_mode_requested, refresh_cookie_set
 from .schema import error_example, error_response
 
-USERNAME_MAX = 150
 # The outcome of the public auth views themselves; the schema hook adds 401 only where a bearer token is asked.
 REFUSED_CREDENTIALS = error_response(
     "Wrong credentials, or an invalid, expired or revoked token.",
     error_example(401, "token_not_valid", "Token is invalid or expired"),
 )
+WRONG_PASSWORD = error_example(401, InvalidCredentials.default_code, InvalidCredentials.default_detail)
+THROTTLED = error_example(429, "throttled", "Request was throttled. Expected available in 42 seconds.")
 # Request examples show placeholders, never a real token or password.
 EXAMPLE_TOKEN = "eyJhbGciOiJIUzI1NiIsImtpZCI6IjNmMmE5YzFkMGI4ZTRhNzYiLCJ0eXAiOiJKV1QifQ.eyJ0b2tlbl90eXBlIjoi..."
 
@@ -49,23 +49,17 @@ class PublicMixin:
         return AdminJWTAuthentication().authenticate_header(request)
 
 
-def record_login(request, *, action, auth_method, actor="", target="", outcome=Outcome.SUCCESS):
-    """Audit one login attempt; `actor` is whoever logged in, `target` the account it was tried on."""
-    record(request=request, action=action, outcome=outcome, auth_method=auth_method, actor=actor, target=target)
-
-
-class TokenObtainView(RateLimitHeadersMixin, PublicMixin, TokenViewBase):
+class TokenObtainView(RateLimitHeadersMixin, PublicMixin, APIView):
     """Trades a username and password for an access and refresh token of a new login session.
 
-    With `"session": "cookie"` the refresh token is set as the `adbot_refresh` cookie instead of returned.
+    With `"session": "cookie"` the refresh token is set as the `__Host-adbot_refresh` cookie instead of returned.
     A user with two-factor on gets an `mfa_token` instead, for `POST /api/auth/token/2fa` (which takes
     `"session": "cookie"` too).
     """
 
-    serializer_class = serializers.TokenObtainSerializer
-
     @extend_schema(
         summary="Log in with a username and password",
+        request=serializers.TokenObtainSerializer,
         responses={
             200: PolymorphicProxySerializer(
                 component_name="TokenObtainResult",
@@ -73,14 +67,13 @@ class TokenObtainView(RateLimitHeadersMixin, PublicMixin, TokenViewBase):
                 resource_type_field_name=None,
             ),
             401: error_response(
-                "Wrong username or password (an unknown username gets the same answer).",
-                error_example(401, "no_active_account", "No active account found with the given credentials"),
+                "Wrong username or password (an unknown username gets the same answer).", WRONG_PASSWORD
             ),
             429: error_response(
                 "Past the `login` budget, or the account is locked; Retry-After says for how long.",
-                error_example(429, "throttled", "Request was throttled. Expected available in 42 seconds."),
+                THROTTLED,
                 error_example(
-                    429, "account_locked", "Too many failed logins for this account. Try again in 900 seconds."
+                    429, AccountLocked.default_code, f"{AccountLocked.default_detail} Try again in 900 seconds."
                 ),
             ),
         },
@@ -93,7 +86,7 @@ class TokenObtainView(RateLimitHeadersMixin, PublicMixin, TokenViewBase):
             ),
             OpenApiExample(
                 "Tokens",
-                value={"access": EXAMPLE_TOKEN, "refresh": EXAMPLE_TOKEN, "token_type": "Bearer", "expires_in": 900},
+                value={"access": EXAMPLE_TOKEN, "refresh": EXAMPLE_TOKEN, "token_type": "Bearer", "expires_in": 3600},
                 response_only=True,
                 status_codes=["200"],
             ),
@@ -106,27 +99,26 @@ class TokenObtainView(RateLimitHeadersMixin, PublicMixin, TokenViewBase):
         ],
     )
     @rate_limited(ratelimits.LOGIN)
-    def post(self, request, *args, **kwargs):
-        username = str(request.data.get("username", ""))[:USERNAME_MAX] if hasattr(request.data, "get") else ""
-        if username:
-            lockout.check(request, username)
-        try:
-            response = super().post(request, *args, **kwargs)
-        except exceptions.AuthenticationFailed:  # SimpleJWT's serializer raises DRF's own class
-            record_login(
-                request, action="login", auth_method=AuthMethod.PASSWORD, target=username, outcome=Outcome.FAILURE
-            )
-            lockout.failed(request, username)
-            raise
-        lockout.clear(username)
-        if response.data.get("mfa_required"):
-            # The password was right; the login waits for its second factor.
-            record_login(request, action="login_mfa_required", auth_method=AuthMethod.PASSWORD, target=username)
-        else:
-            record_login(request, action="login", auth_method=AuthMethod.PASSWORD, actor=username, target=username)
-            if cookie_mode_requested(request):
-                refresh_cookie_set(response, request=request, refresh=response.data.pop("refresh"))
-        return response
+    @no_store
+    def post(self, request):
+        serializer = serializers.TokenObtainSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        signed_in = signin.login_with_password(
+            username=serializer.validated_data["username"],
+            password=serializer.validated_data["password"],
+            request=request,
+        )
+        if signed_in.mfa_challenge is not None:
+            return Response(signed_in.mfa_challenge)
+        return token_pair_response(signed_in.tokens, request=request)
+
+
+def token_pair_response(tokens, *, request):
+    """Return the token endpoints' answer: the pair, or with cookie mode the access token and the refresh cookie."""
+    response = Response(tokens.pair())
+    if cookie_mode_requested(request):
+        refresh_cookie_set(response, request=request, refresh=response.data.pop("refresh"))
+    return response
 
 
 class TokenRefreshView(PublicMixin, APIView):
@@ -141,26 +133,11 @@ class TokenRefreshView(PublicMixin, APIView):
         responses={200: serializers.TokenPairSerializer, 401: REFUSED_CREDENTIALS},
         examples=[OpenApiExample("Refresh token", value={"refresh": EXAMPLE_TOKEN}, request_only=True)],
     )
+    @no_store
     def post(self, request):
         serializer = serializers.TokenRefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            issued = refresh_token_rotate(raw=serializer.validated_data["refresh"], request=request)
-        except TokenError as exc:
-            raise InvalidToken(str(exc.args[0])) from exc
-        return Response(issued.pair())
-
-
-def _refresh_token_live(token):
-    if BlacklistedToken.objects.filter(token__jti=token.get(api_settings.JTI_CLAIM)).exists():
-        return False
-    sid = token.get(SESSION_CLAIM)
-    return sid is None or LoginSession.objects.filter(pk=sid, ended_at__isnull=True).exists()
-
-
-def _access_token_live(token):
-    state = auth_state.read(token, token.get(api_settings.USER_ID_CLAIM))
-    return not state.revoked and state.session_open and state.user is not None and state.user.is_active
+        return Response(signin.refresh(raw=serializer.validated_data["refresh"], request=request).pair())
 
 
 class TokenVerifyView(PublicMixin, APIView):
@@ -181,20 +158,15 @@ class TokenVerifyView(PublicMixin, APIView):
             raise InvalidToken(str(exc.args[0])) from exc
         kind = token.get(api_settings.TOKEN_TYPE_CLAIM)
         if kind == RefreshToken.token_type:
-            live = _refresh_token_live(token)
+            live = refresh_token_live(token)
         elif kind == AccessToken.token_type:
-            live = _access_token_live(token)
+            live = auth_state.read(token, token.get(api_settings.USER_ID_CLAIM)).refusal() is None
         else:
             # Signed with JWT_SECRET_KEY but not a token this server issues (RFC 8725, 3.11).
             raise InvalidToken("Token has wrong type")
         if not live:
             raise InvalidToken("Token has been revoked.")
         return Response({})
-
-
-class LogoutNotRecorded(ServiceUnavailable):
-    default_detail = "The logout did not happen: the database is unavailable. Try again shortly."
-    default_code = "logout_failed"
 
 
 class LogoutView(APIView):
@@ -210,7 +182,7 @@ class LogoutView(APIView):
             204: None,
             503: error_response(
                 "The database could not record the logout; nothing was logged out.",
-                error_example(503, "logout_failed", LogoutNotRecorded.default_detail),
+                error_example(503, LogoutNotRecorded.default_code, LogoutNotRecorded.default_detail),
             ),
         },
         examples=[
@@ -222,7 +194,7 @@ class LogoutView(APIView):
         serializer = serializers.LogoutSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            services.token_logout(
+            logout.token_logout(
                 access_token=request.auth,
                 refresh=serializer.validated_data.get("refresh"),
                 user=request.user,
@@ -259,7 +231,7 @@ class MeView(APIView):
 class CmsLoginView(RateLimitHeadersMixin, PublicMixin, APIView):
     """Trades the CMS admin password (bcrypt, ADMIN_PASSWORD_HASH) for an admin access token.
 
-    With `"session": "cookie"` the login also gets a refresh token, set as the `adbot_refresh` cookie.
+    With `"session": "cookie"` the login also gets a refresh token, set as the `__Host-adbot_refresh` cookie.
     """
 
     @extend_schema(
@@ -267,9 +239,7 @@ class CmsLoginView(RateLimitHeadersMixin, PublicMixin, APIView):
         request=serializers.CmsLoginSerializer,
         responses={
             200: serializers.CmsTokenSerializer,
-            401: error_response(
-                "A wrong CMS password.", error_example(401, "invalid_credentials", "Incorrect password.")
-            ),
+            401: error_response("A wrong CMS password.", WRONG_PASSWORD),
             503: error_response(
                 "ADMIN_PASSWORD_HASH is not set, or the database or cache is unavailable.",
                 error_example(503, "not_configured", "CMS password login is not configured: set ADMIN_PASSWORD_HASH."),
@@ -285,34 +255,21 @@ class CmsLoginView(RateLimitHeadersMixin, PublicMixin, APIView):
         ],
     )
     @rate_limited(ratelimits.LOGIN)
+    @no_store
     def post(self, request):
-        if not services.cms_login_configured():
-            raise NotConfigured("CMS password login is not configured: set ADMIN_PASSWORD_HASH.", "not_configured")
+        signin.cms_login_available()
         serializer = serializers.CmsLoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        if not services.cms_password_matches(serializer.validated_data["password"]):
-            record_login(request, action="cms_login", auth_method=AuthMethod.CMS_PASSWORD, outcome=Outcome.FAILURE)
-            raise AuthenticationFailed("Incorrect password.", "invalid_credentials")
-        user = services.cms_admin_user()
-        if user.role != "admin":
-            record_login(
-                request,
-                action="cms_login",
-                auth_method=AuthMethod.CMS_PASSWORD,
-                actor=user.username,
-                outcome=Outcome.DENIED,
-            )
-            raise AuthenticationFailed("The CMS admin account is disabled.", "account_disabled")
         cookie_mode = cookie_mode_requested(request)
-        issued = login_session_start(
-            user=user, auth_method=AuthMethod.CMS_PASSWORD, request=request, with_refresh=cookie_mode
+        signed_in = signin.login_with_cms_password(
+            password=serializer.validated_data["password"], request=request, with_refresh=cookie_mode
         )
-        record_login(request, action="cms_login", auth_method=AuthMethod.CMS_PASSWORD, actor=user.username)
+        tokens = signed_in.tokens
         response = Response(
-            {"access_token": str(issued.access), "token_type": "bearer", "expires_in": access_lifetime_seconds()}
+            {"access_token": str(tokens.access), "token_type": "bearer", "expires_in": access_lifetime_seconds()}
         )
         if cookie_mode:
-            refresh_cookie_set(response, request=request, refresh=issued.refresh)
+            refresh_cookie_set(response, request=request, refresh=tokens.refresh)
         return response
 
 

@@ -41,7 +41,7 @@ def test_the_right_password_yields_an_admin_token_of_the_cms_scope(api_client, c
 def test_a_wrong_password_is_refused(api_client, cms_password):
     response = login(api_client, cms_password + "?")
     assert response.status_code == 401
-    assert response.json() == {"detail": "Incorrect password.", "code": "invalid_credentials"}
+    assert response.json() == {"detail": "The credentials are wrong.", "code": "invalid_credentials"}
 
 
 def test_passwords_past_72_bytes_are_wrong_passwords_never_errors(api_client, settings):

@@ -16,7 +16,7 @@ TOKEN = "/api/auth/token"
 REFRESH = "/api/auth/cookie/refresh"
 LOGOUT = "/api/auth/cookie/logout"
 ME = "/api/auth/me"
-COOKIE = "adbot_refresh"
+COOKIE = "__Host-adbot_refresh"
 USER_PASSWORD = "correct horse battery staple"
 
 
@@ -51,15 +51,17 @@ def assert_cleared(response):
     morsel = response.cookies[COOKIE]
     assert morsel.value == ""
     assert morsel["max-age"] == 0
-    assert morsel["path"] == "/api/auth/cookie"
+    assert morsel["path"] == "/"
 
 
 def assert_refresh_cookie(response, *, secure=True):
-    morsel = response.cookies[COOKIE]
+    # `__Host-`: Secure, Path=/ and no Domain, or the browser refuses it; without Secure (DEBUG) no prefix.
+    morsel = response.cookies[COOKIE if secure else "adbot_refresh"]
     assert morsel["httponly"] is True
     assert morsel["secure"] is (True if secure else "")
     assert morsel["samesite"] == "Strict"
-    assert morsel["path"] == "/api/auth/cookie"
+    assert morsel["path"] == "/"
+    assert morsel["domain"] == ""
     assert morsel["max-age"] == 24 * 60 * 60  # REFRESH_TOKEN_EXPIRE_MINUTES
     assert claims_of(morsel.value)["token_type"] == "refresh"
     csrf_cookie = response.cookies["csrftoken"]
@@ -116,6 +118,7 @@ def test_another_session_value_is_a_validation_error_before_any_password_check(
 def test_with_debug_on_the_cookie_is_not_secure(browser_client, cms_password, settings):
     settings.DEBUG = True
     assert_refresh_cookie(cms_cookie_login(browser_client, cms_password), secure=False)
+    assert refresh(browser_client).status_code == 200
 
 
 def test_refresh_returns_a_new_access_token_and_rotates_the_cookie(browser_client, cms_password):

@@ -134,6 +134,27 @@ def test_one_audit_row_per_refused_address_per_minute():
     assert AuditEvent.objects.filter(action="ip_refused", client_ip=OUTSIDER).count() == 2
 
 
+def test_one_audit_row_per_ipv6_slash_64_per_minute():
+    for host in range(1, 6):
+        assert_refused(get("/api/admin/audit", f"2001:db9:0:1::{host}"))
+    assert_refused(get("/api/admin/audit", "2001:db9:0:2::1"))
+    assert AuditEvent.objects.filter(action="ip_refused").count() == 2
+
+
+def test_at_most_the_setting_many_rows_a_minute_the_rest_counted_in_a_log_line(settings, monkeypatch, caplog):
+    settings.IP_REFUSED_AUDIT_PER_MINUTE = 5
+    now = 1_800_000_000.0
+    monkeypatch.setattr(ip_allowlist.time, "time", lambda: now)
+    for host in range(1, 21):
+        assert_refused(get("/api/admin/audit", f"198.51.100.{host}"))
+    assert AuditEvent.objects.filter(action="ip_refused").count() == 5
+
+    now += 60
+    assert_refused(get("/api/admin/audit", "198.51.100.200"))
+    assert "15 refusal(s) of the previous minute were not audited" in caplog.text
+    assert AuditEvent.objects.filter(action="ip_refused").count() == 6
+
+
 def test_a_refusal_does_not_need_the_cache(broken_cache):
     assert_refused(get("/api/admin/audit", OUTSIDER))
     assert AuditEvent.objects.filter(action="ip_refused").count() == 1

@@ -276,7 +276,7 @@ def test_turning_it_off_needs_the_password_and_a_code(client, admin, enrolled):
 
     wrong_password = client.post(DISABLE, {"password": "wrong", "code": codes[0]}, format="json")
     assert wrong_password.status_code == 401
-    assert wrong_password.json()["code"] == "no_active_account"
+    assert wrong_password.json()["code"] == "invalid_credentials"
     wrong_code = client.post(DISABLE, {"password": TEST_PASSWORD, "code": "aaaa-bbbb-cccc-dddd"}, format="json")
     assert wrong_code.status_code == 401
     assert wrong_code.json()["code"] == "invalid_mfa_code"

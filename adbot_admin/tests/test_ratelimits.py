@@ -5,6 +5,7 @@ import types
 import django_ratelimit.core
 import pytest
 
+from adbot_admin.budgets import LOGIN, working_slot
 from adbot_admin.models import AuditEvent
 from adbot_admin.tests.factories import TEST_PASSWORD
 
@@ -178,8 +179,6 @@ def test_a_client_over_its_own_budget_spends_none_of_the_servers(api_client, set
 
 
 def test_a_login_arriving_while_every_password_check_slot_is_busy_gets_503_at_once(api_client, settings):
-    from adbot_admin.api.ratelimits import LOGIN, working_slot
-
     settings.PASSWORD_CHECK_SLOTS = 1
     with working_slot(LOGIN):  # another request is checking a password in this process
         busy = api_client.post("/api/auth/token", {"username": "a", "password": "x"}, format="json")

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from adbot_admin.login_sessions import login_session_start
 from adbot_admin.models import AuthMethod
-from adbot_admin.services import cms_admin_user
+from adbot_admin.signin import cms_admin_user
 from adbot_admin.tests.tokens import bearer, claims_of
 from tests.security import forge
 

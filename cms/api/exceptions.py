@@ -1,6 +1,6 @@
 """The gallery API's own refusals, in the project's error format."""
 
-from adbot_admin.api.exceptions import ServiceUnavailable
+from adbot_admin.errors import ServiceUnavailable
 
 
 class ImageBusy(ServiceUnavailable):

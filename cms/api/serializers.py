@@ -2,7 +2,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from adbot_admin.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField
-from adbot_admin.storage import media_storage
+from adbot_admin.file_storage import media_storage
 
 from ..models import GalleryImage
 

@@ -16,14 +16,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from adbot_admin.api import ratelimits
-from adbot_admin.api.exceptions import PayloadTooLarge
 from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
-from adbot_admin.api.request_limits import declared_length, multipart_limit
 from adbot_admin.api.views import PublicMixin
+from adbot_admin.errors import PayloadTooLarge
 from adbot_admin.models import Scope
+from adbot_admin.request_limits import declared_length, multipart_limit
+from adbot_admin.sizes import describe_bytes
 
 from .. import services
-from ..images import ImageRejected, _describe_bytes
+from ..images import ImageRejected
 from ..models import GalleryImage
 from . import serializers
 from .exceptions import ImageBusy
@@ -50,7 +51,7 @@ def refuse_oversized_body(request):
     streamed to a temporary file first.
     """
     if declared_length(request) > multipart_limit(settings.IMAGE_MAX_BYTES):
-        raise PayloadTooLarge(f"image is larger than {_describe_bytes(settings.IMAGE_MAX_BYTES)}")
+        raise PayloadTooLarge(f"image is larger than {describe_bytes(settings.IMAGE_MAX_BYTES)}")
 
 
 @extend_schema_view(

@@ -168,10 +168,10 @@ def test_cms_page_flow(live_server, browser, cms_password, token_lifetime, tmp_p
     wait(browser, EC.visibility_of_element_located((By.ID, "gallery-view")))
     wait(browser, EC.text_to_be_present_in_element((By.ID, "message"), "Logged in"))
     assert_no_readable_token(browser)
-    refresh_cookie = browser_cookie(browser, "adbot_refresh")
+    refresh_cookie = browser_cookie(browser, "__Host-adbot_refresh")
     assert refresh_cookie["value"].startswith("eyJ") and refresh_cookie["httpOnly"] is True
     assert refresh_cookie["sameSite"] == "Strict"
-    assert refresh_cookie["path"] == "/api/auth/cookie" and refresh_cookie["secure"] is True
+    assert refresh_cookie["path"] == "/" and refresh_cookie["secure"] is True
     assert not visible(browser, "expiry-warning")
     assert browser.find_element(By.ID, "gallery-empty").is_displayed()
 
@@ -235,7 +235,7 @@ def test_cms_page_flow(live_server, browser, cms_password, token_lifetime, tmp_p
     browser.find_element(By.ID, "logout-button").click()
     wait(browser, EC.text_to_be_present_in_element((By.ID, "login-reason"), "You have logged out"))
     assert AuditEvent.objects.filter(action="logout").exists()
-    assert browser_cookie(browser, "adbot_refresh") is None
+    assert browser_cookie(browser, "__Host-adbot_refresh") is None
     assert not LoginSession.objects.filter(ended_at__isnull=True).exists()
     browser.refresh()
     session_state(browser, "out")

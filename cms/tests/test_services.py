@@ -11,8 +11,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
+from adbot_admin.file_storage import AtomicFileSystemStorage
 from adbot_admin.models import AuditEvent, AuthMethod, Outcome
-from adbot_admin.storage import AtomicFileSystemStorage
 from cms import services
 from cms.images import ImageRejected
 from cms.models import GalleryImage, GalleryRevision

@@ -2,7 +2,7 @@
 
 from rest_framework.exceptions import APIException
 
-from adbot_admin.api.exceptions import CodedValidationError
+from adbot_admin.errors import CodedValidationError
 
 from ..errors import Refused
 

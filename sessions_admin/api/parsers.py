@@ -8,7 +8,7 @@ from django.http.multipartparser import MultiPartParserError
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import DataAndFiles, MultiPartParser
 
-from adbot_admin.api.request_limits import multipart_limit
+from adbot_admin.request_limits import multipart_limit
 
 from ..errors import ArchiveRefused, SessionFileTooLarge, describe_bytes
 from .errors import api_error

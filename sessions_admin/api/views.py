@@ -10,10 +10,11 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from adbot_admin.api import ratelimits
+from adbot_admin.api.cache_control import no_store
 from adbot_admin.api.parsers import JSONParser
 from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
-from adbot_admin.api.request_limits import accepts_file_up_to
 from adbot_admin.api.schema import error_example, error_response
+from adbot_admin.request_limits import accepts_file_up_to
 
 from .. import imports, services
 from ..errors import Refused
@@ -60,8 +61,9 @@ CONFLICTS = error_response(
     ),
 )
 # A multipart body's example names the file part; Swagger UI offers a file picker for it.
+MULTIPART = "multipart/form-data"
 UPLOAD_EXAMPLE = OpenApiExample(
-    "A session file", value={"file": "alpha.session"}, request_only=True, media_type="multipart/form-data"
+    "A session file", value={"file": "alpha.session"}, request_only=True, media_type=MULTIPART
 )
 API_PAIR_EXAMPLE = OpenApiExample(
     "An API pair",
@@ -86,8 +88,8 @@ UPLOAD_SCHEMA = extend_schema(
             error_example(
                 400,
                 "not_sqlite",
-                "The file is not an SQLite database.",
-                errors={"file": ["The file is not an SQLite database."]},
+                "not an SQLite database (the SQLite header is missing)",
+                errors={"file": ["not an SQLite database (the SQLite header is missing)"]},
             ),
         ),
         409: CONFLICTS,
@@ -218,10 +220,7 @@ class SessionFileViewSet(
         },
         examples=[
             OpenApiExample(
-                "A zip of session files",
-                value={"archive": "accounts.zip"},
-                request_only=True,
-                media_type="multipart/form-data",
+                "A zip of session files", value={"archive": "accounts.zip"}, request_only=True, media_type=MULTIPART
             )
         ],
     )
@@ -441,6 +440,7 @@ class ApiPairViewSet(
         with refusals_as_errors():
             serializer.instance = services.api_pair_create(**serializer.validated_data, request=self.request)
 
+    @no_store
     def retrieve(self, request, *args, **kwargs):
         api_pair = services.api_pair_reveal(api_pair=self.get_object(), request=request)
         return Response(self.get_serializer(api_pair).data)

@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from adbot_admin.file_storage import TEMP_PREFIX
 from adbot_admin.models import AuditEvent, AuthMethod
-from adbot_admin.storage import TEMP_PREFIX
 from sessions_admin.models import SessionFile
 from sessions_admin.services import SYNC_ACTOR
 

@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from adbot_admin.file_storage import TEMP_PREFIX
 from adbot_admin.models import AuditEvent, Outcome
-from adbot_admin.storage import TEMP_PREFIX
 from sessions_admin import services
 from sessions_admin.models import ApiPair, SessionFile
 from sessions_admin.names import validate_session_filename

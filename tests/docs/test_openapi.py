@@ -78,7 +78,7 @@ def test_the_token_endpoint_shows_the_mfa_challenge_and_its_errors(schema):
         for status in ("401", "429")
         for example in operation["responses"][status]["content"]["application/json"]["examples"].values()
     }
-    assert {"no_active_account", "account_locked", "throttled"} <= codes
+    assert {"invalid_credentials", "account_locked", "throttled"} <= codes
     mfa = schema["paths"]["/api/auth/token/2fa"]["post"]["responses"]["401"]["content"]["application/json"]
     assert {example["value"]["code"] for example in mfa["examples"].values()} == {
         "invalid_mfa_code",

@@ -162,3 +162,16 @@ def test_images_from_object_storage_are_allowed_by_the_admin_policy(settings):
     }
     directives = policy(Client().get("/admin/login/"))
     assert directives["img-src"] == ["'self'", "data:", "https://media.example.com"]
+
+
+def test_the_cms_page_allows_images_from_object_storage_too(settings):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {"bucket_name": "gallery", "custom_domain": "media.example.com", "querystring_auth": False},
+        },
+    }
+    directives = policy(Client().get("/cms/"))
+    assert directives["img-src"] == ["'self'", "https://media.example.com"]
+    assert directives["form-action"] == ["'none'"] and "font-src" not in directives

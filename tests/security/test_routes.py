@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from adbot_admin.login_sessions import login_session_start
 from adbot_admin.models import AuthMethod
-from adbot_admin.services import cms_admin_user
+from adbot_admin.signin import cms_admin_user
 
 from . import forge
 from .routes import CMS_SCOPE_ROUTES, COOKIE_ROUTES, PUBLIC_ROUTES, api_routes, guarded_cases, in_cms_scope, is_public

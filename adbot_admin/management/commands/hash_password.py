@@ -4,7 +4,7 @@ import sys
 import bcrypt
 from django.core.management.base import BaseCommand, CommandError
 
-from ...services import BCRYPT_MAX_BYTES
+from ...hashers import BCRYPT_MAX_BYTES
 
 ROUNDS = 12
 

@@ -1,4 +1,4 @@
-from ...services import user_logout_all
+from ...logout import user_logout_all
 from ._user_command import UserCommand
 
 

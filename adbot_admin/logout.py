@@ -1,59 +1,16 @@
-"""Authentication flows shared by the API and the shell: CMS password, logout, ending login sessions."""
-
-import logging
-import re
+"""Logging out: one login (a token, a refresh cookie), one session, or every login of a user."""
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models.signals import post_save
+from django.dispatch import receiver
 from rest_framework_simplejwt.exceptions import TokenError
 
-from . import auth_state, hashers
+from . import auth_state
 from .audit import record
 from .login_sessions import login_session_end, login_sessions_end_all
+from .models import AuthMethod
 from .tokens import SESSION_CLAIM, RefreshToken, UntypedToken
-
-logger = logging.getLogger(__name__)
-
-BCRYPT_MAX_BYTES = 72
-CMS_ADMIN_USERNAME = "cms-admin"
-
-
-def cms_login_configured():
-    return bool(settings.ADMIN_PASSWORD_HASH)
-
-
-BCRYPT_HASH = re.compile(r"^\$2[abxy]?\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$")
-
-
-def valid_bcrypt_hash(value):
-    """Return True when `value` has the form of a bcrypt hash (checked without hashing)."""
-    return bool(BCRYPT_HASH.match(value))
-
-
-def cms_password_matches(password):
-    """Return True when `password` matches ADMIN_PASSWORD_HASH.
-
-    A password past bcrypt's 72 bytes is a wrong password (bcrypt would
-    otherwise compare only its first 72 bytes); it still costs one check.
-    """
-    candidate = password.encode("utf-8", "surrogatepass")
-    stored = settings.ADMIN_PASSWORD_HASH.encode()
-    if len(candidate) > BCRYPT_MAX_BYTES:
-        hashers.checkpw(candidate[:BCRYPT_MAX_BYTES], stored)
-        return False
-    return hashers.checkpw(candidate, stored)
-
-
-def cms_admin_user():
-    """Return the user that CMS logins act as, made on first use as active staff."""
-    user, created = get_user_model().objects.get_or_create(
-        username=CMS_ADMIN_USERNAME, defaults={"is_staff": True, "is_active": True}
-    )
-    if created:
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
-    return user
 
 
 def token_logout(*, access_token, refresh=None, user=None, request=None):
@@ -99,6 +56,13 @@ def token_logout_all(*, access_token, user, request=None) -> int:
         ended = 0 if getattr(user, "pk", None) is None else login_sessions_end_all(user=user, reason="logout_all")
         record(request=request, action="logout_all", target=user.get_username(), detail={"sessions_ended": ended})
     return ended
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL)
+def _end_sessions_on_new_password(sender, instance, created, **kwargs):
+    # set_password() keeps the new raw password until the save; a rehash at login clears it first.
+    if not created and instance._password is not None:
+        user_logout_all(user=instance, reason="password_change", auth_method=AuthMethod.NONE)
 
 
 def user_logout_all(*, user, request=None, reason="ended_by_admin", auth_method=None) -> int:

@@ -10,7 +10,8 @@ already past the general limit, so every other request pays nothing for it.
 from django.conf import settings
 from django.urls import Resolver404, resolve
 
-from .exceptions import json_error
+from .errors import BadRequest, PayloadTooLarge
+from .http_errors import api_exception_response
 
 # Room for the multipart boundaries and part headers around the largest file.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -72,14 +73,14 @@ class RequestLimitMiddleware:
 
     def __call__(self, request):
         if len(request.META.get("HTTP_HOST", "")) > HOST_MAX_LENGTH:
-            return json_error(400, "Bad request.", "bad_request")
+            return api_exception_response(BadRequest())
         try:
             length = declared_length(request)
         except ValueError:
-            return json_error(400, "Invalid Content-Length.", "bad_request")
+            return api_exception_response(BadRequest("Invalid Content-Length."))
         content_type = request.META.get("CONTENT_TYPE", "")
         if length > body_limit(content_type) and not (
             content_type.lower().startswith("multipart/") and length <= (view_multipart_limit(request) or 0)
         ):
-            return json_error(413, "The request body is too large.", "payload_too_large")
+            return api_exception_response(PayloadTooLarge())
         return self.get_response(request)

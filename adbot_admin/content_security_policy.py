@@ -1,7 +1,7 @@
-"""The Content-Security-Policy of the server's HTML pages (admin site, API docs), through django-csp.
+"""The Content-Security-Policy of the server's HTML pages (admin site, API docs, CMS page), through django-csp.
 
-Pages that set their own policy keep it (the CMS page, media files): django-csp
-never replaces a header a view has set.
+A page narrows the site's policy with django-csp's decorators (the CMS page's
+`csp_replace`); media files set their own header, which django-csp never replaces.
 """
 
 from urllib.parse import urlsplit
@@ -12,6 +12,7 @@ from django.core.files.storage import storages
 
 def media_origin():
     """Return the origin gallery images are served from when it is not this server's (object storage), else None."""
+    # The URL of any name shows where the storage serves files from.
     url = urlsplit(storages["default"].url("gallery/probe.jpg"))
     return f"{url.scheme}://{url.netloc}" if url.netloc else None
 

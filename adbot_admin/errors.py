@@ -1,0 +1,143 @@
+"""The domain errors of signing in, sessions and the shared plumbing, each with its status and code, once.
+
+Each is a DRF APIException subclass (DRF `rest_framework/exceptions.py`):
+`status_code`, `default_detail` and a snake_case `default_code` say how it is
+answered wherever it is raised. One translation writes the body: DRF's
+exception handler (api/exceptions.py) for API views, and
+`http_errors.api_exception_response` for the admin site and the middlewares.
+Nothing classifies an error by its message.
+"""
+
+from rest_framework import exceptions, status
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The resource already exists."
+    default_code = "conflict"
+
+
+class BadRequest(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "Bad request."
+    default_code = "bad_request"
+
+
+class ServerError(exceptions.APIException):
+    """An unhandled error: the body of Django's 500 handler (the error itself is logged, never shown)."""
+
+    default_detail = "Internal server error."
+    default_code = "server_error"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+class CodedValidationError(exceptions.ValidationError):
+    """A validation error with a code of its own: 400 `{detail, code, errors}` with `code` instead of `invalid`."""
+
+    def __init__(self, detail, code):
+        super().__init__(detail, code)
+        self.code = code
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service is temporarily unavailable; try again shortly."
+    default_code = "service_unavailable"
+
+    def __init__(self, detail=None, code=None, retry_after=None):
+        super().__init__(detail, code)
+        self.retry_after = retry_after
+
+
+class InsufficientStorage(exceptions.APIException):
+    status_code = 507
+    default_detail = "The server has no room to store this file; nothing was kept."
+    default_code = "insufficient_storage"
+
+
+class NotConfigured(ServiceUnavailable):
+    default_detail = "This feature is not configured on this server."
+    default_code = "not_configured"
+
+
+class LimiterUnavailable(ServiceUnavailable):
+    default_detail = "Rate limiting is unavailable, so this action is refused; try again shortly."
+    default_code = "rate_limiter_unavailable"
+
+
+class PasswordChecksBusy(ServiceUnavailable):
+    default_detail = "Too many logins are being checked right now; try again in a moment."
+    default_code = "login_capacity_exceeded"
+
+
+class LogoutNotRecorded(ServiceUnavailable):
+    default_detail = "The logout did not happen: the database is unavailable. Try again shortly."
+    default_code = "logout_failed"
+
+
+class InvalidCredentials(exceptions.AuthenticationFailed):
+    """A wrong password (or an unknown username): the one answer of every login and password re-check."""
+
+    default_detail = "The credentials are wrong."
+    default_code = "invalid_credentials"
+
+
+class AccountDisabled(exceptions.AuthenticationFailed):
+    default_detail = "The CMS admin account is disabled."
+    default_code = "account_disabled"
+
+
+class AccountLocked(exceptions.Throttled):
+    default_detail = "Too many failed logins for this account."
+    default_code = "account_locked"
+    extra_detail_singular = "Try again in {wait} second."
+    extra_detail_plural = "Try again in {wait} seconds."
+
+
+class InvalidMfaCode(exceptions.AuthenticationFailed):
+    default_detail = "The code is wrong or was already used."
+    default_code = "invalid_mfa_code"
+
+
+class MfaTokenInvalid(exceptions.AuthenticationFailed):
+    default_detail = "The mfa_token is unknown, expired, used or spent by wrong codes: log in again."
+    default_code = "mfa_token_invalid"
+
+
+class MfaCodeThrottled(exceptions.Throttled):
+    default_detail = "Too many wrong codes for this account: wait before the next one."
+    default_code = "mfa_code_throttled"
+
+
+class MfaAlreadyEnabled(Conflict):
+    default_detail = "Two-factor authentication is already on; turn it off first."
+    default_code = "mfa_already_enabled"
+
+
+class MfaNotEnabled(Conflict):
+    default_detail = "Two-factor authentication is not on, or no enrolment awaits confirmation."
+    default_code = "mfa_not_enabled"
+
+
+class MfaNotAvailable(Conflict):
+    default_detail = "Two-factor authentication is for accounts of this server, not frontend logins."
+    default_code = "mfa_not_available"
+
+
+class CsrfFailed(exceptions.PermissionDenied):
+    default_detail = "CSRF verification failed."
+    default_code = "csrf_failed"
+
+
+class RefreshCookieMissing(exceptions.NotAuthenticated):
+    default_detail = "No refresh cookie was sent: log in again."
+
+
+class IpNotAllowed(exceptions.PermissionDenied):
+    default_detail = "Your address may not reach the admin interface."
+    default_code = "ip_not_allowed"

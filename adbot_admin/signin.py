@@ -1,0 +1,280 @@
+"""Signing in: every way in is one flow function, and every flow runs the same steps.
+
+1. spend the `login` budget (once per request: a view's `rate_limited(LOGIN)`
+   spends it before the body is even read) and hold a password-check slot;
+2. refuse a locked account (lockout.py), before any hashing;
+3. verify (each way in has its own verify function);
+4. in one transaction: count the failure, or clear the count, start the login
+   session and audit.
+
+A flow returns a SignIn (or, for the admin site, Django's response) or raises
+one domain error (errors.py) that says how it is answered. Views, the admin
+site and the cookie endpoints only translate. The slow verify (bcrypt) runs
+before the transaction: no row lock waits on it.
+
+Adding a way in means one verify function, one flow here calling `_verified`,
+and one view.
+"""
+
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import authenticate, get_user_model
+from django.db import transaction
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+
+from . import budgets, hashers, lockout, mfa
+from .audit import record
+from .errors import AccountDisabled, InvalidCredentials, MfaTokenInvalid, NotConfigured
+from .login_sessions import IssuedTokens, login_session_start, refresh_token_rotate
+from .models import AuthMethod, MfaChallenge, Outcome, Role
+
+# The account CMS logins act as; the shared CMS password counts toward its lockout.
+CMS_ADMIN_USERNAME = "cms-admin"
+USERNAME_MAX = 150
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """A successful sign-in: its user and either the tokens of a new login session or a two-factor challenge."""
+
+    user: object
+    tokens: IssuedTokens | None = None
+    # The password was right and the user has two-factor on: {mfa_required, mfa_token, expires_in}.
+    mfa_challenge: dict | None = None
+
+
+def _django_request(request):
+    return getattr(request, "_request", request)
+
+
+@contextmanager
+def _verified(*, request, account: str, verify: Callable, on_failure: Callable):
+    """Run steps 1 to 3 for `account` and yield the verified user inside step 4's transaction.
+
+    `verify()` returns the user, or None for wrong credentials; then the failure
+    is counted and `on_failure()` audits it, both committed, and
+    InvalidCredentials is raised. Raises AccountLocked while `account` is locked.
+    """
+    with budgets.login_budget(request):
+        lockout.check(username=account)
+        user = verify()
+    if user is None:
+        with transaction.atomic():
+            lockout.failed(username=account, request=request)
+            on_failure()
+        raise InvalidCredentials()
+    with transaction.atomic():
+        lockout.clear(username=account)
+        yield user
+
+
+def login_with_password(*, username, password, request, with_refresh=True) -> SignIn:
+    """Sign in with a username and password: the tokens of a new login session, or a two-factor challenge.
+
+    Raises InvalidCredentials (an unknown username costs one hash, like a wrong
+    password), AccountLocked, or the budget's refusals.
+    """
+    username = str(username)[:USERNAME_MAX]
+
+    def verify():
+        return authenticate(_django_request(request), username=username, password=password)
+
+    def on_failure():
+        record(
+            request=request, action="login", auth_method=AuthMethod.PASSWORD, target=username, outcome=Outcome.FAILURE
+        )
+
+    with _verified(request=request, account=username, verify=verify, on_failure=on_failure) as user:
+        if mfa.mfa_enabled(user):
+            # The password was right; the login waits for its second factor.
+            record(
+                request=request, action="login_mfa_required", auth_method=AuthMethod.PASSWORD, actor="", target=username
+            )
+            return SignIn(user=user, mfa_challenge=mfa.login_challenge_start(user=user))
+        tokens = login_session_start(
+            user=user, auth_method=AuthMethod.PASSWORD, request=request, with_refresh=with_refresh
+        )
+        record(request=request, action="login", auth_method=AuthMethod.PASSWORD, actor=username, target=username)
+        return SignIn(user=user, tokens=tokens)
+
+
+def cms_login_configured():
+    return bool(settings.ADMIN_PASSWORD_HASH)
+
+
+def cms_login_available():
+    """Raise NotConfigured without ADMIN_PASSWORD_HASH; the CMS login view asks before it reads the body."""
+    if not cms_login_configured():
+        raise NotConfigured("CMS password login is not configured: set ADMIN_PASSWORD_HASH.")
+
+
+def cms_password_matches(password):
+    """Return True when `password` matches ADMIN_PASSWORD_HASH.
+
+    A password past bcrypt's 72 bytes is a wrong password (bcrypt would
+    otherwise compare only its first 72 bytes); it still costs one check.
+    """
+    candidate = password.encode("utf-8", "surrogatepass")
+    stored = settings.ADMIN_PASSWORD_HASH.encode()
+    if len(candidate) > hashers.BCRYPT_MAX_BYTES:
+        hashers.checkpw(candidate[: hashers.BCRYPT_MAX_BYTES], stored)
+        return False
+    return hashers.checkpw(candidate, stored)
+
+
+def cms_admin_user():
+    """Return the user that CMS logins act as, made on first use as active staff."""
+    user, created = get_user_model().objects.get_or_create(
+        username=CMS_ADMIN_USERNAME, defaults={"is_staff": True, "is_active": True}
+    )
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+def login_with_cms_password(*, password, request, with_refresh=False) -> SignIn:
+    """Sign in with the shared CMS password (ADMIN_PASSWORD_HASH) as the CMS admin account.
+
+    Raises NotConfigured without ADMIN_PASSWORD_HASH, InvalidCredentials,
+    AccountLocked, or AccountDisabled when that account is not an active admin.
+    """
+    cms_login_available()
+
+    def verify():
+        return cms_admin_user() if cms_password_matches(password) else None
+
+    def on_failure():
+        record(
+            request=request, action="cms_login", auth_method=AuthMethod.CMS_PASSWORD, actor="", outcome=Outcome.FAILURE
+        )
+
+    with _verified(request=request, account=CMS_ADMIN_USERNAME, verify=verify, on_failure=on_failure) as user:
+        if user.role != Role.ADMIN:
+            record(
+                request=request,
+                action="cms_login",
+                auth_method=AuthMethod.CMS_PASSWORD,
+                actor=user.username,
+                outcome=Outcome.DENIED,
+            )
+            signed_in = None
+        else:
+            tokens = login_session_start(
+                user=user, auth_method=AuthMethod.CMS_PASSWORD, request=request, with_refresh=with_refresh
+            )
+            record(request=request, action="cms_login", auth_method=AuthMethod.CMS_PASSWORD, actor=user.username)
+            signed_in = SignIn(user=user, tokens=tokens)
+    if signed_in is None:
+        raise AccountDisabled()
+    return signed_in
+
+
+def login_second_step(*, mfa_token, code, request) -> SignIn:
+    """Finish a two-factor login with a TOTP or recovery code: the tokens of a new login session.
+
+    Raises MfaTokenInvalid (unknown, expired, used or dead mfa_token, or a user
+    no longer active or without two-factor), InvalidMfaCode (counted: the fifth
+    kills the token) or MfaCodeThrottled (not counted: no code was tried).
+    """
+    with budgets.login_budget(request):
+        signed_in = None
+        with transaction.atomic():
+            found = mfa.live_challenge(mfa_token)
+            device = mfa.locked_device(found[1], confirmed=True) if found else None
+            if device is None:
+                outcome = MfaTokenInvalid()
+            else:
+                challenge, user = found
+                outcome = mfa.check_code(user=user, device=device, code=code, request=request)
+                if mfa.counts_against_challenge(outcome):
+                    MfaChallenge.objects.filter(pk=challenge.pk).update(failures=challenge.failures + 1)
+                elif not isinstance(outcome, mfa.MFA_ERRORS):
+                    MfaChallenge.objects.filter(pk=challenge.pk).update(used=True)
+                    tokens = login_session_start(user=user, auth_method=outcome, request=request)
+                    username = user.get_username()
+                    record(request=request, action="login", auth_method=outcome, actor=username, target=username)
+                    signed_in = SignIn(user=user, tokens=tokens)
+    # Raised after the transaction, so the wrong code's audit row and the challenge's count are kept.
+    if signed_in is None:
+        raise outcome
+    return signed_in
+
+
+def refresh(*, raw, request) -> IssuedTokens:
+    """Trade the refresh token `raw` for a new pair of its login session (login_sessions.refresh_token_rotate).
+
+    Raises InvalidToken (401 token_not_valid) for any refused token.
+    """
+    try:
+        return refresh_token_rotate(raw=raw, request=request)
+    except TokenError as exc:
+        raise InvalidToken(str(exc.args[0])) from exc
+
+
+def password_recheck(*, user, password, request, action):
+    """Re-check the password of a signed-in `user` before `action` (an audit action), like a login.
+
+    The check spends the login budget and counts toward the account's lockout.
+    Raises InvalidCredentials (audited as a failed `action`) or AccountLocked.
+    """
+    username = user.get_username()
+
+    def verify():
+        # The request's user holds no password hash: the row as it is now decides.
+        fresh = get_user_model().objects.filter(pk=user.pk).first()
+        if fresh is None:
+            get_user_model()().set_password(password)  # the same cost as a check
+            return None
+        return fresh if fresh.check_password(password) else None
+
+    def on_failure():
+        record(request=request, action=action, outcome=Outcome.FAILURE, detail={"reason": "wrong_password"})
+
+    with _verified(request=request, account=username, verify=verify, on_failure=on_failure):
+        pass
+
+
+def mfa_setup(*, user, password, request) -> dict:
+    """Re-check the password, then start TOTP enrolment (mfa.totp_setup)."""
+    password_recheck(user=user, password=password, request=request, action="mfa_setup")
+    return mfa.totp_setup(user=user, request=request)
+
+
+def mfa_disable(*, user, password, code, request):
+    """Re-check the password, then turn two-factor off with a TOTP or recovery code (mfa.totp_disable)."""
+    password_recheck(user=user, password=password, request=request, action="mfa_disable")
+    mfa.totp_disable(user=user, code=code, request=request)
+
+
+def login_to_admin_site(*, request, username, checks_password, log_in):
+    """Sign in to the admin site: `log_in()` runs Django's login view and returns (response, password_refused).
+
+    The view verifies the password and the TOTP code and starts the Django
+    session; this flow spends the budget, checks the lockout, counts or clears
+    it and audits. Returns the view's response; raises AccountLocked or the
+    budget's refusals.
+    """
+    username = str(username)[:USERNAME_MAX]
+    with budgets.login_budget(request):
+        if checks_password:
+            lockout.check(username=username)
+        response, password_refused = log_in()
+    succeeded = response.status_code == 302
+    with transaction.atomic():
+        if checks_password and password_refused and not succeeded:
+            lockout.failed(username=username, request=request)
+        elif checks_password:  # signed in, or the password was right and a code or the account's state refused it
+            lockout.clear(username=username)
+        record(
+            request=request,
+            action="admin_site_login",
+            auth_method=AuthMethod.ADMIN_SITE,
+            actor=username if succeeded else "",
+            target=username,
+            outcome=Outcome.SUCCESS if succeeded else Outcome.FAILURE,
+        )
+    return response
