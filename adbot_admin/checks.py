@@ -204,6 +204,31 @@ def check_admin_allowed_ips(app_configs=None, **kwargs):
     return messages
 
 
+@checks.register(checks.Tags.security)
+def check_field_encryption_keys(app_configs=None, **kwargs):
+    """Refuse a missing or weak FIELD_ENCRYPTION_KEYS (a warning only with DEBUG), and a key listed twice."""
+    from .field_encryption import decode_key
+
+    values = settings.FIELD_ENCRYPTION_KEYS
+    hint = "Generate one with `python manage.py generate_secret --env FIELD_ENCRYPTION_KEYS`."
+    problems = (
+        [] if values else ["FIELD_ENCRYPTION_KEYS is not set: 2FA passwords and proxy credentials cannot be stored."]
+    )
+    seen = set()
+    for position, value in enumerate(values, start=1):
+        try:
+            raw = decode_key(value)
+        except ValueError as exc:
+            problems.append(f"FIELD_ENCRYPTION_KEYS key {position} {exc}.")
+            continue
+        if raw in seen:
+            problems.append(f"FIELD_ENCRYPTION_KEYS key {position} repeats an earlier key.")
+        seen.add(raw)
+    level = checks.Warning if settings.DEBUG else checks.Error
+    error_id = "adbot_admin.W017" if settings.DEBUG else "adbot_admin.E017"
+    return [level(problem, hint=hint, id=error_id) for problem in problems]
+
+
 def refuse_unsafe_start():
     """Raise SystemCheckError when a check says the configuration is unsafe to serve."""
     from django.core.management.base import SystemCheckError

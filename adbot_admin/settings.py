@@ -323,6 +323,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
+# SECRETS AT REST
+# ------------------------------------------------------------------------------
+# AES-256-GCM keys (base64url, 32 bytes) for secrets stored in database columns
+# (adbot_admin/field_encryption.py): the first encrypts, all decrypt.
+FIELD_ENCRYPTION_KEYS = env_keys("FIELD_ENCRYPTION_KEYS")
+
 # SIMPLE JWT
 # ------------------------------------------------------------------------------
 # https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html
@@ -383,6 +389,9 @@ SESSION_MAX_BYTES = env.int("SESSION_MAX_BYTES", default=10 * 1024 * 1024)
 # Zip imports (POST /api/admin/sessions/import): entries, and bytes uncompressed in all.
 SESSION_IMPORT_MAX_FILES = env.int("SESSION_IMPORT_MAX_FILES", default=1000)
 SESSION_IMPORT_MAX_BYTES = env.int("SESSION_IMPORT_MAX_BYTES", default=512 * 1024 * 1024)
+# Write the 2FA password and proxy credentials into the `<name>.json` beside each session in SESSIONS_DIR;
+# off, the engine asks GET /api/admin/sessions/{name}/secrets for them.
+SIDECAR_SECRETS_ON_DISK = env.bool("SIDECAR_SECRETS_ON_DISK", default=False)
 IMAGE_MAX_BYTES = env.int("IMAGE_MAX_BYTES", default=10 * 1024 * 1024)
 IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=40_000_000)
 # Longest side of a stored gallery image; larger uploads are scaled down to it.

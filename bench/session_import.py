@@ -1,6 +1,6 @@
 """Session file benchmarks: inspecting one file, and importing a zip of 1,000 real session files.
 
-    .venv/bin/python bench/session_import.py [--files 1000] [--rounds 300]
+    .venv/bin/python bench/session_import.py [--files 1000] [--rounds 300] [--sidecars] [--skip-inspection]
 
 Prints a Markdown table and, last, one JSON line. Targets (issue 12):
 inspecting one session file p50 <= 5 ms; a 1,000-file zip import through HTTP
@@ -14,10 +14,16 @@ with the worker's peak RSS growth <= 32 MiB (its total time is reported).
    (one worker, private SQLite database, tests/security/live.py) after a small
    warm-up import; the worker's VmHWM is reset first (/proc/PID/clear_refs),
    so the growth is the peak during that one request.
+3. With `--sidecars` each file comes as a pair: `<name>.json` beside it in the
+   zip, a seller-style sidecar (api_*/device_model aliases, a 2FA password, a
+   proxy URL with credentials, unknown keys; issue 22). Every account is then
+   checked, linked to its API pair, encrypted and written back as a canonical
+   `<name>.json` beside its file.
 """
 
 import argparse
 import asyncio
+import base64
 import io
 import json
 import os
@@ -46,6 +52,7 @@ SERVER_ENV = {
     "SECRET_KEY": secrets.token_urlsafe(48),
     "JWT_SECRET_KEY": secrets.token_urlsafe(48),
     "JWT_SECRET": secrets.token_urlsafe(48),
+    "FIELD_ENCRYPTION_KEYS": base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode(),
     "ALLOWED_HOSTS": "127.0.0.1,localhost",
     "LOG_LEVEL": "WARNING",
 }
@@ -102,8 +109,27 @@ def kurigram_file(folder, stem, dc_id, n):
     asyncio.run(write())
 
 
-def build_archive(folder, count, prefix="account"):
-    """Write `count` library-made session files and return (zip bytes, uncompressed bytes)."""
+def sidecar(n):
+    """Return a seller-style sidecar for account `n` (fake values; the hash is Telegram Desktop's public one)."""
+    return {
+        "api_id": 2040,
+        "api_hash": "b18441a1ff607e10a989891a5462e627",
+        "device_model": "Desktop",
+        "system_version": "Windows 10 x64",
+        "app_version": "5.2.3 x64",
+        "user_id": 6_000_000_000 + n,
+        "phone": f"+1555{n:07d}",
+        "username": f"bench_{n:05d}",
+        "first_name": "Bench",
+        "twofa": f"bench-2fa-{secrets.token_hex(4)}",
+        "proxy": f"socks5://u{n}:{secrets.token_hex(6)}@10.0.{n // 250}.{n % 250 + 1}:1080",
+        "register_time": 1_700_000_000 + n,
+        "stats_spam": "clean",
+    }
+
+
+def build_archive(folder, count, prefix="account", sidecars=False):
+    """Write `count` library-made session files (and sidecars) and return (zip bytes, uncompressed bytes)."""
     files = folder / "files"
     files.mkdir()
     for n in range(count):
@@ -117,6 +143,11 @@ def build_archive(folder, count, prefix="account"):
         for path in sorted(files.glob("*.session")):
             total += path.stat().st_size
             archive.write(path, f"export/{path.name}")
+            if sidecars:
+                n = int(path.stem.rsplit("-", 1)[1])
+                document = json.dumps(sidecar(n)).encode()
+                total += len(document)
+                archive.writestr(f"export/{path.stem}.json", document)
     return buffer.getvalue(), total
 
 
@@ -141,17 +172,19 @@ def post_archive(server, token, content, name):
     )
 
 
-def measure_import(count):
+def measure_import(count, sidecars=False):
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         started = time.perf_counter()
-        content, uncompressed = build_archive(scratch, count)
+        content, uncompressed = build_archive(scratch, count, sidecars=sidecars)
         built_in = time.perf_counter() - started
         warm_folder = scratch / "warm"
         warm_folder.mkdir()
-        warm, _ = build_archive(warm_folder, 10, prefix="warm-up")
+        warm, _ = build_archive(warm_folder, 10, prefix="warm-up", sidecars=sidecars)
         (scratch / "server").mkdir()
-        server = live.start(scratch / "server", **SERVER_ENV, **live.GENEROUS_LIMITS)
+        # A pair is two entries, and SESSION_IMPORT_MAX_FILES counts entries.
+        entries = {"SESSION_IMPORT_MAX_FILES": str(2 * count)} if sidecars else {}
+        server = live.start(scratch / "server", **SERVER_ENV, **live.GENEROUS_LIMITS, **entries)
         try:
             token = live.login(server)["access"]
             warm_response = post_archive(server, token, warm, "warm.zip")
@@ -186,9 +219,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=300)
+    parser.add_argument("--sidecars", action="store_true", help="import pairs: <name>.json beside each file")
+    parser.add_argument("--skip-inspection", action="store_true", help="measure the import only")
     args = parser.parse_args()
-    per_fixture, p50 = measure_inspection(args.rounds)
-    imported = measure_import(args.files)
+    per_fixture, p50 = measure_inspection(1 if args.skip_inspection else args.rounds)
+    imported = measure_import(args.files, sidecars=args.sidecars)
+    imported["sidecars"] = args.sidecars
     print("| fixture | inspect p50 ms | p99 ms |\n|---|---|---|")
     for name, (median, p99) in per_fixture.items():
         print(f"| {name} | {median:.2f} | {p99:.2f} |")

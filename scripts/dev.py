@@ -15,6 +15,7 @@ anything is installed.
 """
 
 import argparse
+import base64
 import os
 import re
 import secrets
@@ -203,6 +204,8 @@ def write_dotenv():
         "# Written by scripts/dev.py serve for a local plain-HTTP run; see .env.example.",
         f"SECRET_KEY={secrets.token_urlsafe(48)}",
         f"JWT_SECRET_KEY={secrets.token_urlsafe(48)}",
+        # AES-256 key for secrets stored in the database (adbot_admin/field_encryption.py).
+        f"FIELD_ENCRYPTION_KEYS={base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b'=').decode()}",
         "DEBUG=false",
         "ALLOWED_HOSTS=127.0.0.1,localhost",
         "SECURE_SSL_REDIRECT=false",

@@ -17,9 +17,10 @@ class SessionFileAdmin(admin.ModelAdmin):
 
     # Seven columns that fit 1,280 px (the layout names the library; "bot" follows the user id).
     list_display = ["filename", "layout", "dc", "account", "api_id", "file_size", "uploaded"]
-    list_filter = ["library", "dc_id", "is_bot"]
-    search_fields = ["filename"]
+    list_filter = ["status", "library", "dc_id", "is_bot"]
+    search_fields = ["filename", "phone", "username"]
     date_hierarchy = "uploaded_at"
+    # Never the encrypted columns: the secrets are shown only by the API's audited, step-up view.
     fields = [
         "filename",
         "library",
@@ -28,6 +29,16 @@ class SessionFileAdmin(admin.ModelAdmin):
         "user_id",
         "is_bot",
         "api_id",
+        "phone",
+        "username",
+        "first_name",
+        "last_name",
+        "device",
+        "proxy",
+        "status",
+        "status_reason",
+        "status_until",
+        "status_changed_at",
         "size",
         "uploaded_at",
         "uploaded_by",

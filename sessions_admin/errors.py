@@ -39,6 +39,12 @@ Codes of a zip archive refused whole (nothing imported): `invalid_archive`
 
 API pairs: `conflict` (409, the api_id exists), `api_pair_in_use` (409),
 `api_id_in_file` (400 on `api_id`, the file records another api_id).
+
+Sidecars (docs/sidecar.md): `invalid_sidecar` (400 on `sidecar`; in a zip, the
+entry; the message names the key), `api_pair_mismatch` (409: a stored pair has
+the sidecar's app_id with another hash).
+
+Status ledger: `invalid_status` (400 naming `status`, `reason` or `until`).
 """
 
 from __future__ import annotations
@@ -221,3 +227,44 @@ class ApiIdRecordedInFile(Refused):
     """Raised when an admin would give a session another api_id than its file records."""
 
     code = "api_id_in_file"
+
+
+# --- Sidecars ---------------------------------------------------------------
+
+
+class SidecarInvalid(Refused):
+    """Raised when a sidecar is refused; `key` names the offending key, and no value is repeated."""
+
+    code = "invalid_sidecar"
+
+    def __init__(self, key, detail):
+        super().__init__(f"{key}: {detail}")
+        self.key = key
+        self.detail = detail
+
+
+class ApiPairMismatch(Refused):
+    """Raised when a sidecar's app_id is a stored pair's with another app_hash."""
+
+    code = "api_pair_mismatch"
+    status_code = 409
+
+    def __init__(self, api_id):
+        super().__init__(
+            f"app_hash: the stored API pair with app_id {api_id} has another app_hash; a session is used "
+            "with the app that created it"
+        )
+        self.api_id = api_id
+
+
+# --- Status ledger ----------------------------------------------------------
+
+
+class InvalidStatus(Refused):
+    """Raised for a status change that breaks a rule; `field` names the offending input."""
+
+    code = "invalid_status"
+
+    def __init__(self, field, message):
+        super().__init__(message)
+        self.field = field

@@ -6,6 +6,9 @@
   stand alone: one refused entry never undoes another. One audit event per
   imported or refused entry (the store's own, or one here for entries refused
   before they reach it) and one for the archive.
+- Either may bring the account's sidecar (docs/sidecar.md): the zip's
+  `<name>.json` beside `<name>.session` (same folder), or the string
+  import's `sidecar` object; `session_file_store` checks and applies it.
 - A session string: the library decodes it and writes a file of its current
   layout in a private temporary folder (strings.py); that file is then
   uploaded like any other. The string is never logged, echoed or stored.
@@ -21,10 +24,12 @@ from adbot_admin.audit import record
 from adbot_admin.models import Outcome
 
 from . import archives, strings
-from .errors import ArchiveRefused, CorruptEntry, InvalidSessionString, Refused
+from .accounts import SIDECAR_SUFFIX
+from .errors import ArchiveRefused, CorruptEntry, InvalidSessionString, Refused, SidecarInvalid
 from .models import SessionFile
-from .names import shown_name
+from .names import SESSION_SUFFIX, shown_name
 from .services import session_file_store
+from .sidecar import MAX_SIDECAR_BYTES
 
 
 @dataclass
@@ -55,21 +60,24 @@ def session_files_import_archive(
     try:
         with archives.open_archive(path, limits=archive_limits()) as (archive, entries):
             result = ImportResult()
+            sidecars, used = _sidecar_entries(entries), set()
             for entry in entries:
-                if entry.action == "skip":
-                    result.skipped.append(entry.name)
-                elif entry.action == "refuse":
+                if entry.action == "refuse":
                     _refuse(result, entry.name, entry.code, entry.detail, request=request)
-                else:
+                elif entry.action == "import":
                     _import_entry(
                         archive,
                         entry,
                         result,
+                        sidecars=sidecars,
+                        used=used,
                         uploaded_by=uploaded_by,
                         overwrite=overwrite,
                         allow_duplicate_key=allow_duplicate_key,
                         request=request,
                     )
+            # A `<name>.json` read as its session's sidecar is part of that entry, not skipped.
+            result.skipped = [entry.name for entry in entries if entry.action == "skip" and entry.name not in used]
     except ArchiveRefused as exc:
         record(
             request=request,
@@ -90,18 +98,44 @@ def session_files_import_archive(
     return result
 
 
-def _import_entry(archive, entry, result, *, uploaded_by, overwrite, allow_duplicate_key, request):
+def _sidecar_entries(entries) -> dict:
+    """Return {path: Entry} of the `.json` entries the plan skipped: candidate sidecars, by exact path."""
+    return {entry.name: entry for entry in entries if entry.action == "skip" and entry.name.endswith(SIDECAR_SUFFIX)}
+
+
+def _read_sidecar(archive, entry) -> bytes:
+    """Return the bytes of a sidecar entry; raise SidecarInvalid past MAX_SIDECAR_BYTES (declared or read)."""
+    if entry.info.file_size > MAX_SIDECAR_BYTES:
+        raise SidecarInvalid("sidecar", f"is larger than {MAX_SIDECAR_BYTES} bytes")
+    with archives.open_entry(archive, entry.info) as stream:
+        return stream.read(MAX_SIDECAR_BYTES + 1)
+
+
+def _import_entry(archive, entry, result, *, sidecars, used, uploaded_by, overwrite, allow_duplicate_key, request):
+    audit_detail = {"archive_entry": shown_name(entry.name)}
+    sidecar_entry = sidecars.get(entry.name.removesuffix(SESSION_SUFFIX) + SIDECAR_SUFFIX)
+    sidecar = None
+    if sidecar_entry is not None:
+        used.add(sidecar_entry.name)
+        audit_detail["sidecar_entry"] = shown_name(sidecar_entry.name)
+        try:
+            sidecar = _read_sidecar(archive, sidecar_entry)
+        except (SidecarInvalid, CorruptEntry) as exc:
+            # Refused before the store could audit it.
+            _refuse(result, entry.name, exc.code, str(exc), request=request)
+            return
     try:
         with archives.open_entry(archive, entry.info) as stream:
             try:
                 session_file = session_file_store(
                     upload=stream,
                     filename=entry.stored_name,
+                    sidecar=sidecar,
                     uploaded_by=uploaded_by,
                     overwrite=overwrite,
                     allow_duplicate_key=allow_duplicate_key,
                     request=request,
-                    audit_detail={"archive_entry": shown_name(entry.name)},
+                    audit_detail=audit_detail,
                 )
             except Refused as exc:
                 # The store has audited it (a read error while streaming included).
@@ -129,7 +163,15 @@ def _refuse(result, name, code, detail, *, request):
 
 
 def session_file_import_string(
-    *, filename, library, session_string, uploaded_by, overwrite=False, allow_duplicate_key=False, request=None
+    *,
+    filename,
+    library,
+    session_string,
+    sidecar=None,
+    uploaded_by,
+    overwrite=False,
+    allow_duplicate_key=False,
+    request=None,
 ) -> SessionFile:
     """Write `session_string` as a `library` session file, store it as `filename` and return its row.
 
@@ -142,6 +184,7 @@ def session_file_import_string(
                 return session_file_store(
                     upload=content,
                     filename=filename,
+                    sidecar=sidecar,
                     uploaded_by=uploaded_by,
                     overwrite=overwrite,
                     allow_duplicate_key=allow_duplicate_key,

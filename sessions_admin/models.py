@@ -2,6 +2,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models.functions import Coalesce, Lower
 
+from adbot_admin.field_encryption import EncryptedTextField
+
 API_ID_MAX = 2**31 - 1
 API_HASH_LENGTH = 32
 # Shown in lists: the first and last four characters, the rest starred (same length).
@@ -11,6 +13,20 @@ API_HASH_SHOWN = 4
 class Library(models.TextChoices):
     TELETHON = "telethon", "Telethon"
     PYROGRAM = "pyrogram", "Pyrogram"
+
+
+class SessionStatus(models.TextChoices):
+    UNKNOWN = "unknown", "Unknown"
+    ACTIVE = "active", "Active"
+    LIMITED = "limited", "Limited (spam)"
+    FROZEN = "frozen", "Frozen"
+    BANNED = "banned", "Banned"
+    REVOKED = "revoked", "Revoked (the auth key is dead)"
+    DEACTIVATED = "deactivated", "Deactivated"
+
+
+# The statuses that end at a time (`until`); the others have none.
+STATUSES_WITH_UNTIL = frozenset({SessionStatus.LIMITED, SessionStatus.FROZEN})
 
 
 class SessionFileQuerySet(models.QuerySet):
@@ -53,6 +69,28 @@ class SessionFile(models.Model):
     uploaded_at = models.DateTimeField(db_index=True)
     uploaded_by = models.CharField(max_length=255)
 
+    # The account, as its sidecar claims it (docs/sidecar.md); user_id above comes from the file when it has one.
+    phone = models.CharField(max_length=20, blank=True, db_index=True)
+    username = models.CharField(max_length=32, blank=True, db_index=True)
+    first_name = models.CharField(max_length=64, blank=True)
+    last_name = models.CharField(max_length=64, blank=True)
+    # The sidecar's device and app keys (device, sdk, app_version, lang_pack, ...), canonical names.
+    device = models.JSONField(default=dict, blank=True)
+    # The proxy without its credentials: {type, host, port, rdns}; null for none.
+    proxy = models.JSONField(null=True, blank=True)
+    # Secrets (adbot_admin/field_encryption.py): never decrypted on load.
+    twofa_password = EncryptedTextField()
+    proxy_credentials = EncryptedTextField(help_text='JSON {"username", "password"}, encrypted.')
+    # The sidecar's other canonical values and its unknown keys, so an export gives back what came in.
+    sidecar_extra = models.JSONField(default=dict, blank=True)
+
+    status = models.CharField(
+        max_length=16, choices=SessionStatus.choices, default=SessionStatus.UNKNOWN, db_index=True
+    )
+    status_reason = models.CharField(max_length=255, blank=True)
+    status_until = models.DateTimeField(null=True, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+
     objects = SessionFileQuerySet.as_manager()
 
     class Meta:
@@ -75,6 +113,47 @@ class SessionFile(models.Model):
         if self.api_id is None:
             return None
         return ApiPair.objects.filter(api_id=self.api_id).values_list("pk", flat=True).first()
+
+
+class SessionStatusChange(models.Model):
+    """One change of a session's status: the ledger behind `status`, append-only."""
+
+    session_file = models.ForeignKey(SessionFile, on_delete=models.CASCADE, related_name="status_changes")
+    status = models.CharField(max_length=16, choices=SessionStatus.choices)
+    previous_status = models.CharField(max_length=16, choices=SessionStatus.choices)
+    reason = models.CharField(max_length=255, blank=True)
+    until = models.DateTimeField(null=True, blank=True)
+    # `import`, `admin` or `engine:<token name>`.
+    source = models.CharField(max_length=100)
+    changed_by = models.CharField(max_length=255, blank=True)
+    changed_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["session_file", "changed_at", "id"], name="sessions_status_history")]
+
+    def __str__(self):
+        return f"{self.session_file_id}: {self.previous_status} -> {self.status}"
+
+
+class SessionCount(models.Model):
+    """How many sessions have each status, library, dc_id and api_id.
+
+    Kept by database triggers on the session table (migration 0005), so every
+    write, whatever its path, moves the counts in the same transaction, and
+    the summary reads a few rows whatever the table's size.
+    """
+
+    dimension = models.CharField(max_length=16)
+    value = models.CharField(max_length=32, blank=True, help_text="Empty for a session without an api_id.")
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["dimension", "value"]
+        constraints = [models.UniqueConstraint(fields=["dimension", "value"], name="sessions_count_unique")]
+
+    def __str__(self):
+        return f"{self.dimension}={self.value}: {self.count}"
 
 
 class ApiPairQuerySet(models.QuerySet):

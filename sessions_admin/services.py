@@ -40,11 +40,22 @@ from adbot_admin.audit import record
 from adbot_admin.file_storage import TEMP_PREFIX, save_exact, session_storage
 from adbot_admin.models import AuthMethod, Outcome
 
+from . import sidecar as sidecars
+from .accounts import (
+    SIDECAR_SUFFIX,
+    account_apply,
+    account_secrets,
+    account_sidecar,
+    sidecar_bytes,
+    sidecar_name,
+    sidecar_place,
+)
 from .copies import CheckedCopy, make_private, open_regular_file, private_copy
 from .errors import (
     ApiIdRecordedInFile,
     ApiPairExists,
     ApiPairInUse,
+    ApiPairMismatch,
     DuplicateAuthKey,
     InvalidSessionFileName,
     Refused,
@@ -55,7 +66,8 @@ from .errors import (
 )
 from .inspection import SessionInfo, inspect_session_file
 from .journal import FileJournal
-from .models import ApiPair, SessionFile
+from .ledger import session_status_set
+from .models import ApiPair, SessionFile, SessionStatus
 from .names import is_sibling_name, sibling_names, validate_session_filename
 
 logger = logging.getLogger(__name__)
@@ -68,6 +80,7 @@ __all__ = [
     "ApiIdRecordedInFile",
     "ApiPairExists",
     "ApiPairInUse",
+    "ApiPairMismatch",
     "DuplicateAuthKey",
     "InvalidSessionFileName",
     "SessionFileExists",
@@ -81,28 +94,47 @@ __all__ = [
 
 
 def session_file_store(
-    *, upload, filename=None, uploaded_by, overwrite=False, allow_duplicate_key=False, request=None, audit_detail=None
+    *,
+    upload,
+    filename=None,
+    sidecar=None,
+    uploaded_by,
+    overwrite=False,
+    allow_duplicate_key=False,
+    request=None,
+    audit_detail=None,
 ) -> SessionFile:
-    """Check `upload`, store it in SESSIONS_DIR as `filename` and return its row.
+    """Check `upload` and its `sidecar`, store both in SESSIONS_DIR as `filename` and return its row.
+
+    This is the one way in for every import path (single upload, zip, string,
+    folder). `sidecar` is the account's JSON as bytes or a decoded dict, or
+    None (an overwrite without one keeps the row's account). Its values set
+    the account fields, its app_id/app_hash add the API pair when no pair has
+    that app_id (audited), and its spamblock/freeze hints set the first
+    status (source `import`). The canonical `<name>.json` is written beside
+    the file either way.
 
     `filename` is the name as the client sent it (default: `upload.name`). It
     is refused, never rewritten. `upload` is a Django File or an open binary
     file. Raises a SessionFileRejected subclass for a refused name or file,
     SessionFileExists when the name is taken (or differs from a stored one
-    only in letter case) and `overwrite` is false, and DuplicateAuthKey when
-    another file holds the same auth key and `allow_duplicate_key` is false;
-    in every case nothing is stored and the refusal is audited with its code
-    (and `audit_detail` added).
+    only in letter case) and `overwrite` is false, DuplicateAuthKey when
+    another file holds the same auth key and `allow_duplicate_key` is false,
+    SidecarInvalid naming the key, and ApiPairMismatch when a stored pair has
+    the sidecar's app_id with another hash; in every case nothing is stored
+    and the refusal is audited with its code (and `audit_detail` added).
     """
     name = upload.name if filename is None else filename
     try:
         validate_session_filename(name)
+        parsed = None if sidecar is None else sidecars.parse_sidecar(data=sidecar)
         with private_copy(upload, max_bytes=settings.SESSION_MAX_BYTES) as copy:
             info = inspect_session_file(copy.path)
             return _place(
                 name,
                 copy,
                 info,
+                sidecar=parsed,
                 uploaded_by=uploaded_by,
                 overwrite=overwrite,
                 allow_duplicate_key=allow_duplicate_key,
@@ -121,7 +153,16 @@ def session_file_store(
 
 
 def _place(
-    name, copy: CheckedCopy, info: SessionInfo, *, uploaded_by, overwrite, allow_duplicate_key, request, audit_detail
+    name,
+    copy: CheckedCopy,
+    info: SessionInfo,
+    *,
+    sidecar,
+    uploaded_by,
+    overwrite,
+    allow_duplicate_key,
+    request,
+    audit_detail,
 ) -> SessionFile:
     """Write the row, place the file and audit, all or nothing; return the row."""
     storage = session_storage()
@@ -156,6 +197,9 @@ def _place(
             replaced = session_file is not None
             session_file = session_file or SessionFile(filename=name)
             _fill(session_file, copy, info)
+            if sidecar is not None:
+                _link_api_pair(sidecar, request=request)
+                account_apply(session_file=session_file, sidecar=sidecar)
             session_file.uploaded_at = timezone.now()
             session_file.uploaded_by = str(uploaded_by)[:255]
             session_file.save()
@@ -165,7 +209,22 @@ def _place(
             with open(copy.path, "rb") as content:
                 save_exact(storage, name, File(content), overwrite=overwrite)
             journal.record_placed(name)
+            hint = sidecars.status_hint(sidecar) if sidecar is not None else None
+            if hint is not None and session_file.status == SessionStatus.UNKNOWN:
+                status, until, reason = hint
+                session_file = session_status_set(
+                    session=session_file,
+                    status=status,
+                    reason=reason,
+                    until=until if until and until > timezone.now() else None,
+                    source="import",
+                    request=request,
+                )
+            sidecar_place(storage=storage, journal=journal, session_file=session_file)
             detail = {**(audit_detail or {}), **_describe(session_file), "replaced": replaced}
+            if sidecar is not None:
+                # Which keys came, never their values.
+                detail["sidecar_keys"] = sorted(sidecar.values)
             if key_holder is not None:
                 # Allowed on purpose: the audit says which file already held the key.
                 detail["duplicate_key_of"] = key_holder
@@ -178,6 +237,21 @@ def _place(
             raise SessionFileExists(name) from exc
         raise
     return session_file
+
+
+def _link_api_pair(sidecar, *, request) -> None:
+    """Add the sidecar's API pair when no pair has its app_id; raise ApiPairMismatch when one has another hash."""
+    api_id, api_hash = sidecar.get("app_id"), sidecar.get("app_hash")
+    if api_id is None or api_hash is None:
+        return
+    stored = ApiPair.objects.select_for_update().filter(api_id=api_id).values_list("api_hash", flat=True).first()
+    if stored is None:
+        try:
+            api_pair_create(api_id=api_id, api_hash=api_hash, label="added by an import", request=request)
+        except ApiPairExists:
+            stored = ApiPair.objects.filter(api_id=api_id).values_list("api_hash", flat=True).first()
+    if stored is not None and stored != api_hash:
+        raise ApiPairMismatch(api_id)
 
 
 def _fill(session_file: SessionFile, copy: CheckedCopy, info: SessionInfo) -> None:
@@ -227,7 +301,7 @@ def session_file_delete(*, session_file, request=None, actor=None) -> None:
             if not deleted:
                 raise SessionFile.DoesNotExist(name)
             had_file = journal.set_aside(name)
-            journal.set_aside_existing(sibling_names(name))
+            journal.set_aside_existing([*sibling_names(name), sidecar_name(name)])
             record(
                 request=request,
                 action="session_file.delete",
@@ -264,7 +338,72 @@ def session_file_set_api_id(*, session_file, api_id, request=None) -> SessionFil
             target=locked.filename,
             detail={"api_id": {"from": previous, "to": api_id}},
         )
+        _rewrite_sidecar(locked)
     return locked
+
+
+def _rewrite_sidecar(session_file) -> None:
+    """Write `session_file`'s `<name>.json` again, final when the enclosing transaction commits."""
+    storage = session_storage()
+    journal = FileJournal(storage)
+    try:
+        sidecar_place(storage=storage, journal=journal, session_file=session_file)
+    except BaseException:
+        journal.rollback()
+        raise
+    transaction.on_commit(journal.commit, robust=True)
+
+
+def session_account_update(*, session_file, changes, request=None) -> SessionFile:
+    """Apply `changes` (canonical sidecar key -> value; None removes the key) to the account; return the row.
+
+    The changed account goes through the sidecar's checks as an import's does,
+    the `<name>.json` beside the file is rewritten, and the change is audited
+    with the keys that changed, never their values. Raises SidecarInvalid
+    naming the key. An empty `changes` changes and records nothing.
+    """
+    if not changes:
+        return session_file
+    storage = session_storage()
+    journal = FileJournal(storage)
+    try:
+        with transaction.atomic():
+            locked = SessionFile.objects.select_for_update().get(pk=session_file.pk)
+            current = account_sidecar(session_file=locked, include_secrets=True)
+            # The hash is the API pair's, not the account's: it is not edited here.
+            document = {key: value for key, value in current.values.items() if key != "app_hash"}
+            document.update(current.extra)
+            for key, value in changes.items():
+                if value is None:
+                    document.pop(key, None)
+                else:
+                    document[key] = value
+            account_apply(session_file=locked, sidecar=sidecars.parse_sidecar(data=document))
+            locked.save()
+            sidecar_place(storage=storage, journal=journal, session_file=locked)
+            record(
+                request=request,
+                action="session_file.update",
+                target=locked.filename,
+                detail={"account_keys": sorted(changes)},
+            )
+            transaction.on_commit(journal.commit, robust=True)
+    except BaseException:
+        journal.rollback()
+        raise
+    return locked
+
+
+def session_secrets_reveal(*, session_file, request=None) -> dict:
+    """Record that `session_file`'s secrets are being shown, and return them in plain text (accounts.account_secrets)."""
+    secrets = account_secrets(session_file=session_file)
+    record(
+        request=request,
+        action="session_file.secrets",
+        target=session_file.filename,
+        detail={"has_2fa_password": secrets["twofa_password"] is not None, "has_proxy": secrets["proxy"] is not None},
+    )
+    return secrets
 
 
 # --- Drift between SESSIONS_DIR and the table ---------------------------------
@@ -274,7 +413,8 @@ def session_file_set_api_id(*, session_file, api_id, request=None) -> SessionFil
 class Finding:
     """One difference between SESSIONS_DIR and the table, and what was done about it."""
 
-    kind: str  # unregistered | invalid | missing | changed | changed_invalid | duplicate_key
+    # unregistered | invalid | missing | changed | changed_invalid | duplicate_key | sidecar_missing | sidecar_differs
+    kind: str
     filename: str
     message: str
     repairable: bool
@@ -300,7 +440,7 @@ def _directory_entries(storage) -> list[str]:
     names = []
     for entry in sorted(root.iterdir()):
         name = entry.name
-        if name.startswith(TEMP_PREFIX) or is_sibling_name(name):
+        if name.startswith(TEMP_PREFIX) or is_sibling_name(name) or name.endswith(SIDECAR_SUFFIX):
             continue
         if entry.is_dir() and not entry.is_symlink():
             continue
@@ -336,6 +476,8 @@ def session_files_sync(*, repair=False) -> SyncReport:
     - A row whose file's size or SHA-256 differs is updated from the file
       when the file is still a valid session; otherwise it is reported only.
     - Files holding the same auth key are reported (never repaired).
+    - A session whose `<name>.json` is missing, or differs from what the
+      row renders, is reported; repair writes it from the row.
     Temporary files (TEMP_PREFIX) and `-journal`/`-wal`/`-shm` companions are
     ignored. Every repair is audited with the actor "sync_sessions".
     """
@@ -359,8 +501,42 @@ def session_files_sync(*, repair=False) -> SyncReport:
     for name, row in rows.items():
         if name not in on_disk:
             report.findings.append(_row_without_file(storage, row, repair=repair))
+    # Read again: the repairs above add and change rows, and their sidecars follow them.
+    for row in SessionFile.objects.filter(filename__in=on_disk):
+        finding = _compare_sidecar(storage, row, repair=repair)
+        if finding is not None:
+            report.findings.append(finding)
     report.findings.extend(_duplicate_keys(key_holders))
     return report
+
+
+def _compare_sidecar(storage, row: SessionFile, *, repair) -> Finding | None:
+    """Return a finding when `row`'s `<name>.json` is missing or differs from what the row renders."""
+    name = sidecar_name(row.filename)
+    expected = sidecar_bytes(session_file=row)
+    path = Path(storage.path(name))
+    if not path.exists() and not path.is_symlink():
+        finding = Finding("sidecar_missing", name, f"{row.filename} has no sidecar", repairable=True)
+    else:
+        try:
+            with open_regular_file(path) as source:
+                actual = source.read(sidecars.MAX_SIDECAR_BYTES + 1)
+        except SessionFileRejected as exc:
+            return Finding("sidecar_differs", name, f"the sidecar cannot be compared: {exc}", repairable=False)
+        if actual == expected:
+            return None
+        finding = Finding("sidecar_differs", name, f"differs from the database's account of {row.filename}", True)
+    if repair:
+        journal = FileJournal(storage)
+        try:
+            sidecar_place(storage=storage, journal=journal, session_file=row)
+        except BaseException:
+            journal.rollback()
+            raise
+        journal.commit()
+        record(action="session_file.sidecar_write", target=row.filename, actor=SYNC_ACTOR, auth_method=AuthMethod.SHELL)
+        finding.repaired = True
+    return finding
 
 
 def _duplicate_keys(key_holders) -> list[Finding]:

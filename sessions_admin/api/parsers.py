@@ -10,7 +10,8 @@ from rest_framework.parsers import DataAndFiles, MultiPartParser
 
 from adbot_admin.request_limits import multipart_limit
 
-from ..errors import ArchiveRefused, SessionFileTooLarge, describe_bytes
+from ..errors import ArchiveRefused, SessionFileTooLarge, SidecarInvalid, describe_bytes
+from ..sidecar import MAX_SIDECAR_BYTES
 from .errors import api_error
 
 # Stands in for a name Django would drop ("..", "dir/"), so the part still
@@ -23,10 +24,14 @@ class SessionFileUploadHandler(FileUploadHandler):
 
     Every upload goes to disk (never memory), because inspection needs a
     path. The body is refused from its Content-Length before anything is
-    read, and the file as soon as its bytes pass the limit.
+    read, and the file as soon as its bytes pass the limit. Besides the file,
+    a single upload may carry the account's JSON as the part `sidecar`
+    (MAX_SIDECAR_BYTES at most).
     """
 
     max_bytes_setting = "SESSION_MAX_BYTES"
+    # Parts besides the one file, and the most bytes each may carry.
+    extra_parts = {"sidecar": MAX_SIDECAR_BYTES}
 
     def too_large(self):
         """Return the 413 for a body past the limit."""
@@ -37,7 +42,9 @@ class SessionFileUploadHandler(FileUploadHandler):
         self.max_bytes = getattr(settings, self.max_bytes_setting)
         self.client_file_name = None
         self.files_seen = 0
+        self.fields_seen = set()
         self.received = 0
+        self.limit = self.max_bytes
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
         if content_length > multipart_limit(self.max_bytes):
@@ -46,17 +53,27 @@ class SessionFileUploadHandler(FileUploadHandler):
 
     def new_file(self, *args, **kwargs):
         super().new_file(*args, **kwargs)
-        self.files_seen += 1
-        if self.files_seen > 1:
+        extra = self.field_name in self.extra_parts
+        if not extra:
+            self.files_seen += 1
+        if self.files_seen > 1 or self.field_name in self.fields_seen:
             raise ValidationError({self.field_name: ["Send exactly one file."]}, code="too_many_files")
+        self.fields_seen.add(self.field_name)
+        self.received = 0
+        self.limit = self.extra_parts[self.field_name] if extra else self.max_bytes
         self.file = TemporaryUploadedFile(self.file_name, self.content_type, 0, self.charset, self.content_type_extra)
         # The name exactly as the Content-Disposition header gave it, before Django's clean-up.
         self.file.client_name = self.client_file_name
 
     def receive_data_chunk(self, raw_data, start):
         self.received += len(raw_data)
-        if self.received > self.max_bytes:
+        if self.received > self.limit:
             self.file.close()  # deletes the temporary file
+            if self.field_name in self.extra_parts:
+                raise api_error(
+                    SidecarInvalid(self.field_name, f"is larger than {describe_bytes(self.limit)}"),
+                    field=self.field_name,
+                )
             raise self.too_large()
         self.file.write(raw_data)
         return None
@@ -79,6 +96,7 @@ class SessionArchiveUploadHandler(SessionFileUploadHandler):
     """
 
     max_bytes_setting = "SESSION_IMPORT_MAX_BYTES"
+    extra_parts = {}
 
     def too_large(self):
         return api_error(

@@ -6,19 +6,84 @@ from rest_framework import serializers
 from adbot_admin.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField
 
 from ..errors import InvalidSessionFileName
-from ..models import API_ID_MAX, ApiPair, Library, SessionFile
+from ..models import API_ID_MAX, ApiPair, Library, SessionFile, SessionStatus, SessionStatusChange
 from ..names import MAX_NAME_LENGTH, validate_session_filename
 from ..strings import MAX_STRING_LENGTH
 
 API_HASH_PATTERN = re.compile(r"[0-9a-fA-F]{32}")
 
 
+class AccountSerializer(serializers.Serializer):
+    user_id = serializers.IntegerField(allow_null=True)
+    phone = serializers.CharField()
+    username = serializers.CharField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+
+
+class DeviceSerializer(serializers.Serializer):
+    """The device the account signed in with, under Telegram's initConnection names."""
+
+    device_model = serializers.CharField(allow_null=True)
+    system_version = serializers.CharField(allow_null=True)
+    lang_pack = serializers.CharField(allow_null=True)
+    system_lang_pack = serializers.CharField(allow_null=True)
+    lang_code = serializers.CharField(allow_null=True)
+    system_lang_code = serializers.CharField(allow_null=True)
+
+
+class AppSerializer(serializers.Serializer):
+    api_id = serializers.IntegerField(allow_null=True)
+    app_version = serializers.CharField(allow_null=True)
+
+
+class ProxySerializer(serializers.Serializer):
+    """The proxy without its credentials: only whether it has some."""
+
+    type = serializers.CharField()
+    host = serializers.CharField()
+    port = serializers.IntegerField()
+    has_credentials = serializers.BooleanField()
+
+
+# API name -> the sidecar's canonical key (docs/sidecar.md), for the device and app objects.
+DEVICE_FIELDS = {
+    "device_model": "device",
+    "system_version": "sdk",
+    "lang_pack": "lang_pack",
+    "system_lang_pack": "system_lang_pack",
+    "lang_code": "lang_code",
+    "system_lang_code": "system_lang_code",
+}
+
+
+def account_of(session_file) -> dict:
+    return {
+        "user_id": session_file.user_id,
+        "phone": session_file.phone,
+        "username": session_file.username,
+        "first_name": session_file.first_name,
+        "last_name": session_file.last_name,
+    }
+
+
+def device_of(session_file) -> dict:
+    return {name: session_file.device.get(key) for name, key in DEVICE_FIELDS.items()}
+
+
+def app_of(session_file) -> dict:
+    return {"api_id": session_file.api_id, "app_version": session_file.device.get("app_version")}
+
+
 class SessionFileSerializer(serializers.ModelSerializer):
-    """A session file's metadata; the model holds no key material to leak (not even the key's digest)."""
+    """A session file's metadata and account; the model holds no key material, and no secret is shown."""
 
     api_pair = serializers.IntegerField(
         read_only=True, allow_null=True, help_text="The id of the stored API pair with this api_id, or null."
     )
+    account = serializers.SerializerMethodField()
+    device = serializers.SerializerMethodField()
+    app = serializers.SerializerMethodField()
 
     class Meta:
         model = SessionFile
@@ -35,13 +100,64 @@ class SessionFileSerializer(serializers.ModelSerializer):
             "sha256",
             "uploaded_at",
             "uploaded_by",
+            "account",
+            "device",
+            "app",
+            "status",
+            "status_reason",
+            "status_until",
+            "status_changed_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(AccountSerializer)
+    def get_account(self, session_file):
+        return account_of(session_file)
+
+    @extend_schema_field(DeviceSerializer)
+    def get_device(self, session_file):
+        return device_of(session_file)
+
+    @extend_schema_field(AppSerializer)
+    def get_app(self, session_file):
+        return app_of(session_file)
+
+
+class SessionFileDetailSerializer(SessionFileSerializer):
+    """One session file: its metadata and account, whether it has a 2FA password, its proxy without credentials."""
+
+    has_2fa_password = serializers.SerializerMethodField()
+    proxy = serializers.SerializerMethodField()
+
+    class Meta(SessionFileSerializer.Meta):
+        fields = [*SessionFileSerializer.Meta.fields, "has_2fa_password", "proxy"]
+        read_only_fields = fields
+
+    def get_has_2fa_password(self, session_file) -> bool:
+        return bool(session_file.twofa_password)
+
+    @extend_schema_field(ProxySerializer(allow_null=True))
+    def get_proxy(self, session_file):
+        if not session_file.proxy:
+            return None
+        proxy = session_file.proxy
+        return {
+            "type": proxy["type"],
+            "host": proxy["host"],
+            "port": proxy["port"],
+            "has_credentials": bool(session_file.proxy_credentials),
+        }
 
 
 class SessionFileUploadSerializer(serializers.Serializer):
     # Empty files are judged by the service, like any other refused file.
     file = serializers.FileField(allow_empty_file=True, use_url=False)
+    sidecar = serializers.FileField(
+        required=False,
+        allow_empty_file=True,
+        use_url=False,
+        help_text="The account's <name>.json (docs/sidecar.md); checked, never stored as sent.",
+    )
 
 
 class OverwriteQuerySerializer(serializers.Serializer):
@@ -114,6 +230,9 @@ class SessionStringImportSerializer(RejectUnknownFieldsMixin, serializers.Serial
     filename = StrictCharField(max_length=MAX_NAME_LENGTH)
     library = serializers.ChoiceField(choices=Library.choices)
     session_string = StrictCharField(max_length=MAX_STRING_LENGTH, trim_whitespace=True, write_only=True)
+    sidecar = serializers.DictField(
+        required=False, write_only=True, help_text="The account's sidecar object (docs/sidecar.md)."
+    )
 
     def validate_filename(self, value):
         try:
@@ -122,10 +241,107 @@ class SessionStringImportSerializer(RejectUnknownFieldsMixin, serializers.Serial
             raise serializers.ValidationError(str(exc), code=exc.code) from None
 
 
+# PATCH's nested objects: API name -> the sidecar's canonical key; the values get the sidecar's checks.
+ACCOUNT_FIELDS = {
+    "user_id": "id",
+    "phone": "phone",
+    "username": "username",
+    "first_name": "first_name",
+    "last_name": "last_name",
+}
+APP_FIELDS = {"app_version": "app_version"}
+EDITABLE_FIELDS = ("api_id", "account", "device", "app", "proxy", "twofa_password")
+
+
+def _nested(fields):
+    def validate(self, value):
+        unknown = sorted(set(value) - set(fields) - ({"api_id"} if fields is APP_FIELDS else set()))
+        if unknown:
+            raise serializers.ValidationError(f"Unknown field(s): {', '.join(unknown)}.")
+        return value
+
+    return validate
+
+
 class SessionFileUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    fixed_fields = tuple(name for name in SessionFileSerializer.Meta.fields if name != "api_id")
+    """The editable parts of a session: api_id, account, device, app, proxy, 2FA password (null clears)."""
+
+    fixed_fields = tuple(name for name in SessionFileDetailSerializer.Meta.fields if name not in EDITABLE_FIELDS)
 
     api_id = StrictIntegerField(min_value=1, max_value=API_ID_MAX, allow_null=True)
+    account = serializers.DictField(required=False, help_text="user_id, phone, username, first_name, last_name.")
+    device = serializers.DictField(required=False, help_text=", ".join(DEVICE_FIELDS))
+    app = serializers.DictField(required=False, help_text="api_id, app_version.")
+    proxy = serializers.DictField(
+        required=False, allow_null=True, help_text="type, host, port, rdns, username, password; null removes it."
+    )
+    twofa_password = StrictCharField(
+        required=False, allow_null=True, allow_blank=True, trim_whitespace=False, write_only=True
+    )
+
+    validate_account = _nested(ACCOUNT_FIELDS)
+    validate_device = _nested(DEVICE_FIELDS)
+    validate_app = _nested(APP_FIELDS)
+
+    def sidecar_changes(self) -> dict:
+        """Return the validated data as canonical sidecar keys -> value (None removes the key)."""
+        data, changes = self.validated_data, {}
+        for group, fields in (("account", ACCOUNT_FIELDS), ("device", DEVICE_FIELDS), ("app", APP_FIELDS)):
+            for name, value in data.get(group, {}).items():
+                if name in fields:
+                    changes[fields[name]] = value
+        if "proxy" in data:
+            changes["proxy"] = data["proxy"]
+        if "twofa_password" in data:
+            changes["twoFA"] = data["twofa_password"] or None
+        return changes
+
+    def api_id_change(self):
+        """Return (True, value) when api_id is to be set (top level or app.api_id), else (False, None)."""
+        data = self.validated_data
+        if "api_id" in data:
+            return True, data["api_id"]
+        if "api_id" in data.get("app", {}):
+            value = data["app"]["api_id"]
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= API_ID_MAX
+            ):
+                raise serializers.ValidationError({"app": [f"api_id must be an integer from 1 to {API_ID_MAX}."]})
+            return True, value
+        return False, None
+
+
+# API name -> canonical key, read backwards to name the field a refused value came from.
+API_NAME_OF_KEY = {key: name for fields in (ACCOUNT_FIELDS, DEVICE_FIELDS, APP_FIELDS) for name, key in fields.items()}
+API_NAME_OF_KEY.update({"proxy": "proxy", "twoFA": "twofa_password"})
+
+
+class SessionStatusSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    status = serializers.ChoiceField(choices=SessionStatus.choices)
+    reason = StrictCharField(required=False, allow_blank=True, max_length=255, default="")
+    until = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class SessionStatusChangeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SessionStatusChange
+        fields = ["id", "status", "previous_status", "reason", "until", "source", "changed_by", "changed_at"]
+        read_only_fields = fields
+
+
+class SessionSecretsSerializer(serializers.Serializer):
+    """A session's secrets in plain text (GET .../secrets only: step-up, audited)."""
+
+    twofa_password = serializers.CharField(allow_null=True)
+    proxy = serializers.DictField(allow_null=True, help_text="type, host, port, rdns, username, password.")
+
+
+class SessionSummarySerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    by_status = serializers.DictField(child=serializers.IntegerField())
+    by_library = serializers.DictField(child=serializers.IntegerField())
+    by_dc_id = serializers.DictField(child=serializers.IntegerField())
+    by_api_id = serializers.DictField(child=serializers.IntegerField(), help_text='"none": sessions without one.')
 
 
 class ApiPairSerializer(serializers.ModelSerializer):

@@ -2,6 +2,7 @@
 
 from contextlib import contextmanager
 
+from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -12,13 +13,14 @@ from rest_framework.response import Response
 from adbot_admin.api import ratelimits
 from adbot_admin.api.cache_control import no_store
 from adbot_admin.api.parsers import JSONParser
+from adbot_admin.api.permissions import IsAdminRole, ReauthenticationRequired, RecentAuthentication
 from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
 from adbot_admin.api.schema import error_example, error_response
 from adbot_admin.request_limits import accepts_file_up_to
 
-from .. import imports, services
-from ..errors import Refused
-from ..models import ApiPair, SessionFile
+from .. import imports, ledger, services
+from ..errors import Refused, SidecarInvalid
+from ..models import ApiPair, SessionFile, SessionStatusChange
 from ..names import NAME_REGEX
 from . import serializers
 from .errors import api_error
@@ -73,9 +75,11 @@ API_PAIR_EXAMPLE = OpenApiExample(
 UPLOAD_SCHEMA = extend_schema(
     summary="Upload a session file",
     description=(
-        "Multipart field `file`. The stored name is the uploaded file's name exactly as sent; a name "
-        "that breaks the rule is refused (400), never rewritten. The file is inspected before "
-        "anything is stored. Spends the `upload` budget."
+        "Multipart field `file`, and optionally `sidecar`: the account's JSON (docs/sidecar.md). The stored "
+        "name is the uploaded file's name exactly as sent; a name that breaks the rule is refused (400), never "
+        "rewritten. The file and the sidecar are checked before anything is stored: a refused sidecar value is "
+        "400 naming the key (`errors.sidecar`), a stored API pair with the sidecar's app_id and another hash is "
+        "409 `api_pair_mismatch`. Spends the `upload` budget."
     ),
     parameters=[OVERWRITE_PARAMETER, ALLOW_DUPLICATE_KEY_PARAMETER],
     request={"multipart/form-data": serializers.SessionFileUploadSerializer},
@@ -84,7 +88,8 @@ UPLOAD_SCHEMA = extend_schema(
         400: error_response(
             "Bad name, not an accepted session file, or no file (`errors.file`). `code` says why, the same "
             "as for the file inside a zip: invalid_name, not_sqlite, corrupt_database, inspection_timeout, "
-            "unknown_layout, newer_version, invalid_session_data, no_auth_key.",
+            "unknown_layout, newer_version, invalid_session_data, no_auth_key; or a refused sidecar "
+            "(`errors.sidecar`, `invalid_sidecar`).",
             error_example(
                 400,
                 "not_sqlite",
@@ -106,7 +111,8 @@ def refusals_as_errors(field=None):
     try:
         yield
     except Refused as exc:
-        raise api_error(exc, field=field) from exc
+        # A sidecar's refusal names the sidecar, whichever import path brought it.
+        raise api_error(exc, field="sidecar" if isinstance(exc, SidecarInvalid) else field) from exc
 
 
 @extend_schema_view(
@@ -115,9 +121,9 @@ def refusals_as_errors(field=None):
         responses={200: serializers.SessionFileSerializer(many=True)},
     ),
     retrieve=extend_schema(
-        summary="Show a session file's metadata",
+        summary="Show a session file's metadata and account (secrets only as has_2fa_password and has_credentials)",
         parameters=[FILENAME_PARAMETER],
-        responses={200: serializers.SessionFileSerializer, 404: SESSION_NOT_FOUND},
+        responses={200: serializers.SessionFileDetailSerializer, 404: SESSION_NOT_FOUND},
     ),
 )
 class SessionFileViewSet(
@@ -143,6 +149,12 @@ class SessionFileViewSet(
             return [JSONParser()]
         return super().get_parsers()
 
+    def get_permissions(self):
+        if self.action == "secrets":
+            # Step-up: a token from a recent login, not only an admin's.
+            return [IsAdminRole(), RecentAuthentication()]
+        return super().get_permissions()
+
     def get_serializer_class(self):
         if self.action in ("create", "upload"):
             return serializers.SessionFileUploadSerializer
@@ -152,6 +164,10 @@ class SessionFileViewSet(
             return serializers.SessionStringImportSerializer
         if self.action == "partial_update":
             return serializers.SessionFileUpdateSerializer
+        if self.action == "retrieve":
+            return serializers.SessionFileDetailSerializer
+        if self.action == "set_status":
+            return serializers.SessionStatusSerializer
         return super().get_serializer_class()
 
     def _query_options(self):
@@ -159,8 +175,9 @@ class SessionFileViewSet(
         query.is_valid(raise_exception=True)
         return query.validated_data
 
-    def _metadata(self, session_file):
-        return serializers.SessionFileSerializer(session_file, context=self.get_serializer_context()).data
+    def _metadata(self, session_file, *, detail=False):
+        serializer = serializers.SessionFileDetailSerializer if detail else serializers.SessionFileSerializer
+        return serializer(session_file, context=self.get_serializer_context()).data
 
     @UPLOAD_SCHEMA
     @rate_limited(ratelimits.UPLOAD)
@@ -182,10 +199,13 @@ class SessionFileViewSet(
 
     def perform_create(self, serializer, overwrite=False, allow_duplicate_key=False):
         upload = serializer.validated_data["file"]
+        sidecar = serializer.validated_data.get("sidecar")
         with refusals_as_errors("file"):
             serializer.instance = services.session_file_store(
                 upload=upload,
                 filename=client_file_name(upload),
+                # Bounded by the parser (MAX_SIDECAR_BYTES).
+                sidecar=sidecar.read() if sidecar is not None else None,
                 overwrite=overwrite,
                 allow_duplicate_key=allow_duplicate_key,
                 uploaded_by=self.request.user.get_username(),
@@ -197,7 +217,9 @@ class SessionFileViewSet(
         description=(
             "Multipart field `archive`. Each `.session` entry goes through the same checks and storage as a "
             "single upload and stands on its own; an entry inside folders is stored under its last path "
-            "component. Entries with an unsafe path (absolute, `..`, a backslash, NUL or control characters, "
+            "component. A `<name>.json` beside `<name>.session` (same folder) is that entry's sidecar "
+            "(docs/sidecar.md): a refused sidecar refuses its entry (`invalid_sidecar`, the detail names the "
+            "key; `api_pair_mismatch`). Entries with an unsafe path (absolute, `..`, a backslash, NUL or control characters, "
             "a name zipfile would read differently from its raw bytes), symbolic links, names repeated in the "
             "archive and entries declaring more than SESSION_MAX_BYTES are refused by name, with the same "
             "`code` a single upload of that file would get; folders, other files and OS junk are skipped. "
@@ -250,7 +272,8 @@ class SessionFileViewSet(
     @extend_schema(
         summary="Write a session string as a session file",
         description=(
-            "JSON `{filename, library, session_string}`. The library itself decodes the string and writes a "
+            "JSON `{filename, library, session_string, sidecar?}` (`sidecar`: the account's object, "
+            "docs/sidecar.md). The library itself decodes the string and writes a "
             "file of its current layout (Telethon 1.45.0 for `telethon`, Kurigram 2.2.26 for `pyrogram`), "
             "which is then inspected and stored like any upload. The string is never logged, echoed or "
             "stored anywhere but the file. Spends the `upload` budget."
@@ -289,10 +312,13 @@ class SessionFileViewSet(
         return Response(self._metadata(session_file), status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        summary="Set a session file's api_id",
+        summary="Edit a session's api_id, account, device, app, proxy or 2FA password",
         description=(
-            'JSON `{"api_id": <int> | null}`. Allowed where the file does not record its api_id (Telethon '
-            "files); where it does (Pyrogram family), a different value is refused with 400. Audited."
+            'JSON, any of `{"api_id", "account": {...}, "device": {...}, "app": {"api_id", "app_version"}, '
+            '"proxy": {...} | null, "twofa_password": "..." | null}`. Values get the sidecar\'s checks '
+            "(docs/sidecar.md); a refused one is 400 `invalid_sidecar` naming the field. api_id is allowed "
+            "where the file does not record it (Telethon files); where it does (Pyrogram family), a different "
+            "value is 400 `api_id_in_file`. Audited (the keys, never the values); the <name>.json is rewritten."
         ),
         parameters=[FILENAME_PARAMETER],
         request=serializers.SessionFileUpdateSerializer,
@@ -301,7 +327,8 @@ class SessionFileViewSet(
             OpenApiExample("Clear it", value={"api_id": None}, request_only=True),
         ],
         responses={
-            200: serializers.SessionFileSerializer,
+            200: serializers.SessionFileDetailSerializer,
+            400: OpenApiResponse(description="A value is refused; `errors` names the field."),
             404: SESSION_NOT_FOUND,
             415: OpenApiResponse(description="The body is not JSON."),
         },
@@ -310,14 +337,97 @@ class SessionFileViewSet(
         session_file = self.get_object()
         serializer = self.get_serializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        if "api_id" in serializer.validated_data:
-            with refusals_as_errors("api_id"):
-                services.session_file_set_api_id(
-                    session_file=session_file,
-                    api_id=serializer.validated_data["api_id"],
-                    request=request,
+        set_api_id, api_id = serializer.api_id_change()
+        with transaction.atomic():
+            if set_api_id:
+                with refusals_as_errors("api_id"):
+                    services.session_file_set_api_id(session_file=session_file, api_id=api_id, request=request)
+            try:
+                services.session_account_update(
+                    session_file=session_file, changes=serializer.sidecar_changes(), request=request
                 )
-        return Response(self._metadata(self.get_queryset().get(pk=session_file.pk)))
+            except SidecarInvalid as exc:
+                raise api_error(exc, field=serializers.API_NAME_OF_KEY.get(exc.key, exc.key)) from exc
+        return Response(self._metadata(self.get_queryset().get(pk=session_file.pk), detail=True))
+
+    @extend_schema(
+        summary="Show a session's secrets: its 2FA password and proxy credentials",
+        description=(
+            "Needs a recent login (step-up): a token whose `auth_time` is within REAUTH_MAX_AGE, else 403 "
+            "`reauthentication_required`. Audited."
+        ),
+        parameters=[FILENAME_PARAMETER],
+        responses={
+            200: serializers.SessionSecretsSerializer,
+            403: error_response(
+                "The login is older than REAUTH_MAX_AGE: sign in again, then retry.",
+                error_example(403, ReauthenticationRequired.default_code, str(ReauthenticationRequired.default_detail)),
+            ),
+            404: SESSION_NOT_FOUND,
+        },
+    )
+    @action(detail=True, methods=["get"], url_path="secrets")
+    def secrets(self, request, *args, **kwargs):
+        return Response(services.session_secrets_reveal(session_file=self.get_object(), request=request))
+
+    @extend_schema(
+        summary="Set a session's status",
+        description=(
+            '`{"status", "reason", "until"}`: status is one of unknown, active, limited, frozen, banned, revoked, '
+            "deactivated; `until` (a future time) only with limited or frozen. Appends to the history; audited."
+        ),
+        parameters=[FILENAME_PARAMETER],
+        request=serializers.SessionStatusSerializer,
+        examples=[
+            OpenApiExample(
+                "Limited until a date",
+                value={"status": "limited", "reason": "spamblock", "until": "2027-01-15T00:00:00Z"},
+                request_only=True,
+            ),
+            OpenApiExample("Banned", value={"status": "banned", "reason": "USER_DEACTIVATED_BAN"}, request_only=True),
+        ],
+        responses={
+            200: serializers.SessionFileDetailSerializer,
+            400: OpenApiResponse(description="A bad value."),
+            404: SESSION_NOT_FOUND,
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="status", parser_classes=[JSONParser])
+    def set_status(self, request, *args, **kwargs):
+        session_file = self.get_object()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            ledger.session_status_set(
+                session=session_file, **serializer.validated_data, source="admin", request=request
+            )
+        except ledger.InvalidStatus as exc:
+            raise api_error(exc, field=exc.field) from exc
+        except SessionFile.DoesNotExist as exc:
+            raise NotFound() from exc
+        return Response(self._metadata(self.get_queryset().get(pk=session_file.pk), detail=True))
+
+    @extend_schema(
+        summary="List a session's status changes, newest first",
+        parameters=[FILENAME_PARAMETER],
+        responses={200: serializers.SessionStatusChangeSerializer(many=True), 404: SESSION_NOT_FOUND},
+    )
+    @action(detail=True, methods=["get"], url_path="status-history", filterset_class=None)
+    def status_history(self, request, *args, **kwargs):
+        session_file = self.get_object()
+        changes = SessionStatusChange.objects.filter(session_file=session_file).order_by("-changed_at", "-id")
+        page = self.paginate_queryset(changes)
+        serializer = serializers.SessionStatusChangeSerializer(page if page is not None else changes, many=True)
+        return self.get_paginated_response(serializer.data) if page is not None else Response(serializer.data)
+
+    @extend_schema(
+        summary="Count sessions by status, library, dc_id and api_id",
+        description="Read from counts the database keeps: one query, whatever the number of sessions.",
+        responses={200: serializers.SessionSummarySerializer},
+    )
+    @action(detail=False, methods=["get"], url_path="summary", filterset_class=None, pagination_class=None)
+    def summary(self, request, *args, **kwargs):
+        return Response(ledger.sessions_summary())
 
     @extend_schema(
         summary="Delete a session file (and its -journal/-wal/-shm companions)",

@@ -29,6 +29,11 @@ def dir_state() -> dict:
     }
 
 
+def with_sidecars(*names) -> set:
+    """Return the session file `names` and the `<name>.json` each gets beside it."""
+    return {*names, *(name.removesuffix(".session") + ".json" for name in names)}
+
+
 def table_state() -> list:
     return list(SessionFile.objects.order_by("id").values())
 

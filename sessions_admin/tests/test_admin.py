@@ -8,7 +8,7 @@ from adbot_admin.models import AuditEvent, AuthMethod
 from sessions_admin.models import ApiPair, SessionFile
 
 from . import session_files
-from .conftest import dir_state, sessions_dir
+from .conftest import dir_state, sessions_dir, with_sidecars
 from .factories import ApiPairFactory, SessionFileFactory, stored_session_file
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -91,7 +91,7 @@ def test_bulk_delete_goes_through_the_service_for_each_file(superuser_client, so
     )
 
     assert response.status_code == 302
-    assert set(dir_state()) == {"kept.session"}
+    assert set(dir_state()) == with_sidecars("kept.session")
     assert list(SessionFile.objects.values_list("pk", flat=True)) == [kept.pk]
     assert AuditEvent.objects.filter(action="session_file.delete").count() == 3
 

@@ -17,7 +17,16 @@ from sessions_admin import services
 from sessions_admin.models import SessionFile
 
 from . import session_files
-from .conftest import SESSIONS_URL, UPLOAD_URL, dir_state, multipart_body, sessions_dir, table_state, upload
+from .conftest import (
+    SESSIONS_URL,
+    UPLOAD_URL,
+    dir_state,
+    multipart_body,
+    sessions_dir,
+    table_state,
+    upload,
+    with_sidecars,
+)
 from .factories import ApiPairFactory, SessionFileFactory, stored_session_file
 from .fixtures.make_fixtures import FIXTURES
 
@@ -66,7 +75,7 @@ def test_upload_a_telethon_session(admin_api_client, source_dir, url):
     assert stored.read_bytes() == path.read_bytes()
     assert hashlib.sha256(stored.read_bytes()).hexdigest() == expected_sha
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600
-    assert set(dir_state()) == {"main.session"}
+    assert set(dir_state()) == with_sidecars("main.session")
 
 
 def test_upload_a_pyrogram_session_and_read_it_back(admin_api_client, source_dir):
@@ -176,7 +185,7 @@ def test_a_duplicate_key_allowed_on_purpose_is_stored_and_audited(admin_api_clie
     allowed = upload(admin_api_client, path, name="two.session", url=f"{UPLOAD_URL}?allow_duplicate_key=true")
 
     assert allowed.status_code == 201
-    assert set(dir_state()) == {"one.session", "two.session"}
+    assert set(dir_state()) == with_sidecars("one.session", "two.session")
     event = AuditEvent.objects.filter(action="session_file.upload", target="two.session").get()
     assert (event.outcome, event.detail["duplicate_key_of"]) == (Outcome.SUCCESS, "one.session")
 
@@ -357,7 +366,7 @@ def test_a_taken_name_is_409_unless_overwrite_true(admin_api_client, source_dir)
     assert after["sha256"] == hashlib.sha256(second.read_bytes()).hexdigest() != before["sha256"]
     assert after["uploaded_at"] >= before["uploaded_at"]
     assert (sessions_dir() / "acct.session").read_bytes() == second.read_bytes()
-    assert set(dir_state()) == {"acct.session"}
+    assert set(dir_state()) == with_sidecars("acct.session")
     assert SessionFile.objects.count() == 1
 
 
@@ -469,7 +478,7 @@ def test_delete_removes_file_companions_and_row_then_404(admin_api_client, sourc
     response = admin_api_client.delete(f"{SESSIONS_URL}/gone.session")
 
     assert response.status_code == 204
-    assert set(dir_state()) == {"kept.session"}
+    assert set(dir_state()) == with_sidecars("kept.session")
     assert list(SessionFile.objects.values_list("filename", flat=True)) == ["kept.session"]
     assert admin_api_client.get(f"{SESSIONS_URL}/gone.session").status_code == 404
     assert admin_api_client.delete(f"{SESSIONS_URL}/gone.session/").status_code == 404

@@ -14,7 +14,7 @@ from sessions_admin.models import SessionFile
 from sessions_admin.services import SYNC_ACTOR
 
 from . import session_files
-from .conftest import dir_state, sessions_dir, table_state
+from .conftest import dir_state, sessions_dir, table_state, with_sidecars
 from .factories import SessionFileFactory, stored_session_file
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -98,7 +98,11 @@ def test_repair_registers_forgets_and_refreshes_but_never_deletes_files(source_d
         hashlib.sha256(changed.read_bytes()).hexdigest(),
     )
     assert set(SessionFile.objects.values_list("filename", flat=True)) == {"orphan.session", "changed.session"}
-    events = dict(AuditEvent.objects.filter(actor=SYNC_ACTOR).values_list("action", "target"))
+    sidecar_writes = AuditEvent.objects.filter(actor=SYNC_ACTOR, action="session_file.sidecar_write")
+    assert set(sidecar_writes.values_list("target", flat=True)) == {"orphan.session"}  # changed.session kept its json
+    events = dict(
+        AuditEvent.objects.filter(actor=SYNC_ACTOR).exclude(pk__in=sidecar_writes).values_list("action", "target")
+    )
     assert events == {
         "session_file.register": "orphan.session",
         "session_file.forget": "ghost.session",
@@ -199,7 +203,7 @@ def test_duplicate_keys_in_the_folder_are_reported_never_repaired():
     assert "duplicate_key: a.session: holds the same auth key as b.session" in output
     assert "duplicate_key: b.session: holds the same auth key as a.session" in output
     assert "c.session: holds" not in output
-    assert set(dir_state()) == {"a.session", "b.session", "c.session"}
+    assert set(dir_state()) == with_sidecars("a.session", "b.session", "c.session")
 
 
 def test_rows_recorded_before_key_digests_are_refreshed_by_repair(source_dir):

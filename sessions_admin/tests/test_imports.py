@@ -13,7 +13,7 @@ from adbot_admin.models import AuditEvent, Outcome
 from sessions_admin.models import SessionFile
 
 from . import session_files
-from .conftest import SESSIONS_URL, dir_state, multipart_body, sessions_dir, table_state, upload
+from .conftest import SESSIONS_URL, dir_state, multipart_body, sessions_dir, table_state, upload, with_sidecars
 from .fixtures.make_fixtures import FIXTURES
 from .zips import bomb_kernel, make_zip, overlapping_zip, with_raw_name
 
@@ -69,7 +69,7 @@ def test_every_library_made_fixture_imports_from_folders_and_junk_is_skipped(adm
     for fixture in FIXTURES:
         assert (imported[fixture.name]["layout"], imported[fixture.name]["api_id"]) == (fixture.layout, fixture.api_id)
         assert (sessions_dir() / fixture.name).read_bytes() == fixture_bytes(fixture.name)
-    assert set(dir_state()) == {fixture.name for fixture in FIXTURES}
+    assert set(dir_state()) == with_sidecars(*(fixture.name for fixture in FIXTURES))
     assert nothing_left(upload_tmp)
 
 
@@ -181,7 +181,7 @@ def test_a_name_zipfile_cuts_at_nul_is_refused_by_its_raw_name(admin_api_client,
 
     assert [(item["name"], item["code"]) for item in body["refused"]] == [("x.session\x00.txt", "unsafe_path")]
     assert [item["filename"] for item in body["imported"]] == ["ok.session"]
-    assert set(dir_state()) == {"ok.session"}
+    assert set(dir_state()) == with_sidecars("ok.session")
     assert nothing_left(upload_tmp)
     event = AuditEvent.objects.get(action="session_file.upload", outcome=Outcome.FAILURE)
     assert (event.detail["reason"], event.detail["archive_entry"]) == ("unsafe_path", "x.session\\x00.txt")
@@ -203,7 +203,7 @@ def test_symlink_entries_are_refused(admin_api_client, upload_tmp):
         ("folder/other.session", "symlink"),
     ]
     assert [item["filename"] for item in body["imported"]] == ["real.session"]
-    assert set(dir_state()) == {"real.session"}
+    assert set(dir_state()) == with_sidecars("real.session")
     assert not os.path.islink(sessions_dir() / "link.session")
     assert nothing_left(upload_tmp)
 
@@ -372,7 +372,7 @@ def test_an_entry_over_session_max_bytes_is_refused_unread_like_a_single_upload(
     assert single.status_code == 413 and single.json()["code"] == "file_too_large"
     assert body["refused"] == [{"name": "big.session", "code": "file_too_large", "detail": single.json()["detail"]}]
     assert [item["filename"] for item in body["imported"]] == ["small.session"]
-    assert nothing_left(upload_tmp) and set(dir_state()) == {"small.session"}
+    assert nothing_left(upload_tmp) and set(dir_state()) == with_sidecars("small.session")
 
 
 def test_an_archive_larger_than_the_limit_is_refused_while_streaming(admin_api_client, settings, untouched):
@@ -431,7 +431,7 @@ def test_a_lying_declared_size_stops_extraction_and_refuses_the_entry(admin_api_
 
     assert [(item["name"], item["code"]) for item in body["refused"]] == [("liar.session", "corrupt_entry")]
     assert [item["filename"] for item in body["imported"]] == ["good.session"]
-    assert set(dir_state()) == {"good.session"}
+    assert set(dir_state()) == with_sidecars("good.session")
     assert nothing_left(upload_tmp)
 
 

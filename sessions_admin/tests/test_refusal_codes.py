@@ -9,7 +9,7 @@ from adbot_admin.models import AuditEvent, Outcome
 from sessions_admin import errors
 
 from . import session_files
-from .conftest import dir_state, upload
+from .conftest import dir_state, upload, with_sidecars
 from .test_imports import post_archive
 from .zips import make_zip
 
@@ -88,7 +88,7 @@ def test_a_bad_name_and_each_conflict_have_one_code_single_or_zipped(admin_api_c
         assert [(item["name"], item["code"]) for item in zipped["refused"]] == [(name, code)]
         assert zipped["refused"][0]["detail"] == single.json()["detail"]
     assert failure_reasons() == [code for *_, code in cases for _ in range(2)]
-    assert set(dir_state()) == {"Taken.session"}
+    assert set(dir_state()) == with_sidecars("Taken.session")
 
 
 def test_every_code_is_in_the_table_of_codes():

@@ -16,7 +16,7 @@ from sessions_admin.models import ApiPair, SessionFile
 from sessions_admin.names import validate_session_filename
 
 from . import session_files
-from .conftest import dir_state, sessions_dir, table_state
+from .conftest import dir_state, sessions_dir, table_state, with_sidecars
 from .factories import ApiPairFactory, SessionFileFactory, stored_session_file
 
 # on_commit callbacks (deleting set-aside files) must run, as they do in production.
@@ -44,7 +44,7 @@ def test_store_places_a_byte_identical_private_file_and_its_row(source_dir):
     assert (session_file.library, session_file.layout, session_file.dc_id) == ("telethon", "telethon-8", 4)
     assert (session_file.user_id, session_file.is_bot, session_file.uploaded_by) == (None, None, "alice")
     assert session_file.size == path.stat().st_size
-    assert set(dir_state()) == {"main.session"}
+    assert set(dir_state()) == with_sidecars("main.session")
     event = AuditEvent.objects.get(action="session_file.upload")
     assert (event.target, event.outcome) == ("main.session", Outcome.SUCCESS)
     assert KEY.hex() not in str(event.detail)
@@ -96,7 +96,7 @@ def test_store_refuses_a_taken_name_unless_overwriting(source_dir):
     assert replaced.pk == first.pk
     assert (replaced.library, replaced.dc_id, replaced.user_id) == ("pyrogram", 5, 9)
     assert (sessions_dir() / "acct.session").read_bytes() == newer.read_bytes()
-    assert set(dir_state()) == {"acct.session"}  # the hard-linked backup is gone after commit
+    assert set(dir_state()) == with_sidecars("acct.session")  # the hard-linked backup is gone after commit
 
 
 def test_overwrite_also_sets_aside_the_old_files_sqlite_companions(source_dir):
@@ -106,7 +106,7 @@ def test_overwrite_also_sets_aside_the_old_files_sqlite_companions(source_dir):
 
     _store(session_files.telethon_session(source_dir, "other.session"), "acct.session", overwrite=True)
 
-    assert set(dir_state()) == {"acct.session"}
+    assert set(dir_state()) == with_sidecars("acct.session")
 
 
 def test_store_maps_a_concurrent_insert_to_exists(source_dir, monkeypatch):

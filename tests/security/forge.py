@@ -66,6 +66,8 @@ def backend_claims(user, kind="access", **overrides):
         "jti": uuid.uuid4().hex,
         "user_id": str(user.pk),
         "role": user.role,
+        # A login stamps it (adbot_admin/tokens.py); step-up routes read it.
+        "auth_time": now,
     }
     claims.update(overrides)
     return {name: value for name, value in claims.items() if value is not None}

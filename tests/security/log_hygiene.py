@@ -5,7 +5,8 @@ installs a handler on the root logger that keeps every formatted record (the
 suite runs at LOG_LEVEL=DEBUG), and a registry that learns each secret as it
 is made: every JWT PyJWT encodes (SimpleJWT's included) and every one the
 security suite forges, every password hashed (Django's hashers and bcrypt),
-every saved `api_hash`, every Telegram auth key the session-file factories
+every saved `api_hash`, every secret stored encrypted (2FA passwords, proxy
+credentials) and the FIELD_ENCRYPTION_KEYS, every Telegram auth key the session-file factories
 write, every TOTP key (hex and base32), recovery code and `mfa_token`, and the
 configured signing keys. When the session ends, any registered
 secret found in any record fails the run.
@@ -18,6 +19,7 @@ types. What the application and its libraries log is all kept.
 
 import base64
 import functools
+import json
 import logging
 import re
 
@@ -118,6 +120,17 @@ def _wrap(owner, name, learn):
     setattr(owner, name, wrapper)
 
 
+def _register_plaintext(plaintext):
+    """Register an encrypted column's plain text, and each value of one that holds a JSON object."""
+    register(plaintext)
+    try:
+        values = json.loads(plaintext).values()
+    except (ValueError, AttributeError):
+        return
+    for value in values:
+        register(value)
+
+
 def _learn_secrets():
     import bcrypt
     import jwt
@@ -125,8 +138,18 @@ def _learn_secrets():
     from django.contrib.auth.hashers import get_hashers
     from django.db.models.signals import post_save
 
+    from adbot_admin import field_encryption
+
     for name in ("SECRET_KEY", "JWT_SECRET_KEY", "JWT_SECRET"):
         register(getattr(settings, name, ""))
+    for key in getattr(settings, "FIELD_ENCRYPTION_KEYS", ()):
+        register(key)
+    # Every secret stored encrypted (2FA passwords, proxy credentials), in plain text.
+    _wrap(
+        field_encryption,
+        "encrypt",
+        lambda args, kwargs, result: _register_plaintext(args[0] if args else kwargs["plaintext"]),
+    )
     _wrap(jwt, "encode", lambda args, kwargs, token: register(token))
     _wrap(bcrypt, "hashpw", lambda args, kwargs, result: register(args[0] if args else kwargs.get("password")))
     for hasher in get_hashers():

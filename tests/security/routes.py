@@ -36,6 +36,10 @@ CMS_SCOPE_ROUTES = (
     "/api/auth/logout-all",
 )
 
+# Routes that also need a recent login (RecentAuthentication, step-up): a token without a fresh `auth_time`
+# (a frontend token, an old login) answers 403 `reauthentication_required`. Regular expressions over the path.
+STEP_UP_ROUTES = (r"/api/admin/sessions/[^/]+/secrets",)
+
 # Values for path parameters, by name; other names get the first candidate their pattern accepts.
 PARAMETER_SAMPLES = {
     "pk": "1",
@@ -67,6 +71,10 @@ class Route:
 
 def is_public(path):
     return _listed(path, PUBLIC_ROUTES)
+
+
+def is_step_up(path):
+    return any(re.fullmatch(pattern, path.rstrip("/")) for pattern in STEP_UP_ROUTES)
 
 
 def in_cms_scope(path):

@@ -5,6 +5,8 @@ moment it exists; one that is neither guarded nor listed in PUBLIC_ROUTES
 fails here.
 """
 
+import time
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -13,7 +15,17 @@ from adbot_admin.models import AuthMethod
 from adbot_admin.signin import cms_admin_user
 
 from . import forge
-from .routes import CMS_SCOPE_ROUTES, COOKIE_ROUTES, PUBLIC_ROUTES, api_routes, guarded_cases, in_cms_scope, is_public
+from .routes import (
+    CMS_SCOPE_ROUTES,
+    COOKIE_ROUTES,
+    PUBLIC_ROUTES,
+    STEP_UP_ROUTES,
+    api_routes,
+    guarded_cases,
+    in_cms_scope,
+    is_public,
+    is_step_up,
+)
 
 ROUTES = api_routes()
 CASES = guarded_cases()
@@ -99,9 +111,37 @@ def test_admin_token_is_let_through(admin_user, route, method, kind):
     else:
         token = forge.frontend_token(forge.frontend_claims(role="admin"))
     response = call(APIClient(), route, method, **bearer(token))
+    if kind == "frontend" and is_step_up(route.path) and method != "options":
+        # A frontend token carries no proof of a login this server saw.
+        assert response.status_code == 403, response.content[:200]
+        if method != "head":
+            assert response.json()["code"] == "reauthentication_required"
+        return
     # 404 (no such id or file), 400 or 415 (an empty body) are fine: the guard let it through.
     assert response.status_code not in (401, 403), response.content[:200]
     assert response.status_code < 500, response.content[:200]
+
+
+# OPTIONS describes the route and reveals nothing: only the admin role guards it.
+STEP_UP_CASES = [(route, method) for route, method in CASES if is_step_up(route.path) and method != "options"]
+
+
+def test_every_step_up_entry_names_a_route():
+    for pattern in STEP_UP_ROUTES:
+        assert any(route.path and is_step_up(route.path) for route in ROUTES), pattern
+    assert STEP_UP_CASES
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("auth_time", ["missing", "stale"])
+@pytest.mark.parametrize(("route", "method"), STEP_UP_CASES, ids=[f"{m.upper()} {r.id}" for r, m in STEP_UP_CASES])
+def test_a_step_up_route_refuses_an_admin_token_without_a_recent_login(settings, admin_user, route, method, auth_time):
+    stamp = None if auth_time == "missing" else int(time.time()) - settings.REAUTH_MAX_AGE - 5
+    token = forge.backend_token(forge.backend_claims(admin_user, auth_time=stamp))
+    response = call(APIClient(), route, method, **bearer(token))
+    assert response.status_code == 403, response.content[:200]
+    if method != "head":
+        assert response.json()["code"] == "reauthentication_required"
 
 
 def cms_token():
