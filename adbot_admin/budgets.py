@@ -60,6 +60,8 @@ PASSWORD_CHECKS = Budget(
 LOGIN = Budget("login", "RATELIMIT_LOGIN", followed_by=PASSWORD_CHECKS)
 UPLOAD = Budget("upload", "RATELIMIT_UPLOAD")
 DELETE = Budget("delete", "RATELIMIT_DELETE")
+# Session exports: each hands out live credentials.
+EXPORT = Budget("export", "RATELIMIT_EXPORT")
 
 
 def spend(request, budget):

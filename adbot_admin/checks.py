@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
+from .field_encryption import decode_key
 from .hashers import valid_bcrypt_hash
 from .ip_allowlist import parse_entry
 
@@ -207,8 +208,6 @@ def check_admin_allowed_ips(app_configs=None, **kwargs):
 @checks.register(checks.Tags.security)
 def check_field_encryption_keys(app_configs=None, **kwargs):
     """Refuse a missing or weak FIELD_ENCRYPTION_KEYS (a warning only with DEBUG), and a key listed twice."""
-    from .field_encryption import decode_key
-
     values = settings.FIELD_ENCRYPTION_KEYS
     hint = "Generate one with `python manage.py generate_secret --env FIELD_ENCRYPTION_KEYS`."
     problems = (

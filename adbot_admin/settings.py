@@ -367,6 +367,8 @@ SIMPLE_JWT = {
 RATELIMIT_LOGIN = env.str("RATELIMIT_LOGIN", default="5/m")
 RATELIMIT_UPLOAD = env.str("RATELIMIT_UPLOAD", default="20/h")
 RATELIMIT_DELETE = env.str("RATELIMIT_DELETE", default="30/h")
+# Session exports (POST /api/admin/sessions/export): each hands out live credentials.
+RATELIMIT_EXPORT = env.str("RATELIMIT_EXPORT", default="10/h")
 # Password checks of all clients together, past their own per-IP budgets. A bcrypt
 # check at cost 12 costs about 250 ms of CPU: 4/s keeps logins to one core's worth.
 RATELIMIT_PASSWORD_CHECKS = env.str("RATELIMIT_PASSWORD_CHECKS", default="4/s")
@@ -389,6 +391,8 @@ SESSION_MAX_BYTES = env.int("SESSION_MAX_BYTES", default=10 * 1024 * 1024)
 # Zip imports (POST /api/admin/sessions/import): entries, and bytes uncompressed in all.
 SESSION_IMPORT_MAX_FILES = env.int("SESSION_IMPORT_MAX_FILES", default=1000)
 SESSION_IMPORT_MAX_BYTES = env.int("SESSION_IMPORT_MAX_BYTES", default=512 * 1024 * 1024)
+# Session exports: off answers 403. One export holds at most SESSION_IMPORT_MAX_FILES accounts.
+SESSION_EXPORT = env.bool("SESSION_EXPORT", default=True)
 # Write the 2FA password and proxy credentials into the `<name>.json` beside each session in SESSIONS_DIR;
 # off, the engine asks GET /api/admin/sessions/{name}/secrets for them.
 SIDECAR_SECRETS_ON_DISK = env.bool("SIDECAR_SECRETS_ON_DISK", default=False)

@@ -37,6 +37,18 @@ Codes of a zip archive refused whole (nothing imported): `invalid_archive`
 `compression_ratio` (400, declared sizes over the archive's bytes past 100:1),
 `overlapping_entries` (400, entries sharing bytes: a zip bomb).
 
+Codes of a Telegram Desktop tdata folder (zip or folder import: an entry of
+`refused` named by the folder; tdata.py): `invalid_tdata` (damaged, hostile,
+or past the reader's limits), `tdata_too_large` (its key and account files
+past 1 MiB), `tdata_passcode` (missing or wrong), `too_many_accounts` (more
+than 6); an archive with more than 20 tdata folders is refused whole
+(`too_many_tdata`, 400).
+
+Codes of an export refused before anything is streamed (400; export.py):
+`invalid_format`, `unknown_sessions`, `nothing_to_export`, `too_many_sessions`
+(past SESSION_IMPORT_MAX_FILES), `missing_files` (no file in SESSIONS_DIR),
+`missing_account_data` (a Pyrogram target without user id or api_id).
+
 API pairs: `conflict` (409, the api_id exists), `api_pair_in_use` (409),
 `api_id_in_file` (400 on `api_id`, the file records another api_id).
 

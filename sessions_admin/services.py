@@ -93,6 +93,14 @@ __all__ = [
 # --- Session files ------------------------------------------------------------
 
 
+class _DryRunDone(Exception):
+    """Raised inside the store's transaction to roll a dry run back; carries the row it would have written."""
+
+    def __init__(self, session_file):
+        super().__init__(session_file.filename)
+        self.session_file = session_file
+
+
 def session_file_store(
     *,
     upload,
@@ -103,6 +111,7 @@ def session_file_store(
     allow_duplicate_key=False,
     request=None,
     audit_detail=None,
+    dry_run=False,
 ) -> SessionFile:
     """Check `upload` and its `sidecar`, store both in SESSIONS_DIR as `filename` and return its row.
 
@@ -123,6 +132,9 @@ def session_file_store(
     SidecarInvalid naming the key, and ApiPairMismatch when a stored pair has
     the sidecar's app_id with another hash; in every case nothing is stored
     and the refusal is audited with its code (and `audit_detail` added).
+
+    With `dry_run` every check runs, nothing is stored or audited (an API
+    pair the sidecar would add included), and the returned row is unsaved.
     """
     name = upload.name if filename is None else filename
     try:
@@ -140,8 +152,11 @@ def session_file_store(
                 allow_duplicate_key=allow_duplicate_key,
                 request=request,
                 audit_detail=audit_detail,
+                dry_run=dry_run,
             )
     except Refused as exc:
+        if dry_run:
+            raise
         record(
             request=request,
             action="session_file.upload",
@@ -163,6 +178,7 @@ def _place(
     allow_duplicate_key,
     request,
     audit_detail,
+    dry_run=False,
 ) -> SessionFile:
     """Write the row, place the file and audit, all or nothing; return the row."""
     storage = session_storage()
@@ -202,6 +218,8 @@ def _place(
                 account_apply(session_file=session_file, sidecar=sidecar)
             session_file.uploaded_at = timezone.now()
             session_file.uploaded_by = str(uploaded_by)[:255]
+            if dry_run:
+                raise _DryRunDone(session_file)
             session_file.save()
             if overwrite:
                 journal.set_aside(name, keep_in_place=True)
@@ -230,6 +248,8 @@ def _place(
                 detail["duplicate_key_of"] = key_holder
             record(request=request, action="session_file.upload", target=name, detail=detail)
             transaction.on_commit(journal.commit, robust=True)
+    except _DryRunDone as done:
+        return done.session_file
     except BaseException as exc:
         journal.rollback()
         if isinstance(exc, (IntegrityError, FileExistsError)):

@@ -34,8 +34,8 @@ class SessionFileUploadHandler(FileUploadHandler):
     extra_parts = {"sidecar": MAX_SIDECAR_BYTES}
 
     def too_large(self):
-        """Return the 413 for a body past the limit."""
-        return api_error(SessionFileTooLarge.over(self.max_bytes))
+        """Return the 413 for a body, or a part, past its limit."""
+        return api_error(SessionFileTooLarge.over(self.limit))
 
     def __init__(self, request=None):
         super().__init__(request)

@@ -207,7 +207,18 @@ class ForceQuerySerializer(serializers.Serializer):
 
 
 class SessionArchiveUploadSerializer(serializers.Serializer):
-    archive = serializers.FileField(allow_empty_file=True, use_url=False, help_text="A zip archive of .session files.")
+    archive = serializers.FileField(
+        allow_empty_file=True, use_url=False, help_text="A zip archive of .session files and tdata folders."
+    )
+    tdata_passcode = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=256,
+        write_only=True,
+        style={"input_type": "password"},
+        help_text="The local passcode of the archive's Telegram Desktop tdata folders, if they have one.",
+    )
 
 
 class RefusedEntrySerializer(serializers.Serializer):
@@ -377,3 +388,53 @@ class ApiPairUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
 
     label = StrictCharField(max_length=100, required=False, allow_blank=True)
     is_active = StrictBooleanField(required=False)
+
+
+class FilterValueField(serializers.Field):
+    """One list filter's value as its query string would carry it: a string, a number, or a boolean."""
+
+    default_error_messages = {"invalid": "A filter value is a string, a number or a boolean."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return "true" if data else "false"
+        if isinstance(data, int) or (isinstance(data, str) and len(data) <= 100):
+            return str(data)
+        self.fail("invalid")
+
+    def to_representation(self, value):
+        return value
+
+
+class SessionExportSerializer(serializers.Serializer):
+    """What to export: `names` or `filter` (exactly one), the format, and whether secrets go in the sidecars."""
+
+    names = serializers.ListField(
+        child=serializers.CharField(max_length=100, trim_whitespace=False),
+        required=False,
+        allow_empty=False,
+        max_length=10_000,
+        help_text="Session file names, e.g. `acc1.session`.",
+    )
+    filter = serializers.DictField(
+        child=FilterValueField(),
+        required=False,
+        help_text="The list's filters (`library`, `dc_id`, `api_id`, `api_pair`, ...), as in its query string.",
+    )
+    format = serializers.ChoiceField(
+        choices=["as_stored", "telethon", "pyrogram", "string"],
+        default="as_stored",
+        help_text=(
+            "`as_stored`: the files as stored; `telethon` or `pyrogram`: files of that library (Kurigram's layout "
+            "for pyrogram), converted by TGConvertor where the stored file is of the other; `string`: `<name>.txt` "
+            "holding the session string of the stored file's library."
+        ),
+    )
+    include_secrets = serializers.BooleanField(
+        default=False, help_text="Put the 2FA password and the proxy's credentials in the sidecars."
+    )
+
+    def validate(self, attrs):
+        if ("names" in attrs) == ("filter" in attrs):
+            raise serializers.ValidationError("Send exactly one of names and filter.", code="names_or_filter")
+        return attrs

@@ -2,12 +2,15 @@
 
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.db import transaction
+from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from adbot_admin.api import ratelimits
@@ -18,10 +21,10 @@ from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
 from adbot_admin.api.schema import error_example, error_response
 from adbot_admin.request_limits import accepts_file_up_to
 
-from .. import imports, ledger, services
+from .. import export, imports, ledger, services
 from ..errors import Refused, SidecarInvalid
 from ..models import ApiPair, SessionFile, SessionStatusChange
-from ..names import NAME_REGEX
+from ..names import NAME_REGEX, shown_name
 from . import serializers
 from .errors import api_error
 from .filters import SessionFileFilterSet
@@ -105,6 +108,20 @@ UPLOAD_SCHEMA = extend_schema(
 )
 
 
+class SessionExportDisabled(PermissionDenied):
+    default_detail = "Session exports are turned off on this server (SESSION_EXPORT=false)."
+    default_code = "export_disabled"
+
+
+class SessionExportEnabled(BasePermission):
+    """Allows session exports only while SESSION_EXPORT is on."""
+
+    def has_permission(self, request, view):
+        if not settings.SESSION_EXPORT:
+            raise SessionExportDisabled()
+        return True
+
+
 @contextmanager
 def refusals_as_errors(field=None):
     """Turn sessions_admin's refusals into the API's errors, with each one's own status and code."""
@@ -153,6 +170,9 @@ class SessionFileViewSet(
         if self.action == "secrets":
             # Step-up: a token from a recent login, not only an admin's.
             return [IsAdminRole(), RecentAuthentication()]
+        if self.action == "export_sessions":
+            # Off by SESSION_EXPORT before anything else is judged; then step-up, as for secrets.
+            return [IsAdminRole(), SessionExportEnabled(), RecentAuthentication()]
         return super().get_permissions()
 
     def get_serializer_class(self):
@@ -164,6 +184,8 @@ class SessionFileViewSet(
             return serializers.SessionStringImportSerializer
         if self.action == "partial_update":
             return serializers.SessionFileUpdateSerializer
+        if self.action == "export_sessions":
+            return serializers.SessionExportSerializer
         if self.action == "retrieve":
             return serializers.SessionFileDetailSerializer
         if self.action == "set_status":
@@ -227,7 +249,11 @@ class SessionFileViewSet(
             "(400), SESSION_IMPORT_MAX_BYTES compressed or declared (413), declared sizes over 100 times the "
             "archive's bytes (400 `compression_ratio`), or entries sharing bytes (400 `overlapping_entries`). "
             "The body may be as large as SESSION_IMPORT_MAX_BYTES whatever the general body limit. One "
-            "archive spends one unit of the `upload` budget."
+            "archive spends one unit of the `upload` budget. A Telegram Desktop `tdata` folder (or a bare tdata "
+            "zip) is read offline (opentele2 and TGConvertor) and each of its accounts stored as a Telethon session "
+            "named `<user id>.session`, with Telegram Desktop's app in its sidecar; form field `tdata_passcode` "
+            "opens a passcode-protected one. A tdata that cannot be read (damaged, hostile, wrong or missing "
+            "passcode, more than 6 accounts) is refused by its folder's name in `refused`."
         ),
         parameters=[OVERWRITE_PARAMETER, ALLOW_DUPLICATE_KEY_PARAMETER],
         request={"multipart/form-data": serializers.SessionArchiveUploadSerializer},
@@ -257,6 +283,7 @@ class SessionFileViewSet(
         with refusals_as_errors():
             result = imports.session_files_import_archive(
                 path=archive.temporary_file_path(),
+                tdata_passcode=serializer.validated_data.get("tdata_passcode", ""),
                 uploaded_by=request.user.get_username(),
                 request=request,
                 **options,
@@ -268,6 +295,82 @@ class SessionFileViewSet(
                 "skipped": result.skipped,
             }
         )
+
+    @extend_schema(
+        summary="Export sessions as a zip of session files (or strings) and sidecars",
+        description=(
+            'JSON `{"names": [...] | "filter": {...}, "format", "include_secrets"}`. Streams a zip of '
+            "`<name>.session` + `<name>.json` per account (`<name>.txt` + `<name>.json` for `string`), in name "
+            "order; conversions are TGConvertor's, offline. The sidecars carry the 2FA password and the proxy's "
+            "credentials only with `include_secrets`. Needs a login within REAUTH_MAX_AGE (403 "
+            "`reauthentication_required`), is audited with every name, spends the `export` budget, holds at most "
+            "SESSION_IMPORT_MAX_FILES accounts, and answers 403 `export_disabled` with SESSION_EXPORT=false."
+        ),
+        request=serializers.SessionExportSerializer,
+        examples=[
+            OpenApiExample(
+                "Two accounts as Telethon files",
+                value={"names": ["alpha.session", "beta.session"], "format": "telethon"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Every active account, as stored, with secrets",
+                value={"filter": {"status": "active"}, "format": "as_stored", "include_secrets": True},
+                request_only=True,
+            ),
+        ],
+        responses={
+            (200, "application/zip"): OpenApiTypes.BINARY,
+            400: OpenApiResponse(
+                description=(
+                    "A bad body (`invalid`), unknown names (`unknown_sessions`), nothing matching "
+                    "(`nothing_to_export`), more than SESSION_IMPORT_MAX_FILES (`too_many_sessions`), sessions "
+                    "without their file (`missing_files`), or a Pyrogram target for sessions without user id or "
+                    "api_id (`missing_account_data`); the detail names the sessions concerned."
+                )
+            ),
+            403: OpenApiResponse(description="`reauthentication_required` or `export_disabled`."),
+            415: OpenApiResponse(description="The body is not JSON."),
+        },
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="export",
+        parser_classes=[JSONParser],
+    )
+    @rate_limited(ratelimits.EXPORT)
+    def export_sessions(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        with refusals_as_errors():
+            prepared = export.sessions_export_prepare(
+                session_files=self._export_rows(data),
+                export_format=data["format"],
+                include_secrets=data["include_secrets"],
+                request=request,
+            )
+        response = StreamingHttpResponse(export.sessions_export_stream(prepared), content_type="application/zip")
+        response["Content-Disposition"] = 'attachment; filename="sessions-export.zip"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def _export_rows(self, data):
+        if "names" in data:
+            names = list(dict.fromkeys(data["names"]))
+            rows = list(SessionFile.objects.filter(filename__in=names))
+            unknown = sorted(set(names) - {row.filename for row in rows})
+            if unknown:
+                raise export.ExportRefused("no session files have these names", code="unknown_sessions", names=unknown)
+            return rows
+        filterset = SessionFileFilterSet(data=data["filter"], queryset=SessionFile.objects.all(), request=self.request)
+        unknown = sorted(set(data["filter"]) - set(filterset.filters))
+        if unknown:
+            raise ValidationError({"filter": [f"unknown filter {shown_name(key)}" for key in unknown]}, code="invalid")
+        if not filterset.is_valid():
+            raise ValidationError({"filter": filterset.errors}, code="invalid")
+        return filterset.qs
 
     @extend_schema(
         summary="Write a session string as a session file",

@@ -24,6 +24,9 @@ FIRST_LINES = [
     "```",
 ]
 MADE_BY_RUNNING = {"bench/profiles/"}  # bench/profile.py writes its profiles there
+# Codes that never reach a client: a session export cut short mid-stream only logs its conversion's
+# code (sessions_admin/export.py), and tdata_reader.py's command-line usage error stays in its subprocess.
+NOT_ANSWERED = {"conversion_failed", "unknown_library", "unreadable_session", "too_large", "usage"}
 PROJECT_PACKAGES = ("adbot_admin", "sessions_admin", "cms")
 CODE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$|^[a-z]+$")
 # Calls whose last positional argument is an error code: exception classes and the error helpers.
@@ -176,7 +179,7 @@ def test_the_error_table_lists_every_code_the_code_declares():
     table = readme_codes()
     declared = declared_codes(project_sources())
     assert len(declared) >= 40
-    assert sorted(declared - set(table)) == []
+    assert sorted(declared - set(table) - NOT_ANSWERED) == []
 
 
 def test_every_code_in_the_error_table_is_declared_by_the_code_or_its_libraries():

@@ -38,7 +38,7 @@ CMS_SCOPE_ROUTES = (
 
 # Routes that also need a recent login (RecentAuthentication, step-up): a token without a fresh `auth_time`
 # (a frontend token, an old login) answers 403 `reauthentication_required`. Regular expressions over the path.
-STEP_UP_ROUTES = (r"/api/admin/sessions/[^/]+/secrets",)
+STEP_UP_ROUTES = (r"/api/admin/sessions/[^/]+/secrets", r"/api/admin/sessions/export")
 
 # Values for path parameters, by name; other names get the first candidate their pattern accepts.
 PARAMETER_SAMPLES = {
