@@ -5,13 +5,18 @@ CACHE_URL=redis://..., see when_ready),
 GUNICORN_THREADS (threads per worker, default 4), GUNICORN_TIMEOUT (seconds, default 30: a worker
 silent that long is restarted, and a request body stalled that long is cut short). Each worker
 tunes glibc's malloc (tune_malloc) unless MALLOC_ARENA_MAX or MALLOC_MMAP_THRESHOLD_ is set.
+PROMETHEUS_MULTIPROC_DIR (default: a private temporary folder): where workers write the counters
+that GET /metrics sums.
 """
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 from gunicorn.glogging import Logger, SafeAtoms
 
-from adbot_admin.logs import EscapingFormatter, escape
+from adbot_admin.logs import EscapingFormatter, JsonFormatter, escape
 
 wsgi_app = "adbot_admin.wsgi:application"
 bind = os.environ.get("BIND", "127.0.0.1:8000")
@@ -53,7 +58,12 @@ class EscapingLogger(Logger):
 
     def setup(self, cfg):
         super().setup(cfg)
-        # errorlog is the one stream handler here (no syslog): gunicorn's layout, escaped values.
+        # errorlog is the one stream handler here (no syslog): gunicorn's layout, escaped values;
+        # with LOG_FORMAT=json (as the app reads it) every line of both logs is a JSON object.
+        if os.environ.get("LOG_FORMAT") == "json":
+            for handler in (*self.error_log.handlers, *self.access_log.handlers):
+                handler.setFormatter(JsonFormatter())
+            return
         for handler in self.error_log.handlers:
             handler.setFormatter(EscapingFormatter(self.error_fmt, self.datefmt))
 
@@ -61,6 +71,29 @@ class EscapingLogger(Logger):
 logger_class = EscapingLogger
 # Django alone reads X-Forwarded-* (TRUSTED_PROXY_COUNT, SECURE_PROXY_SSL_HEADER).
 forwarded_allow_ips = ""
+
+# prometheus-client's multiprocess mode (adbot_admin/metrics.py): each worker writes its counters
+# to files in this folder and GET /metrics sums them. It must be set before the app, and with it
+# prometheus-client, is loaded; this file is read first. An operator's folder is emptied here: an
+# earlier run's counters must not be summed into this one's.
+METRICS_DIR_IS_OURS = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if METRICS_DIR_IS_OURS:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="adbot-metrics-")
+else:
+    for stale in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker):
+    # A dead worker's live gauges go; its counters stay, so that totals never go back.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if METRICS_DIR_IS_OURS:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 def when_ready(server):

@@ -80,7 +80,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class AuditEventAdmin(ReadOnlyAdmin):
     """Read-only: audit events are never changed or removed, not even here."""
 
-    list_display = ["created_at", "actor", "auth_method", "client_ip", "action", "target", "outcome"]
+    list_display = ["seq", "created_at", "actor", "auth_method", "client_ip", "action", "target", "outcome"]
     list_filter = ["action", "outcome", "auth_method"]
     search_fields = ["actor", "target", "action"]
     date_hierarchy = "created_at"

@@ -1,4 +1,4 @@
-"""The only writer of AuditEvent: appends, and removes rows past their retention."""
+"""The only writer of AuditEvent: appends (sealed into the hash chain), and removes rows past their retention."""
 
 import logging
 from datetime import timedelta
@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from . import audit_chain, metrics
 from .client_ip import client_ip
 from .models import AuditEvent, AuthMethod, Outcome
 
@@ -24,22 +25,28 @@ def actor_of(request):
 
 
 def record(*, request=None, action, outcome=Outcome.SUCCESS, target="", actor=None, auth_method=None, detail=None):
-    """Append one audit event and return it.
+    """Append one audit event, sealed as the chain's next row, and return it.
 
     The actor and client IP come from the request unless given; `detail` must
-    never carry a secret (passwords, tokens, auth keys, api hashes).
+    never carry a secret (passwords, tokens, auth keys, api hashes). Every other
+    audit writer waits from this call until the caller's transaction commits
+    (audit_chain.append): call it last in a transaction.
     """
     request_actor, request_method = actor_of(request) if request is not None else ("", AuthMethod.SHELL)
-    event = AuditEvent.objects.create(
-        actor=(actor if actor is not None else request_actor)[:255],
-        auth_method=auth_method or request_method,
-        client_ip=client_ip(request) if request is not None else None,
-        action=action,
-        target=str(target)[:255],
-        outcome=outcome,
-        detail=detail or {},
+    event = audit_chain.append(
+        AuditEvent(
+            actor=(actor if actor is not None else request_actor)[:255],
+            auth_method=auth_method or request_method,
+            client_ip=client_ip(request) if request is not None else None,
+            action=action,
+            target=str(target)[:255],
+            outcome=outcome,
+            detail=detail or {},
+        )
     )
     logger.info("audit %s %s by %s: %s", action, outcome, event.actor or "-", event.target or "-")
+    # Counted once the row is committed, so the metrics agree with the audit log.
+    transaction.on_commit(lambda: metrics.audit_observed(event))
     return event
 
 
@@ -47,22 +54,36 @@ PRUNE_BATCH = 10_000
 
 
 def prune(*, older_than_days, batch=None):
-    """Delete the events older than `older_than_days`, `batch` rows per transaction; return how many.
+    """Delete the events older than `older_than_days`, oldest first, `batch` rows per transaction; return how many.
 
-    Batches keep each transaction (and its locks) short on a log of millions of
-    rows, so logins that write audit rows meanwhile are not held up. The prune
-    itself is recorded, after the rows are gone.
+    Only a prefix of the chain goes: the rows up to the newest one older than
+    the cutoff, by seq. The prune event is recorded first, with the seq and MAC
+    of the last row it removes, and verification starts from it (audit_chain.verify);
+    a prune cut short leaves rows that the next one removes. Batches keep each
+    transaction (and its locks) short on a log of millions of rows.
     """
     batch = batch or PRUNE_BATCH
     cutoff = timezone.now() - timedelta(days=older_than_days)
+    last = AuditEvent.objects.filter(created_at__lt=cutoff).order_by("-seq").values_list("seq", "mac").first()
+    anchor_seq = audit_chain.prune_anchor()[0]
+    if last is None or last[0] <= anchor_seq:
+        record(action="audit_prune", detail={"older_than_days": older_than_days, "deleted": 0})
+        return 0
+    through_seq, through_mac = last
+    doomed = AuditEvent.objects.filter(seq__lte=through_seq)
+    record(
+        action="audit_prune",
+        detail={
+            "older_than_days": older_than_days,
+            "deleted": doomed.count(),
+            "pruned_through_seq": through_seq,
+            "pruned_through_mac": through_mac,
+        },
+    )
     deleted = 0
     while True:
         with transaction.atomic():
-            ids = list(
-                AuditEvent.objects.filter(created_at__lt=cutoff).order_by("id").values_list("id", flat=True)[:batch]
-            )
+            ids = list(doomed.order_by("seq").values_list("id", flat=True)[:batch])
             if not ids:
-                break
+                return deleted
             deleted += AuditEvent.objects.filter(id__in=ids).delete()[0]
-    record(action="audit_prune", detail={"older_than_days": older_than_days, "deleted": deleted})
-    return deleted

@@ -73,6 +73,7 @@ KEY_FAMILIES = (
     ("SECRET_KEY", "SECRET_KEY_FALLBACKS", "adbot_admin.E001"),
     ("JWT_SECRET_KEY", "JWT_SECRET_KEY_FALLBACKS", "adbot_admin.E002"),
     ("JWT_SECRET", "JWT_SECRET_FALLBACKS", "adbot_admin.E003"),
+    ("AUDIT_CHAIN_KEY", "AUDIT_CHAIN_KEY_FALLBACKS", "adbot_admin.E021"),
 )
 # A fallback still verifies: a weak one lets anyone who guesses it in, however strong the current key.
 WEAK_FALLBACK_HINT = "Remove it from {name}; it verifies tokens as long as it is listed."
@@ -139,6 +140,42 @@ def check_signing_keys(app_configs=None, **kwargs):
             )
         )
     return messages
+
+
+@checks.register(checks.Tags.security)
+def check_metrics_access(app_configs=None, **kwargs):
+    """Refuse a weak METRICS_TOKEN and a METRICS_ALLOWED_IPS entry that is not an address or a network."""
+    from .ip_allowlist import parse_entry
+
+    messages = _key_messages("METRICS_TOKEN", settings.METRICS_TOKEN, "adbot_admin.E022", required=False)
+    for entry in settings.METRICS_ALLOWED_IPS:
+        if not entry.strip():
+            continue
+        try:
+            parse_entry(entry)
+        except ValueError as exc:
+            messages.append(
+                checks.Error(
+                    f"METRICS_ALLOWED_IPS entry {entry!r} is not an IP address or a CIDR network ({exc}).",
+                    hint="List addresses and networks separated by commas, e.g. METRICS_ALLOWED_IPS=127.0.0.1,::1",
+                    id="adbot_admin.E023",
+                )
+            )
+    return messages
+
+
+@checks.register()
+def check_log_format(app_configs=None, **kwargs):
+    """Refuse a LOG_FORMAT that is neither `text` nor `json`."""
+    if settings.LOG_FORMAT in ("text", "json"):
+        return []
+    return [
+        checks.Error(
+            f"LOG_FORMAT is {settings.LOG_FORMAT!r}.",
+            hint="Set LOG_FORMAT to text (default) or json.",
+            id="adbot_admin.E024",
+        )
+    ]
 
 
 @checks.register(checks.Tags.security)

@@ -141,3 +141,13 @@ class RefreshCookieMissing(exceptions.NotAuthenticated):
 class IpNotAllowed(exceptions.PermissionDenied):
     default_detail = "Your address may not reach the admin interface."
     default_code = "ip_not_allowed"
+
+
+class MetricsTokenInvalid(exceptions.AuthenticationFailed):
+    default_detail = "The metrics token is not valid."
+    default_code = "invalid_metrics_token"
+
+
+class MetricsNotAllowed(exceptions.PermissionDenied):
+    default_detail = "Your address may not read the metrics."
+    default_code = "metrics_not_allowed"

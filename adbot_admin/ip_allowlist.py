@@ -20,13 +20,15 @@ from .audit import record
 from .client_ip import client_ip
 from .errors import IpNotAllowed
 from .http_errors import api_exception_response
+from .metrics import REFUSED_ADDRESSES
 from .models import Outcome
 
 logger = logging.getLogger(__name__)
 
 # Open to every address whatever the allowlist says: prefixes, and exact paths (with or without a slash).
 OPEN_PREFIXES = ("/api/public/",)
-OPEN_PATHS = ("/api/health",)
+# /metrics has its own guard (METRICS_TOKEN, METRICS_ALLOWED_IPS): a Prometheus server is no admin.
+OPEN_PATHS = ("/api/health", "/metrics")
 # A refused address (an IPv4 address, or an IPv6 /64: one host holds a whole /64) is audited at most once
 # per this many seconds, and all refused addresses together add at most IP_REFUSED_AUDIT_PER_MINUTE rows.
 AUDIT_EVERY_SECONDS = 60
@@ -160,6 +162,7 @@ class AdminIpAllowlistMiddleware:
         if networks and not path_open(request.path_info):
             address = client_ip(request)
             if not address_allowed(address, networks):
+                REFUSED_ADDRESSES.inc()
                 _audit_refusal(request, address)
                 return api_exception_response(IpNotAllowed())
         return self.get_response(request)

@@ -4,6 +4,7 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models, transaction
+from django.utils import timezone
 
 
 class Role(models.TextChoices):
@@ -77,9 +78,10 @@ class Outcome(models.TextChoices):
 
 
 class AuditEvent(models.Model):
-    """One admin action or login attempt; rows are only ever added."""
+    """One admin action or login attempt; rows are only ever added, each sealed into the chain (audit_chain.py)."""
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Set by the chain writer under the head lock, before the MAC is computed over it.
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     actor = models.CharField(max_length=255, blank=True)
     auth_method = models.CharField(max_length=32, choices=AuthMethod.choices)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
@@ -87,6 +89,11 @@ class AuditEvent(models.Model):
     target = models.CharField(max_length=255, blank=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     detail = models.JSONField(default=dict, blank=True)
+    # The hash chain: position (gapless), the previous row's MAC, this row's MAC and the id of its key.
+    seq = models.BigIntegerField(unique=True)
+    prev = models.CharField(max_length=64, blank=True)
+    mac = models.CharField(max_length=64)
+    kid = models.CharField(max_length=16)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -102,6 +109,19 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Audit events are append-only.")
+
+
+class AuditChainHead(models.Model):
+    """The audit chain's last seq and MAC: one row, locked by each audit writer until it commits."""
+
+    seq = models.BigIntegerField()
+    mac = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"audit chain head at seq {self.seq}"
 
 
 class RevokedToken(models.Model):

@@ -62,10 +62,17 @@ APPEND_SLASH = False
 # ------------------------------------------------------------------------------
 # https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
-# Persistent connections with a health check: a restarted database heals
-# without restarting the app.
+# Persistent connections. No per-request health check (on PostgreSQL a
+# `SELECT 1` before each request's first query): the first statement of a
+# request asks again on a fresh connection when the old one died, so a restarted
+# database still heals without restarting the app (adbot_admin/statements.py).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # psycopg prepares a server-bound statement after this many runs on a connection.
+    # Only statements.py binds server-side; Django's ORM queries are bound client-side and never prepared.
+    # A transaction-mode PgBouncer needs max_prepared_statements set.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Concurrent writers wait their turn instead of failing with "database is
@@ -117,7 +124,15 @@ INSTALLED_APPS = [
     "cms",
 ]
 
+# The JSON API (/api/, but its docs page) passes the admin site's layers by:
+# sessions, `request.user`, OTP, messages, X-Frame-Options and the CSP serve
+# HTML pages only (adbot_admin/site_middleware.py). CORS works only when
+# CORS_ALLOWED_ORIGINS lists an origin (adbot_admin/cors.py).
 MIDDLEWARE = [
+    # First, so that every answer is counted, the refusals of the middleware below included.
+    "adbot_admin.request_metrics.RequestMetricsMiddleware",
+    # The request id, address and user that JSON log lines carry (LOG_FORMAT=json).
+    "adbot_admin.logs.RequestContextMiddleware",
     # Before anything reads the Host or the body: an overlong Host and a huge
     # declared Content-Length are refused unread.
     "adbot_admin.request_limits.RequestLimitMiddleware",
@@ -125,18 +140,20 @@ MIDDLEWARE = [
     # A plain Django view's bodiless 405 gets the API's error body, whichever middleware follows.
     "adbot_admin.http_errors.MethodNotAllowedBodyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "corsheaders.middleware.CorsMiddleware",
+    "adbot_admin.cors.ConfiguredCorsMiddleware",
     # Before sessions, CSRF and authentication: a refused address costs no password check.
     "adbot_admin.ip_allowlist.AdminIpAllowlistMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "adbot_admin.site_middleware.SiteSessionMiddleware",
+    # Refuses a Host outside ALLOWED_HOSTS (400), on every path.
     "django.middleware.common.CommonMiddleware",
+    # The admin site's forms and the API's cookie endpoints (which call its check themselves).
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "adbot_admin.site_middleware.SiteAuthenticationMiddleware",
     # The admin site's session remembers which TOTP device verified its login (request.user.is_verified()).
-    "django_otp.middleware.OTPMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "adbot_admin.content_security_policy.ContentSecurityPolicyMiddleware",
+    "adbot_admin.site_middleware.SiteOTPMiddleware",
+    "adbot_admin.site_middleware.SiteMessageMiddleware",
+    "adbot_admin.site_middleware.SiteXFrameOptionsMiddleware",
+    "adbot_admin.site_middleware.SiteContentSecurityPolicyMiddleware",
 ]
 
 TEMPLATES = [
@@ -308,7 +325,8 @@ REST_FRAMEWORK = {
         "adbot_admin.api.authentication.AdminJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["adbot_admin.api.permissions.IsAdminRole"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's JSON, byte for byte, written by orjson (api/renderers.py).
+    "DEFAULT_RENDERER_CLASSES": ["adbot_admin.api.renderers.OrjsonRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         # DRF's, refusing JSON nested past any request of this API (a 400, not a RecursionError).
         "adbot_admin.api.parsers.JSONParser",
@@ -412,6 +430,22 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
 # ------------------------------------------------------------------------------
 # `manage.py prune_audit` deletes audit events older than this many days.
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
+# Seals each audit row into the hash chain (HMAC-SHA256, adbot_admin/audit_chain.py). Kept out of
+# the database on purpose: whoever can write the database must not be able to recompute the chain.
+AUDIT_CHAIN_KEY = env_raw("AUDIT_CHAIN_KEY")
+# Old chain keys: rows they sealed still verify (by the `kid` on each row); none seals new rows.
+AUDIT_CHAIN_KEY_FALLBACKS = env_keys("AUDIT_CHAIN_KEY_FALLBACKS")
+
+# METRICS
+# ------------------------------------------------------------------------------
+# https://prometheus.github.io/client_python/multiprocess/
+# GET /metrics answers a bearer token equal to METRICS_TOKEN, or, without a token, these
+# addresses and networks (resolved as TRUSTED_PROXY_COUNT says). Never a user's login.
+METRICS_TOKEN = env_raw("METRICS_TOKEN")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+# Where each process writes its counters for a scrape to sum (prometheus-client's multiprocess
+# mode). gunicorn.conf.py makes a private folder when it is unset; empty elsewhere: one process.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 
 # BENCHMARKS
 # ------------------------------------------------------------------------------
@@ -454,6 +488,8 @@ SPECTACULAR_SETTINGS = {
 # LOGGING
 # ------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# `text` (one plain line a record) or `json` (one JSON object a line, with request id, client IP and user).
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 # Every handler formats through EscapingFormatter: a value sent by a client
 # (username, path) cannot forge a line or an escape sequence (adbot_admin/logs.py).
 # Python warnings go through it too.
@@ -462,10 +498,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {
-            "()": "adbot_admin.logs.EscapingFormatter",
-            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
-        }
+        "plain": (
+            {"()": "adbot_admin.logs.JsonFormatter"}
+            if LOG_FORMAT == "json"
+            else {
+                "()": "adbot_admin.logs.EscapingFormatter",
+                "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            }
+        )
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

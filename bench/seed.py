@@ -1,14 +1,16 @@
 """Seeding and query counting for bench/run.py; runs inside `manage.py shell`."""
 
 import secrets
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from adbot_admin.models import AuditEvent
+from adbot_admin import audit_chain
+from adbot_admin.models import AuditChainHead, AuditEvent
 from adbot_admin.tokens import AccessToken
 from cms.models import GalleryImage
 from sessions_admin.models import ApiPair, SessionFile
@@ -72,18 +74,39 @@ def _api_pair_row(n):
 
 
 def seed_audit(rows):
-    """Top the audit log up to `rows` events, one a second back from now, in one SQL statement."""
+    """Top the audit log up to `rows` events, one a second back from now, sealed into the chain as they go.
+
+    The MACs are computed here as audit_chain.append computes them, BATCH rows
+    an INSERT, with the chain head locked throughout: a seeded log verifies.
+    """
     missing = rows - AuditEvent.objects.count()
     if missing <= 0:
         return
-    table = AuditEvent._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (created_at, actor, auth_method, client_ip, action, target, outcome, detail)"
-            " SELECT now() - make_interval(secs => n), 'bench', 'password', '10.0.0.1', 'login', 'bench', 'success', '{}'"
-            " FROM generate_series(1, %s) AS n",
-            [missing],
-        )
+    kid, key = audit_chain.signing_key()
+    now = timezone.now()
+    with transaction.atomic():
+        AuditChainHead.objects.get_or_create(id=audit_chain.HEAD_ID, defaults={"seq": 0, "mac": ""})
+        head = AuditChainHead.objects.select_for_update().get(id=audit_chain.HEAD_ID)
+        seq, prev = head.seq, head.mac
+        for start in range(0, missing, BATCH):
+            batch = []
+            for n in range(start, min(start + BATCH, missing)):
+                seq += 1
+                fields = {
+                    "created_at": now - timedelta(seconds=missing - n),
+                    "actor": "bench",
+                    "auth_method": "password",
+                    "client_ip": "10.0.0.1",
+                    "action": "login",
+                    "target": "bench",
+                    "outcome": "success",
+                    "detail": {"n": n},
+                }
+                mac = audit_chain.mac_of(key, prev, audit_chain.canonical(seq=seq, kid=kid, **fields))
+                batch.append(AuditEvent(seq=seq, prev=prev, mac=mac, kid=kid, **fields))
+                prev = mac
+            AuditEvent.objects.bulk_create(batch)
+        AuditChainHead.objects.filter(id=audit_chain.HEAD_ID).update(seq=seq, mac=prev)
 
 
 def count_queries(path, extra, *, auth=True, revalidate=False):

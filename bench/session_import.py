@@ -51,6 +51,7 @@ SERVER_ENV = {
     "ENV_FILE": "",
     "SECRET_KEY": secrets.token_urlsafe(48),
     "JWT_SECRET_KEY": secrets.token_urlsafe(48),
+    "AUDIT_CHAIN_KEY": secrets.token_urlsafe(48),
     "JWT_SECRET": secrets.token_urlsafe(48),
     "FIELD_ENCRYPTION_KEYS": base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode(),
     "ALLOWED_HOSTS": "127.0.0.1,localhost",

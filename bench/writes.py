@@ -102,6 +102,7 @@ def main():
         **live.GENEROUS_LIMITS,
         SECRET_KEY=secrets.token_urlsafe(48),
         JWT_SECRET_KEY=secrets.token_urlsafe(48),
+        AUDIT_CHAIN_KEY=secrets.token_urlsafe(48),
         ENV_FILE="",
         LOG_LEVEL="WARNING",
     )

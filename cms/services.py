@@ -16,17 +16,18 @@ Row and files appear and disappear together:
 import logging
 import math
 import uuid
-from datetime import datetime, timedelta
-from functools import partial
+from datetime import UTC, datetime, timedelta
+from functools import cache, partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
-from adbot_admin import slots
+from adbot_admin import slots, statements
 from adbot_admin.audit import record
 from adbot_admin.file_storage import media_storage, save_exact
 from adbot_admin.models import Outcome
@@ -251,9 +252,30 @@ def gallery_orphans_delete(*, older_than=timedelta(hours=1)) -> list[str]:
 
 
 def gallery_revision() -> tuple[int, datetime | None]:
-    """Return (revision number, time of the last change) of the gallery: one primary-key read."""
-    row = GalleryRevision.objects.filter(pk=REVISION_PK).values_list("number", "changed_at").first()
-    return row if row is not None else (0, None)
+    """Return (revision number, time of the last change) of the gallery: one primary-key read.
+
+    Every public gallery request starts with it (a revalidation is nothing
+    else), so it is a fixed statement (adbot_admin/statements.py), not an ORM query.
+    """
+    row = statements.fetchone(_revision_statement(), [REVISION_PK])
+    if row is None:
+        return (0, None)
+    number, changed_at = row
+    if isinstance(changed_at, str):  # SQLite hands a raw cursor the stored text
+        changed_at = parse_datetime(changed_at)
+    if changed_at is not None and timezone.is_naive(changed_at):
+        changed_at = changed_at.replace(tzinfo=UTC)
+    return (number, changed_at)
+
+
+@cache
+def _revision_statement():
+    quote = connection.ops.quote_name
+    meta = GalleryRevision._meta
+    return (
+        f"SELECT {quote(meta.get_field('number').column)}, {quote(meta.get_field('changed_at').column)}"
+        f" FROM {quote(meta.db_table)} WHERE {quote(meta.pk.column)} = %s"
+    )
 
 
 def _bump_revision():

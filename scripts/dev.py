@@ -199,11 +199,17 @@ def write_dotenv():
     """Write a .env for a plain-HTTP run on loopback, with new secrets; keep an existing one."""
     if ENV_FILE.exists():
         print(f"Keeping the existing {ENV_FILE.name}.")
+        # A .env written before the audit chain existed gets its key, or the server refuses to start.
+        if not re.search(r"^AUDIT_CHAIN_KEY=", ENV_FILE.read_text(), re.MULTILINE):
+            with ENV_FILE.open("a") as handle:
+                handle.write(f"AUDIT_CHAIN_KEY={secrets.token_urlsafe(48)}\n")
+            print(f"Added a fresh AUDIT_CHAIN_KEY to {ENV_FILE.name}.")
         return
     lines = [
         "# Written by scripts/dev.py serve for a local plain-HTTP run; see .env.example.",
         f"SECRET_KEY={secrets.token_urlsafe(48)}",
         f"JWT_SECRET_KEY={secrets.token_urlsafe(48)}",
+        f"AUDIT_CHAIN_KEY={secrets.token_urlsafe(48)}",
         # AES-256 key for secrets stored in the database (adbot_admin/field_encryption.py).
         f"FIELD_ENCRYPTION_KEYS={base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b'=').decode()}",
         "DEBUG=false",

@@ -4,6 +4,8 @@ DRF's own fields are lenient (`true` for an integer, `0` for a boolean, a
 number for a string); bodies of this API say exactly what they mean.
 """
 
+from datetime import UTC
+
 from rest_framework import serializers
 
 
@@ -34,3 +36,14 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+def datetime_representation(value):
+    """Return `value` as DRF's DateTimeField writes it here: ISO 8601 in UTC (TIME_ZONE), `Z` for +00:00; None stays.
+
+    For serializers that build their rows themselves (a plain `to_representation`).
+    """
+    if value is None:
+        return None
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text

@@ -64,9 +64,20 @@ class StrictFilterSet(FilterSet):
 
 
 class StrictFilterBackend(DjangoFilterBackend):
-    """django-filter's backend building `filterset_fields` on StrictFilterSet; invalid filters answer 400."""
+    """django-filter's backend building `filterset_fields` on StrictFilterSet; invalid filters answer 400.
+
+    A request that names none of the FilterSet's parameters is not filtered,
+    so no FilterSet is made for it: building one copies every filter and a
+    form class (about a quarter of an empty list's time) to read nothing.
+    """
 
     filterset_base = StrictFilterSet
+
+    def get_filterset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is None or request.query_params.keys().isdisjoint(filterset_class.base_filters):
+            return None
+        return filterset_class(**self.get_filterset_kwargs(request, queryset, view))
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):

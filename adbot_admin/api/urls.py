@@ -1,6 +1,6 @@
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import cookie_views, mfa_views, session_views, views
+from . import audit_views, cookie_views, metrics_views, mfa_views, session_views, views
 from .routing import route
 
 urlpatterns = [
@@ -30,7 +30,9 @@ urlpatterns = [
     route("api/cms/login", views.CmsLoginView.as_view(), "cms-login"),
     route("api/health", views.HealthView.as_view(), "health"),
     route("api/admin/audit", views.AuditEventList.as_view(), "audit-list"),
+    route("api/admin/audit/export", audit_views.AuditEventExport.as_view(), "audit-export"),
     route("api/schema", SpectacularAPIView.as_view(), "schema"),
+    route("metrics", metrics_views.metrics_view, "metrics"),
     # Swagger UI from the app's own static files, its init script a file of its own (`?script`):
     # the page needs no third-party origin and no inline code.
     route(

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 from django.core.cache import cache
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.permissions import AllowAny
@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings
 
-from .. import auth_state, logout, signin
+from .. import auth_state, logout, signin, statements
 from ..errors import AccountLocked, InvalidCredentials, LogoutNotRecorded
 from ..http_errors import error_body
 from ..login_sessions import access_lifetime_seconds, refresh_token_live
@@ -282,8 +282,7 @@ def _probe(check):
 
 
 def _database_ok():
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+    statements.fetchone("SELECT 1", [])
 
 
 def _cache_ok():

@@ -55,7 +55,7 @@ def test_the_test_configuration_passes(settings):
 # An unset JWT_SECRET is allowed: see test_an_unset_jwt_secret_is_allowed.
 WEAK_KEYS = [
     (name, kind)
-    for name in ("SECRET_KEY", "JWT_SECRET_KEY", "JWT_SECRET")
+    for name in ("SECRET_KEY", "JWT_SECRET_KEY", "JWT_SECRET", "AUDIT_CHAIN_KEY")
     for kind in WEAK
     if (name, kind) != ("JWT_SECRET", "missing")
 ]
@@ -94,6 +94,7 @@ FALLBACKS = {
     "SECRET_KEY": "SECRET_KEY_FALLBACKS",
     "JWT_SECRET_KEY": "JWT_SECRET_KEY_FALLBACKS",
     "JWT_SECRET": "JWT_SECRET_FALLBACKS",
+    "AUDIT_CHAIN_KEY": "AUDIT_CHAIN_KEY_FALLBACKS",
 }
 WEAK_FALLBACKS = [(name, kind) for name in FALLBACKS.values() for kind in WEAK if kind != "missing"]
 

@@ -34,7 +34,7 @@ def test_generate_secret_prints_a_new_strong_key_each_time(settings):
     assert "no issues" in run("check")
 
 
-@pytest.mark.parametrize("name", ["SECRET_KEY", "JWT_SECRET_KEY", "JWT_SECRET"])
+@pytest.mark.parametrize("name", ["SECRET_KEY", "JWT_SECRET_KEY", "JWT_SECRET", "AUDIT_CHAIN_KEY", "METRICS_TOKEN"])
 def test_generate_secret_prints_a_dotenv_line(name):
     line = run("generate_secret", "--env", name)
     prefix, key = line.split("=", 1)
@@ -154,7 +154,13 @@ def test_prune_audit_deletes_old_rows_in_batches_and_audits_itself(settings, mon
     )
     assert kept == [0, 10]
     event = AuditEvent.objects.get(action="audit_prune")
-    assert event.detail == {"older_than_days": 365, "deleted": 3} and event.auth_method == "shell"
+    assert event.auth_method == "shell"
+    assert event.detail == {
+        "older_than_days": 365,
+        "deleted": 3,
+        "pruned_through_seq": 3,
+        "pruned_through_mac": event.detail["pruned_through_mac"],
+    }
 
     settings.AUDIT_RETENTION_DAYS = 5
     assert run("prune_audit", "--older-than", "7") == "Deleted 1 audit event(s) older than 7 day(s)."

@@ -1038,8 +1038,8 @@ def test_the_cache_holds_one_listing_whatever_the_host(api_client, make_images, 
     # Each answer carries its own origin...
     for host, body in bodies.items():
         assert body[0]["url"].startswith(f"http://{host}/media/gallery/")
-    # ...yet the cache keeps one listing for the revision, not one per host.
-    assert cached_keys("public-gallery") == [cache.make_key(f"public-gallery:{services.gallery_revision()[0]}")]
+    # ...yet the cache keeps one body for the revision, not one per host.
+    assert len(cached_keys("public-gallery")) == 1
 
 
 def cached_keys(fragment):

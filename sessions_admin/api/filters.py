@@ -1,4 +1,4 @@
-"""List filters for session files: the strict base (a value of the wrong type is a 400) plus `api_pair`."""
+"""List filters for session files and API pairs: the strict base (a value of the wrong type is a 400)."""
 
 import django_filters
 
@@ -31,3 +31,11 @@ class SessionFileFilterSet(StrictFilterSet):
         if value is None:
             return queryset
         return queryset.filter(api_id__in=ApiPair.objects.filter(pk=value).values("api_id"))
+
+
+class ApiPairFilterSet(StrictFilterSet):
+    """Filters by is_active (`true` or `false`)."""
+
+    class Meta:
+        model = ApiPair
+        fields = ["is_active"]

@@ -3,7 +3,12 @@ import re
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from adbot_admin.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField
+from adbot_admin.api.fields import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+    datetime_representation,
+)
 
 from ..errors import InvalidSessionFileName
 from ..models import API_ID_MAX, ApiPair, Library, SessionFile, SessionStatus, SessionStatusChange
@@ -368,11 +373,32 @@ class ApiPairSerializer(serializers.ModelSerializer):
         fields = ["id", "api_id", "api_hash", "label", "is_active", "sessions_count", "created_at", "updated_at"]
         read_only_fields = fields
 
+    # Rows written without walking the fields, as for session files.
+    def to_representation(self, instance):
+        return {
+            "id": instance.id,
+            "api_id": instance.api_id,
+            "api_hash": self.hash_of(instance),
+            "label": instance.label,
+            "is_active": instance.is_active,
+            "sessions_count": instance.count_sessions(),
+            "created_at": datetime_representation(instance.created_at),
+            "updated_at": datetime_representation(instance.updated_at),
+        }
+
+    @staticmethod
+    def hash_of(api_pair):
+        return api_pair.masked_hash
+
 
 class ApiPairRevealSerializer(ApiPairSerializer):
     """An API pair with its whole hash (GET /api/admin/api-pairs/{id} only; audited)."""
 
     api_hash = serializers.CharField(read_only=True)
+
+    @staticmethod
+    def hash_of(api_pair):
+        return api_pair.api_hash
 
 
 class ApiPairCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):

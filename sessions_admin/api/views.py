@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from adbot_admin.api import ratelimits
 from adbot_admin.api.cache_control import no_store
+from adbot_admin.api.pagination import StandardPagination
 from adbot_admin.api.parsers import JSONParser
 from adbot_admin.api.permissions import IsAdminRole, ReauthenticationRequired, RecentAuthentication
 from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
@@ -27,7 +28,8 @@ from ..models import ApiPair, SessionFile, SessionStatusChange
 from ..names import NAME_REGEX, shown_name
 from . import serializers
 from .errors import api_error
-from .filters import SessionFileFilterSet
+from .filters import ApiPairFilterSet, SessionFileFilterSet
+from .pagination import SessionFilePagination
 from .parsers import SessionArchiveParser, SessionFileParser, client_file_name
 
 SESSION_NOT_FOUND = OpenApiResponse(description="No session file with this name.")
@@ -158,6 +160,24 @@ class SessionFileViewSet(
     lookup_value_regex = NAME_REGEX
     parser_classes = [SessionFileParser]
     filterset_class = SessionFileFilterSet
+    pagination_class = SessionFilePagination
+
+    def get_queryset(self):
+        if self.action == "list":
+            # The page's API pairs are looked up once for the whole page (list), not per row.
+            return SessionFile.objects.all()
+        return super().get_queryset()
+
+    def list(self, request, *args, **kwargs):
+        rows = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        api_ids = {row.api_id for row in rows if row.api_id is not None}
+        # api_id is unique among pairs. Building the query costs more than an empty page: skip it then.
+        pairs = (
+            dict(ApiPair.objects.filter(api_id__in=api_ids).order_by().values_list("api_id", "pk")) if api_ids else {}
+        )
+        for row in rows:
+            row.api_pair_id = pairs.get(row.api_id)
+        return self.get_paginated_response(self.get_serializer(rows, many=True).data)
 
     def get_parsers(self):
         # PATCH bodies are JSON; every other write here declares its own parser.
@@ -515,7 +535,14 @@ class SessionFileViewSet(
         parameters=[FILENAME_PARAMETER],
         responses={200: serializers.SessionStatusChangeSerializer(many=True), 404: SESSION_NOT_FOUND},
     )
-    @action(detail=True, methods=["get"], url_path="status-history", filterset_class=None)
+    # Numbered pages of its own rows: the session list's keyset pagination seeks on the session table's keys.
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="status-history",
+        filterset_class=None,
+        pagination_class=StandardPagination,
+    )
     def status_history(self, request, *args, **kwargs):
         session_file = self.get_object()
         changes = SessionStatusChange.objects.filter(session_file=session_file).order_by("-changed_at", "-id")
@@ -605,7 +632,7 @@ class ApiPairViewSet(
     serializer_class = serializers.ApiPairSerializer
     lookup_value_regex = r"\d+"
     parser_classes = [JSONParser]
-    filterset_fields = ["is_active"]
+    filterset_class = ApiPairFilterSet
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_serializer_class(self):

@@ -462,3 +462,24 @@ def test_no_archive_is_400_and_json_is_415(admin_api_client, untouched):
     assert missing.status_code == 400 and "archive" in missing.json()["errors"]
     assert as_json.status_code == 415
     assert untouched()
+
+
+def test_imports_are_counted_in_the_metrics(admin_api_client, django_capture_on_commit_callbacks):
+    """adbot_session_imports_total comes from the import's audit row (adbot_admin/metrics.py)."""
+    from prometheus_client import REGISTRY
+
+    def counts():
+        return {r: REGISTRY.get_sample_value("adbot_session_imports_total", {"result": r}) or 0 for r in RESULTS}
+
+    RESULTS = ("imported", "refused", "skipped")
+    before = counts()
+    archive = make_zip(
+        [
+            ("good.session", fixture_bytes("telethon-1.45.0.session")),
+            ("../slip.session", fixture_bytes("kurigram-2.2.26.session")),
+            ("notes.txt", b"junk"),
+        ]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_archive(admin_api_client, archive).status_code == 200
+    assert {r: counts()[r] - before[r] for r in RESULTS} == {"imported": 1, "refused": 1, "skipped": 1}

@@ -140,7 +140,7 @@ def _learn_secrets():
 
     from adbot_admin import field_encryption
 
-    for name in ("SECRET_KEY", "JWT_SECRET_KEY", "JWT_SECRET"):
+    for name in ("SECRET_KEY", "JWT_SECRET_KEY", "JWT_SECRET", "AUDIT_CHAIN_KEY"):
         register(getattr(settings, name, ""))
     for key in getattr(settings, "FIELD_ENCRYPTION_KEYS", ()):
         register(key)

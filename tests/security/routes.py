@@ -25,6 +25,10 @@ PUBLIC_ROUTES = (
     "/api/docs",
 )
 
+# Routes outside /api/ for operators, with a guard of their own (METRICS_TOKEN, METRICS_ALLOWED_IPS):
+# no user token of any kind opens them, and no address outside the list (test_routes.py).
+OPERATOR_ROUTES = ("/metrics",)
+
 # What a token from the CMS password (scope `cms`) may use; every other guarded route answers it 403
 # `insufficient_scope`. Entries ending in `/*` cover every route under them.
 CMS_SCOPE_ROUTES = (

@@ -18,6 +18,7 @@ from . import forge
 from .routes import (
     CMS_SCOPE_ROUTES,
     COOKIE_ROUTES,
+    OPERATOR_ROUTES,
     PUBLIC_ROUTES,
     STEP_UP_ROUTES,
     api_routes,
@@ -257,3 +258,21 @@ def test_with_2fa_required_an_admin_with_it_is_let_through(settings, admin_user,
 
     assert response.status_code not in (401, 403), response.content[:200]
     assert response.status_code < 500, response.content[:200]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["none", "backend-user", "backend-admin", "frontend-admin", "cms"])
+@pytest.mark.parametrize("path", OPERATOR_ROUTES)
+def test_operator_routes_open_to_no_user_token(admin_user, plain_user, path, kind):
+    tokens = {
+        "backend-user": lambda: forge.backend_token(forge.backend_claims(plain_user)),
+        "backend-admin": lambda: forge.backend_token(forge.backend_claims(admin_user)),
+        "frontend-admin": lambda: forge.frontend_token(forge.frontend_claims(role="admin")),
+        "cms": cms_token,
+    }
+    headers = bearer(tokens[kind]()) if kind in tokens else {}
+    # From an address outside METRICS_ALLOWED_IPS: a token is 401, none is 403.
+    response = APIClient().get(path, REMOTE_ADDR="203.0.113.9", **headers)
+    assert response.status_code == (401 if headers else 403), response.content[:200]
+    # From loopback (listed by default) a user token is still refused.
+    assert APIClient().get(path, **headers).status_code == (401 if headers else 200)

@@ -28,7 +28,7 @@ from tests.system.servers import ROOT, free_port
 
 from . import forge
 
-VARIABLES = ("SECRET_KEY", "JWT_SECRET_KEY", "JWT_SECRET")
+VARIABLES = ("SECRET_KEY", "JWT_SECRET_KEY", "JWT_SECRET", "AUDIT_CHAIN_KEY")
 
 
 def listed_secrets():

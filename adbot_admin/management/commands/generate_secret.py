@@ -5,14 +5,14 @@ from django.core.management.base import BaseCommand, CommandError
 from ...checks import key_problem
 from ...field_encryption import generate_key
 
-NAMES = ("SECRET_KEY", "JWT_SECRET_KEY", "JWT_SECRET", "FIELD_ENCRYPTION_KEYS")
+NAMES = ("SECRET_KEY", "JWT_SECRET_KEY", "JWT_SECRET", "AUDIT_CHAIN_KEY", "METRICS_TOKEN", "FIELD_ENCRYPTION_KEYS")
 
 
 class Command(BaseCommand):
     help = (
         "Print a new random key (64 URL-safe characters, 384 bits) fit for SECRET_KEY, "
-        "JWT_SECRET_KEY or JWT_SECRET. With --env NAME, print it as a .env line `NAME=<key>`; "
-        "--env FIELD_ENCRYPTION_KEYS prints an AES-256 key (32 random bytes, base64url) instead."
+        "JWT_SECRET_KEY, JWT_SECRET, AUDIT_CHAIN_KEY or METRICS_TOKEN. With --env NAME, print it as a .env line "
+        "`NAME=<key>`; --env FIELD_ENCRYPTION_KEYS prints an AES-256 key (32 random bytes, base64url) instead."
     )
     requires_system_checks = []
 

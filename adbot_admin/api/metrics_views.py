@@ -1,0 +1,63 @@
+"""GET /metrics: Prometheus text for operators, guarded by its own token or address list, never a user login."""
+
+import hmac
+
+from django.conf import settings
+from django.http import HttpResponse
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest, multiprocess
+from rest_framework.exceptions import MethodNotAllowed
+
+from ..client_ip import client_ip
+from ..errors import MetricsNotAllowed, MetricsTokenInvalid
+from ..http_errors import api_exception_response
+from ..ip_allowlist import address_allowed, parse_entry
+from ..metrics import DatabaseCollector
+
+
+class Scrape:
+    """What one scrape shows: every process's counters (multiprocess mode) or this process's, and the database gauges."""
+
+    def __init__(self):
+        if settings.PROMETHEUS_MULTIPROC_DIR:
+            self.source = multiprocess.MultiProcessCollector(None, path=settings.PROMETHEUS_MULTIPROC_DIR)
+        else:
+            self.source = REGISTRY
+
+    def collect(self):
+        yield from self.source.collect()
+        yield from DatabaseCollector().collect()
+
+
+def metrics_refusal(request):
+    """Return the error response for a scrape that may not see the metrics, or None when it may.
+
+    A bearer token must be METRICS_TOKEN (401 otherwise, whatever the address);
+    without one, the client address must be in METRICS_ALLOWED_IPS (403 otherwise).
+    """
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        expected = settings.METRICS_TOKEN
+        if expected and scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected.encode()):
+            return None
+        response = api_exception_response(MetricsTokenInvalid())
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    networks = [parse_entry(entry) for entry in settings.METRICS_ALLOWED_IPS if entry.strip()]
+    if address_allowed(client_ip(request), networks):
+        return None
+    return api_exception_response(MetricsNotAllowed())
+
+
+def metrics_view(request):
+    """Return the metrics in the Prometheus text format, or the refusal."""
+    if request.method not in ("GET", "HEAD"):
+        response = api_exception_response(MethodNotAllowed(request.method[:16]))
+        response["Allow"] = "GET, HEAD"
+        return response
+    refusal = metrics_refusal(request)
+    if refusal is not None:
+        return refusal
+    response = HttpResponse(generate_latest(Scrape()), content_type=CONTENT_TYPE_LATEST)
+    response["Cache-Control"] = "no-store"
+    return response

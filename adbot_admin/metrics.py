@@ -1,0 +1,165 @@
+"""Every Prometheus series of adbot-admin, declared once; served at GET /metrics (metrics_endpoint.py).
+
+Counters live in each process; under gunicorn, prometheus-client's multiprocess
+mode writes them to files in PROMETHEUS_MULTIPROC_DIR (gunicorn.conf.py sets it
+up) and a scrape sums every worker's. What is a fact of the database (sessions
+by status, the audit head) is read at scrape time instead, in one query each.
+
+Where a count comes from:
+- requests and their latency: RequestMetricsMiddleware, by route template;
+- logins, lockouts, imports: the audit writer, once the event commits
+  (`audit_observed`), so they agree with the audit log;
+- refused addresses: the IP allowlist, on every refusal;
+- leases: the engine's lease service increments LEASES_GRANTED, LEASES_LOST
+  and LEASES_STALE_FENCE itself;
+- database errors: failed statements and connections (`database_error`), and
+  the scrape's own probes, as cache errors.
+
+Label values are bounded: route templates, methods, status codes, and the
+choices of the models; never a raw path, a username or an address.
+"""
+
+import sys
+import time
+
+from django.core.signals import got_request_exception
+from django.db import DatabaseError, IntegrityError
+from django.db.backends.signals import connection_created
+from prometheus_client import Counter, Histogram, disable_created_metrics
+from prometheus_client.core import GaugeMetricFamily
+
+PREFIX = "adbot"
+# A `_created` series per counter doubles what is scraped, and multiprocess mode has none.
+disable_created_metrics()
+
+REQUESTS = Counter(
+    f"{PREFIX}_http_requests",
+    "HTTP requests answered, by route template, method and status.",
+    ["route", "method", "status"],
+)
+REQUEST_SECONDS = Histogram(
+    f"{PREFIX}_http_request_duration_seconds",
+    "Time to the response (its headers, for a streamed one), by route template and method.",
+    ["route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+LOGINS = Counter(
+    f"{PREFIX}_logins",
+    "Login attempts by method and outcome (success, failure, locked, throttled, mfa_failure), as audited.",
+    ["method", "outcome"],
+)
+LOCKOUTS = Counter(f"{PREFIX}_lockouts", "Usernames locked after too many failed password checks.")
+REFUSED_ADDRESSES = Counter(
+    f"{PREFIX}_refused_addresses", "Requests refused because their address is outside ADMIN_ALLOWED_IPS."
+)
+IMPORTS = Counter(f"{PREFIX}_session_imports", "Session files in zip imports, by result.", ["result"])
+# Issue 23's lease service increments these three.
+LEASES_GRANTED = Counter(f"{PREFIX}_leases_granted", "Session leases granted to engines.")
+LEASES_LOST = Counter(f"{PREFIX}_leases_lost", "Session leases that expired or were taken back before release.")
+LEASES_STALE_FENCE = Counter(
+    f"{PREFIX}_lease_stale_fence", "Writes refused because they carried a fence token older than the lease's."
+)
+DATABASE_ERRORS = Counter(f"{PREFIX}_database_errors", "Failed database connections and statements (not conflicts).")
+CACHE_ERRORS = Counter(f"{PREFIX}_cache_errors", "Cache (Redis) operations that failed.")
+
+LOGIN_ACTIONS = {"login", "cms_login", "admin_site_login"}
+LOGIN_OUTCOMES = {"success": "success", "failure": "failure", "denied": "failure"}
+# The budgets whose refusal is a refused login (adbot_admin/api/ratelimits.py).
+LOGIN_BUDGETS = {"login", "password_checks"}
+IMPORT_RESULTS = ("imported", "refused", "skipped")
+
+
+def audit_observed(event):
+    """Count what a committed audit event says about logins, lockouts and imports."""
+    action, method = event.action, event.auth_method
+    if action in LOGIN_ACTIONS:
+        LOGINS.labels(method, LOGIN_OUTCOMES.get(event.outcome, "failure")).inc()
+    elif action == "mfa_code_failed":
+        LOGINS.labels(method, "mfa_failure").inc()
+    elif action == "account_locked":
+        LOCKOUTS.inc()
+        LOGINS.labels(method, "locked").inc()
+    elif action == "rate_limited" and event.target in LOGIN_BUDGETS:
+        LOGINS.labels(method, "throttled").inc()
+    elif action == "session_file.import" and event.outcome == "success":
+        for result in IMPORT_RESULTS:
+            IMPORTS.labels(result).inc(int(event.detail.get(result, 0)))
+
+
+# -- database errors ------------------------------------------------------------------------------------------------
+
+
+def _count_failed_statements(execute, sql, params, many, context):
+    try:
+        return execute(sql, params, many, context)
+    except IntegrityError:  # a conflict the caller expects and answers (409), not a database fault
+        raise
+    except DatabaseError as exc:
+        exc.adbot_counted = True
+        DATABASE_ERRORS.inc()
+        raise
+
+
+def _wrap_connection(sender, connection, **kwargs):
+    connection.execute_wrappers.append(_count_failed_statements)
+
+
+def _count_request_exception(sender, request=None, **kwargs):
+    # A connection that could not be made fails before any statement, so no wrapper saw it.
+    exc = sys.exc_info()[1]
+    if isinstance(exc, DatabaseError) and not getattr(exc, "adbot_counted", False):
+        DATABASE_ERRORS.inc()
+
+
+connection_created.connect(_wrap_connection, dispatch_uid="adbot_metrics_database_errors")
+got_request_exception.connect(_count_request_exception, dispatch_uid="adbot_metrics_request_exceptions")
+
+
+# -- read at scrape time -----------------------------------------------------------------------------------------
+
+
+class DatabaseCollector:
+    """Gauges read from the database at each scrape: sessions by status, the audit head, whether each store answers."""
+
+    def collect(self):
+        from django.core.cache import cache
+
+        from sessions_admin.models import SessionFile
+
+        from . import audit_chain
+
+        sessions = GaugeMetricFamily(f"{PREFIX}_sessions", "Stored session files by status.", labels=["status"])
+        head = GaugeMetricFamily(f"{PREFIX}_audit_head_seq", "The audit chain head's seq.")
+        database_up = GaugeMetricFamily(f"{PREFIX}_database_up", "1 when the scrape's database queries succeeded.")
+        cache_up = GaugeMetricFamily(f"{PREFIX}_cache_up", "1 when the scrape's cache probe succeeded.")
+        began = time.monotonic()
+        try:
+            for status, count in session_counts(SessionFile).items():
+                sessions.add_metric([status], count)
+            head.add_metric([], audit_chain.head()[0])
+            database_up.add_metric([], 1)
+        except DatabaseError:
+            DATABASE_ERRORS.inc()
+            database_up.add_metric([], 0)
+        try:
+            cache.get("adbot:metrics-probe")
+            cache_up.add_metric([], 1)
+        except Exception:  # the cache backend's own errors (Redis down) vary by client
+            CACHE_ERRORS.inc()
+            cache_up.add_metric([], 0)
+        scrape = GaugeMetricFamily(f"{PREFIX}_scrape_database_seconds", "Time the scrape spent on its own queries.")
+        scrape.add_metric([], time.monotonic() - began)
+        yield from (sessions, head, database_up, cache_up, scrape)
+
+
+def session_counts(model):
+    """Return {status: count} of session files in one query.
+
+    Until sessions carry a status (issue 22), every one counts as `unknown`,
+    the status that issue gives each existing session.
+    """
+    if "status" not in {field.name for field in model._meta.get_fields()}:
+        return {"unknown": model.objects.count()}
+    from django.db.models import Count
+
+    return dict(model.objects.order_by().values_list("status").annotate(count=Count("pk")))

@@ -1,0 +1,197 @@
+"""The audit hash chain: every way of tampering is reported by `verify_audit` at the right seq."""
+
+import hashlib
+import json
+import os
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from adbot_admin.audit import record
+from adbot_admin.audit_chain import ROW_FIELDS, canonical
+from adbot_admin.models import AuditChainHead, AuditEvent
+from tests.security import live
+from tests.system.audit_writers import run_writers
+
+pytestmark = pytest.mark.django_db
+
+OTHER_KEY = "another-audit-chain-key-0123456789abcdefghijklmnop"
+
+
+def verify(*args):
+    out = StringIO()
+    call_command("verify_audit", *args, stdout=out, stderr=StringIO())
+    return out.getvalue().strip()
+
+
+def broken_at(*args):
+    with pytest.raises(CommandError) as raised:
+        verify(*args)
+    return str(raised.value)
+
+
+def write(count, **fields):
+    return [record(action="login", target=f"user{n}", detail={"n": n, "ratio": n / 3}, **fields) for n in range(count)]
+
+
+def test_a_clean_chain_verifies_gapless_from_seq_1():
+    events = write(5)
+    assert [event.seq for event in events] == [1, 2, 3, 4, 5]
+    assert events[0].prev == "" and all(b.prev == a.mac for a, b in zip(events, events[1:], strict=False))
+    assert verify() == "Audit chain intact: 5 row(s), seq 1 to 5."
+    assert verify("--since", "3") == "Audit chain intact: 3 row(s), seq 3 to 5."
+
+
+def test_a_rolled_back_writer_leaves_no_gap():
+    write(2)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        record(action="login")
+        raise RuntimeError
+    assert record(action="login").seq == 3
+    assert verify() == "Audit chain intact: 3 row(s), seq 1 to 3."
+
+
+def test_editing_one_field_is_reported_at_its_seq():
+    write(5)
+    AuditEvent.objects.filter(seq=3).update(actor="mallory")
+    assert broken_at() == "Audit chain broken at seq 3: MAC does not match: edited, or forged without the key."
+
+
+def test_editing_the_detail_is_reported():
+    write(5)
+    AuditEvent.objects.filter(seq=2).update(detail={"n": 1, "ratio": 0.5})
+    assert "seq 2: MAC does not match" in broken_at()
+
+
+def test_deleting_a_row_is_reported_at_its_seq():
+    write(5)
+    AuditEvent.objects.filter(seq=3).delete()
+    assert broken_at() == "Audit chain broken at seq 3: missing: deleted (the next row is seq 4)."
+
+
+def test_deleting_the_last_row_is_reported_by_the_head():
+    write(5)
+    AuditEvent.objects.filter(seq=5).delete()
+    assert "seq 5: missing: the tail was cut (the chain head is seq 5)" in broken_at()
+
+
+def test_a_forged_row_with_a_recomputed_sha256_is_reported_at_its_seq():
+    """Without the key, the best a forger can do is a plain hash over the same bytes."""
+    last = write(4)[-1]
+    forged = {
+        "created_at": timezone.now(),
+        "actor": "mallory",
+        "auth_method": "password",
+        "client_ip": None,
+        "action": "login",
+        "target": "mallory",
+        "outcome": "success",
+        "detail": {},
+    }
+    message = canonical(seq=5, kid=last.kid, **forged)
+    mac = hashlib.sha256(last.mac.encode() + b"\n" + message).hexdigest()
+    AuditEvent.objects.bulk_create([AuditEvent(seq=5, prev=last.mac, mac=mac, kid=last.kid, **forged)])
+    AuditChainHead.objects.update(seq=5, mac=mac)
+    assert broken_at() == "Audit chain broken at seq 5: MAC does not match: edited, or forged without the key."
+
+
+def test_swapping_two_rows_seq_is_reported_at_the_first():
+    write(5)
+    AuditEvent.objects.filter(seq=2).update(seq=-2)
+    AuditEvent.objects.filter(seq=3).update(seq=2)
+    AuditEvent.objects.filter(seq=-2).update(seq=3)
+    assert broken_at() == "Audit chain broken at seq 2: does not follow the row before it: inserted or reordered."
+
+
+def test_a_tail_cut_after_a_checkpoint_is_reported(tmp_path):
+    write(10)
+    path = tmp_path / "checkpoint.json"
+    call_command("audit_checkpoint", "--write", str(path), stdout=StringIO())
+    assert json.loads(path.read_text())["seq"] == 10
+    write(2)
+    assert verify("--checkpoint", str(path)) == "Audit chain intact: 12 row(s), seq 1 to 12."
+
+    # Rows 8..12 go and the head is moved back: only the checkpoint still knows.
+    AuditEvent.objects.filter(seq__gte=8).delete()
+    seven = AuditEvent.objects.get(seq=7)
+    AuditChainHead.objects.update(seq=7, mac=seven.mac)
+    assert verify() == "Audit chain intact: 7 row(s), seq 1 to 7."
+    assert broken_at("--checkpoint", str(path)) == (
+        "Audit chain broken at seq 8: missing: the tail was cut (the checkpoint names seq 10)."
+    )
+
+
+def test_an_altered_checkpoint_is_refused(tmp_path):
+    write(3)
+    path = tmp_path / "checkpoint.json"
+    call_command("audit_checkpoint", "--write", str(path), stdout=StringIO())
+    checkpoint = json.loads(path.read_text())
+    path.write_text(json.dumps({**checkpoint, "seq": 2}))
+    assert "signature does not match" in broken_at("--checkpoint", str(path))
+
+
+def test_the_checkpoint_is_logged_and_printed(caplog):
+    write(2)
+    out = StringIO()
+    call_command("audit_checkpoint", stdout=out)
+    line = out.getvalue().strip()
+    assert json.loads(line)["seq"] == 2 and set(json.loads(line)) == {"seq", "mac", "time", "kid", "sig"}
+    assert f"audit checkpoint {line}" in caplog.messages
+
+
+def test_a_prune_then_a_verify_passes():
+    old = write(4)
+    AuditEvent.objects.filter(seq__lte=3).update(created_at=timezone.now() - timedelta(days=400))
+    # Moving created_at broke those rows' MACs; they are the ones the prune removes.
+    call_command("prune_audit", stdout=StringIO())
+    prune = AuditEvent.objects.get(action="audit_prune")
+    assert prune.detail == {
+        "older_than_days": 365,
+        "deleted": 3,
+        "pruned_through_seq": 3,
+        "pruned_through_mac": old[2].mac,
+    }
+    assert verify() == "Audit chain intact: 2 row(s), seq 4 to 5."
+    # Deleting the first kept row is still seen: the chain starts right after the prune's anchor.
+    AuditEvent.objects.filter(seq=4).delete()
+    assert broken_at() == "Audit chain broken at seq 4: missing: deleted (the next row is seq 5)."
+
+
+def test_rows_of_a_rotated_key_verify_while_it_is_a_fallback(settings):
+    first = write(2)
+    previous = settings.AUDIT_CHAIN_KEY
+    settings.AUDIT_CHAIN_KEY, settings.AUDIT_CHAIN_KEY_FALLBACKS = OTHER_KEY, [previous]
+    later = write(2)
+    assert first[0].kid != later[0].kid
+    assert verify() == "Audit chain intact: 4 row(s), seq 1 to 4."
+    settings.AUDIT_CHAIN_KEY_FALLBACKS = []
+    assert broken_at() == f"Audit chain broken at seq 1: sealed with an unknown key (kid '{first[0].kid}')."
+
+
+def test_without_the_key_nothing_is_written(settings):
+    settings.AUDIT_CHAIN_KEY = ""
+    with pytest.raises(Exception, match="AUDIT_CHAIN_KEY is not set"):
+        record(action="login")
+    assert not AuditEvent.objects.exists()
+
+
+def test_canonical_fields_are_the_row_fields():
+    event = write(1)[0]
+    fields = {name: getattr(AuditEvent.objects.get(seq=1), name) for name in ROW_FIELDS}
+    assert canonical(seq=1, kid=event.kid, **fields) == canonical(
+        seq=1, kid=event.kid, **{name: getattr(event, name) for name in ROW_FIELDS}
+    )
+
+
+def test_sixteen_writers_in_two_processes_on_sqlite_leave_a_clean_chain(tmp_path):
+    """The counterpart on PostgreSQL is tests/system/test_audit_chain.py."""
+    env = live.private_env(tmp_path)
+    live.manage(env, "migrate", "--no-input", "-v", "0")
+    kept = run_writers({**os.environ, **env})
+    output = live.manage(env, "verify_audit")
+    assert output.strip() == f"Audit chain intact: {kept} row(s), seq 1 to {kept}."

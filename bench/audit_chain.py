@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""The audit hash chain's costs: write throughput with and without it, and verify_audit over 1M rows.
+
+    .venv/bin/python bench/audit_chain.py writes                       SQLite (a fresh file)
+    .venv/bin/python bench/audit_chain.py writes --database-url URL    e.g. PostgreSQL
+    .venv/bin/python bench/audit_chain.py verify --database-url URL --rows 1000000
+
+`writes` runs 8 writer processes for --seconds, alternating two ways of writing
+one audit row, each twice: "without chain" is the row insert the writer made
+before the chain (one INSERT, autocommit), "with chain" is `audit.record` (head
+row lock, HMAC, INSERT, head update, in one transaction). It prints the rows
+per second of each and their ratio. `verify` seeds the log up to --rows chained
+rows (bench/seed.py) and times `manage.py verify_audit` over them.
+The database at --database-url is migrated, and its audit rows are deleted first
+(not with `verify --keep`, which needs the AUDIT_CHAIN_KEY of the run that seeded them).
+"""
+
+import argparse
+import multiprocessing
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WRITERS = 8
+
+
+def writer(mode, seconds, counts, index, round_):
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from adbot_admin.audit import record
+    from adbot_admin.models import AuditEvent, AuthMethod
+
+    n, deadline = 0, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        n += 1
+        if mode == "chain":
+            record(action="bench_write", target=f"writer {index}", detail={"n": n})
+        else:
+            # The insert audit.record made before the chain; a negative seq keeps out of the chain's way.
+            AuditEvent.objects.create(
+                actor="",
+                auth_method=AuthMethod.SHELL,
+                action="bench_write",
+                target=f"writer {index}",
+                outcome="success",
+                detail={"n": n},
+                seq=-(round_ * 1_000_000_000 + index * 100_000_000 + n),
+                mac="",
+                kid="",
+            )
+    counts[index] = n
+    connection.close()
+
+
+def run_writers(mode, seconds, round_):
+    context = multiprocessing.get_context("spawn")
+    counts = context.Array("l", WRITERS)
+    processes = [context.Process(target=writer, args=(mode, seconds, counts, i, round_)) for i in range(WRITERS)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+        if process.exitcode:
+            sys.exit(f"a {mode} writer failed (exit {process.exitcode})")
+    return sum(counts) / seconds
+
+
+def manage(*args):
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, check=True, env=os.environ)
+
+
+def loadavg():
+    return Path("/proc/loadavg").read_text().split()[:3]
+
+
+def fresh_log():
+    manage("migrate", "--no-input", "-v", "0")
+    manage(
+        "shell",
+        "-c",
+        "from adbot_admin.models import AuditChainHead, AuditEvent; "
+        "AuditEvent.objects.all().delete(); "
+        # Made here, not lazily by the first chained write: that would start from the baseline's rows.
+        "AuditChainHead.objects.update_or_create(id=1, defaults={'seq': 0, 'mac': ''})",
+    )
+
+
+def writes(args):
+    fresh_log()
+    rates = {"without chain": [], "with chain": []}
+    for round_ in range(args.rounds):
+        rates["without chain"].append(run_writers("plain", args.seconds, round_))
+        rates["with chain"].append(run_writers("chain", args.seconds, round_))
+    without, with_chain = (statistics.median(rates[name]) for name in rates)
+    print(
+        f"{engine(args)}, {WRITERS} writer processes, {args.rounds} x {args.seconds:g} s each, "
+        f"{os.cpu_count()} cores, load {' '.join(loadavg())}"
+    )
+    for name, values in rates.items():
+        print(f"| {name} | {' / '.join(f'{v:.0f}' for v in values)} rows/s | median {statistics.median(values):.0f} |")
+    print(f"with / without: {with_chain / without:.2f}", flush=True)
+    manage("shell", "-c", "from adbot_admin.models import AuditEvent; AuditEvent.objects.filter(seq__lt=0).delete()")
+    manage("verify_audit")
+
+
+def verify(args):
+    if not args.keep:
+        fresh_log()
+    manage("shell", "-c", f"import bench.seed as s; s.seed_audit({args.rows})")
+    began = time.perf_counter()
+    manage("verify_audit")
+    elapsed = time.perf_counter() - began
+    print(
+        f"{engine(args)}: verify_audit over {args.rows} rows took {elapsed:.1f} s "
+        f"({os.cpu_count()} cores, load {' '.join(loadavg())})"
+    )
+
+
+def engine(args):
+    return "PostgreSQL" if os.environ["DATABASE_URL"].startswith("postgres") else "SQLite"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=("writes", "verify"))
+    parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--keep", action="store_true", help="verify: keep the rows there are (same AUDIT_CHAIN_KEY)")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="adbot-audit-chain-"))
+    os.environ.update(
+        {
+            "ENV_FILE": "",
+            "DJANGO_SETTINGS_MODULE": "adbot_admin.settings",
+            "SECRET_KEY": secrets.token_urlsafe(48),
+            "JWT_SECRET_KEY": secrets.token_urlsafe(48),
+            # Set it to verify a log seeded by an earlier run (--keep).
+            "AUDIT_CHAIN_KEY": os.environ.get("AUDIT_CHAIN_KEY") or secrets.token_urlsafe(48),
+            "DATABASE_URL": args.database_url or f"sqlite:///{work / 'bench.sqlite3'}",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    sys.path.insert(0, str(ROOT))
+    (writes if args.what == "writes" else verify)(args)
+
+
+if __name__ == "__main__":
+    main()

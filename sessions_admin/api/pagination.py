@@ -1,0 +1,148 @@
+"""The session file list's pages: numbered pages and a count, read at the same cost on page 2,000 as on page 1.
+
+- `next` and `previous` carry an opaque `cursor`: the (uploaded_at, id) of the
+  row the next page starts after (a seek on the list's index), and the page's
+  number, so the link back to page 1 is the plain list URL.
+- `?page=N` still works: the index alone finds the N-th page's ids (a deferred
+  join: the skipped rows are never read), then only those rows are read.
+- `count` is the sum of the trigger-kept SessionCount rows of one dimension
+  (a few rows, whatever the table's size) unless the list is filtered; a
+  filtered list is counted.
+"""
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from functools import cache
+
+from django.db import connection
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+from adbot_admin import statements
+from adbot_admin.api.pagination import StandardPagination
+
+from ..models import SessionCount
+
+KEYS = ("uploaded_at", "id")
+
+
+class SessionFilePagination(StandardPagination):
+    """Numbered pages with a count; `next`/`previous` seek by (uploaded_at, id) through an opaque cursor."""
+
+    cursor_query_param = "cursor"
+    invalid_cursor_message = "Invalid cursor."
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.page_size = size = self.get_page_size(request)
+        self.count = self._count(queryset)
+        queryset = queryset.order_by(*(f"-{key}" for key in KEYS))
+        cursor = self._cursor(request)
+        if cursor is not None:
+            key, backwards, self.number = cursor
+            rows = self._seek(queryset, key, backwards, size)
+        else:
+            self.number = self._page_number(request)
+            offset = (self.number - 1) * size
+            if self.number > 1 and offset >= self.count:
+                raise NotFound(self.invalid_page_message)
+            rows = self._page(queryset, offset, size) if self.count else []
+        self.rows = rows
+        return rows
+
+    def _count(self, queryset):
+        """Return the list's length: from the counter rows, or COUNT(*) for a filtered list (or no counter rows)."""
+        if not queryset.query.where:
+            row = statements.fetchone(_count_statement(), ["library"])
+            if row is not None and row[0] is not None:
+                return row[0]
+        return queryset.count()
+
+    def _page_number(self, request):
+        raw = request.query_params.get(self.page_query_param, "1")
+        if not (raw.isascii() and raw.isdigit() and int(raw) >= 1):
+            raise NotFound(self.invalid_page_message)
+        return int(raw)
+
+    @staticmethod
+    def _page(queryset, offset, size):
+        if not offset:
+            return list(queryset[:size])
+        # The deferred join: the page's ids from the index only, then those rows.
+        ids = queryset.values("id")[offset : offset + size]
+        return list(queryset.model.objects.filter(id__in=ids).order_by(*queryset.query.order_by))
+
+    @staticmethod
+    def _seek(queryset, key, backwards, size):
+        # `<=` then the few rows of that same time excluded: a range the index starts at (an OR would not be).
+        uploaded_at, pk = key
+        if backwards:
+            after = queryset.filter(uploaded_at__gte=uploaded_at).exclude(uploaded_at=uploaded_at, id__lte=pk)
+            return list(reversed(after.order_by(*KEYS)[:size]))
+        before = queryset.filter(uploaded_at__lte=uploaded_at).exclude(uploaded_at=uploaded_at, id__gte=pk)
+        return list(before[:size])
+
+    # --- cursors ---------------------------------------------------------------------
+
+    def _cursor(self, request):
+        """Return (key, backwards, page number) of the request's cursor, None without one; raise NotFound if forged."""
+        raw = request.query_params.get(self.cursor_query_param)
+        if raw is None:
+            return None
+        try:
+            data = json.loads(base64.urlsafe_b64decode(raw.encode("ascii")))
+            uploaded_at, pk, backwards, number = data["a"], data["i"], data["b"], data["n"]
+            if not (isinstance(pk, int) and isinstance(number, int) and isinstance(backwards, bool) and number >= 1):
+                raise ValueError
+            key = (datetime.fromisoformat(uploaded_at), pk)
+        except (ValueError, TypeError, KeyError, UnicodeError, binascii.Error, json.JSONDecodeError):
+            raise NotFound(self.invalid_cursor_message) from None
+        if key[0].tzinfo is None:
+            raise NotFound(self.invalid_cursor_message)
+        return key, backwards, number
+
+    def _link(self, row, backwards, number):
+        url = remove_query_param(self.request.build_absolute_uri(), self.page_query_param)
+        if number == 1:
+            return remove_query_param(url, self.cursor_query_param)
+        token = {"a": row.uploaded_at.isoformat(), "i": row.id, "b": backwards, "n": number}
+        encoded = base64.urlsafe_b64encode(json.dumps(token, separators=(",", ":")).encode()).decode()
+        return replace_query_param(url, self.cursor_query_param, encoded)
+
+    def get_next_link(self):
+        if not self.rows or self.number * self.page_size >= self.count:
+            return None
+        return self._link(self.rows[-1], False, self.number + 1)
+
+    def get_previous_link(self):
+        if self.number <= 1 or not self.rows:
+            return None
+        return self._link(self.rows[0], True, self.number - 1)
+
+    def get_paginated_response(self, data):
+        return Response(
+            {"count": self.count, "next": self.get_next_link(), "previous": self.get_previous_link(), "results": data}
+        )
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            *super().get_schema_operation_parameters(view),
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "An opaque position from the `next` or `previous` link; takes the place of `page`.",
+                "schema": {"type": "string"},
+            },
+        ]
+
+
+@cache
+def _count_statement():
+    quote = connection.ops.quote_name
+    table = quote(SessionCount._meta.db_table)
+    # Every session has exactly one library: that dimension's counts add up to the total.
+    return f"SELECT SUM({quote('count')}) FROM {table} WHERE {quote('dimension')} = %s"
