@@ -145,8 +145,6 @@ def check_signing_keys(app_configs=None, **kwargs):
 @checks.register(checks.Tags.security)
 def check_metrics_access(app_configs=None, **kwargs):
     """Refuse a weak METRICS_TOKEN and a METRICS_ALLOWED_IPS entry that is not an address or a network."""
-    from .ip_allowlist import parse_entry
-
     messages = _key_messages("METRICS_TOKEN", settings.METRICS_TOKEN, "adbot_admin.E022", required=False)
     for entry in settings.METRICS_ALLOWED_IPS:
         if not entry.strip():

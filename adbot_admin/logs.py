@@ -37,6 +37,8 @@ from datetime import UTC, datetime
 
 from django.utils.functional import SimpleLazyObject, empty
 
+from .client_ip import client_ip
+
 MAX_VALUE_LENGTH = 200
 CUT = "…"
 # Continuation lines of a record (traceback, stack) start with this, never in the first column.
@@ -175,8 +177,6 @@ def request_fields():
     request = _current_request.get()
     if request is None:
         return {"request_id": None, "client_ip": None, "user": None}
-    from .client_ip import client_ip
-
     user = _user_of(request)
     return {
         "request_id": request.request_id,

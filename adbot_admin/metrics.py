@@ -20,13 +20,11 @@ choices of the models; never a raw path, a username or an address.
 """
 
 import sys
-import time
 
 from django.core.signals import got_request_exception
 from django.db import DatabaseError, IntegrityError
 from django.db.backends.signals import connection_created
 from prometheus_client import Counter, Histogram, disable_created_metrics
-from prometheus_client.core import GaugeMetricFamily
 
 PREFIX = "adbot"
 # A `_created` series per counter doubles what is scraped, and multiprocess mode has none.
@@ -113,53 +111,3 @@ def _count_request_exception(sender, request=None, **kwargs):
 
 connection_created.connect(_wrap_connection, dispatch_uid="adbot_metrics_database_errors")
 got_request_exception.connect(_count_request_exception, dispatch_uid="adbot_metrics_request_exceptions")
-
-
-# -- read at scrape time -----------------------------------------------------------------------------------------
-
-
-class DatabaseCollector:
-    """Gauges read from the database at each scrape: sessions by status, the audit head, whether each store answers."""
-
-    def collect(self):
-        from django.core.cache import cache
-
-        from sessions_admin.models import SessionFile
-
-        from . import audit_chain
-
-        sessions = GaugeMetricFamily(f"{PREFIX}_sessions", "Stored session files by status.", labels=["status"])
-        head = GaugeMetricFamily(f"{PREFIX}_audit_head_seq", "The audit chain head's seq.")
-        database_up = GaugeMetricFamily(f"{PREFIX}_database_up", "1 when the scrape's database queries succeeded.")
-        cache_up = GaugeMetricFamily(f"{PREFIX}_cache_up", "1 when the scrape's cache probe succeeded.")
-        began = time.monotonic()
-        try:
-            for status, count in session_counts(SessionFile).items():
-                sessions.add_metric([status], count)
-            head.add_metric([], audit_chain.head()[0])
-            database_up.add_metric([], 1)
-        except DatabaseError:
-            DATABASE_ERRORS.inc()
-            database_up.add_metric([], 0)
-        try:
-            cache.get("adbot:metrics-probe")
-            cache_up.add_metric([], 1)
-        except Exception:  # the cache backend's own errors (Redis down) vary by client
-            CACHE_ERRORS.inc()
-            cache_up.add_metric([], 0)
-        scrape = GaugeMetricFamily(f"{PREFIX}_scrape_database_seconds", "Time the scrape spent on its own queries.")
-        scrape.add_metric([], time.monotonic() - began)
-        yield from (sessions, head, database_up, cache_up, scrape)
-
-
-def session_counts(model):
-    """Return {status: count} of session files in one query.
-
-    Until sessions carry a status (issue 22), every one counts as `unknown`,
-    the status that issue gives each existing session.
-    """
-    if "status" not in {field.name for field in model._meta.get_fields()}:
-        return {"unknown": model.objects.count()}
-    from django.db.models import Count
-
-    return dict(model.objects.order_by().values_list("status").annotate(count=Count("pk")))
