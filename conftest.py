@@ -3,6 +3,7 @@
 import os
 import shutil
 import tempfile
+import time
 
 import pytest
 from django.core.cache import cache
@@ -63,6 +64,12 @@ def bearer_client(user, *, auth_time=None):
 @pytest.fixture
 def admin_api_client(admin_user):
     return bearer_client(admin_user)
+
+
+@pytest.fixture
+def fresh_admin_api_client(admin_user):
+    """An admin client whose token proved itself just now: sensitive actions (step-up) let it through."""
+    return bearer_client(admin_user, auth_time=time.time())
 
 
 @pytest.fixture

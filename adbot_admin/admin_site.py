@@ -1,20 +1,27 @@
+import functools
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.urls import path
 from django_otp import user_has_device
 from django_otp.admin import OTPAdminAuthenticationForm
 from rest_framework.exceptions import APIException
 
-from . import mfa, signin
+from . import admin_passkeys, mfa, signin
 from .http_errors import api_exception_response
 from .models import AuthMethod
+from .passkeys import has_passkey
 
 ENROL_FIRST = (
     "This server requires two-factor authentication for the admin site. Turn it on through the API: "
     "POST /api/auth/2fa/setup with your password, add the secret to an authenticator app, then "
     "POST /api/auth/2fa/confirm with its code; then log in here with a code."
 )
+
+
+PASSKEY_FIRST = "This account's second factor is a passkey: use “Sign in with a passkey” below."
 
 
 class AdminLoginForm(OTPAdminAuthenticationForm):
@@ -40,6 +47,9 @@ class AdminLoginForm(OTPAdminAuthenticationForm):
         if user is None:
             return self.cleaned_data
         device = mfa.confirmed_device(user)
+        if device is None and has_passkey(user):
+            # The passkey is this account's second factor, and this form cannot ask for it.
+            raise forms.ValidationError(PASSKEY_FIRST, code="passkey_required")
         if device is None:
             if settings.REQUIRE_ADMIN_2FA:
                 raise forms.ValidationError(ENROL_FIRST, code="mfa_enrollment_required")
@@ -79,16 +89,39 @@ class AdbotAdminSite(admin.AdminSite):
     site_header = "adbot admin"
     site_title = "adbot admin"
     login_form = AdminLoginForm
-    # django-otp's login page, with the code field labelled by the form (optional) and no device picker.
-    login_template = "adbot_admin/admin_login.html"
+    # django-otp's login page, with "Sign in with a passkey".
+    login_template = "adbot_admin/admin/login.html"
 
     def has_permission(self, request):
         if not super().has_permission(request):
             return False
-        if request.user.is_verified():
+        # A passkey with user verification is both factors at once.
+        if request.user.is_verified() or request.session.get(signin.ADMIN_SITE_PASSKEY_VERIFIED):
             return True
         # Read on every page: a device confirmed after this login asks for a code from the next page on.
         return not settings.REQUIRE_ADMIN_2FA and not user_has_device(request.user)
+
+    def get_urls(self):
+        def with_site(view):
+            return functools.partial(view, site=self)
+
+        passkey_urls = [
+            # The login page's "Sign in with a passkey": open, CSRF-checked, budgeted like the login form.
+            path("passkey/begin", with_site(admin_passkeys.passkey_login_begin), name="passkey_begin"),
+            path("passkey/complete", with_site(admin_passkeys.passkey_login_complete), name="passkey_complete"),
+            path("passkeys/", self.admin_view(with_site(admin_passkeys.passkeys_page)), name="passkeys"),
+            path(
+                "passkeys/register/begin",
+                self.admin_view(with_site(admin_passkeys.passkey_register_begin)),
+                name="passkey_register_begin",
+            ),
+            path(
+                "passkeys/register/complete",
+                self.admin_view(with_site(admin_passkeys.passkey_register_complete)),
+                name="passkey_register_complete",
+            ),
+        ]
+        return passkey_urls + super().get_urls()
 
     def login(self, request, extra_context=None):
         if request.method != "POST":

@@ -2,7 +2,7 @@
 
 For a backend token the query answers at once: is its user still there, active
 and staff; was the token itself revoked (a logout); is its login session (the
-`sid` claim) still open; does the user have a confirmed TOTP device (for
+`sid` claim) still open; does the user have a second factor, a confirmed TOTP device or a passkey (for
 REQUIRE_ADMIN_2FA and `/api/auth/me`). For a frontend token it answers whether the token was
 revoked. Nothing here is cached: a logout, demotion or deactivation made by any
 path (the API, the admin site, `manage.py`, `QuerySet.update()`, raw SQL,
@@ -26,7 +26,7 @@ from jwt.utils import base64url_decode
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 
 from . import statements
-from .models import LoginSession, RevokedToken
+from .models import LoginSession, Passkey, RevokedToken
 from .tokens import SESSION_CLAIM
 
 USER_FIELDS = {"id", "username", "is_active", "is_staff", "is_superuser"}
@@ -45,7 +45,7 @@ class AuthState:
     session_open: bool = True
     # How the token's open login session was started (AuthMethod); None without one.
     session_auth_method: str | None = None
-    # True when the user has a confirmed TOTP device.
+    # True when the user has a confirmed TOTP device or a passkey.
     mfa_enabled: bool = False
 
     def refusal(self):
@@ -99,9 +99,11 @@ def _statements():
         f"(SELECT s.{quote('auth_method')} FROM {quote(LoginSession._meta.db_table)} s"
         f" WHERE s.{quote('id')} = %s AND s.{quote('user_id')} = u.{quote('id')} AND s.{quote('ended_at')} IS NULL)"
     )
+    # A passkey is a second factor too (and both factors at once when it signs in alone).
     mfa_enabled = (
-        f"EXISTS (SELECT 1 FROM {quote(TOTPDevice._meta.db_table)} d"
+        f"(EXISTS (SELECT 1 FROM {quote(TOTPDevice._meta.db_table)} d"
         f" WHERE d.{quote('user_id')} = u.{quote('id')} AND d.{quote('confirmed')})"
+        f" OR EXISTS (SELECT 1 FROM {quote(Passkey._meta.db_table)} p WHERE p.{quote('user_id')} = u.{quote('id')}))"
     )
     where = f"FROM {users} u WHERE u.{quote('id')} = %s"
     return {

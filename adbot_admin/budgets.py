@@ -58,6 +58,9 @@ PASSWORD_CHECKS = Budget(
     "password-checks", "RATELIMIT_PASSWORD_CHECKS", per_client=False, slots_setting="PASSWORD_CHECK_SLOTS"
 )
 LOGIN = Budget("login", "RATELIMIT_LOGIN", followed_by=PASSWORD_CHECKS)
+# The same per-client counter as LOGIN, for sign-in steps that check no password (passkeys):
+# they take no bcrypt slot and spend nothing of the whole server's password checks.
+PASSKEY = Budget("login", "RATELIMIT_LOGIN")
 UPLOAD = Budget("upload", "RATELIMIT_UPLOAD")
 DELETE = Budget("delete", "RATELIMIT_DELETE")
 # Session exports: each hands out live credentials.

@@ -6,10 +6,12 @@ them before serving (gunicorn runs no checks of its own).
 
 import functools
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.http.request import validate_host
 
 from .field_encryption import decode_key
 from .hashers import valid_bcrypt_hash
@@ -238,6 +240,55 @@ def check_admin_allowed_ips(app_configs=None, **kwargs):
                 )
             )
     return messages
+
+
+def _host_allowed(host):
+    return validate_host(host, settings.ALLOWED_HOSTS)
+
+
+def webauthn_problems():
+    """Return why WEBAUTHN_RP_ID and WEBAUTHN_ORIGINS cannot work together here, one sentence each."""
+    rp_id = settings.WEBAUTHN_RP_ID.strip().lower()
+    problems = []
+    if not rp_id or rp_id != settings.WEBAUTHN_RP_ID or "/" in rp_id or ":" in rp_id:
+        problems.append(f"WEBAUTHN_RP_ID {settings.WEBAUTHN_RP_ID!r} is not a bare domain name.")
+    elif rp_id.replace(".", "").isdigit():
+        problems.append(f"WEBAUTHN_RP_ID {rp_id!r} is an IP address; WebAuthn needs a domain name.")
+    if not settings.WEBAUTHN_ORIGINS:
+        problems.append("WEBAUTHN_ORIGINS is empty: no page could use a passkey.")
+    trusted = set(settings.CSRF_TRUSTED_ORIGINS) | set(settings.CORS_ALLOWED_ORIGINS)
+    for origin in settings.WEBAUTHN_ORIGINS:
+        parts = urlsplit(origin)
+        host = (parts.hostname or "").lower()
+        if parts.scheme not in ("https", "http") or not host or parts.path or parts.query or parts.fragment:
+            problems.append(f"WEBAUTHN_ORIGINS entry {origin!r} is not an origin (scheme://host[:port]).")
+            continue
+        if parts.scheme != "https" and host != "localhost":
+            problems.append(
+                f"WEBAUTHN_ORIGINS entry {origin!r} is not https; browsers allow passkeys over http on localhost only."
+            )
+        if rp_id and not (host == rp_id or host.endswith("." + rp_id)):
+            problems.append(f"WEBAUTHN_ORIGINS entry {origin!r} is not under WEBAUTHN_RP_ID {rp_id!r}.")
+        if not _host_allowed(parts.netloc.lower()) and not _host_allowed(host) and origin not in trusted:
+            problems.append(
+                f"WEBAUTHN_ORIGINS entry {origin!r} is neither served here (ALLOWED_HOSTS) nor trusted "
+                "(CSRF_TRUSTED_ORIGINS, CORS_ALLOWED_ORIGINS)."
+            )
+    return problems
+
+
+@checks.register(checks.Tags.security)
+def check_webauthn(app_configs=None, **kwargs):
+    """Refuse passkey settings a browser would refuse: an RP ID the origins are not under, or foreign origins."""
+    return [
+        checks.Error(
+            problem,
+            hint="Set WEBAUTHN_RP_ID to this site's domain (or a parent of it) and WEBAUTHN_ORIGINS to the exact "
+            "https origins of its pages, each in ALLOWED_HOSTS or CSRF_TRUSTED_ORIGINS.",
+            id="adbot_admin.E018",
+        )
+        for problem in webauthn_problems()
+    ]
 
 
 @checks.register(checks.Tags.security)

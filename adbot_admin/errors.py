@@ -151,3 +151,53 @@ class MetricsTokenInvalid(exceptions.AuthenticationFailed):
 class MetricsNotAllowed(exceptions.PermissionDenied):
     default_detail = "Your address may not read the metrics."
     default_code = "metrics_not_allowed"
+
+
+class CmsPasswordLoginOff(exceptions.NotFound):
+    """CMS_PASSWORD_LOGIN is off: the shared password's route is not there."""
+
+
+class CmsPasswordDisabled(exceptions.PermissionDenied):
+    default_detail = (
+        "This server requires two-factor authentication for admins, so the shared CMS password is off: "
+        "sign in with your own account (POST /api/auth/token) or a passkey."
+    )
+    default_code = "cms_password_disabled"
+
+
+class PasskeyRefused(exceptions.AuthenticationFailed):
+    """An assertion that proves nothing: unknown or spent challenge, unknown credential, bad signature, ..."""
+
+    default_detail = "The passkey was not accepted: start again with a new challenge."
+    default_code = "invalid_passkey"
+
+
+class PasskeyRegistrationRefused(exceptions.APIException):
+    """A registration response that does not verify, or whose challenge is unknown, spent or expired."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "The passkey registration was not accepted: start again with a new challenge."
+    default_code = "invalid_passkey_registration"
+
+
+class PasskeyExists(Conflict):
+    default_detail = "This passkey is already registered."
+    default_code = "passkey_exists"
+
+
+class TooManyPasskeys(Conflict):
+    default_detail = "An account holds at most 20 passkeys: remove one first."
+    default_code = "too_many_passkeys"
+
+
+class LastSecondFactor(Conflict):
+    default_detail = (
+        "This server requires two-factor authentication for admins, and this passkey is your last second "
+        "factor: add another passkey or turn on TOTP first."
+    )
+    default_code = "last_second_factor"
+
+
+class SecondFactorRequired(exceptions.AuthenticationFailed):
+    default_detail = "Two-factor authentication is on for this account: send a `code` or a passkey `credential` too."
+    default_code = "second_factor_required"

@@ -21,7 +21,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 
 from .audit import record
 from .client_ip import client_ip
-from .models import AuthMethod, LoginSession, Outcome, scope_of
+from .models import AuthMethod, LoginSession, Outcome, Scope, scope_of
 from .tokens import AUTH_TIME_CLAIM, SCOPE_CLAIM, SESSION_CLAIM, AccessToken, RefreshToken, UntypedToken
 
 USER_AGENT_MAX = 255
@@ -51,17 +51,22 @@ class IssuedTokens:
         }
 
 
-def _stamp(token, user, session):
+def _stamp(token, user, session, scope=None):
     token["role"] = user.role
     token[SESSION_CLAIM] = session.id.hex
-    token[SCOPE_CLAIM] = scope_of(session.auth_method).value
+    token[SCOPE_CLAIM] = (scope or scope_of(session.auth_method)).value
     # The refresh token carries it too, so every access token of the session inherits the login's time.
     token[AUTH_TIME_CLAIM] = int(session.created_at.timestamp())
     return token
 
 
-def login_session_start(*, user, auth_method, request=None, with_refresh=True) -> IssuedTokens:
-    """Start a login session for `user` and return its first tokens (no refresh token with `with_refresh` off)."""
+def login_session_start(*, user, auth_method, request=None, with_refresh=True, scope=None) -> IssuedTokens:
+    """Start a login session for `user` and return its first tokens (no refresh token with `with_refresh` off).
+
+    `scope` narrows the tokens (Scope.CMS: the gallery only) below what `auth_method` allows; it never widens them.
+    """
+    if scope is not None and scope_of(auth_method) != Scope.ALL:
+        scope = None
     session = LoginSession.objects.create(
         user=user,
         auth_method=auth_method,
@@ -69,9 +74,23 @@ def login_session_start(*, user, auth_method, request=None, with_refresh=True) -
         user_agent=str(request.META.get("HTTP_USER_AGENT", ""))[:USER_AGENT_MAX] if request is not None else "",
     )
     if not with_refresh:
-        return IssuedTokens(_stamp(AccessToken.for_user(user), user, session), None, session)
-    refresh = _stamp(RefreshToken.for_user(user), user, session)
+        return IssuedTokens(_stamp(AccessToken.for_user(user), user, session, scope), None, session)
+    refresh = _stamp(RefreshToken.for_user(user), user, session, scope)
     return IssuedTokens(refresh.access_token, refresh, session)
+
+
+def access_token_reauthenticated(*, user, access_token) -> AccessToken:
+    """Return a new access token of the same login session as `access_token`, its `auth_time` now.
+
+    The session's refresh token keeps the login's time: a refresh never renews it.
+    """
+    token = AccessToken.for_user(user)
+    token["role"] = user.role
+    for claim in (SESSION_CLAIM, SCOPE_CLAIM):
+        if access_token.get(claim) is not None:
+            token[claim] = access_token[claim]
+    token[AUTH_TIME_CLAIM] = int(timezone.now().timestamp())
+    return token
 
 
 def login_session_end(*, session_id, reason) -> bool:

@@ -33,8 +33,10 @@ from .errors import (
     MfaAlreadyEnabled,
     MfaCodeThrottled,
     MfaNotEnabled,
+    PasskeyRefused,
 )
 from .models import AuthMethod, MfaChallenge, Outcome, RecoveryCode
+from .passkeys import has_passkey, passkey_assertion_verify
 
 MFA_TOKEN_LIFETIME = timedelta(seconds=300)
 MFA_TOKEN_MAX_FAILURES = 5
@@ -55,7 +57,8 @@ def confirmed_device(user):
 
 
 def mfa_enabled(user):
-    return confirmed_device(user) is not None
+    """Return True when `user` has a second factor: a confirmed TOTP device or a passkey."""
+    return confirmed_device(user) is not None or has_passkey(user)
 
 
 def _digest(value):
@@ -183,22 +186,41 @@ def totp_confirm(*, user, code, request=None):
     return codes
 
 
-def totp_disable(*, user, code, request=None):
-    """Turn two-factor off with a TOTP or recovery code; the caller has re-checked the password (signin.mfa_disable).
+def totp_disable(*, user, request=None):
+    """Turn two-factor by TOTP off: delete the device, the recovery codes and pending two-factor logins.
 
-    Deletes the device, the recovery codes and pending two-factor logins.
-    Raises MfaNotEnabled, InvalidMfaCode or MfaCodeThrottled.
+    The fresh proof it needs is the caller's recent `auth_time` (step-up,
+    api/permissions.py RecentAuthentication). Raises MfaNotEnabled.
     """
     with transaction.atomic():
         device = locked_device(user, confirmed=True)
-        outcome = (
-            MfaNotEnabled() if device is None else check_code(user=user, device=device, code=code, request=request)
-        )
-        if not isinstance(outcome, MFA_ERRORS):
+        if device is not None:
             mfa_reset(user=user)
-            record(request=request, action="mfa_disable", detail={"proved_by": outcome})
-    if isinstance(outcome, MFA_ERRORS):
-        raise outcome
+            record(request=request, action="mfa_disable")
+    if device is None:
+        raise MfaNotEnabled()
+
+
+def second_factor_check(*, user, code=None, credential=None, request=None):
+    """Return the AuthMethod that `code` (TOTP or recovery code) or `credential` (a passkey assertion) proves.
+
+    Otherwise return the refusal: InvalidMfaCode (a wrong code, or a passkey
+    assertion that does not verify, audited alike) or MfaCodeThrottled. Must
+    run inside a transaction: a passkey challenge stays spent either way.
+    """
+    if credential is not None:
+        try:
+            # As the second factor the authenticator need not verify its user: the password was the first.
+            passkey_assertion_verify(credential=credential, user=user, require_user_verification=False)
+        except PasskeyRefused:
+            code_failure_record(request=request, user=user, kind="passkey")
+            return InvalidMfaCode()
+        return AuthMethod.PASSWORD_PASSKEY
+    device = locked_device(user, confirmed=True)
+    if device is None:  # a passkey is this user's only second factor
+        code_failure_record(request=request, user=user, kind="totp")
+        return InvalidMfaCode()
+    return check_code(user=user, device=device, code=code, request=request)
 
 
 def mfa_reset(*, user):

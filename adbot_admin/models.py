@@ -51,6 +51,10 @@ class AuthMethod(models.TextChoices):
     # A password, then a TOTP code (or a recovery code) for the same login.
     PASSWORD_TOTP = "password_totp"
     PASSWORD_RECOVERY_CODE = "password_recovery_code"
+    # A password, then a passkey assertion for the same login.
+    PASSWORD_PASSKEY = "password_passkey"
+    # A passkey alone, verified by the authenticator (user verification): both factors at once.
+    PASSKEY = "passkey"
     CMS_PASSWORD = "cms_password"
     BACKEND_TOKEN = "backend_token"
     FRONTEND_TOKEN = "frontend_token"
@@ -205,3 +209,50 @@ class AccountLockout(models.Model):
 
     def __str__(self):
         return f"{self.failures} failed login(s) until {self.window_ends_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Passkey(models.Model):
+    """One WebAuthn credential of a user: its public key and sign count; the private key never leaves the authenticator."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="passkeys")
+    # base64url, as the browser names it (at most 1023 bytes, so 1364 characters).
+    credential_id = models.CharField(max_length=1364, unique=True)
+    public_key = models.BinaryField()
+    sign_count = models.PositiveBigIntegerField(default=0)
+    transports = models.JSONField(default=list, blank=True)
+    # The WebAuthn user handle (base64url) the credential was made for: random, the same for all of a user's passkeys.
+    user_handle = models.CharField(max_length=128)
+    name = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"passkey {self.name!r} of user {self.user_id}"
+
+
+class WebAuthnChallengePurpose(models.TextChoices):
+    REGISTER = "register"
+    AUTHENTICATE = "authenticate"
+
+
+class WebAuthnChallenge(models.Model):
+    """One WebAuthn ceremony's challenge: single use and short-lived, kept only as its SHA-256."""
+
+    purpose = models.CharField(max_length=16, choices=WebAuthnChallengePurpose.choices)
+    # Registration: who registers. Authentication: the account named at `begin`, None for a discoverable login.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="webauthn_challenges"
+    )
+    challenge_hash = models.CharField(max_length=64, unique=True)
+    user_handle = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.purpose} challenge until {self.expires_at:%Y-%m-%d %H:%M:%S}"

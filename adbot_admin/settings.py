@@ -191,6 +191,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # The bcrypt hash behind `POST /api/cms/login` (as made by `manage.py hash_password`).
 ADMIN_PASSWORD_HASH = env_raw("ADMIN_PASSWORD_HASH")
+# False turns the shared CMS password off: POST /api/cms/login answers 404 and the
+# CMS page offers only each admin's own login.
+CMS_PASSWORD_LOGIN = env.bool("CMS_PASSWORD_LOGIN", default=True)
 
 # TWO-FACTOR AUTHENTICATION
 # ------------------------------------------------------------------------------
@@ -203,6 +206,17 @@ REQUIRE_ADMIN_2FA = env.bool("REQUIRE_ADMIN_2FA", default=False)
 # login or POST /api/auth/reauthenticate) may be for a sensitive action; past it
 # the action answers 403 reauthentication_required. A refresh never renews it.
 REAUTH_MAX_AGE = env.int("REAUTH_MAX_AGE", default=300)
+# PASSKEYS (WebAuthn)
+# https://www.w3.org/TR/webauthn-3/#relying-party-identifier
+# The relying-party ID passkeys are bound to: this site's domain or a parent of
+# it, never an IP address. A passkey made for one RP ID works for no other.
+WEBAUTHN_RP_ID = env("WEBAUTHN_RP_ID", default="localhost")
+# The name an authenticator shows beside the account.
+WEBAUTHN_RP_NAME = env("WEBAUTHN_RP_NAME", default="adbot-admin")
+# The exact origins (scheme://host[:port]) whose pages may sign in with a passkey;
+# each must sit under WEBAUTHN_RP_ID and be served here (ALLOWED_HOSTS) or trusted
+# (CSRF_TRUSTED_ORIGINS, CORS_ALLOWED_ORIGINS): checks.py refuses anything else.
+WEBAUTHN_ORIGINS = env.list("WEBAUTHN_ORIGINS", default=["http://localhost:8000"])
 # The issuer an authenticator app shows beside the account name.
 OTP_TOTP_ISSUER = "adbot-admin"
 # A code is accepted within one 30-second step of the server's clock either way,
@@ -478,6 +492,8 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         # Every status each operation can return (401/403/404/413/415/429/503), one error body.
         "adbot_admin.api.schema.postprocess_error_responses",
+        # `x-reauthentication-required` on each sensitive operation (step-up).
+        "adbot_admin.api.schema.postprocess_sensitive_operations",
         "adbot_admin.api.schema.postprocess_empty_filters",
         "adbot_admin.api.schema.postprocess_json_bodies",
         "adbot_admin.api.schema.postprocess_closed_bodies",

@@ -12,8 +12,8 @@ one domain error (errors.py) that says how it is answered. Views, the admin
 site and the cookie endpoints only translate. The slow verify (bcrypt) runs
 before the transaction: no row lock waits on it.
 
-Adding a way in means one verify function, one flow here calling `_verified`,
-and one view.
+Adding a way in means one verify function, one flow here calling `_verified`
+(`_verified_passkey` for a passkey, which checks no password), and one view.
 """
 
 from collections.abc import Callable
@@ -22,15 +22,30 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth import login as django_login
 from django.db import transaction
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
 from . import budgets, hashers, lockout, mfa
 from .audit import record
-from .errors import AccountDisabled, InvalidCredentials, MfaTokenInvalid, NotConfigured
-from .login_sessions import IssuedTokens, login_session_start, refresh_token_rotate
+from .errors import (
+    AccountDisabled,
+    CmsPasswordDisabled,
+    CmsPasswordLoginOff,
+    InvalidCredentials,
+    MfaCodeThrottled,
+    MfaTokenInvalid,
+    NotConfigured,
+    PasskeyRefused,
+    SecondFactorRequired,
+)
+from .login_sessions import IssuedTokens, access_token_reauthenticated, login_session_start, refresh_token_rotate
 from .models import AuthMethod, MfaChallenge, Outcome, Role
+from .passkeys import passkey_assertion_verify, passkey_owner
+from .step_up import admin_site_auth_time_stamp
 
+# The admin site's session key saying its login was a passkey with user verification: both factors.
+ADMIN_SITE_PASSKEY_VERIFIED = "adbot_passkey_verified"
 # The account CMS logins act as; the shared CMS password counts toward its lockout.
 CMS_ADMIN_USERNAME = "cms-admin"
 USERNAME_MAX = 150
@@ -71,7 +86,7 @@ def _verified(*, request, account: str, verify: Callable, on_failure: Callable):
         yield user
 
 
-def login_with_password(*, username, password, request, with_refresh=True) -> SignIn:
+def login_with_password(*, username, password, request, with_refresh=True, scope=None) -> SignIn:
     """Sign in with a username and password: the tokens of a new login session, or a two-factor challenge.
 
     Raises InvalidCredentials (an unknown username costs one hash, like a wrong
@@ -95,7 +110,7 @@ def login_with_password(*, username, password, request, with_refresh=True) -> Si
             )
             return SignIn(user=user, mfa_challenge=mfa.login_challenge_start(user=user))
         tokens = login_session_start(
-            user=user, auth_method=AuthMethod.PASSWORD, request=request, with_refresh=with_refresh
+            user=user, auth_method=AuthMethod.PASSWORD, request=request, with_refresh=with_refresh, scope=scope
         )
         record(request=request, action="login", auth_method=AuthMethod.PASSWORD, actor=username, target=username)
         return SignIn(user=user, tokens=tokens)
@@ -106,7 +121,16 @@ def cms_login_configured():
 
 
 def cms_login_available():
-    """Raise NotConfigured without ADMIN_PASSWORD_HASH; the CMS login view asks before it reads the body."""
+    """Raise unless the shared CMS password may sign in; the CMS login view asks before it reads the body.
+
+    Raises CmsPasswordLoginOff (404) with CMS_PASSWORD_LOGIN off, CmsPasswordDisabled (403) under
+    REQUIRE_ADMIN_2FA (a shared password proves no one in particular: no second factor can go with
+    it), and NotConfigured without ADMIN_PASSWORD_HASH.
+    """
+    if not settings.CMS_PASSWORD_LOGIN:
+        raise CmsPasswordLoginOff()
+    if settings.REQUIRE_ADMIN_2FA:
+        raise CmsPasswordDisabled()
     if not cms_login_configured():
         raise NotConfigured("CMS password login is not configured: set ADMIN_PASSWORD_HASH.")
 
@@ -173,28 +197,28 @@ def login_with_cms_password(*, password, request, with_refresh=False) -> SignIn:
     return signed_in
 
 
-def login_second_step(*, mfa_token, code, request) -> SignIn:
-    """Finish a two-factor login with a TOTP or recovery code: the tokens of a new login session.
+def login_second_step(*, mfa_token, code=None, credential=None, request, scope=None) -> SignIn:
+    """Finish a two-factor login with a TOTP or recovery code, or a passkey assertion: the tokens of a new login session.
 
     Raises MfaTokenInvalid (unknown, expired, used or dead mfa_token, or a user
-    no longer active or without two-factor), InvalidMfaCode (counted: the fifth
-    kills the token) or MfaCodeThrottled (not counted: no code was tried).
+    no longer active or without two-factor), InvalidMfaCode (a wrong code or
+    passkey, counted: the fifth kills the token) or MfaCodeThrottled (not
+    counted: no code was tried).
     """
     with budgets.login_budget(request):
         signed_in = None
         with transaction.atomic():
             found = mfa.live_challenge(mfa_token)
-            device = mfa.locked_device(found[1], confirmed=True) if found else None
-            if device is None:
+            if found is None or not mfa.mfa_enabled(found[1]):
                 outcome = MfaTokenInvalid()
             else:
                 challenge, user = found
-                outcome = mfa.check_code(user=user, device=device, code=code, request=request)
+                outcome = mfa.second_factor_check(user=user, code=code, credential=credential, request=request)
                 if mfa.counts_against_challenge(outcome):
                     MfaChallenge.objects.filter(pk=challenge.pk).update(failures=challenge.failures + 1)
                 elif not isinstance(outcome, mfa.MFA_ERRORS):
                     MfaChallenge.objects.filter(pk=challenge.pk).update(used=True)
-                    tokens = login_session_start(user=user, auth_method=outcome, request=request)
+                    tokens = login_session_start(user=user, auth_method=outcome, request=request, scope=scope)
                     username = user.get_username()
                     record(request=request, action="login", auth_method=outcome, actor=username, target=username)
                     signed_in = SignIn(user=user, tokens=tokens)
@@ -244,12 +268,6 @@ def mfa_setup(*, user, password, request) -> dict:
     return mfa.totp_setup(user=user, request=request)
 
 
-def mfa_disable(*, user, password, code, request):
-    """Re-check the password, then turn two-factor off with a TOTP or recovery code (mfa.totp_disable)."""
-    password_recheck(user=user, password=password, request=request, action="mfa_disable")
-    mfa.totp_disable(user=user, code=code, request=request)
-
-
 def login_to_admin_site(*, request, username, checks_password, log_in):
     """Sign in to the admin site: `log_in()` runs Django's login view and returns (response, password_refused).
 
@@ -264,6 +282,8 @@ def login_to_admin_site(*, request, username, checks_password, log_in):
             lockout.check(username=username)
         response, password_refused = log_in()
     succeeded = response.status_code == 302
+    if succeeded:
+        admin_site_auth_time_stamp(request)
     with transaction.atomic():
         if checks_password and password_refused and not succeeded:
             lockout.failed(username=username, request=request)
@@ -278,3 +298,144 @@ def login_to_admin_site(*, request, username, checks_password, log_in):
             outcome=Outcome.SUCCESS if succeeded else Outcome.FAILURE,
         )
     return response
+
+
+@contextmanager
+def _verified_passkey(*, request, credential, action, auth_method, user=None):
+    """Run the steps for a passkey assertion: yield its Passkey inside step 4's transaction.
+
+    A passkey checks no password: it spends the `login` budget but holds no
+    bcrypt slot. The account is the credential's owner, known before the
+    check; a failed assertion of a known credential counts toward its lockout.
+    The challenge stays spent whatever the outcome. With `user`, the passkey
+    must be that user's; a passkey alone always needs user verification.
+    Raises AccountLocked or PasskeyRefused.
+    """
+    budgets.spend_once(request, budgets.PASSKEY)
+    owner = user or passkey_owner(credential=credential)
+    account = owner.get_username() if owner is not None else ""
+    if owner is not None:
+        lockout.check(username=account)
+    refused = None
+    with transaction.atomic():
+        try:
+            passkey = passkey_assertion_verify(credential=credential, user=user, require_user_verification=True)
+        except PasskeyRefused as exc:
+            refused = exc
+            if owner is not None:
+                lockout.failed(username=account, request=request)
+            record(
+                request=request,
+                action=action,
+                auth_method=auth_method,
+                actor="",
+                target=account,
+                outcome=Outcome.FAILURE,
+                detail={"via": "passkey"},
+            )
+        else:
+            lockout.clear(username=passkey.user.get_username())
+            yield passkey
+    if refused is not None:
+        raise refused
+
+
+def login_with_passkey(*, credential, request, scope=None) -> SignIn:
+    """Sign in with a passkey alone (user verification required: both factors): the tokens of a new login session.
+
+    Raises PasskeyRefused, AccountLocked, or the budget's refusals.
+    """
+    with _verified_passkey(
+        request=request, credential=credential, action="login", auth_method=AuthMethod.PASSKEY
+    ) as passkey:
+        user = passkey.user
+        tokens = login_session_start(user=user, auth_method=AuthMethod.PASSKEY, request=request, scope=scope)
+        username = user.get_username()
+        record(
+            request=request,
+            action="login",
+            auth_method=AuthMethod.PASSKEY,
+            actor=username,
+            target=username,
+            detail={"passkey_id": passkey.pk},
+        )
+        return SignIn(user=user, tokens=tokens)
+
+
+def login_to_admin_site_with_passkey(*, credential, request):
+    """Sign in to the admin site with a staff user's passkey; the session remembers both factors and the time.
+
+    Raises PasskeyRefused (a non-staff user's passkey too), AccountLocked, or the budget's refusals.
+    """
+    signed_in = None
+    with _verified_passkey(
+        request=request, credential=credential, action="admin_site_login", auth_method=AuthMethod.ADMIN_SITE
+    ) as passkey:
+        user = passkey.user
+        username = user.get_username()
+        staff = user.is_active and user.is_staff
+        record(
+            request=request,
+            action="admin_site_login",
+            auth_method=AuthMethod.ADMIN_SITE,
+            actor=username if staff else "",
+            target=username,
+            outcome=Outcome.SUCCESS if staff else Outcome.DENIED,
+            detail={"passkey_id": passkey.pk},
+        )
+        signed_in = user if staff else None
+    if signed_in is None:
+        raise PasskeyRefused()
+    django_login(_django_request(request), signed_in, backend="django.contrib.auth.backends.ModelBackend")
+    request.session[ADMIN_SITE_PASSKEY_VERIFIED] = True
+    admin_site_auth_time_stamp(request)
+    return signed_in
+
+
+def _proofs(*, password, code, credential):
+    return [name for name, value in (("password", password), ("code", code), ("passkey", credential)) if value]
+
+
+def reauthenticate(*, user, access_token, request, password=None, code=None, credential=None):
+    """Check a fresh proof of `user`: a new access token of the same login session, its `auth_time` now.
+
+    The proof is a passkey alone (user verification required), or the
+    password plus, for a user with two-factor on, a TOTP or recovery code or a
+    passkey. Counted by the account lockout like a login. Raises
+    SecondFactorRequired, InvalidCredentials, InvalidMfaCode, MfaCodeThrottled,
+    PasskeyRefused, AccountLocked, or the budget's refusals.
+    """
+    proofs = _proofs(password=password, code=code, credential=credential)
+    if password is None:
+        with _verified_passkey(
+            request=request, credential=credential, action="reauthenticate", auth_method=None, user=user
+        ):
+            record(request=request, action="reauthenticate", target=user.get_username(), detail={"proofs": proofs})
+            return access_token_reauthenticated(user=user, access_token=access_token)
+    if code is None and credential is None and mfa.mfa_enabled(user):
+        raise SecondFactorRequired()
+    password_recheck(user=user, password=password, request=request, action="reauthenticate")
+    username = user.get_username()
+    refused = None
+    with transaction.atomic():
+        if code is not None or credential is not None:
+            outcome = mfa.second_factor_check(user=user, code=code, credential=credential, request=request)
+            if isinstance(outcome, mfa.MFA_ERRORS):
+                refused = outcome
+        if refused is None:
+            record(request=request, action="reauthenticate", target=username, detail={"proofs": proofs})
+            token = access_token_reauthenticated(user=user, access_token=access_token)
+        else:
+            # A throttled code was never tried: nothing to count.
+            if not isinstance(refused, MfaCodeThrottled):
+                lockout.failed(username=username, request=request)
+            record(
+                request=request,
+                action="reauthenticate",
+                target=username,
+                outcome=Outcome.FAILURE,
+                detail={"proofs": proofs, "reason": refused.default_code},
+            )
+    if refused is not None:
+        raise refused
+    return token

@@ -68,7 +68,11 @@ def cms_page(request):
     response = render(
         request,
         "cms/index.html",
-        {"max_bytes": settings.IMAGE_MAX_BYTES},
+        {
+            "max_bytes": settings.IMAGE_MAX_BYTES,
+            # The shared password's form only where POST /api/cms/login would take it.
+            "cms_password_login": settings.CMS_PASSWORD_LOGIN and not settings.REQUIRE_ADMIN_2FA,
+        },
     )
     response["Cache-Control"] = "no-cache"
     return response

@@ -1,7 +1,11 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected
+from django.core.exceptions import PermissionDenied
 from django.template.defaultfilters import filesizeformat
 from django.utils import formats
+
+from adbot_admin.step_up import admin_site_recently_authenticated
 
 from . import services
 from .models import ApiPair, SessionFile
@@ -79,10 +83,34 @@ class SessionFileAdmin(admin.ModelAdmin):
         except SessionFile.DoesNotExist:
             pass
 
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            _, name, description = actions["delete_selected"]
+            actions[name] = (delete_selected_after_a_recent_login, name, description)
+        return actions
+
     def delete_queryset(self, request, queryset):
+        # Deleting many at once is a sensitive action (step-up), however it is reached.
+        if len(queryset) > 1 and not admin_site_recently_authenticated(request):
+            raise PermissionDenied(RECENT_LOGIN_NEEDED)
         # The bulk action skips delete_model: each file still goes through the service.
         for session_file in queryset:
             self.delete_model(request, session_file)
+
+
+RECENT_LOGIN_NEEDED = (
+    "Deleting more than one session file at once needs a recent login: log out, log in again, then retry "
+    "within a few minutes."
+)
+
+
+def delete_selected_after_a_recent_login(modeladmin, request, queryset):
+    """Django's "delete selected" action, refused with a message for more than one file after an old login."""
+    if queryset.count() > 1 and not admin_site_recently_authenticated(request):
+        modeladmin.message_user(request, RECENT_LOGIN_NEEDED, messages.ERROR)
+        return None
+    return delete_selected(modeladmin, request, queryset)
 
 
 class ApiPairAddForm(forms.ModelForm):

@@ -16,9 +16,10 @@ from ..errors import (
 )
 from . import ratelimits, serializers
 from .cache_control import no_store
+from .permissions import IsAdminRole, RecentAuthentication
 from .ratelimits import RateLimitHeadersMixin, rate_limited
 from .schema import error_example, error_response
-from .views import THROTTLED, PublicMixin, token_pair_response
+from .views import THROTTLED, PublicMixin, requested_scope, token_pair_response
 
 MFA_TOKEN = "q3J0bVf6mVtq0Yb6kq3c0E2Q8Z7u1w"
 
@@ -87,41 +88,33 @@ class MfaConfirmView(MfaEnrollmentView):
         return Response({"recovery_codes": codes})
 
 
-class MfaDisableView(RateLimitHeadersMixin, MfaEnrollmentView):
-    """Turns two-factor off, given the password and a TOTP or recovery code."""
+class MfaDisableView(MfaEnrollmentView):
+    """Turns two-factor by TOTP off. A sensitive action: it needs a recent `auth_time` (POST /api/auth/reauthenticate)."""
+
+    permission_classes = [IsAdminRole, RecentAuthentication]
 
     @extend_schema(
-        summary="Turn two-factor off",
-        request=serializers.MfaDisableSerializer,
+        summary="Turn two-factor (TOTP) off",
+        request=serializers.NoFieldsSerializer,
         responses={
             204: None,
             409: error_response(
-                "Two-factor is not on.", error_example(409, MfaNotEnabled.default_code, MfaNotEnabled.default_detail)
+                "Two-factor by TOTP is not on.",
+                error_example(409, MfaNotEnabled.default_code, MfaNotEnabled.default_detail),
             ),
         },
-        examples=[
-            OpenApiExample(
-                "Password and a TOTP code", value={"password": "<password>", "code": "492039"}, request_only=True
-            ),
-            OpenApiExample(
-                "Password and a recovery code",
-                value={"password": "<password>", "code": "k3f9-2mx8-qq7d-v0a1-h6tz-p4ne"},
-                request_only=True,
-            ),
-        ],
     )
-    @rate_limited(ratelimits.LOGIN)
     def post(self, request):
-        serializer = serializers.MfaDisableSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        signin.mfa_disable(user=_account_user(request), request=request, **serializer.validated_data)
+        serializers.NoFieldsSerializer(data=request.data).is_valid(raise_exception=True)
+        mfa.totp_disable(user=_account_user(request), request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class TokenMfaView(RateLimitHeadersMixin, PublicMixin, APIView):
-    """Trades an `mfa_token` and a TOTP (or recovery) code for the access and refresh token of a new login session.
+    """Trades an `mfa_token` and a TOTP (or recovery) code, or a passkey assertion (`credential`, its options from
+    POST /api/auth/passkey/begin with the username), for the access and refresh token of a new login session.
 
-    A wrong code is a 401 `invalid_mfa_code`; the fifth kills the mfa_token (401 `mfa_token_invalid`).
+    A wrong code or passkey is a 401 `invalid_mfa_code`; the fifth kills the mfa_token (401 `mfa_token_invalid`).
     With `"session": "cookie"` the refresh token is set as the `__Host-adbot_refresh` cookie instead of returned.
     """
 
@@ -155,7 +148,12 @@ class TokenMfaView(RateLimitHeadersMixin, PublicMixin, APIView):
     def post(self, request):
         serializer = serializers.MfaLoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
         signed_in = signin.login_second_step(
-            mfa_token=serializer.validated_data["mfa_token"], code=serializer.validated_data["code"], request=request
+            mfa_token=data["mfa_token"],
+            code=data.get("code"),
+            credential=data.get("credential"),
+            scope=requested_scope(data),
+            request=request,
         )
         return token_pair_response(signed_in.tokens, request=request)

@@ -2,10 +2,10 @@
 
 import functools
 
-from ..budgets import DELETE, EXPORT, LOGIN, UPLOAD, held, policy_headers, spend_once
+from ..budgets import DELETE, EXPORT, LOGIN, PASSKEY, UPLOAD, held, policy_headers, spend_once
 
 # The budgets views name, e.g. `rate_limited(ratelimits.UPLOAD)`.
-__all__ = ["DELETE", "EXPORT", "LOGIN", "UPLOAD", "RateLimitHeadersMixin", "rate_limited"]
+__all__ = ["DELETE", "EXPORT", "LOGIN", "PASSKEY", "UPLOAD", "RateLimitHeadersMixin", "rate_limited"]
 
 
 def rate_limited(budget, methods=None):

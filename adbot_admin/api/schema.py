@@ -4,6 +4,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
 
+from .permissions import RecentAuthentication
+
 
 class AdminJWTScheme(OpenApiAuthenticationExtension):
     target_class = "adbot_admin.api.authentication.AdminJWTAuthentication"
@@ -228,4 +230,43 @@ def postprocess_closed_bodies(result, generator, request, public):
 def postprocess_strip_trailing_slash(result, generator, request, public):
     """Write paths without their trailing slash: routes match both, the contract has none."""
     result["paths"] = {(path.rstrip("/") or "/"): operations for path, operations in result.get("paths", {}).items()}
+    return result
+
+
+# The mark of a sensitive operation (step-up), for clients and docs alike.
+REAUTHENTICATION_EXTENSION = "x-reauthentication-required"
+REAUTHENTICATION_NOTE = (
+    "**Sensitive action (step-up):** needs an access token whose `auth_time` is within REAUTH_MAX_AGE "
+    "seconds (a fresh login or `POST /api/auth/reauthenticate`); otherwise 403 `reauthentication_required`. "
+    "A refresh never renews `auth_time`."
+)
+
+
+def _sensitive_operations(generator):
+    """Return {(path, method)} of the operations whose view asks for RecentAuthentication."""
+    sensitive = set()
+    for path, _regex, method, view in generator._get_paths_and_endpoints():
+        if any(isinstance(permission, RecentAuthentication) for permission in view.get_permissions()):
+            sensitive.add((path, method.lower()))
+    return sensitive
+
+
+def postprocess_sensitive_operations(result, generator, request, public):
+    """Mark each operation a recent authentication guards: `x-reauthentication-required`, a note, its 403.
+
+    The mark is read from the view's permissions, so no sensitive view can go undocumented.
+    """
+    sensitive = _sensitive_operations(generator)
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if (path, method) not in sensitive:
+                continue
+            operation[REAUTHENTICATION_EXTENSION] = True
+            description = operation.get("description", "")
+            operation["description"] = f"{description}\n\n{REAUTHENTICATION_NOTE}".strip()
+            forbidden = operation.setdefault("responses", {}).setdefault("403", {})
+            forbidden["description"] = (
+                f"{forbidden.get('description') or ERROR_DESCRIPTIONS['403']} Or `reauthentication_required`: "
+                "the token's `auth_time` is older than REAUTH_MAX_AGE."
+            )
     return result

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 from rest_framework_simplejwt import serializers as jwt_serializers
 
-from ..models import AuditEvent, LoginSession
+from ..models import AuditEvent, LoginSession, Passkey, Scope
 
 # Longer than any TOTP or recovery code, with room for spaces and dashes; longer is a 400.
 CODE_MAX = 64
@@ -18,6 +18,16 @@ def session_mode_field():
     )
 
 
+def scope_field():
+    return serializers.ChoiceField(
+        choices=[Scope.CMS.value],
+        required=False,
+        write_only=True,
+        help_text="`cms`: the tokens reach only the gallery (/api/cms/*) and the caller's own login. "
+        "Without it, they carry the account's role.",
+    )
+
+
 class TokenObtainSerializer(jwt_serializers.TokenObtainSerializer):
     """Checks a username and password; starts a login session and returns its access and refresh pair.
 
@@ -25,6 +35,7 @@ class TokenObtainSerializer(jwt_serializers.TokenObtainSerializer):
     """
 
     session = session_mode_field()
+    scope = scope_field()
 
     def validate(self, attrs):
         # SimpleJWT's fields, not its check: signin.login_with_password verifies.
@@ -57,10 +68,91 @@ class MfaChallengeSerializer(serializers.Serializer):
     expires_in = serializers.IntegerField()
 
 
+def credential_field(**kwargs):
+    return serializers.JSONField(
+        write_only=True,
+        help_text="The PublicKeyCredential the browser returned, as JSON (base64url for binary fields).",
+        **kwargs,
+    )
+
+
+def validate_credential_object(value):
+    if not isinstance(value, dict):
+        raise serializers.ValidationError("Send the credential as a JSON object.")
+    return value
+
+
 class MfaLoginSerializer(serializers.Serializer):
     mfa_token = serializers.CharField(write_only=True, max_length=MFA_TOKEN_MAX)
-    code = serializers.CharField(write_only=True, max_length=CODE_MAX, help_text="A TOTP code or a recovery code.")
+    code = serializers.CharField(
+        write_only=True, max_length=CODE_MAX, required=False, help_text="A TOTP code or a recovery code."
+    )
+    credential = credential_field(
+        required=False,
+        validators=[validate_credential_object],
+    )
     session = session_mode_field()
+    scope = scope_field()
+
+    def validate(self, attrs):
+        if ("code" in attrs) == ("credential" in attrs):
+            raise serializers.ValidationError(
+                "Send either `code` (TOTP or recovery code) or `credential` (a passkey assertion).",
+                code="one_second_factor",
+            )
+        return attrs
+
+
+class PasskeyRegisterSerializer(serializers.Serializer):
+    credential = credential_field(validators=[validate_credential_object])
+    name = serializers.CharField(max_length=64, help_text="A name to tell this passkey from the others.")
+
+
+class PasskeySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Passkey
+        fields = ["id", "name", "created_at", "last_used_at", "transports"]
+        read_only_fields = fields
+
+
+class PasskeyLoginBeginSerializer(serializers.Serializer):
+    username = serializers.CharField(
+        max_length=150,
+        required=False,
+        help_text="Without it, the browser offers the discoverable passkeys it holds for this site.",
+    )
+
+
+class PasskeyLoginSerializer(serializers.Serializer):
+    credential = credential_field(validators=[validate_credential_object])
+    session = session_mode_field()
+    scope = scope_field()
+
+
+class ReauthenticateSerializer(serializers.Serializer):
+    password = serializers.CharField(write_only=True, trim_whitespace=False, required=False)
+    code = serializers.CharField(
+        write_only=True, max_length=CODE_MAX, required=False, help_text="A TOTP code or a recovery code."
+    )
+    credential = credential_field(required=False, validators=[validate_credential_object])
+
+    def validate(self, attrs):
+        if "password" not in attrs and "credential" not in attrs:
+            raise serializers.ValidationError(
+                "Send a passkey assertion (`credential`), or `password` (plus `code` or `credential` with two-factor).",
+                code="no_proof",
+            )
+        if "code" in attrs and ("password" not in attrs or "credential" in attrs):
+            raise serializers.ValidationError(
+                "A `code` goes with the `password`, instead of a passkey.", code="one_second_factor"
+            )
+        return attrs
+
+
+class ReauthenticatedSerializer(serializers.Serializer):
+    access = serializers.CharField(help_text="A new access token of the same login session, its `auth_time` now.")
+    token_type = serializers.CharField()
+    expires_in = serializers.IntegerField()
 
 
 class MfaSetupSerializer(serializers.Serializer):
@@ -80,11 +172,6 @@ class MfaConfirmSerializer(serializers.Serializer):
 
 class RecoveryCodesSerializer(serializers.Serializer):
     recovery_codes = serializers.ListField(child=serializers.CharField(), help_text="Shown once; each works once.")
-
-
-class MfaDisableSerializer(serializers.Serializer):
-    password = serializers.CharField(write_only=True, trim_whitespace=False)
-    code = serializers.CharField(write_only=True, max_length=CODE_MAX, help_text="A TOTP code or a recovery code.")
 
 
 class TokenVerifySerializer(serializers.Serializer):

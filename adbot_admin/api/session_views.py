@@ -22,6 +22,7 @@ from ..login_sessions import login_sessions_open
 from ..models import LoginSession, Scope
 from ..tokens import SESSION_CLAIM
 from . import serializers
+from .permissions import IsAdminRole, RecentAuthentication
 
 SESSION_NOT_FOUND = OpenApiResponse(description="The caller has no open login session with this id.")
 USER_NOT_FOUND = OpenApiResponse(description="No user with this username.")
@@ -92,7 +93,9 @@ class LogoutAllView(APIView):
 
 
 class UserLogoutAllView(APIView):
-    """Ends every login session of the named user (an admin action, audited)."""
+    """Ends every login session of the named user (an admin action, audited; it needs a recent `auth_time`)."""
+
+    permission_classes = [IsAdminRole, RecentAuthentication]
 
     @extend_schema(
         summary="End all login sessions of a user",

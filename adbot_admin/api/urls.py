@@ -1,6 +1,6 @@
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import audit_views, cookie_views, metrics_views, mfa_views, session_views, views
+from . import audit_views, cookie_views, metrics_views, mfa_views, passkey_views, session_views, views
 from .routing import route
 
 urlpatterns = [
@@ -11,6 +11,19 @@ urlpatterns = [
     route("api/auth/2fa/setup", mfa_views.MfaSetupView.as_view(), "2fa-setup"),
     route("api/auth/2fa/confirm", mfa_views.MfaConfirmView.as_view(), "2fa-confirm"),
     route("api/auth/2fa/disable", mfa_views.MfaDisableView.as_view(), "2fa-disable"),
+    route("api/auth/passkeys", passkey_views.PasskeyListView.as_view(), "passkey-list"),
+    route(
+        "api/auth/passkeys/register/begin", passkey_views.PasskeyRegisterBeginView.as_view(), "passkey-register-begin"
+    ),
+    route(
+        "api/auth/passkeys/register/complete",
+        passkey_views.PasskeyRegisterCompleteView.as_view(),
+        "passkey-register-complete",
+    ),
+    route("api/auth/passkeys/(?P<passkey_id>[0-9]{1,18})", passkey_views.PasskeyDetailView.as_view(), "passkey-detail"),
+    route("api/auth/passkey/begin", passkey_views.PasskeyLoginBeginView.as_view(), "passkey-login-begin"),
+    route("api/auth/passkey/complete", passkey_views.PasskeyLoginCompleteView.as_view(), "passkey-login-complete"),
+    route("api/auth/reauthenticate", passkey_views.ReauthenticateView.as_view(), "reauthenticate"),
     route("api/auth/logout", views.LogoutView.as_view(), "logout"),
     route("api/auth/me", views.MeView.as_view(), "me"),
     route("api/auth/sessions", session_views.LoginSessionList.as_view(), "login-session-list"),

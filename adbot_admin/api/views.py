@@ -4,7 +4,13 @@ from datetime import UTC, datetime
 
 from django.core.cache import cache
 from django.db import DatabaseError
-from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import generics, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -107,10 +113,16 @@ class TokenObtainView(RateLimitHeadersMixin, PublicMixin, APIView):
             username=serializer.validated_data["username"],
             password=serializer.validated_data["password"],
             request=request,
+            scope=requested_scope(serializer.validated_data),
         )
         if signed_in.mfa_challenge is not None:
             return Response(signed_in.mfa_challenge)
         return token_pair_response(signed_in.tokens, request=request)
+
+
+def requested_scope(data):
+    """Return the Scope a login body asks its tokens to be narrowed to (`"scope": "cms"`), or None."""
+    return Scope(data["scope"]) if data.get("scope") else None
 
 
 def token_pair_response(tokens, *, request):
@@ -232,6 +244,7 @@ class CmsLoginView(RateLimitHeadersMixin, PublicMixin, APIView):
     """Trades the CMS admin password (bcrypt, ADMIN_PASSWORD_HASH) for an admin access token.
 
     With `"session": "cookie"` the login also gets a refresh token, set as the `__Host-adbot_refresh` cookie.
+    With CMS_PASSWORD_LOGIN off it answers 404; under REQUIRE_ADMIN_2FA, 403 `cms_password_disabled`.
     """
 
     @extend_schema(
@@ -240,6 +253,8 @@ class CmsLoginView(RateLimitHeadersMixin, PublicMixin, APIView):
         responses={
             200: serializers.CmsTokenSerializer,
             401: error_response("A wrong CMS password.", WRONG_PASSWORD),
+            403: OpenApiResponse(description="`cms_password_disabled`: REQUIRE_ADMIN_2FA is on."),
+            404: OpenApiResponse(description="CMS_PASSWORD_LOGIN is off."),
             503: error_response(
                 "ADMIN_PASSWORD_HASH is not set, or the database or cache is unavailable.",
                 error_example(503, "not_configured", "CMS password login is not configured: set ADMIN_PASSWORD_HASH."),

@@ -210,3 +210,41 @@ def test_fallbacks_are_read_from_the_environment_comma_separated(name):
     assert result.returncode != 0
     assert f"{name} (key 2) is shorter than 32 bytes." in result.stderr
     assert "(key 1)" not in result.stderr and "(key 3)" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("rp_id", "origins", "problem"),
+    [
+        ("localhost", ["https://admin.example.com"], "is not under WEBAUTHN_RP_ID"),
+        ("127.0.0.1", ["http://127.0.0.1:8000"], "is an IP address"),
+        ("example.com", ["http://admin.example.com"], "is not https"),
+        ("example.com", ["https://elsewhere.example.com"], "neither served here"),
+        ("localhost", ["http://localhost:8000/cms/"], "is not an origin"),
+        ("localhost", [], "WEBAUTHN_ORIGINS is empty"),
+        ("https://example.com", ["https://example.com"], "is not a bare domain name"),
+    ],
+)
+def test_passkey_settings_that_cannot_work_refuse_to_start(settings, rp_id, origins, problem):
+    settings.ALLOWED_HOSTS = ["localhost", "127.0.0.1", "admin.example.com", "example.com"]
+    settings.WEBAUTHN_RP_ID = rp_id
+    settings.WEBAUTHN_ORIGINS = origins
+    with pytest.raises(SystemCheckError, match="adbot_admin.E018") as raised:
+        check()
+    assert problem in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("rp_id", "origins", "trusted"),
+    [
+        ("localhost", ["http://localhost:8000"], []),
+        ("example.com", ["https://admin.example.com"], []),
+        # A frontend on a sibling host, trusted for CSRF: its pages may use the same passkeys.
+        ("example.com", ["https://admin.example.com", "https://app.example.com"], ["https://app.example.com"]),
+    ],
+)
+def test_passkey_settings_that_work_pass(settings, rp_id, origins, trusted):
+    settings.ALLOWED_HOSTS = ["localhost", "admin.example.com"]
+    settings.WEBAUTHN_RP_ID = rp_id
+    settings.WEBAUTHN_ORIGINS = origins
+    settings.CSRF_TRUSTED_ORIGINS = trusted
+    assert "no issues" in check()

@@ -9,6 +9,7 @@ import bcrypt
 import pytest
 from django.contrib.auth import get_user_model
 
+from adbot_admin.tests.factories import TEST_PASSWORD
 from adbot_admin.tests.tokens import bearer, claims_of
 
 pytestmark = pytest.mark.django_db
@@ -117,3 +118,30 @@ def test_a_bcrypt_hash_in_a_dotenv_file_stays_intact(tmp_path, quote):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == hashed
+
+
+def test_with_cms_password_login_off_the_route_is_404(api_client, cms_password, settings):
+    settings.CMS_PASSWORD_LOGIN = False
+    response = login(api_client, cms_password)
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_under_require_admin_2fa_the_shared_password_is_refused_at_login(api_client, cms_password, settings):
+    settings.REQUIRE_ADMIN_2FA = True
+    response = login(api_client, cms_password)
+    assert response.status_code == 403
+    assert response.json()["code"] == "cms_password_disabled"
+    assert "access_token" not in response.json()
+
+
+def test_an_account_login_keeps_the_cms_scope_only_when_asked(api_client, admin_user):
+    def token_login(**extra):
+        body = {"username": admin_user.username, "password": TEST_PASSWORD, **extra}
+        return api_client.post("/api/auth/token", body, format="json").json()["access"]
+
+    assert claims_of(token_login())["scope"] == "all"
+    narrowed = token_login(scope="cms")
+    assert claims_of(narrowed)["scope"] == "cms"
+    assert api_client.get("/api/admin/audit", **bearer(narrowed)).json()["code"] == "insufficient_scope"
+    assert api_client.get("/api/cms/gallery-images", **bearer(narrowed)).status_code == 200

@@ -1,5 +1,6 @@
 """Two-factor authentication through HTTP: enrolment, two-step login, codes, turning it off."""
 
+import time
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -25,6 +26,7 @@ from .mfa import (  # noqa: F401  (clock is a fixture)
 pytestmark = pytest.mark.django_db
 
 ME = "/api/auth/me"
+REAUTHENTICATE = "/api/auth/reauthenticate"
 
 
 @pytest.fixture(autouse=True)
@@ -271,31 +273,36 @@ def test_the_second_step_spends_the_login_budget(settings, client, admin, enroll
     assert refused.json()["code"] == "throttled"
 
 
-def test_turning_it_off_needs_the_password_and_a_code(client, admin, enrolled):
-    secret, codes = enrolled
+def test_turning_it_off_needs_a_recent_authentication(admin, enrolled):
+    secret, _ = enrolled
+    old = bearer_client(admin, auth_time=time.time() - 3600)
 
-    wrong_password = client.post(DISABLE, {"password": "wrong", "code": codes[0]}, format="json")
-    assert wrong_password.status_code == 401
-    assert wrong_password.json()["code"] == "invalid_credentials"
-    wrong_code = client.post(DISABLE, {"password": TEST_PASSWORD, "code": "aaaa-bbbb-cccc-dddd"}, format="json")
-    assert wrong_code.status_code == 401
-    assert wrong_code.json()["code"] == "invalid_mfa_code"
-    assert client.get(ME).json()["mfa_enabled"] is True
+    refused = old.post(DISABLE, format="json")
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "reauthentication_required"
+    assert old.get(ME).json()["mfa_enabled"] is True
 
-    response = client.post(DISABLE, {"password": TEST_PASSWORD, "code": codes[0]}, format="json")
+    fresh = bearer_client(admin, auth_time=time.time())
+    response = fresh.post(DISABLE, format="json")
 
     assert response.status_code == 204
-    assert client.get(ME).json()["mfa_enabled"] is False
+    assert fresh.get(ME).json()["mfa_enabled"] is False
     assert not RecoveryCode.objects.filter(user=admin).exists()
     login = APIClient().post(TOKEN, {"username": admin.username, "password": TEST_PASSWORD}, format="json")
     assert "access" in login.json()
-    again = client.post(DISABLE, {"password": TEST_PASSWORD, "code": code_at(secret, 1)}, format="json")
-    assert again.status_code == 409
+    assert fresh.post(DISABLE, format="json").status_code == 409
 
 
-def test_turning_it_off_with_a_totp_code(client, enrolled):
+def test_turning_it_off_after_reauthenticating_with_the_password_and_a_totp_code(client, enrolled):
     secret, _ = enrolled
-    response = client.post(DISABLE, {"password": TEST_PASSWORD, "code": code_at(secret, 1)}, format="json")
+    assert client.post(DISABLE, format="json").status_code == 403
+    reauthenticated = client.post(
+        REAUTHENTICATE, {"password": TEST_PASSWORD, "code": code_at(secret, 1)}, format="json"
+    )
+    assert reauthenticated.status_code == 200, reauthenticated.content
+
+    response = APIClient().post(DISABLE, format="json", HTTP_AUTHORIZATION=f"Bearer {reauthenticated.json()['access']}")
+
     assert response.status_code == 204
 
 
@@ -312,7 +319,7 @@ def test_every_step_is_audited_without_its_secrets(client, admin, enrolled):
     secret, codes = enrolled
     second_step(password_step(APIClient(), admin.username)["mfa_token"], "999999x")
     second_step(password_step(APIClient(), admin.username)["mfa_token"], codes[0])
-    client.post(DISABLE, {"password": TEST_PASSWORD, "code": codes[1]}, format="json")
+    bearer_client(admin, auth_time=time.time()).post(DISABLE, format="json")
 
     events = list(AuditEvent.objects.order_by("id").values_list("action", "outcome", "auth_method"))
 

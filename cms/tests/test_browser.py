@@ -272,7 +272,7 @@ def test_cms_page_flow(live_server, browser, cms_password, token_lifetime, tmp_p
     assert "Your session expires in" in text_of(browser, "expiry-warning")
     wait(browser, EC.text_to_be_present_in_element((By.ID, "login-reason"), "Your session expired"))
     assert not visible(browser, "gallery-view") and not visible(browser, "expiry-warning")
-    assert browser.switch_to.active_element.get_attribute("id") == "password"
+    assert browser.switch_to.active_element.get_attribute("id") == "username"
     wait(browser, lambda d: not LoginSession.objects.filter(ended_at__isnull=True).exists())
     browser.refresh()
     session_state(browser, "out")

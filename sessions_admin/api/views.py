@@ -680,6 +680,12 @@ class ApiPairViewSet(
         with refusals_as_errors():
             serializer.instance = services.api_pair_create(**serializer.validated_data, request=self.request)
 
+    def get_permissions(self):
+        if self.action == "retrieve":
+            # The whole hash: a sensitive read, which needs a recent `auth_time`.
+            return [IsAdminRole(), RecentAuthentication()]
+        return super().get_permissions()
+
     @no_store
     def retrieve(self, request, *args, **kwargs):
         api_pair = services.api_pair_reveal(api_pair=self.get_object(), request=request)

@@ -1,10 +1,14 @@
 """The admin site: metadata only, masked hashes, and every write through the services."""
 
+import time
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from adbot_admin.models import AuditEvent, AuthMethod
+from adbot_admin.step_up import ADMIN_SITE_AUTH_TIME
+from adbot_admin.tests.factories import TEST_PASSWORD, UserFactory
 from sessions_admin.models import ApiPair, SessionFile
 
 from . import session_files
@@ -77,7 +81,20 @@ def test_delete_goes_through_the_service(superuser_client, source_dir):
     assert (event.actor, event.auth_method) == ("root", AuthMethod.ADMIN_SITE)
 
 
+def logged_in_at(client, auth_time):
+    session = client.session
+    session[ADMIN_SITE_AUTH_TIME] = int(auth_time)
+    session.save()
+
+
+def bulk_delete(client, rows):
+    return client.post(
+        SESSIONS, {"action": "delete_selected", "_selected_action": [row.pk for row in rows], "post": "yes"}
+    )
+
+
 def test_bulk_delete_goes_through_the_service_for_each_file(superuser_client, source_dir):
+    logged_in_at(superuser_client, time.time())
     rows = [stored_session_file(source_dir, f"s{n}.session") for n in range(3)]
     kept = stored_session_file(source_dir, "kept.session")
 
@@ -94,6 +111,36 @@ def test_bulk_delete_goes_through_the_service_for_each_file(superuser_client, so
     assert set(dir_state()) == with_sidecars("kept.session")
     assert list(SessionFile.objects.values_list("pk", flat=True)) == [kept.pk]
     assert AuditEvent.objects.filter(action="session_file.delete").count() == 3
+
+
+@pytest.mark.parametrize("auth_time", [None, time.time() - 3600], ids=["never", "an hour ago"])
+def test_bulk_delete_of_many_files_needs_a_recent_login(superuser_client, source_dir, auth_time):
+    if auth_time is not None:
+        logged_in_at(superuser_client, auth_time)
+    rows = [stored_session_file(source_dir, f"s{n}.session") for n in range(2)]
+
+    response = superuser_client.post(
+        SESSIONS,
+        {"action": "delete_selected", "_selected_action": [row.pk for row in rows], "post": "yes"},
+        follow=True,
+    )
+
+    assert "needs a recent login" in response.content.decode()
+    assert SessionFile.objects.count() == 2
+    assert set(dir_state()) == {"s0.session", "s1.session"}
+    # One file at a time is no bulk delete.
+    assert bulk_delete(superuser_client, rows[:1]).status_code == 302
+    assert SessionFile.objects.count() == 1
+
+
+def test_a_login_through_the_admin_site_form_allows_a_bulk_delete(client, source_dir):
+    UserFactory(username="root", is_staff=True, is_superuser=True)
+    login = client.post("/admin/login/", {"username": "root", "password": TEST_PASSWORD, "next": "/admin/"})
+    assert login.status_code == 302
+    rows = [stored_session_file(source_dir, f"s{n}.session") for n in range(2)]
+
+    assert bulk_delete(client, rows).status_code == 302
+    assert not SessionFile.objects.exists()
 
 
 # --- API pairs ---------------------------------------------------------------------

@@ -125,17 +125,28 @@ def test_list_filters_by_is_active(admin_api_client):
     assert [item["id"] for item in body["results"]] == [inactive.pk]
 
 
-def test_detail_shows_the_whole_hash_and_is_audited(admin_api_client):
+def test_detail_shows_the_whole_hash_and_is_audited(fresh_admin_api_client):
     api_pair = ApiPairFactory(api_id=555, api_hash=HASH)
 
-    response = admin_api_client.get(f"{API_PAIRS_URL}/{api_pair.pk}")
+    response = fresh_admin_api_client.get(f"{API_PAIRS_URL}/{api_pair.pk}")
 
     assert response.status_code == 200
     assert response.json()["api_hash"] == HASH
     event = AuditEvent.objects.get(action="api_pair.reveal")
     assert (event.target, event.actor, event.outcome) == ("api_id 555", "alice", Outcome.SUCCESS)
     assert HASH not in str(event.detail)
-    assert admin_api_client.get(f"{API_PAIRS_URL}/{api_pair.pk + 1000}").status_code == 404
+    assert fresh_admin_api_client.get(f"{API_PAIRS_URL}/{api_pair.pk + 1000}").status_code == 404
+
+
+def test_the_whole_hash_needs_a_recent_authentication(admin_api_client):
+    api_pair = ApiPairFactory(api_hash=HASH)
+
+    response = admin_api_client.get(f"{API_PAIRS_URL}/{api_pair.pk}")
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "reauthentication_required"
+    assert HASH not in response.content.decode()
+    assert not AuditEvent.objects.filter(action="api_pair.reveal").exists()
 
 
 def test_patch_changes_label_and_is_active_only(admin_api_client):
@@ -182,13 +193,13 @@ def test_put_is_not_allowed(admin_api_client):
     assert response.status_code == 405
 
 
-def test_delete_is_204_then_404_and_audited(admin_api_client):
+def test_delete_is_204_then_404_and_audited(fresh_admin_api_client):
     api_pair = ApiPairFactory(api_id=31)
     url = f"{API_PAIRS_URL}/{api_pair.pk}"
 
-    assert admin_api_client.delete(url).status_code == 204
-    assert admin_api_client.delete(url).status_code == 404
-    assert admin_api_client.get(url).status_code == 404
+    assert fresh_admin_api_client.delete(url).status_code == 204
+    assert fresh_admin_api_client.delete(url).status_code == 404
+    assert fresh_admin_api_client.get(url).status_code == 404
     assert AuditEvent.objects.get(action="api_pair.delete").target == "api_id 31"
 
 
@@ -203,9 +214,9 @@ def test_deletes_past_the_delete_budget_are_429(admin_api_client, settings):
     assert ApiPair.objects.filter(pk=second.pk).exists()
 
 
-def test_every_write_and_read_of_a_hash_is_audited(admin_api_client):
+def test_every_write_and_read_of_a_hash_is_audited(admin_api_client, fresh_admin_api_client):
     pk = _add(admin_api_client, label="a").json()["id"]
-    admin_api_client.get(f"{API_PAIRS_URL}/{pk}")
+    fresh_admin_api_client.get(f"{API_PAIRS_URL}/{pk}")
     admin_api_client.patch(f"{API_PAIRS_URL}/{pk}", {"label": "b"}, format="json")
     admin_api_client.delete(f"{API_PAIRS_URL}/{pk}")
 
@@ -242,7 +253,7 @@ def test_no_token_is_401_and_user_role_is_403(api_client, user_api_client, metho
     assert list(ApiPair.objects.values_list("api_id", "label")) == [(api_pair.api_id, api_pair.label)]
 
 
-def test_only_the_detail_view_and_nothing_logged_shows_the_whole_hash(admin_api_client, caplog):
+def test_only_the_detail_view_and_nothing_logged_shows_the_whole_hash(admin_api_client, fresh_admin_api_client, caplog):
     caplog.set_level(logging.DEBUG)
     created = _add(admin_api_client, label="x")
     pk = created.json()["id"]
@@ -253,7 +264,7 @@ def test_only_the_detail_view_and_nothing_logged_shows_the_whole_hash(admin_api_
         _add(admin_api_client),  # 409
         _add(admin_api_client, api_id=0),  # 400
     ]
-    detail = admin_api_client.get(f"{API_PAIRS_URL}/{pk}")
+    detail = fresh_admin_api_client.get(f"{API_PAIRS_URL}/{pk}")
 
     assert [response.status_code for response in others] == [201, 200, 200, 409, 400]
     for response in others:

@@ -26,7 +26,8 @@ FIRST_LINES = [
 MADE_BY_RUNNING = {"bench/profiles/"}  # bench/profile.py writes its profiles there
 # Codes that never reach a client: a session export cut short mid-stream only logs its conversion's
 # code (sessions_admin/export.py), and tdata_reader.py's command-line usage error stays in its subprocess.
-NOT_ANSWERED = {"conversion_failed", "unknown_library", "unreadable_session", "too_large", "usage"}
+# passkey_required is the admin-site login form's own error, shown on its HTML page.
+NOT_ANSWERED = {"conversion_failed", "unknown_library", "unreadable_session", "too_large", "usage", "passkey_required"}
 PROJECT_PACKAGES = ("adbot_admin", "sessions_admin", "cms")
 CODE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$|^[a-z]+$")
 # Calls whose last positional argument is an error code: exception classes and the error helpers.

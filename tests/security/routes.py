@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.exceptions import Resolver404
 
+from adbot_admin.api.permissions import RecentAuthentication
+
 # Routes whose credential is the refresh cookie (CSRF-checked), never a bearer token
 # (adbot_admin/api/cookie_views.py): without the cookie the refresh answers 401.
 COOKIE_ROUTES = ("/api/auth/cookie/refresh", "/api/auth/cookie/logout")
@@ -19,6 +21,8 @@ PUBLIC_ROUTES = (
     "/api/auth/token/verify",
     *COOKIE_ROUTES,
     "/api/auth/token/2fa",
+    "/api/auth/passkey/begin",
+    "/api/auth/passkey/complete",
     "/api/cms/login",
     "/api/public/*",
     "/api/schema",
@@ -38,6 +42,16 @@ CMS_SCOPE_ROUTES = (
     "/api/auth/sessions",
     "/api/auth/sessions/*",
     "/api/auth/logout-all",
+)
+
+# Sensitive actions (step-up, issue 24): they answer 403 `reauthentication_required` to a token whose
+# `auth_time` is older than REAUTH_MAX_AGE. The matrix finds them from the views' permissions
+# (`sensitive_cases`); these must be among them.
+SENSITIVE_AT_LEAST = (
+    ("get", "/api/admin/api-pairs/1"),
+    ("post", "/api/auth/2fa/disable"),
+    ("delete", "/api/auth/passkeys/1"),
+    ("post", "/api/admin/users/no-such-user/logout-all"),
 )
 
 # Routes that also need a recent login (RecentAuthentication, step-up): a token without a fresh `auth_time`
@@ -185,3 +199,19 @@ def api_routes():
 def guarded_cases():
     """Return (route, method) for every method of every non-public API route."""
     return [(route, method) for route in api_routes() if not route.public for method in route.methods]
+
+
+def is_sensitive(route, method):
+    """Return True when the view answering `method` on `route` asks for a recent authentication (step-up)."""
+    view_class = getattr(route.callback, "cls", None)
+    if view_class is None or method == "options":
+        return False
+    view = view_class(**getattr(route.callback, "initkwargs", {}))
+    answered_as = "get" if method == "head" else method  # DRF answers HEAD with the GET handler
+    view.action = (getattr(route.callback, "actions", None) or {}).get(answered_as, answered_as)
+    return any(isinstance(permission, RecentAuthentication) for permission in view.get_permissions())
+
+
+def sensitive_cases():
+    """Return (route, method) for every guarded operation that needs a recent authentication (HEAD included)."""
+    return [(route, method) for route, method in guarded_cases() if is_sensitive(route, method)]

@@ -61,7 +61,7 @@ def foreign(urls):
 
 
 def admin_pages():
-    pages = ["/admin/", "/admin/password_change/"]
+    pages = ["/admin/", "/admin/password_change/", "/admin/passkeys/"]
     for model in admin.site._registry:
         info = (model._meta.app_label, model._meta.model_name)
         pages.append(reverse("admin:{}_{}_changelist".format(*info)))

@@ -1,5 +1,8 @@
-/* The gallery CMS page: log in with the CMS password, then manage the gallery
- * through the JSON API with a bearer token.
+/* The gallery CMS page: log in with your admin account (password, then a TOTP
+ * code or a passkey when two-factor is on), with a passkey alone, or with the
+ * shared CMS password where the server still takes it; then manage the gallery
+ * through the JSON API with a bearer token. Signed in with an account, the page
+ * also lists your passkeys and registers new ones.
  *
  * The login asks for cookie mode: the server keeps the refresh token in an
  * httpOnly cookie this script cannot read, scoped to /api/auth/cookie. The
@@ -18,6 +21,13 @@
   var CSRF_COOKIE = "csrftoken";
   var API = {
     login: "/api/cms/login",
+    token: "/api/auth/token",
+    token2fa: "/api/auth/token/2fa",
+    passkeyBegin: "/api/auth/passkey/begin",
+    passkeyComplete: "/api/auth/passkey/complete",
+    passkeys: "/api/auth/passkeys",
+    passkeyRegisterBegin: "/api/auth/passkeys/register/begin",
+    passkeyRegisterComplete: "/api/auth/passkeys/register/complete",
     me: "/api/auth/me",
     cookieRefresh: "/api/auth/cookie/refresh",
     cookieLogout: "/api/auth/cookie/logout",
@@ -34,6 +44,8 @@
   var warned = false;
   var maxBytes = 0;
   var retryTimer = null;
+  // The opaque token of a password step waiting for its second factor.
+  var mfaToken = null;
   // A busy server is tried this many times in all before the page gives up and says so.
   var MAX_UPLOAD_ATTEMPTS = 10;
 
@@ -176,8 +188,9 @@
     el.loginView.hidden = false;
     el.loginReason.textContent = reason || "";
     say("");
-    el.password.value = "";
-    el.password.focus();
+    resetAccountForm();
+    if (el.password) el.password.value = "";
+    el.username.focus();
   }
 
   function checkExpiry() {
@@ -234,6 +247,7 @@
     timer = setInterval(checkExpiry, 1000);
     checkExpiry();
     loadGallery();
+    loadPasskeys();
   }
 
   /* ---- API calls ----------------------------------------------------- */
@@ -306,18 +320,7 @@
         el.loginButton.disabled = false;
         if (result.status === 200 && result.body && result.body.access_token) {
           el.password.value = "";
-          setSession(result.body.access_token, result.body.expires_in);
-          // /api/auth/me gives the server's own count of the seconds left.
-          return api("GET", API.me).then(function (me) {
-            if (me.status === 200 && me.body && typeof me.body.expires_in === "number") {
-              accessExpiresAt = Date.now() + me.body.expires_in * 1000;
-            }
-            if (!me.loggedOut) {
-              startSession();
-              say("Logged in.", "ok");
-              el.main.focus();
-            }
-          });
+          return finishLogin(result.body.access_token, result.body.expires_in);
         }
         var text;
         if (result.status === 401) text = "Wrong password. Try again.";
@@ -326,6 +329,219 @@
         el.password.select();
         el.password.focus();
       });
+  }
+
+  /* Keep the new access token and open the gallery. */
+  function finishLogin(access, expiresIn) {
+    setSession(access, expiresIn);
+    // /api/auth/me gives the server's own count of the seconds left.
+    return api("GET", API.me).then(function (me) {
+      if (me.status === 200 && me.body && typeof me.body.expires_in === "number") {
+        accessExpiresAt = Date.now() + me.body.expires_in * 1000;
+      }
+      if (!me.loggedOut) {
+        resetAccountForm();
+        startSession();
+        say("Logged in.", "ok");
+        el.main.focus();
+      }
+    });
+  }
+
+  /* POST JSON without a bearer token (the login steps); resolves to {status, body, headers}. */
+  function post(url, body) {
+    return fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(body),
+      // Cookie mode: the refresh token comes back as an httpOnly cookie, which "same-origin" lets the browser keep.
+      credentials: "same-origin",
+      cache: "no-store",
+    }).then(function (response) {
+      return response.json().catch(function () { return null; }).then(function (data) {
+        return { status: response.status, body: data, headers: response.headers };
+      });
+    }, function () {
+      return { status: 0, body: null, headers: new Headers() };
+    });
+  }
+
+  function loginFailed(result, wrong) {
+    var text = result.status === 401 ? wrong : errorText(result.status, result.body, result.headers.get("Retry-After"), "Log in");
+    el.loginReason.textContent = text;
+  }
+
+  function setBusy(busy) {
+    [el.accountButton, el.passkeyLoginButton, el.mfaButton, el.mfaPasskeyButton].forEach(function (button) {
+      button.disabled = busy;
+    });
+  }
+
+  function resetAccountForm() {
+    mfaToken = null;
+    el.accountStep.hidden = false;
+    el.mfaStep.hidden = true;
+    el.accountPassword.value = "";
+    el.mfaCode.value = "";
+    setBusy(false);
+  }
+
+  /* Ask the browser for a passkey assertion answering the server's options; resolves to it, or null. */
+  function passkeyAssertion(username) {
+    if (!window.adbotWebAuthn || !window.adbotWebAuthn.supported()) {
+      el.loginReason.textContent = "This browser cannot use passkeys.";
+      return Promise.resolve(null);
+    }
+    return post(API.passkeyBegin, username ? { username: username } : {}).then(function (begun) {
+      if (begun.status !== 200) {
+        loginFailed(begun, "The passkey sign-in could not start.");
+        return null;
+      }
+      return window.adbotWebAuthn.get(begun.body).catch(function () {
+        el.loginReason.textContent = "No passkey was used. Try again, or log in with your password.";
+        return null;
+      });
+    });
+  }
+
+  function onAccountLogin(event) {
+    event.preventDefault();
+    var username = el.username.value.trim();
+    if (!username || !el.accountPassword.value) {
+      el.loginReason.textContent = "Enter your username and password.";
+      (username ? el.accountPassword : el.username).focus();
+      return;
+    }
+    setBusy(true);
+    el.loginReason.textContent = "";
+    post(API.token, { username: username, password: el.accountPassword.value, session: "cookie" }).then(function (result) {
+      setBusy(false);
+      if (result.status === 200 && result.body && result.body.mfa_required) {
+        mfaToken = result.body.mfa_token;
+        el.accountStep.hidden = true;
+        el.mfaStep.hidden = false;
+        el.mfaCode.focus();
+        return;
+      }
+      if (result.status === 200 && result.body && result.body.access) {
+        return finishLogin(result.body.access, result.body.expires_in);
+      }
+      loginFailed(result, "Wrong username or password. Try again.");
+      el.accountPassword.select();
+      el.accountPassword.focus();
+    });
+  }
+
+  function secondStep(body) {
+    body.mfa_token = mfaToken;
+    body.session = "cookie";
+    return post(API.token2fa, body).then(function (result) {
+      setBusy(false);
+      if (result.status === 200 && result.body && result.body.access) {
+        return finishLogin(result.body.access, result.body.expires_in);
+      }
+      if (result.status === 401 && result.body && result.body.code === "mfa_token_invalid") {
+        resetAccountForm();
+        el.loginReason.textContent = "That took too long or too many tries: log in again.";
+        el.accountPassword.focus();
+        return;
+      }
+      loginFailed(result, "Wrong code or passkey. Try again.");
+      el.mfaCode.select();
+      el.mfaCode.focus();
+    });
+  }
+
+  function onMfaCode() {
+    var code = el.mfaCode.value.trim();
+    if (!code) {
+      el.loginReason.textContent = "Enter the code.";
+      el.mfaCode.focus();
+      return;
+    }
+    setBusy(true);
+    el.loginReason.textContent = "";
+    secondStep({ code: code });
+  }
+
+  function onMfaPasskey() {
+    setBusy(true);
+    el.loginReason.textContent = "";
+    passkeyAssertion(el.username.value.trim()).then(function (credential) {
+      if (!credential) {
+        setBusy(false);
+        return;
+      }
+      return secondStep({ credential: credential });
+    });
+  }
+
+  function onPasskeyLogin() {
+    setBusy(true);
+    el.loginReason.textContent = "";
+    // With a username, that account's passkeys; without, any this browser holds for the site.
+    passkeyAssertion(el.username.value.trim()).then(function (credential) {
+      if (!credential) {
+        setBusy(false);
+        return;
+      }
+      return post(API.passkeyComplete, { credential: credential, session: "cookie" }).then(function (result) {
+        setBusy(false);
+        if (result.status === 200 && result.body && result.body.access) {
+          return finishLogin(result.body.access, result.body.expires_in);
+        }
+        loginFailed(result, "The passkey was not accepted. Try again.");
+      });
+    });
+  }
+
+  /* ---- your passkeys ----------------------------------------------------- */
+
+  function loadPasskeys() {
+    return api("GET", API.passkeys).then(function (result) {
+      // A login with the shared CMS password has no account of its own: no passkeys.
+      el.passkeysPanel.hidden = result.status !== 200;
+      if (result.status !== 200) return;
+      el.passkeyList.textContent = "";
+      result.body.forEach(function (passkey) {
+        var item = document.createElement("li");
+        var used = passkey.last_used_at ? "last used " + new Date(passkey.last_used_at).toLocaleString() : "never used";
+        item.textContent = passkey.name + " (added " + new Date(passkey.created_at).toLocaleDateString() + ", " + used + ")";
+        el.passkeyList.appendChild(item);
+      });
+    });
+  }
+
+  function onPasskeyAdd(event) {
+    event.preventDefault();
+    var name = el.passkeyName.value.trim();
+    if (!name) {
+      say("Name the passkey, e.g. the device it lives on.", "error");
+      el.passkeyName.focus();
+      return;
+    }
+    if (!window.adbotWebAuthn || !window.adbotWebAuthn.supported()) {
+      say("This browser cannot make passkeys.", "error");
+      return;
+    }
+    el.passkeyAddButton.disabled = true;
+    api("POST", API.passkeyRegisterBegin, {}).then(function (begun) {
+      if (begun.status !== 200) {
+        el.passkeyAddButton.disabled = false;
+        return failed(begun, "Adding a passkey");
+      }
+      return window.adbotWebAuthn.create(begun.body).then(function (credential) {
+        return api("POST", API.passkeyRegisterComplete, { credential: credential, name: name });
+      }, function () {
+        return { status: -1 };
+      }).then(function (result) {
+        el.passkeyAddButton.disabled = false;
+        if (result.status === -1) return say("No passkey was made.", "error");
+        if (result.status !== 201) return failed(result, "Adding a passkey");
+        say("Passkey “" + result.body.name + "” added: you can sign in with it.", "ok");
+        return loadPasskeys();
+      });
+    });
   }
 
   function onLogout() {
@@ -592,6 +808,21 @@
       loginReason: $("login-reason"),
       loginButton: $("login-button"),
       password: $("password"),
+      username: $("username"),
+      accountForm: $("account-form"),
+      accountStep: $("account-step"),
+      accountPassword: $("account-password"),
+      accountButton: $("account-button"),
+      passkeyLoginButton: $("passkey-login-button"),
+      mfaStep: $("mfa-step"),
+      mfaCode: $("mfa-code"),
+      mfaButton: $("mfa-button"),
+      mfaPasskeyButton: $("mfa-passkey-button"),
+      passkeysPanel: $("passkeys-panel"),
+      passkeyList: $("passkey-list"),
+      passkeyForm: $("passkey-form"),
+      passkeyName: $("passkey-name"),
+      passkeyAddButton: $("passkey-add-button"),
       galleryView: $("gallery-view"),
       sessionBar: $("session-bar"),
       sessionInfo: $("session-info"),
@@ -612,7 +843,19 @@
     };
     maxBytes = parseInt(document.body.dataset.maxBytes || "0", 10);
     $("max-size").textContent = describeBytes(maxBytes);
-    el.loginForm.addEventListener("submit", onLogin);
+    // The shared password's form is there only while the server takes it.
+    if (el.loginForm) el.loginForm.addEventListener("submit", onLogin);
+    el.accountForm.addEventListener("submit", onAccountLogin);
+    el.passkeyLoginButton.addEventListener("click", onPasskeyLogin);
+    el.mfaButton.addEventListener("click", onMfaCode);
+    el.mfaPasskeyButton.addEventListener("click", onMfaPasskey);
+    el.mfaCode.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        onMfaCode();
+      }
+    });
+    el.passkeyForm.addEventListener("submit", onPasskeyAdd);
     el.logoutButton.addEventListener("click", onLogout);
     el.uploadForm.addEventListener("submit", onUpload);
     el.stayButton.addEventListener("click", onStayLoggedIn);
@@ -627,7 +870,7 @@
       clearSession();
       document.body.dataset.session = "out";
       el.loginView.hidden = false;
-      el.password.focus();
+      el.username.focus();
     });
   }
 
