@@ -3,6 +3,7 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from .audit import record
 from .models import AuditEvent, AuthMethod, LoginSession, User
@@ -46,6 +47,12 @@ admin.site.unregister(Group)
 
 # django-otp registers its own; ours audits each write (deleting a device turns two-factor off).
 admin.site.unregister(TOTPDevice)
+
+
+# SimpleJWT's bookkeeping of refresh tokens, not something to manage by hand: deleting a blacklist row
+# would revive a spent or logged-out refresh token. Login sessions (below) are what admins end.
+admin.site.unregister(OutstandingToken)
+admin.site.unregister(BlacklistedToken)
 
 
 @admin.register(TOTPDevice)

@@ -33,6 +33,14 @@ class AdminLoginForm(OTPAdminAuthenticationForm):
     session, which the site's has_permission() reads.
     """
 
+    otp_token = forms.CharField(
+        required=False,
+        label="Two-factor code",
+        help_text="Only if two-factor authentication is on for your account: the authenticator app's "
+        "current code. Leave it empty otherwise.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
     def clean(self):
         self.cleaned_data = AdminAuthenticationForm.clean(self)
         user = self.get_user()

@@ -473,7 +473,12 @@ BENCH_FLOOR = env.bool("BENCH_FLOOR", default=False)
 # https://drf-spectacular.readthedocs.io/en/latest/settings.html
 SPECTACULAR_SETTINGS = {
     "TITLE": "adbot-admin API",
-    "DESCRIPTION": "Admin backend of the ad-bot engine: session files, API pairs, CMS gallery.",
+    "DESCRIPTION": (
+        "Admin backend of the ad-bot engine: session files, API pairs, CMS gallery.\n\n"
+        "Log in with `POST /api/auth/token`, then send `Authorization: Bearer <access>` (the Authorize button). "
+        'Every error has the body `{"detail", "code"}`, plus `errors` by field for validation (400); '
+        "each operation shows its error bodies, and README.md lists every `code` with its status."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],

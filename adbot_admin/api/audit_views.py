@@ -27,6 +27,7 @@ class AuditEventExport(generics.GenericAPIView):
         return JSONRenderer(), JSONRenderer.media_type
 
     @extend_schema(
+        summary="Export the audit log with its chain fields (JSON lines or CSV)",
         operation_id="audit_export",
         parameters=[
             OpenApiParameter("format", str, enum=list(FORMATS), required=True, description="jsonl or csv"),

@@ -26,7 +26,13 @@ from ..login_sessions import access_lifetime_seconds
 from . import serializers
 from .cache_control import no_store
 from .refresh_cookie import REFRESH_COOKIE, refresh_cookie_clear, refresh_cookie_read, refresh_cookie_set
+from .schema import error_example, error_response
 from .views import PublicMixin
+
+CSRF_REFUSED = error_response(
+    "`csrf_failed`: a missing or wrong X-CSRFToken, or a foreign Origin.",
+    error_example(403, CsrfFailed.default_code, CsrfFailed.default_detail),
+)
 
 
 class RefreshCookieCsrfCheck(CsrfViewMiddleware):
@@ -79,12 +85,13 @@ class CookieRefreshView(PublicMixin, APIView):
     parser_classes = []  # takes no body: the cookie is the only input
 
     @extend_schema(
+        summary="Get a new access token from the refresh cookie",
         request=None,
         parameters=[CSRF_HEADER, REFRESH_COOKIE_PARAMETER],
         responses={
             200: serializers.CookieAccessSerializer,
             401: OpenApiResponse(description="No refresh cookie, or an invalid, expired or revoked one (cleared)."),
-            403: OpenApiResponse(description="`csrf_failed`: a missing or wrong X-CSRFToken, or a foreign Origin."),
+            403: CSRF_REFUSED,
         },
     )
     @no_store
@@ -115,11 +122,12 @@ class CookieLogoutView(PublicMixin, APIView):
     parser_classes = []
 
     @extend_schema(
+        summary="Log out the refresh cookie's login and clear the cookie",
         request=None,
         parameters=[CSRF_HEADER, REFRESH_COOKIE_PARAMETER],
         responses={
             204: None,
-            403: OpenApiResponse(description="`csrf_failed`: a missing or wrong X-CSRFToken, or a foreign Origin."),
+            403: CSRF_REFUSED,
         },
     )
     def post(self, request):

@@ -1,17 +1,27 @@
 """Two-factor endpoints: enrolment, turning it off, and the second step of a login (mfa.py, signin.py)."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import mfa, signin
-from ..errors import MfaNotAvailable
+from ..errors import (
+    InvalidMfaCode,
+    MfaAlreadyEnabled,
+    MfaCodeThrottled,
+    MfaNotAvailable,
+    MfaNotEnabled,
+    MfaTokenInvalid,
+)
 from . import ratelimits, serializers
 from .cache_control import no_store
 from .permissions import IsAdminRole, RecentAuthentication
 from .ratelimits import RateLimitHeadersMixin, rate_limited
-from .views import PublicMixin, requested_scope, token_pair_response
+from .schema import error_example, error_response
+from .views import THROTTLED, PublicMixin, requested_scope, token_pair_response
+
+MFA_TOKEN = "q3J0bVf6mVtq0Yb6kq3c0E2Q8Z7u1w"
 
 
 def _account_user(request):
@@ -34,8 +44,16 @@ class MfaSetupView(RateLimitHeadersMixin, MfaEnrollmentView):
     """
 
     @extend_schema(
+        summary="Start two-factor enrolment (a new TOTP secret)",
         request=serializers.MfaSetupSerializer,
-        responses={200: serializers.MfaSecretSerializer, 409: OpenApiResponse(description="Two-factor is already on.")},
+        responses={
+            200: serializers.MfaSecretSerializer,
+            409: error_response(
+                "Two-factor is already on.",
+                error_example(409, MfaAlreadyEnabled.default_code, MfaAlreadyEnabled.default_detail),
+            ),
+        },
+        examples=[OpenApiExample("Your password", value={"password": "<password>"}, request_only=True)],
     )
     @rate_limited(ratelimits.LOGIN)  # a password check: the login budget bounds guessing and bcrypt time
     @no_store
@@ -50,11 +68,17 @@ class MfaConfirmView(MfaEnrollmentView):
     """Confirms enrolment with the app's current code; two-factor is on from then. Returns the recovery codes, once."""
 
     @extend_schema(
+        summary="Confirm two-factor enrolment with the app's current code",
         request=serializers.MfaConfirmSerializer,
         responses={
             200: serializers.RecoveryCodesSerializer,
-            409: OpenApiResponse(description="No enrolment awaits confirmation, or two-factor is already on."),
+            409: error_response(
+                "No enrolment awaits confirmation, or two-factor is already on.",
+                error_example(409, MfaNotEnabled.default_code, MfaNotEnabled.default_detail),
+                error_example(409, MfaAlreadyEnabled.default_code, MfaAlreadyEnabled.default_detail),
+            ),
         },
+        examples=[OpenApiExample("The app's current code", value={"code": "492039"}, request_only=True)],
     )
     @no_store
     def post(self, request):
@@ -70,8 +94,15 @@ class MfaDisableView(MfaEnrollmentView):
     permission_classes = [IsAdminRole, RecentAuthentication]
 
     @extend_schema(
+        summary="Turn two-factor (TOTP) off",
         request=serializers.NoFieldsSerializer,
-        responses={204: None, 409: OpenApiResponse(description="Two-factor by TOTP is not on.")},
+        responses={
+            204: None,
+            409: error_response(
+                "Two-factor by TOTP is not on.",
+                error_example(409, MfaNotEnabled.default_code, MfaNotEnabled.default_detail),
+            ),
+        },
     )
     def post(self, request):
         serializers.NoFieldsSerializer(data=request.data).is_valid(raise_exception=True)
@@ -88,14 +119,29 @@ class TokenMfaView(RateLimitHeadersMixin, PublicMixin, APIView):
     """
 
     @extend_schema(
+        summary="Finish a two-factor login with a TOTP or recovery code",
         request=serializers.MfaLoginSerializer,
         responses={
             200: serializers.TokenObtainResponseSerializer,
-            401: OpenApiResponse(
-                description="A wrong code (invalid_mfa_code), or an mfa_token that is unknown, "
-                "expired, used or spent by five wrong codes (mfa_token_invalid)."
+            401: error_response(
+                "A wrong code (invalid_mfa_code), or an mfa_token that is unknown, "
+                "expired, used or spent by five wrong codes (mfa_token_invalid).",
+                error_example(401, InvalidMfaCode.default_code, InvalidMfaCode.default_detail),
+                error_example(401, MfaTokenInvalid.default_code, MfaTokenInvalid.default_detail),
+            ),
+            429: error_response(
+                "Past the `login` budget, or the account's device backs off after a wrong code.",
+                THROTTLED,
+                error_example(429, MfaCodeThrottled.default_code, MfaCodeThrottled.default_detail),
             ),
         },
+        examples=[
+            OpenApiExample(
+                "mfa_token from POST /api/auth/token, and a code",
+                value={"mfa_token": MFA_TOKEN, "code": "492039"},
+                request_only=True,
+            )
+        ],
     )
     @rate_limited(ratelimits.LOGIN)
     @no_store

@@ -26,6 +26,10 @@ class StrictPageSizeMixin:
         for parameter in parameters:
             if parameter["name"] == self.page_size_query_param:
                 parameter["schema"].update({"minimum": 1, "maximum": self.max_page_size})
+                # Swagger UI shows the description, not the schema's bounds.
+                parameter["description"] = (
+                    f"Results per page: 1 to {self.max_page_size} (default {self.page_size}); anything else is 400."
+                )
             if parameter["name"] == getattr(self, "page_query_param", None):
                 parameter["schema"]["minimum"] = 1
         return parameters

@@ -2,7 +2,7 @@
 
 from django.contrib.auth import get_user_model
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -62,6 +62,21 @@ class PasskeyRegisterCompleteView(PasskeyEnrollmentView):
     @extend_schema(
         summary="Register a passkey",
         request=serializers.PasskeyRegisterSerializer,
+        examples=[
+            OpenApiExample(
+                "The browser's credential and a name",
+                value={
+                    "credential": {
+                        "id": "q8b3...",
+                        "rawId": "q8b3...",
+                        "type": "public-key",
+                        "response": {"clientDataJSON": "eyJ0...", "attestationObject": "o2Nm..."},
+                    },
+                    "name": "YubiKey 5",
+                },
+                request_only=True,
+            ),
+        ],
         responses={
             201: serializers.PasskeySerializer,
             400: OpenApiResponse(
@@ -115,6 +130,10 @@ class PasskeyLoginBeginView(RateLimitHeadersMixin, PublicMixin, APIView):
     @extend_schema(
         summary="Start signing in with a passkey",
         request=serializers.PasskeyLoginBeginSerializer,
+        examples=[
+            OpenApiExample("Discoverable credentials", value={}, request_only=True),
+            OpenApiExample("For one username", value={"username": "admin"}, request_only=True),
+        ],
         responses={200: OPTIONS},
     )
     @rate_limited(ratelimits.PASSKEY)
@@ -138,6 +157,24 @@ class PasskeyLoginCompleteView(RateLimitHeadersMixin, PublicMixin, APIView):
     @extend_schema(
         summary="Sign in with a passkey",
         request=serializers.PasskeyLoginSerializer,
+        examples=[
+            OpenApiExample(
+                "The browser's assertion",
+                value={
+                    "credential": {
+                        "id": "q8b3...",
+                        "rawId": "q8b3...",
+                        "type": "public-key",
+                        "response": {
+                            "clientDataJSON": "eyJ0...",
+                            "authenticatorData": "SZYN...",
+                            "signature": "MEUC...",
+                        },
+                    }
+                },
+                request_only=True,
+            ),
+        ],
         responses={200: serializers.TokenObtainResponseSerializer, 401: PASSKEY_REFUSED},
     )
     @rate_limited(ratelimits.PASSKEY)
@@ -166,6 +203,27 @@ class ReauthenticateView(RateLimitHeadersMixin, APIView):
     @extend_schema(
         summary="Re-authenticate (step-up)",
         request=serializers.ReauthenticateSerializer,
+        examples=[
+            OpenApiExample(
+                "Password and a TOTP code", value={"password": "<password>", "code": "492039"}, request_only=True
+            ),
+            OpenApiExample(
+                "A passkey alone",
+                value={
+                    "credential": {
+                        "id": "q8b3...",
+                        "rawId": "q8b3...",
+                        "type": "public-key",
+                        "response": {
+                            "clientDataJSON": "eyJ0...",
+                            "authenticatorData": "SZYN...",
+                            "signature": "MEUC...",
+                        },
+                    }
+                },
+                request_only=True,
+            ),
+        ],
         responses={
             200: serializers.ReauthenticatedSerializer,
             401: OpenApiResponse(

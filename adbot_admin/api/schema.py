@@ -2,6 +2,8 @@
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_mock_request
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+from rest_framework import serializers
 
 from .permissions import RecentAuthentication
 
@@ -53,12 +55,51 @@ ERROR_DESCRIPTIONS = {
     "429": "Past the rate limit; Retry-After says how many seconds to wait.",
     "503": "The database, the cache or the file storage is unavailable; try again shortly.",
 }
+# One example body per error status, shown where a view names no more precise one.
+ERROR_EXAMPLES = {
+    "400": {
+        "detail": "This field is required.",
+        "code": "invalid",
+        "errors": {"username": ["This field is required."]},
+    },
+    "401": {"detail": "Given token not valid for any token type", "code": "token_not_valid"},
+    "403": {"detail": "You do not have permission to perform this action.", "code": "permission_denied"},
+    "404": {"detail": "Not found.", "code": "not_found"},
+    "405": {"detail": 'Method "PUT" not allowed.', "code": "method_not_allowed"},
+    "409": {"detail": "The resource already exists.", "code": "conflict"},
+    "413": {"detail": "The request body is too large.", "code": "payload_too_large"},
+    "415": {"detail": 'Unsupported media type "text/plain" in request.', "code": "unsupported_media_type"},
+    "429": {"detail": "Request was throttled. Expected available in 42 seconds.", "code": "throttled"},
+    "503": {"detail": "The database is unavailable; try again shortly.", "code": "database_unavailable"},
+    "507": {"detail": "The server has no room to store this file; nothing was kept.", "code": "insufficient_storage"},
+}
 RETRY_AFTER = {
     "required": True,
     "description": "Seconds to wait before trying again.",
     "schema": {"type": "string", "pattern": "^[0-9]+$"},
 }
 HTTP_METHODS = ("get", "put", "post", "patch", "delete", "head", "options", "trace")
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error body (component `Error`), for views that show an error's example."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    errors = serializers.DictField(required=False, help_text="Validation errors by field.")
+
+
+def error_example(status, code, detail, *, errors=None, name=None):
+    """Return an OpenApiExample of the error body `status` answers with `code`."""
+    value = {"detail": detail, "code": code}
+    if errors is not None:
+        value["errors"] = errors
+    return OpenApiExample(name or code, value=value, response_only=True, status_codes=[str(status)])
+
+
+def error_response(description, *examples):
+    """Return an error response of the one error body, showing `examples` (from `error_example`)."""
+    return OpenApiResponse(response=ErrorSerializer, description=description, examples=list(examples))
 
 
 def is_public(operation):
@@ -97,7 +138,7 @@ def statuses_for(operation, *, rate_limited):
 
 
 def postprocess_error_responses(result, generator, request, public):
-    """Document every error status each operation can return, with the one error body.
+    """Document every error status each operation can return, with the one error body and an example of it.
 
     Views describe their own outcomes; this hook adds what the shared
     machinery answers everywhere (401/403 on guarded operations, 404 on
@@ -105,7 +146,6 @@ def postprocess_error_responses(result, generator, request, public):
     handlers, 503 on outages), so no view can forget one.
     """
     result.setdefault("components", {}).setdefault("schemas", {})[ERROR_COMPONENT] = ERROR_SCHEMA
-    error_content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}}}
     limited = _rate_limited_operations(generator)
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
@@ -119,7 +159,13 @@ def postprocess_error_responses(result, generator, request, public):
                     continue
                 if response.get("description", "") in ("", "No response body"):
                     response["description"] = ERROR_DESCRIPTIONS.get(status, "Error.")
-                response.setdefault("content", error_content)
+                content = response.setdefault(
+                    "content", {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}}}
+                )
+                body = content.get("application/json")
+                if body is not None and not body.get("examples") and status in ERROR_EXAMPLES:
+                    value = ERROR_EXAMPLES[status]
+                    body["examples"] = {value["code"]: {"value": value, "summary": value["code"]}}
                 if status == "429":
                     response.setdefault("headers", {})["Retry-After"] = RETRY_AFTER
             operation["responses"] = dict(sorted(responses.items()))

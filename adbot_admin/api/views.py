@@ -4,7 +4,13 @@ from datetime import UTC, datetime
 
 from django.core.cache import cache
 from django.db import DatabaseError
-from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import generics, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -13,7 +19,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings
 
 from .. import auth_state, logout, signin, statements
-from ..errors import LogoutNotRecorded
+from ..errors import AccountLocked, InvalidCredentials, LogoutNotRecorded
 from ..http_errors import error_body
 from ..login_sessions import access_lifetime_seconds, refresh_token_live
 from ..models import AuditEvent, Scope
@@ -25,9 +31,17 @@ from .filters import AuditEventFilter
 from .pagination import AuditCursorPagination
 from .ratelimits import RateLimitHeadersMixin, rate_limited
 from .refresh_cookie import cookie_mode_requested, refresh_cookie_set
+from .schema import error_example, error_response
 
 # The outcome of the public auth views themselves; the schema hook adds 401 only where a bearer token is asked.
-REFUSED_CREDENTIALS = OpenApiResponse(description="Wrong credentials, or an invalid, expired or revoked token.")
+REFUSED_CREDENTIALS = error_response(
+    "Wrong credentials, or an invalid, expired or revoked token.",
+    error_example(401, "token_not_valid", "Token is invalid or expired"),
+)
+WRONG_PASSWORD = error_example(401, InvalidCredentials.default_code, InvalidCredentials.default_detail)
+THROTTLED = error_example(429, "throttled", "Request was throttled. Expected available in 42 seconds.")
+# Request examples show placeholders, never a real token or password.
+EXAMPLE_TOKEN = "eyJhbGciOiJIUzI1NiIsImtpZCI6IjNmMmE5YzFkMGI4ZTRhNzYiLCJ0eXAiOiJKV1QifQ.eyJ0b2tlbl90eXBlIjoi..."
 
 
 class PublicMixin:
@@ -50,6 +64,7 @@ class TokenObtainView(RateLimitHeadersMixin, PublicMixin, APIView):
     """
 
     @extend_schema(
+        summary="Log in with a username and password",
         request=serializers.TokenObtainSerializer,
         responses={
             200: PolymorphicProxySerializer(
@@ -57,8 +72,37 @@ class TokenObtainView(RateLimitHeadersMixin, PublicMixin, APIView):
                 serializers=[serializers.TokenObtainResponseSerializer, serializers.MfaChallengeSerializer],
                 resource_type_field_name=None,
             ),
-            401: REFUSED_CREDENTIALS,
+            401: error_response(
+                "Wrong username or password (an unknown username gets the same answer).", WRONG_PASSWORD
+            ),
+            429: error_response(
+                "Past the `login` budget, or the account is locked; Retry-After says for how long.",
+                THROTTLED,
+                error_example(
+                    429, AccountLocked.default_code, f"{AccountLocked.default_detail} Try again in 900 seconds."
+                ),
+            ),
         },
+        examples=[
+            OpenApiExample("Password login", value={"username": "admin", "password": "<password>"}, request_only=True),
+            OpenApiExample(
+                "Browser: refresh token as a cookie",
+                value={"username": "admin", "password": "<password>", "session": "cookie"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Tokens",
+                value={"access": EXAMPLE_TOKEN, "refresh": EXAMPLE_TOKEN, "token_type": "Bearer", "expires_in": 3600},
+                response_only=True,
+                status_codes=["200"],
+            ),
+            OpenApiExample(
+                "Two-factor on: an MFA challenge for POST /api/auth/token/2fa",
+                value={"mfa_required": True, "mfa_token": "q3J0bVf6mVtq0Yb6kq3c0E2Q8Z7u1w", "expires_in": 300},
+                response_only=True,
+                status_codes=["200"],
+            ),
+        ],
     )
     @rate_limited(ratelimits.LOGIN)
     @no_store
@@ -96,8 +140,10 @@ class TokenRefreshView(PublicMixin, APIView):
     """
 
     @extend_schema(
+        summary="Trade a refresh token for a new pair",
         request=serializers.TokenRefreshSerializer,
         responses={200: serializers.TokenPairSerializer, 401: REFUSED_CREDENTIALS},
+        examples=[OpenApiExample("Refresh token", value={"refresh": EXAMPLE_TOKEN}, request_only=True)],
     )
     @no_store
     def post(self, request):
@@ -109,7 +155,12 @@ class TokenRefreshView(PublicMixin, APIView):
 class TokenVerifyView(PublicMixin, APIView):
     """Answers 200 for a live backend token (access or refresh), 401 otherwise."""
 
-    @extend_schema(request=serializers.TokenVerifySerializer, responses={200: None, 401: REFUSED_CREDENTIALS})
+    @extend_schema(
+        summary="Check whether a token is live",
+        request=serializers.TokenVerifySerializer,
+        responses={200: None, 401: REFUSED_CREDENTIALS},
+        examples=[OpenApiExample("Access or refresh token", value={"token": EXAMPLE_TOKEN}, request_only=True)],
+    )
     def post(self, request):
         serializer = serializers.TokenVerifySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -136,7 +187,21 @@ class LogoutView(APIView):
     allowed_scopes = (Scope.CMS,)
     allowed_before_mfa_enrollment = True
 
-    @extend_schema(request=serializers.LogoutSerializer, responses={204: None})
+    @extend_schema(
+        summary="Log out: end this login session",
+        request=serializers.LogoutSerializer,
+        responses={
+            204: None,
+            503: error_response(
+                "The database could not record the logout; nothing was logged out.",
+                error_example(503, LogoutNotRecorded.default_code, LogoutNotRecorded.default_detail),
+            ),
+        },
+        examples=[
+            OpenApiExample("With the refresh token", value={"refresh": EXAMPLE_TOKEN}, request_only=True),
+            OpenApiExample("Access token alone", value={}, request_only=True),
+        ],
+    )
     def post(self, request):
         serializer = serializers.LogoutSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -160,7 +225,7 @@ class MeView(APIView):
     allowed_scopes = (Scope.CMS,)
     allowed_before_mfa_enrollment = True
 
-    @extend_schema(responses={200: serializers.MeSerializer})
+    @extend_schema(summary="Show who the token belongs to", responses={200: serializers.MeSerializer})
     def get(self, request):
         expires_at = datetime.fromtimestamp(int(request.auth["exp"]), tz=UTC)
         body = {
@@ -183,13 +248,26 @@ class CmsLoginView(RateLimitHeadersMixin, PublicMixin, APIView):
     """
 
     @extend_schema(
+        summary="Log in to the CMS with the CMS password",
         request=serializers.CmsLoginSerializer,
         responses={
             200: serializers.CmsTokenSerializer,
-            401: REFUSED_CREDENTIALS,
+            401: error_response("A wrong CMS password.", WRONG_PASSWORD),
             403: OpenApiResponse(description="`cms_password_disabled`: REQUIRE_ADMIN_2FA is on."),
             404: OpenApiResponse(description="CMS_PASSWORD_LOGIN is off."),
+            503: error_response(
+                "ADMIN_PASSWORD_HASH is not set, or the database or cache is unavailable.",
+                error_example(503, "not_configured", "CMS password login is not configured: set ADMIN_PASSWORD_HASH."),
+            ),
         },
+        examples=[
+            OpenApiExample("CMS password", value={"password": "<CMS password>"}, request_only=True),
+            OpenApiExample(
+                "Browser: refresh token as a cookie",
+                value={"password": "<CMS password>", "session": "cookie"},
+                request_only=True,
+            ),
+        ],
     )
     @rate_limited(ratelimits.LOGIN)
     @no_store
@@ -229,7 +307,10 @@ def _cache_ok():
 class HealthView(PublicMixin, APIView):
     """Reports whether the database and the cache answer."""
 
-    @extend_schema(responses={200: serializers.HealthSerializer, 503: serializers.HealthSerializer})
+    @extend_schema(
+        summary="Report whether the database and the cache answer",
+        responses={200: serializers.HealthSerializer, 503: serializers.HealthSerializer},
+    )
     def get(self, request):
         parts = {"database": _probe(_database_ok), "cache": _probe(_cache_ok)}
         down = [name for name, state in parts.items() if state != "ok"]
@@ -243,6 +324,7 @@ class HealthView(PublicMixin, APIView):
         return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
+@extend_schema_view(get=extend_schema(summary="List audit events, newest first"))
 class AuditEventList(generics.ListAPIView):
     """Lists audit events, newest first, a cursor page at a time; filterable by action, actor, outcome and time."""
 

@@ -70,3 +70,38 @@ def test_a_csrf_failure_answers_json():
     response = Client(enforce_csrf_checks=True).post(LOGIN, {"username": "alice", "password": "x"})
     assert response.status_code == 403
     assert response.json()["code"] == "csrf_failed"
+
+
+def test_the_index_lists_no_library_internals(admin_client):
+    response = admin_client.get("/admin/")
+    assert response.status_code == 200
+    apps = {app["app_label"]: {model["object_name"] for model in app["models"]} for app in response.context["app_list"]}
+    assert "token_blacklist" not in apps
+    assert b"Outstanding tokens" not in response.content and b"Blacklisted tokens" not in response.content
+    # What admins do manage is still there.
+    assert {"AuditEvent", "LoginSession", "User"} <= apps["adbot_admin"]
+    assert "SessionFile" in apps["sessions_admin"]
+
+
+@pytest.mark.parametrize("model", ["outstandingtoken", "blacklistedtoken"])
+def test_simplejwt_token_rows_cannot_be_edited_in_the_admin_site(admin_client, model):
+    # Deleting a blacklist row would revive a spent refresh token: the pages are not mounted at all.
+    assert admin_client.get(f"/admin/token_blacklist/{model}/").status_code == 404
+
+
+def test_the_login_form_says_the_two_factor_code_is_only_for_users_with_two_factor_on():
+    response = Client().get(LOGIN)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Two-factor code" in html
+    assert "Only if two-factor authentication is on for your account" in html
+    assert "OTP Token" not in html and "OTP Device" not in html
+    field = html.split('name="otp_token"', 1)[1].split(">", 1)[0]
+    assert "required" not in field
+
+
+def test_an_admin_without_two_factor_logs_in_leaving_the_code_empty(admin_user):
+    client = Client()
+    response = client.post(LOGIN, {"username": "alice", "password": TEST_PASSWORD, "otp_token": "", "next": "/admin/"})
+    assert response.status_code == 302
+    assert client.get("/admin/").status_code == 200

@@ -11,7 +11,7 @@ from django.http import HttpResponse
 from django.utils.cache import patch_cache_control
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import condition
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -69,6 +69,13 @@ def refuse_oversized_body(request):
     partial_update=extend_schema(
         summary="Edit title, alt text, position or published",
         request=serializers.GalleryImageUpdateSerializer,
+        examples=[
+            OpenApiExample(
+                "Retitle and unpublish",
+                value={"title": "Spring sale", "alt_text": "A red banner", "published": False},
+                request_only=True,
+            )
+        ],
         responses={200: serializers.GalleryImageSerializer, 404: NOT_FOUND},
     ),
 )
@@ -101,6 +108,14 @@ class GalleryImageViewSet(
     @extend_schema(
         summary="Upload an image",
         request={"multipart/form-data": serializers.GalleryImageUploadSerializer},
+        examples=[
+            OpenApiExample(
+                "An image with a title",
+                value={"image": "banner.jpg", "title": "Spring sale", "alt_text": "A red banner", "published": True},
+                request_only=True,
+                media_type="multipart/form-data",
+            )
+        ],
         responses={201: serializers.GalleryImageSerializer, 413: TOO_LARGE, 503: UPLOAD_UNAVAILABLE, 507: DISK_FULL},
     )
     @rate_limited(ratelimits.UPLOAD)
@@ -138,6 +153,7 @@ class GalleryImageViewSet(
     @extend_schema(
         summary="Reorder the gallery",
         request=serializers.GalleryReorderSerializer,
+        examples=[OpenApiExample("These three first", value={"ids": [7, 3, 12]}, request_only=True)],
         responses={200: serializers.GalleryOrderSerializer},
     )
     @action(detail=False, methods=["post"])

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import transaction
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -17,8 +17,9 @@ from adbot_admin.api import ratelimits
 from adbot_admin.api.cache_control import no_store
 from adbot_admin.api.pagination import StandardPagination
 from adbot_admin.api.parsers import JSONParser
-from adbot_admin.api.permissions import IsAdminRole, RecentAuthentication
+from adbot_admin.api.permissions import IsAdminRole, ReauthenticationRequired, RecentAuthentication
 from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
+from adbot_admin.api.schema import error_example, error_response
 from adbot_admin.request_limits import accepts_file_up_to
 
 from .. import export, imports, leases, ledger, services
@@ -55,11 +56,26 @@ ALLOW_DUPLICATE_KEY_PARAMETER = OpenApiParameter(
     default=False,
     description="Store a file whose auth key another stored file holds (audited); otherwise 409.",
 )
-CONFLICTS = OpenApiResponse(
-    description=(
-        "The name is taken and overwrite was not asked for, the name differs from a stored one only in "
-        "letter case, or another stored file holds the same auth key (`code` duplicate_key, the detail names it)."
-    )
+CONFLICTS = error_response(
+    "The name is taken and overwrite was not asked for, the name differs from a stored one only in "
+    "letter case, or another stored file holds the same auth key (`code` duplicate_key, the detail names it).",
+    error_example(409, "conflict", "A session file with this name exists; add ?overwrite=true to replace it."),
+    error_example(
+        409,
+        "duplicate_key",
+        "beta.session already holds this auth key; Telegram ends sessions whose key is used on two "
+        "connections at once. Add ?allow_duplicate_key=true to store it anyway.",
+    ),
+)
+# A multipart body's example names the file part; Swagger UI offers a file picker for it.
+MULTIPART = "multipart/form-data"
+UPLOAD_EXAMPLE = OpenApiExample(
+    "A session file", value={"file": "alpha.session"}, request_only=True, media_type=MULTIPART
+)
+API_PAIR_EXAMPLE = OpenApiExample(
+    "An API pair",
+    value={"api_id": 2040, "api_hash": "b18441a1ff607e10a989891a5462e627", "label": "Telegram Desktop"},
+    request_only=True,
 )
 UPLOAD_SCHEMA = extend_schema(
     summary="Upload a session file",
@@ -74,18 +90,23 @@ UPLOAD_SCHEMA = extend_schema(
     request={"multipart/form-data": serializers.SessionFileUploadSerializer},
     responses={
         201: serializers.SessionFileSerializer,
-        400: OpenApiResponse(
-            description=(
-                "Bad name, not an accepted session file, or no file (`errors.file`). `code` says why, the same "
-                "as for the file inside a zip: invalid_name, not_sqlite, corrupt_database, inspection_timeout, "
-                "unknown_layout, newer_version, invalid_session_data, no_auth_key; or a refused sidecar "
-                "(`errors.sidecar`, `invalid_sidecar`)."
-            )
+        400: error_response(
+            "Bad name, not an accepted session file, or no file (`errors.file`). `code` says why, the same "
+            "as for the file inside a zip: invalid_name, not_sqlite, corrupt_database, inspection_timeout, "
+            "unknown_layout, newer_version, invalid_session_data, no_auth_key; or a refused sidecar "
+            "(`errors.sidecar`, `invalid_sidecar`).",
+            error_example(
+                400,
+                "not_sqlite",
+                "not an SQLite database (the SQLite header is missing)",
+                errors={"file": ["not an SQLite database (the SQLite header is missing)"]},
+            ),
         ),
         409: CONFLICTS,
         413: OpenApiResponse(description="The file is larger than SESSION_MAX_BYTES (`file_too_large`)."),
         415: OpenApiResponse(description="The body is not multipart/form-data."),
     },
+    examples=[UPLOAD_EXAMPLE],
 )
 
 
@@ -265,6 +286,11 @@ class SessionFileViewSet(
             413: OpenApiResponse(description="The archive is past SESSION_IMPORT_MAX_BYTES."),
             415: OpenApiResponse(description="The body is not multipart/form-data."),
         },
+        examples=[
+            OpenApiExample(
+                "A zip of session files", value={"archive": "accounts.zip"}, request_only=True, media_type=MULTIPART
+            )
+        ],
     )
     @accepts_file_up_to("SESSION_IMPORT_MAX_BYTES")
     @action(detail=False, methods=["post"], url_path="import", parser_classes=[SessionArchiveParser])
@@ -301,6 +327,18 @@ class SessionFileViewSet(
             "SESSION_IMPORT_MAX_FILES accounts, and answers 403 `export_disabled` with SESSION_EXPORT=false."
         ),
         request=serializers.SessionExportSerializer,
+        examples=[
+            OpenApiExample(
+                "Two accounts as Telethon files",
+                value={"names": ["alpha.session", "beta.session"], "format": "telethon"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Every active account, as stored, with secrets",
+                value={"filter": {"status": "active"}, "format": "as_stored", "include_secrets": True},
+                request_only=True,
+            ),
+        ],
         responses={
             (200, "application/zip"): OpenApiTypes.BINARY,
             400: OpenApiResponse(
@@ -365,6 +403,13 @@ class SessionFileViewSet(
         ),
         parameters=[OVERWRITE_PARAMETER, ALLOW_DUPLICATE_KEY_PARAMETER],
         request=serializers.SessionStringImportSerializer,
+        examples=[
+            OpenApiExample(
+                "A Telethon string session",
+                value={"filename": "alpha.session", "library": "telethon", "session_string": "1BVtsOK8Bu..."},
+                request_only=True,
+            )
+        ],
         responses={
             201: serializers.SessionFileSerializer,
             400: OpenApiResponse(
@@ -400,6 +445,10 @@ class SessionFileViewSet(
         ),
         parameters=[FILENAME_PARAMETER],
         request=serializers.SessionFileUpdateSerializer,
+        examples=[
+            OpenApiExample("Set the api_id", value={"api_id": 2040}, request_only=True),
+            OpenApiExample("Clear it", value={"api_id": None}, request_only=True),
+        ],
         responses={
             200: serializers.SessionFileDetailSerializer,
             400: OpenApiResponse(description="A value is refused; `errors` names the field."),
@@ -433,7 +482,10 @@ class SessionFileViewSet(
         parameters=[FILENAME_PARAMETER],
         responses={
             200: serializers.SessionSecretsSerializer,
-            403: OpenApiResponse(description="Step-up needed."),
+            403: error_response(
+                "The login is older than REAUTH_MAX_AGE: sign in again, then retry.",
+                error_example(403, ReauthenticationRequired.default_code, str(ReauthenticationRequired.default_detail)),
+            ),
             404: SESSION_NOT_FOUND,
         },
     )
@@ -449,6 +501,14 @@ class SessionFileViewSet(
         ),
         parameters=[FILENAME_PARAMETER],
         request=serializers.SessionStatusSerializer,
+        examples=[
+            OpenApiExample(
+                "Limited until a date",
+                value={"status": "limited", "reason": "spamblock", "until": "2027-01-15T00:00:00Z"},
+                request_only=True,
+            ),
+            OpenApiExample("Banned", value={"status": "banned", "reason": "USER_DEACTIVATED_BAN"}, request_only=True),
+        ],
         responses={
             200: serializers.SessionFileDetailSerializer,
             400: OpenApiResponse(description="A bad value."),
@@ -550,6 +610,10 @@ class SessionFileViewSet(
         summary="Change an API pair's label or is_active",
         description="`api_id` and `api_hash` cannot be changed (400); unknown keys are refused (400).",
         request=serializers.ApiPairUpdateSerializer,
+        examples=[
+            OpenApiExample("Deactivate", value={"is_active": False}, request_only=True),
+            OpenApiExample("Relabel", value={"label": "Telegram Desktop"}, request_only=True),
+        ],
         responses={
             200: serializers.ApiPairSerializer,
             404: API_PAIR_NOT_FOUND,
@@ -604,6 +668,7 @@ class ApiPairViewSet(
     @extend_schema(
         summary="Add an API pair",
         request=serializers.ApiPairCreateSerializer,
+        examples=[API_PAIR_EXAMPLE],
         responses={
             201: serializers.ApiPairSerializer,
             400: OpenApiResponse(description="A bad value; `errors` names the field."),
@@ -620,6 +685,7 @@ class ApiPairViewSet(
     @extend_schema(
         summary="Add an API pair",
         request=serializers.ApiPairCreateSerializer,
+        examples=[API_PAIR_EXAMPLE],
         responses={
             201: serializers.ApiPairSerializer,
             400: OpenApiResponse(description="A bad value; `errors` names the field."),
