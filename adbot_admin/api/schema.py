@@ -69,6 +69,7 @@ ERROR_EXAMPLES = {
     "409": {"detail": "The resource already exists.", "code": "conflict"},
     "413": {"detail": "The request body is too large.", "code": "payload_too_large"},
     "415": {"detail": 'Unsupported media type "text/plain" in request.', "code": "unsupported_media_type"},
+    "428": {"detail": "Send the lease's fence in the Lease-Fence header.", "code": "fence_required"},
     "429": {"detail": "Request was throttled. Expected available in 42 seconds.", "code": "throttled"},
     "503": {"detail": "The database is unavailable; try again shortly.", "code": "database_unavailable"},
     "507": {"detail": "The server has no room to store this file; nothing was kept.", "code": "insufficient_storage"},

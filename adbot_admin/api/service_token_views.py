@@ -1,7 +1,7 @@
 """Service tokens for admins: make one (shown once, needs a recent login), list them, revoke one."""
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
@@ -65,6 +65,7 @@ class ServiceTokenIssuedSerializer(ServiceTokenSerializer):
         read_only_fields = fields
 
 
+@extend_schema_view(get=extend_schema(summary="List service tokens (never the tokens themselves)"))
 class ServiceTokenListCreate(generics.ListAPIView):
     """Lists service tokens; makes one for an admin who logged in within REAUTH_MAX_AGE."""
 
@@ -85,6 +86,18 @@ class ServiceTokenListCreate(generics.ListAPIView):
             "REAUTH_MAX_AGE (403 reauthentication_required). Audited."
         ),
         request=ServiceTokenCreateSerializer,
+        examples=[
+            OpenApiExample(
+                "An engine worker that may read secrets, from one network, for 90 days",
+                value={
+                    "name": "engine-1",
+                    "scopes": ["engine", "engine:secrets"],
+                    "expires_days": 90,
+                    "allowed_ips": ["10.0.0.0/24"],
+                },
+                request_only=True,
+            )
+        ],
         responses={
             201: ServiceTokenIssuedSerializer,
             400: OpenApiResponse(description="A bad name, scope, expiry or address; `errors` names the field."),

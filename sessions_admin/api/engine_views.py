@@ -4,7 +4,7 @@ from django.db.models import Case, Q, Value, When
 from django.http import FileResponse, HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
@@ -60,6 +60,13 @@ class LeaseGrantView(EngineView):
             "down to an empty list. Each account's `fence` is one more than its last lease's. Audited."
         ),
         request=serializers.LeaseGrantSerializer,
+        examples=[
+            OpenApiExample(
+                "Two Telethon accounts for ten minutes",
+                value={"count": 2, "ttl": 600, "where": {"library": "telethon"}},
+                request_only=True,
+            )
+        ],
         responses={201: serializers.LeaseGrantResultSerializer},
     )
     def post(self, request):
@@ -85,6 +92,7 @@ class LeaseRenewView(EngineView):
     @extend_schema(
         summary="Renew a lease",
         request=serializers.LeaseRenewSerializer,
+        examples=[OpenApiExample("Ten more minutes", value={"ttl": 600}, request_only=True)],
         responses={200: serializers.LeaseRenewedSerializer, 404: LEASE_NOT_FOUND, 409: LEASE_LOST},
     )
     def post(self, request, lease_id):
@@ -101,6 +109,13 @@ class LeaseReleaseView(EngineView):
     @extend_schema(
         summary="Release a lease",
         request=serializers.LeaseReleaseSerializer,
+        examples=[
+            OpenApiExample(
+                "Released, spam-limited for a day",
+                value={"status": "limited", "reason": "PEER_FLOOD", "until": "2026-12-07T12:00:00Z"},
+                request_only=True,
+            )
+        ],
         responses={204: None, 404: LEASE_NOT_FOUND, 409: LEASE_LOST},
     )
     def post(self, request, lease_id):
@@ -155,6 +170,14 @@ class LeaseFileView(EngineView):
             OpenApiParameter(FENCE_HEADER, int, OpenApiParameter.HEADER, required=True, description="The fence.")
         ],
         request={"multipart/form-data": serializers.LeaseFileSerializer},
+        examples=[
+            OpenApiExample(
+                "The session file after use",
+                value={"file": "alpha.session"},
+                request_only=True,
+                media_type="multipart/form-data",
+            )
+        ],
         responses={
             204: None,
             400: OpenApiResponse(description="Not an accepted session file, or another account's auth key."),
