@@ -99,7 +99,7 @@ def test_concurrent_uploads_of_one_name_have_one_winner(app_servers, admin_api_c
     assert statuses == [201] + [409] * 5, [r.text for r in responses]
     winner = sources[[r.status_code for r in responses].index(201)]
     assert (settings.SESSIONS_DIR / "same.session").read_bytes() == winner.read_bytes()
-    assert sorted(p.name for p in settings.SESSIONS_DIR.iterdir()) == ["same.session"]
+    assert sorted(p.name for p in settings.SESSIONS_DIR.iterdir()) == ["same.json", "same.session"]  # with its sidecar
 
 
 def test_a_deactivation_from_a_shell_is_refused_by_every_process_at_once(app_servers, shared_services):
