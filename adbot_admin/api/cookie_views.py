@@ -26,12 +26,12 @@ from ..login_sessions import access_lifetime_seconds
 from . import serializers
 from .cache_control import no_store
 from .refresh_cookie import REFRESH_COOKIE, refresh_cookie_clear, refresh_cookie_read, refresh_cookie_set
-from .schema import error_example, error_response
+from .schema import error_response
 from .views import PublicMixin
 
 CSRF_REFUSED = error_response(
     "`csrf_failed`: a missing or wrong X-CSRFToken, or a foreign Origin.",
-    error_example(403, CsrfFailed.default_code, CsrfFailed.default_detail),
+    CsrfFailed,
 )
 
 

@@ -18,7 +18,7 @@ from . import ratelimits, serializers
 from .cache_control import no_store
 from .permissions import IsAdminRole, RecentAuthentication
 from .ratelimits import RateLimitHeadersMixin, rate_limited
-from .schema import error_example, error_response
+from .schema import error_response
 from .views import THROTTLED, PublicMixin, requested_scope, token_pair_response
 
 MFA_TOKEN = "q3J0bVf6mVtq0Yb6kq3c0E2Q8Z7u1w"
@@ -48,10 +48,7 @@ class MfaSetupView(RateLimitHeadersMixin, MfaEnrollmentView):
         request=serializers.MfaSetupSerializer,
         responses={
             200: serializers.MfaSecretSerializer,
-            409: error_response(
-                "Two-factor is already on.",
-                error_example(409, MfaAlreadyEnabled.default_code, MfaAlreadyEnabled.default_detail),
-            ),
+            409: error_response("Two-factor is already on.", MfaAlreadyEnabled),
         },
         examples=[OpenApiExample("Your password", value={"password": "<password>"}, request_only=True)],
     )
@@ -73,9 +70,7 @@ class MfaConfirmView(MfaEnrollmentView):
         responses={
             200: serializers.RecoveryCodesSerializer,
             409: error_response(
-                "No enrolment awaits confirmation, or two-factor is already on.",
-                error_example(409, MfaNotEnabled.default_code, MfaNotEnabled.default_detail),
-                error_example(409, MfaAlreadyEnabled.default_code, MfaAlreadyEnabled.default_detail),
+                "No enrolment awaits confirmation, or two-factor is already on.", MfaNotEnabled, MfaAlreadyEnabled
             ),
         },
         examples=[OpenApiExample("The app's current code", value={"code": "492039"}, request_only=True)],
@@ -98,10 +93,7 @@ class MfaDisableView(MfaEnrollmentView):
         request=serializers.NoFieldsSerializer,
         responses={
             204: None,
-            409: error_response(
-                "Two-factor by TOTP is not on.",
-                error_example(409, MfaNotEnabled.default_code, MfaNotEnabled.default_detail),
-            ),
+            409: error_response("Two-factor by TOTP is not on.", MfaNotEnabled),
         },
     )
     def post(self, request):
@@ -126,13 +118,13 @@ class TokenMfaView(RateLimitHeadersMixin, PublicMixin, APIView):
             401: error_response(
                 "A wrong code (invalid_mfa_code), or an mfa_token that is unknown, "
                 "expired, used or spent by five wrong codes (mfa_token_invalid).",
-                error_example(401, InvalidMfaCode.default_code, InvalidMfaCode.default_detail),
-                error_example(401, MfaTokenInvalid.default_code, MfaTokenInvalid.default_detail),
+                InvalidMfaCode,
+                MfaTokenInvalid,
             ),
             429: error_response(
                 "Past the `login` budget, or the account's device backs off after a wrong code.",
                 THROTTLED,
-                error_example(429, MfaCodeThrottled.default_code, MfaCodeThrottled.default_detail),
+                MfaCodeThrottled,
             ),
         },
         examples=[

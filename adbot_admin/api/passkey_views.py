@@ -23,6 +23,13 @@ OPTIONS = OpenApiResponse(
     description="The options for the browser's WebAuthn call, in their JSON form (binary values base64url); "
     "the challenge is good for one answer within `timeout` milliseconds.",
 )
+# A browser's answer to navigator.credentials.get(), as the sign-in and step-up examples show it.
+ASSERTION = {
+    "id": "q8b3...",
+    "rawId": "q8b3...",
+    "type": "public-key",
+    "response": {"clientDataJSON": "eyJ0...", "authenticatorData": "SZYN...", "signature": "MEUC..."},
+}
 PASSKEY_REFUSED = OpenApiResponse(
     description="`invalid_passkey`: the assertion does not verify, its challenge is unknown, used or expired, "
     "or the passkey is not the account's."
@@ -157,24 +164,7 @@ class PasskeyLoginCompleteView(RateLimitHeadersMixin, PublicMixin, APIView):
     @extend_schema(
         summary="Sign in with a passkey",
         request=serializers.PasskeyLoginSerializer,
-        examples=[
-            OpenApiExample(
-                "The browser's assertion",
-                value={
-                    "credential": {
-                        "id": "q8b3...",
-                        "rawId": "q8b3...",
-                        "type": "public-key",
-                        "response": {
-                            "clientDataJSON": "eyJ0...",
-                            "authenticatorData": "SZYN...",
-                            "signature": "MEUC...",
-                        },
-                    }
-                },
-                request_only=True,
-            ),
-        ],
+        examples=[OpenApiExample("The browser's assertion", value={"credential": ASSERTION}, request_only=True)],
         responses={200: serializers.TokenObtainResponseSerializer, 401: PASSKEY_REFUSED},
     )
     @rate_limited(ratelimits.PASSKEY)
@@ -207,22 +197,7 @@ class ReauthenticateView(RateLimitHeadersMixin, APIView):
             OpenApiExample(
                 "Password and a TOTP code", value={"password": "<password>", "code": "492039"}, request_only=True
             ),
-            OpenApiExample(
-                "A passkey alone",
-                value={
-                    "credential": {
-                        "id": "q8b3...",
-                        "rawId": "q8b3...",
-                        "type": "public-key",
-                        "response": {
-                            "clientDataJSON": "eyJ0...",
-                            "authenticatorData": "SZYN...",
-                            "signature": "MEUC...",
-                        },
-                    }
-                },
-                request_only=True,
-            ),
+            OpenApiExample("A passkey alone", value={"credential": ASSERTION}, request_only=True),
         ],
         responses={
             200: serializers.ReauthenticatedSerializer,

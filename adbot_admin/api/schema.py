@@ -99,8 +99,17 @@ def error_example(status, code, detail, *, errors=None, name=None):
 
 
 def error_response(description, *examples):
-    """Return an error response of the one error body, showing `examples` (from `error_example`)."""
-    return OpenApiResponse(response=ErrorSerializer, description=description, examples=list(examples))
+    """Return an error response of the one error body, showing `examples`.
+
+    Each is an `error_example`, or an error class, shown with its own status, code and detail.
+    """
+    shown = [
+        example
+        if isinstance(example, OpenApiExample)
+        else error_example(example.status_code, example.default_code, str(example.default_detail))
+        for example in examples
+    ]
+    return OpenApiResponse(response=ErrorSerializer, description=description, examples=shown)
 
 
 def is_public(operation):

@@ -38,7 +38,6 @@ REFUSED_CREDENTIALS = error_response(
     "Wrong credentials, or an invalid, expired or revoked token.",
     error_example(401, "token_not_valid", "Token is invalid or expired"),
 )
-WRONG_PASSWORD = error_example(401, InvalidCredentials.default_code, InvalidCredentials.default_detail)
 THROTTLED = error_example(429, "throttled", "Request was throttled. Expected available in 42 seconds.")
 # Request examples show placeholders, never a real token or password.
 EXAMPLE_TOKEN = "eyJhbGciOiJIUzI1NiIsImtpZCI6IjNmMmE5YzFkMGI4ZTRhNzYiLCJ0eXAiOiJKV1QifQ.eyJ0b2tlbl90eXBlIjoi..."
@@ -73,7 +72,7 @@ class TokenObtainView(RateLimitHeadersMixin, PublicMixin, APIView):
                 resource_type_field_name=None,
             ),
             401: error_response(
-                "Wrong username or password (an unknown username gets the same answer).", WRONG_PASSWORD
+                "Wrong username or password (an unknown username gets the same answer).", InvalidCredentials
             ),
             429: error_response(
                 "Past the `login` budget, or the account is locked; Retry-After says for how long.",
@@ -192,10 +191,7 @@ class LogoutView(APIView):
         request=serializers.LogoutSerializer,
         responses={
             204: None,
-            503: error_response(
-                "The database could not record the logout; nothing was logged out.",
-                error_example(503, LogoutNotRecorded.default_code, LogoutNotRecorded.default_detail),
-            ),
+            503: error_response("The database could not record the logout; nothing was logged out.", LogoutNotRecorded),
         },
         examples=[
             OpenApiExample("With the refresh token", value={"refresh": EXAMPLE_TOKEN}, request_only=True),
@@ -252,7 +248,7 @@ class CmsLoginView(RateLimitHeadersMixin, PublicMixin, APIView):
         request=serializers.CmsLoginSerializer,
         responses={
             200: serializers.CmsTokenSerializer,
-            401: error_response("A wrong CMS password.", WRONG_PASSWORD),
+            401: error_response("A wrong CMS password.", InvalidCredentials),
             403: OpenApiResponse(description="`cms_password_disabled`: REQUIRE_ADMIN_2FA is on."),
             404: OpenApiResponse(description="CMS_PASSWORD_LOGIN is off."),
             503: error_response(

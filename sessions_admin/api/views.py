@@ -483,8 +483,7 @@ class SessionFileViewSet(
         responses={
             200: serializers.SessionSecretsSerializer,
             403: error_response(
-                "The login is older than REAUTH_MAX_AGE: sign in again, then retry.",
-                error_example(403, ReauthenticationRequired.default_code, str(ReauthenticationRequired.default_detail)),
+                "The login is older than REAUTH_MAX_AGE: sign in again, then retry.", ReauthenticationRequired
             ),
             404: SESSION_NOT_FOUND,
         },
