@@ -148,84 +148,62 @@ def check_signing_keys(app_configs=None, **kwargs):
 def check_metrics_access(app_configs=None, **kwargs):
     """Refuse a weak METRICS_TOKEN and a METRICS_ALLOWED_IPS entry that is not an address or a network."""
     messages = _key_messages("METRICS_TOKEN", settings.METRICS_TOKEN, "adbot_admin.E022", required=False)
-    for entry in settings.METRICS_ALLOWED_IPS:
-        if not entry.strip():
-            continue
-        try:
-            parse_entry(entry)
-        except ValueError as exc:
-            messages.append(
-                checks.Error(
-                    f"METRICS_ALLOWED_IPS entry {entry!r} is not an IP address or a CIDR network ({exc}).",
-                    hint="List addresses and networks separated by commas, e.g. METRICS_ALLOWED_IPS=127.0.0.1,::1",
-                    id="adbot_admin.E023",
-                )
-            )
-    return messages
+    return messages + _ip_entry_errors("METRICS_ALLOWED_IPS", "127.0.0.1,::1", "adbot_admin.E023")
+
+
+def _error_if(refused, message, hint, error_id):
+    return [checks.Error(message, hint=hint, id=error_id)] if refused else []
+
+
+def _choice_errors(name, default, other, error_id):
+    value = getattr(settings, name)
+    return _error_if(
+        value not in (default, other),
+        f"{name} is {value!r}.",
+        f"Set {name} to {default} (default) or {other}.",
+        error_id,
+    )
 
 
 @checks.register()
 def check_log_format(app_configs=None, **kwargs):
     """Refuse a LOG_FORMAT that is neither `text` nor `json`."""
-    if settings.LOG_FORMAT in ("text", "json"):
-        return []
-    return [
-        checks.Error(
-            f"LOG_FORMAT is {settings.LOG_FORMAT!r}.",
-            hint="Set LOG_FORMAT to text (default) or json.",
-            id="adbot_admin.E024",
-        )
-    ]
+    return _choice_errors("LOG_FORMAT", "text", "json", "adbot_admin.E024")
 
 
 @checks.register(checks.Tags.security)
 def check_cors_origins(app_configs=None, **kwargs):
     """Refuse a wildcard CORS origin: only exact frontend origins may call the API."""
-    if any("*" in origin for origin in settings.CORS_ALLOWED_ORIGINS):
-        return [
-            checks.Error(
-                "CORS_ALLOWED_ORIGINS contains a wildcard.",
-                hint="List the exact origins, e.g. CORS_ALLOWED_ORIGINS=https://admin.example.com",
-                id="adbot_admin.E006",
-            )
-        ]
-    return []
+    return _error_if(
+        any("*" in origin for origin in settings.CORS_ALLOWED_ORIGINS),
+        "CORS_ALLOWED_ORIGINS contains a wildcard.",
+        "List the exact origins, e.g. CORS_ALLOWED_ORIGINS=https://admin.example.com",
+        "adbot_admin.E006",
+    )
 
 
 @checks.register(checks.Tags.security)
 def check_admin_password_hash(app_configs=None, **kwargs):
     """Refuse an ADMIN_PASSWORD_HASH that is not a bcrypt hash."""
     value = settings.ADMIN_PASSWORD_HASH
-    if value and not valid_bcrypt_hash(value):
-        return [
-            checks.Error(
-                "ADMIN_PASSWORD_HASH is not a bcrypt hash.",
-                hint="Make one with `python manage.py hash_password`; quote it in .env ('$2b$12$...').",
-                id="adbot_admin.E007",
-            )
-        ]
-    return []
+    return _error_if(
+        value and not valid_bcrypt_hash(value),
+        "ADMIN_PASSWORD_HASH is not a bcrypt hash.",
+        "Make one with `python manage.py hash_password`; quote it in .env ('$2b$12$...').",
+        "adbot_admin.E007",
+    )
 
 
 @checks.register()
 def check_storage_choices(app_configs=None, **kwargs):
     """Refuse a media storage choice that is neither `filesystem` nor `s3`."""
-    if settings.MEDIA_STORAGE in ("filesystem", "s3"):
-        return []
-    return [
-        checks.Error(
-            f"MEDIA_STORAGE is {settings.MEDIA_STORAGE!r}.",
-            hint="Set MEDIA_STORAGE to filesystem (default) or s3.",
-            id="adbot_admin.E008",
-        )
-    ]
+    return _choice_errors("MEDIA_STORAGE", "filesystem", "s3", "adbot_admin.E008")
 
 
-@checks.register(checks.Tags.security)
-def check_admin_allowed_ips(app_configs=None, **kwargs):
-    """Refuse an ADMIN_ALLOWED_IPS entry that is not an address or a CIDR network."""
+def _ip_entry_errors(name, example, error_id):
+    """Return an error for each entry of the setting `name` that is not an address or a CIDR network."""
     messages = []
-    for entry in settings.ADMIN_ALLOWED_IPS:
+    for entry in getattr(settings, name):
         if not entry.strip():  # `a,,b` and a trailing comma mean nothing, as in the middleware
             continue
         try:
@@ -233,13 +211,19 @@ def check_admin_allowed_ips(app_configs=None, **kwargs):
         except ValueError as exc:
             messages.append(
                 checks.Error(
-                    f"ADMIN_ALLOWED_IPS entry {entry!r} is not an IP address or a CIDR network ({exc}).",
-                    hint="List addresses and networks separated by commas, e.g. "
-                    "ADMIN_ALLOWED_IPS=203.0.113.7,10.0.0.0/8,2001:db8::/32 (no host bits after the /).",
-                    id="adbot_admin.E014",
+                    f"{name} entry {entry!r} is not an IP address or a CIDR network ({exc}).",
+                    hint=f"List addresses and networks separated by commas, e.g. {name}={example}",
+                    id=error_id,
                 )
             )
     return messages
+
+
+@checks.register(checks.Tags.security)
+def check_admin_allowed_ips(app_configs=None, **kwargs):
+    """Refuse an ADMIN_ALLOWED_IPS entry that is not an address or a CIDR network."""
+    example = "203.0.113.7,10.0.0.0/8,2001:db8::/32 (no host bits after the /)."
+    return _ip_entry_errors("ADMIN_ALLOWED_IPS", example, "adbot_admin.E014")
 
 
 def _host_allowed(host):
