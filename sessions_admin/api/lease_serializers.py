@@ -1,19 +1,10 @@
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from adbot_admin.api.fields import StrictIntegerField
 
 from ..leases import COUNT_MAX, LEASABLE_STATUSES, TTL_MAX, TTL_MIN
 from ..models import API_ID_MAX, Lease, Library, SessionStatus
-from .serializers import (
-    AccountSerializer,
-    AppSerializer,
-    DeviceSerializer,
-    RejectUnknownFieldsMixin,
-    account_of,
-    app_of,
-    device_of,
-)
+from .serializers import RejectUnknownFieldsMixin, SessionFileSerializer
 
 
 class LeaseWhereSerializer(serializers.Serializer):
@@ -72,17 +63,10 @@ class LeasedSessionSerializer(serializers.Serializer):
     app = serializers.SerializerMethodField()
     status = serializers.CharField()
 
-    @extend_schema_field(AccountSerializer)
-    def get_account(self, session_file):
-        return account_of(session_file)
-
-    @extend_schema_field(DeviceSerializer)
-    def get_device(self, session_file):
-        return device_of(session_file)
-
-    @extend_schema_field(AppSerializer)
-    def get_app(self, session_file):
-        return app_of(session_file)
+    # Told as the session file's own view tells them, schema included.
+    get_account = SessionFileSerializer.get_account
+    get_device = SessionFileSerializer.get_device
+    get_app = SessionFileSerializer.get_app
 
 
 class LeaseSerializer(serializers.ModelSerializer):
