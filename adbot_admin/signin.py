@@ -17,7 +17,7 @@ Adding a way in means one verify function, one flow here calling `_verified`
 """
 
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -66,21 +66,26 @@ def _django_request(request):
 
 
 @contextmanager
-def _verified(*, request, account: str, verify: Callable, on_failure: Callable):
-    """Run steps 1 to 3 for `account` and yield the verified user inside step 4's transaction.
+def _verified(*, request, account: str, verify: Callable, refused_audit: dict, budget=None, refusal=InvalidCredentials):
+    """Run steps 1 to 3 for `account` and yield what `verify()` proved inside step 4's transaction.
 
-    `verify()` returns the user, or None for wrong credentials; then the failure
-    is counted and `on_failure()` audits it, both committed, and
-    InvalidCredentials is raised. Raises AccountLocked while `account` is locked.
+    `budget` is spent and held while the check runs (default: the `login` budget
+    and a password-check slot). `verify()` returns the user (or its proof), or
+    None when refused; then the failure is counted and audited as a failed
+    `refused_audit` (record's arguments), both committed, and `refusal` is raised.
+    Raises AccountLocked while `account` is locked; an empty `account` (no one is
+    known yet) is neither checked nor counted.
     """
-    with budgets.login_budget(request):
-        lockout.check(username=account)
+    with budget or budgets.login_budget(request):
+        if account:
+            lockout.check(username=account)
         user = verify()
     if user is None:
         with transaction.atomic():
-            lockout.failed(username=account, request=request)
-            on_failure()
-        raise InvalidCredentials()
+            if account:
+                lockout.failed(username=account, request=request)
+            record(request=request, outcome=Outcome.FAILURE, **refused_audit)
+        raise refusal()
     with transaction.atomic():
         lockout.clear(username=account)
         yield user
@@ -97,12 +102,8 @@ def login_with_password(*, username, password, request, with_refresh=True, scope
     def verify():
         return authenticate(_django_request(request), username=username, password=password)
 
-    def on_failure():
-        record(
-            request=request, action="login", auth_method=AuthMethod.PASSWORD, target=username, outcome=Outcome.FAILURE
-        )
-
-    with _verified(request=request, account=username, verify=verify, on_failure=on_failure) as user:
+    refused_audit = {"action": "login", "auth_method": AuthMethod.PASSWORD, "target": username}
+    with _verified(request=request, account=username, verify=verify, refused_audit=refused_audit) as user:
         if mfa.mfa_enabled(user):
             # The password was right; the login waits for its second factor.
             record(
@@ -171,12 +172,8 @@ def login_with_cms_password(*, password, request, with_refresh=False) -> SignIn:
     def verify():
         return cms_admin_user() if cms_password_matches(password) else None
 
-    def on_failure():
-        record(
-            request=request, action="cms_login", auth_method=AuthMethod.CMS_PASSWORD, actor="", outcome=Outcome.FAILURE
-        )
-
-    with _verified(request=request, account=CMS_ADMIN_USERNAME, verify=verify, on_failure=on_failure) as user:
+    refused_audit = {"action": "cms_login", "auth_method": AuthMethod.CMS_PASSWORD, "actor": ""}
+    with _verified(request=request, account=CMS_ADMIN_USERNAME, verify=verify, refused_audit=refused_audit) as user:
         if user.role != Role.ADMIN:
             record(
                 request=request,
@@ -255,10 +252,8 @@ def password_recheck(*, user, password, request, action):
             return None
         return fresh if fresh.check_password(password) else None
 
-    def on_failure():
-        record(request=request, action=action, outcome=Outcome.FAILURE, detail={"reason": "wrong_password"})
-
-    with _verified(request=request, account=username, verify=verify, on_failure=on_failure):
+    refused_audit = {"action": action, "detail": {"reason": "wrong_password"}}
+    with _verified(request=request, account=username, verify=verify, refused_audit=refused_audit):
         pass
 
 
@@ -289,20 +284,25 @@ def login_to_admin_site(*, request, username, checks_password, log_in):
             lockout.failed(username=username, request=request)
         elif checks_password:  # signed in, or the password was right and a code or the account's state refused it
             lockout.clear(username=username)
-        record(
-            request=request,
-            action="admin_site_login",
-            auth_method=AuthMethod.ADMIN_SITE,
-            actor=username if succeeded else "",
-            target=username,
-            outcome=Outcome.SUCCESS if succeeded else Outcome.FAILURE,
-        )
+        _admin_site_login_recorded(request=request, username=username, allowed=succeeded)
     return response
 
 
-@contextmanager
+def _admin_site_login_recorded(*, request, username, allowed, refused=Outcome.FAILURE, detail=None):
+    """Audit one admin site login: by `username` when `allowed`, else `refused` on its account."""
+    record(
+        request=request,
+        action="admin_site_login",
+        auth_method=AuthMethod.ADMIN_SITE,
+        actor=username if allowed else "",
+        target=username,
+        outcome=Outcome.SUCCESS if allowed else refused,
+        detail=detail,
+    )
+
+
 def _verified_passkey(*, request, credential, action, auth_method, user=None):
-    """Run the steps for a passkey assertion: yield its Passkey inside step 4's transaction.
+    """Run `_verified` for a passkey assertion: a context manager yielding its Passkey in step 4's transaction.
 
     A passkey checks no password: it spends the `login` budget but holds no
     bcrypt slot. The account is the credential's owner, known before the
@@ -314,30 +314,29 @@ def _verified_passkey(*, request, credential, action, auth_method, user=None):
     budgets.spend_once(request, budgets.PASSKEY)
     owner = user or passkey_owner(credential=credential)
     account = owner.get_username() if owner is not None else ""
-    if owner is not None:
-        lockout.check(username=account)
-    refused = None
-    with transaction.atomic():
-        try:
-            passkey = passkey_assertion_verify(credential=credential, user=user, require_user_verification=True)
-        except PasskeyRefused as exc:
-            refused = exc
-            if owner is not None:
-                lockout.failed(username=account, request=request)
-            record(
-                request=request,
-                action=action,
-                auth_method=auth_method,
-                actor="",
-                target=account,
-                outcome=Outcome.FAILURE,
-                detail={"via": "passkey"},
-            )
-        else:
-            lockout.clear(username=passkey.user.get_username())
-            yield passkey
-    if refused is not None:
-        raise refused
+
+    def verify():
+        with transaction.atomic():
+            try:
+                return passkey_assertion_verify(credential=credential, user=user, require_user_verification=True)
+            except PasskeyRefused:
+                return None
+
+    refused_audit = {
+        "action": action,
+        "auth_method": auth_method,
+        "actor": "",
+        "target": account,
+        "detail": {"via": "passkey"},
+    }
+    return _verified(
+        request=request,
+        account=account,
+        verify=verify,
+        refused_audit=refused_audit,
+        budget=nullcontext(),
+        refusal=PasskeyRefused,
+    )
 
 
 def login_with_passkey(*, credential, request, scope=None) -> SignIn:
@@ -374,14 +373,8 @@ def login_to_admin_site_with_passkey(*, credential, request):
         user = passkey.user
         username = user.get_username()
         staff = user.is_active and user.is_staff
-        record(
-            request=request,
-            action="admin_site_login",
-            auth_method=AuthMethod.ADMIN_SITE,
-            actor=username if staff else "",
-            target=username,
-            outcome=Outcome.SUCCESS if staff else Outcome.DENIED,
-            detail={"passkey_id": passkey.pk},
+        _admin_site_login_recorded(
+            request=request, username=username, allowed=staff, refused=Outcome.DENIED, detail={"passkey_id": passkey.pk}
         )
         signed_in = user if staff else None
     if signed_in is None:
