@@ -56,20 +56,8 @@ class GalleryImageAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-    fields = [
-        "preview",
-        "title",
-        "alt_text",
-        "position",
-        "published",
-        "file_name",
-        "thumbnail_name",
-        "format",
-        "dimensions",
-        "size",
-        "created_at",
-        "updated_at",
-    ]
+    # The preview, what may be edited, then what the server stored.
+    fields = ["preview", *services.EDITABLE_FIELDS, *readonly_fields[1:]]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:

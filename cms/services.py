@@ -29,6 +29,7 @@ from django.utils.dateparse import parse_datetime
 
 from adbot_admin import slots, statements
 from adbot_admin.audit import record
+from adbot_admin.field_edits import fields_assign
 from adbot_admin.file_storage import media_storage, save_exact
 from adbot_admin.models import Outcome
 from adbot_admin.sizes import describe_bytes
@@ -91,18 +92,8 @@ def gallery_image_create(
     """
     image = GalleryImage(title=title, alt_text=alt_text, position=position or 0, published=published)
     try:
-        image.clean_fields(
-            exclude=[
-                "file_name",
-                "thumbnail_name",
-                "width",
-                "height",
-                "original_width",
-                "original_height",
-                "format",
-                "size",
-            ]
-        )
+        # The fields the server derives from the file are set below.
+        image.clean_fields(exclude=[field.name for field in GalleryImage._meta.fields if not field.editable])
         if processed is None:
             processed = gallery_image_check(upload=upload)
     except (ImageRejected, DecodeBusy, ValidationError) as exc:
@@ -152,14 +143,8 @@ def gallery_image_update(*, image, data, request=None) -> GalleryImage:
     data). Invalid values raise Django's ValidationError. An empty `data`
     changes nothing and records nothing.
     """
-    unknown = set(data) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
-    if not data:
+    if not fields_assign(image, data, editable=EDITABLE_FIELDS):
         return image
-    for name, value in data.items():
-        setattr(image, name, value)
-    image.clean_fields(exclude=[f.name for f in GalleryImage._meta.fields if f.name not in data])
     with transaction.atomic():
         image.save(update_fields=[*data, "updated_at"])
         _bump_revision()

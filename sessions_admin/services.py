@@ -37,6 +37,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from adbot_admin.audit import record
+from adbot_admin.field_edits import fields_assign
 from adbot_admin.file_storage import TEMP_PREFIX, save_exact, session_storage
 from adbot_admin.models import AuthMethod, Outcome
 
@@ -537,6 +538,11 @@ def session_files_sync(*, repair=False) -> SyncReport:
     return report
 
 
+def _sync_recorded(action, target, detail=None):
+    """Audit one repair by sync_sessions (a shell action: there is no request)."""
+    record(action=action, target=target, actor=SYNC_ACTOR, auth_method=AuthMethod.SHELL, detail=detail)
+
+
 def _compare_sidecar(storage, row: SessionFile, *, repair) -> Finding | None:
     """Return a finding when `row`'s `<name>.json` is missing or differs from what the row renders."""
     name = sidecar_name(row.filename)
@@ -561,7 +567,7 @@ def _compare_sidecar(storage, row: SessionFile, *, repair) -> Finding | None:
             journal.rollback()
             raise
         journal.commit()
-        record(action="session_file.sidecar_write", target=row.filename, actor=SYNC_ACTOR, auth_method=AuthMethod.SHELL)
+        _sync_recorded("session_file.sidecar_write", row.filename)
         finding.repaired = True
     return finding
 
@@ -607,13 +613,7 @@ def _unregistered_file(storage, name, *, repair, key_holders) -> Finding:
                 session_file = SessionFile(filename=name, uploaded_at=timezone.now(), uploaded_by=SYNC_ACTOR)
                 _fill(session_file, copy, info)
                 session_file.save()
-                record(
-                    action="session_file.register",
-                    target=name,
-                    actor=SYNC_ACTOR,
-                    auth_method=AuthMethod.SHELL,
-                    detail=_describe(session_file),
-                )
+                _sync_recorded("session_file.register", name, detail=_describe(session_file))
         except IntegrityError:
             finding.message = "got a row meanwhile (a concurrent upload); nothing to do"
         finding.repaired = True
@@ -649,13 +649,7 @@ def _compare(storage, row: SessionFile, *, repair, key_holders) -> Finding | Non
             if locked is not None:
                 _fill(locked, copy, info)
                 locked.save()
-                record(
-                    action="session_file.refresh",
-                    target=row.filename,
-                    actor=SYNC_ACTOR,
-                    auth_method=AuthMethod.SHELL,
-                    detail=_describe(locked),
-                )
+                _sync_recorded("session_file.refresh", row.filename, detail=_describe(locked))
         finding.repaired = True
     return finding
 
@@ -668,13 +662,7 @@ def _row_without_file(storage, row: SessionFile, *, repair) -> Finding:
             # Checked again under the lock: a delete that failed may have put the file back.
             if locked is not None and not storage.exists(row.filename):
                 locked.delete()
-                record(
-                    action="session_file.forget",
-                    target=row.filename,
-                    actor=SYNC_ACTOR,
-                    auth_method=AuthMethod.SHELL,
-                    detail=_describe(row),
-                )
+                _sync_recorded("session_file.forget", row.filename, detail=_describe(row))
         finding.repaired = True
     return finding
 
@@ -716,14 +704,8 @@ def api_pair_update(*, api_pair, data, request=None) -> ApiPair:
     Other keys raise ValueError (callers pass validated data); invalid values
     raise Django's ValidationError. An empty `data` changes and records nothing.
     """
-    unknown = set(data) - set(API_PAIR_EDITABLE_FIELDS)
-    if unknown:
-        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
-    if not data:
+    if not fields_assign(api_pair, data, editable=API_PAIR_EDITABLE_FIELDS):
         return api_pair
-    for name, value in data.items():
-        setattr(api_pair, name, value)
-    api_pair.clean_fields(exclude=[f.name for f in ApiPair._meta.fields if f.name not in data])
     with transaction.atomic():
         api_pair.save(update_fields=[*data, "updated_at"])
         record(

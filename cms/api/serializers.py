@@ -23,11 +23,21 @@ def absolute_media_url(request, name):
     return absolute_url(public_origin(request), url) if request is not None else url
 
 
-class GalleryImageSerializer(serializers.ModelSerializer):
-    """An image as the admin API shows it; only title, alt_text, position and published are writable."""
+class ImageUrlsMixin(serializers.Serializer):
+    """The image's and its thumbnail's public URLs, absolute when the request is known."""
 
     url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
+
+    def get_url(self, image) -> str:
+        return absolute_media_url(self.context.get("request"), image.file_name)
+
+    def get_thumbnail_url(self, image) -> str:
+        return absolute_media_url(self.context.get("request"), image.thumbnail_name)
+
+
+class GalleryImageSerializer(ImageUrlsMixin, serializers.ModelSerializer):
+    """An image as the admin API shows it; only title, alt_text, position and published are writable."""
 
     class Meta:
         model = GalleryImage
@@ -47,22 +57,7 @@ class GalleryImageSerializer(serializers.ModelSerializer):
             "published",
             "created_at",
         ]
-        read_only_fields = [
-            "id",
-            "width",
-            "height",
-            "original_width",
-            "original_height",
-            "format",
-            "size",
-            "created_at",
-        ]
-
-    def get_url(self, image) -> str:
-        return absolute_media_url(self.context.get("request"), image.file_name)
-
-    def get_thumbnail_url(self, image) -> str:
-        return absolute_media_url(self.context.get("request"), image.thumbnail_name)
+        # The rest are not editable on the model, so read-only here.
 
 
 class GalleryImageUploadSerializer(GalleryImageSerializer):
@@ -102,11 +97,8 @@ class GalleryOrderSerializer(serializers.Serializer):
     ids = serializers.ListField(child=serializers.IntegerField(), help_text="Every image id, in gallery order.")
 
 
-class PublicGalleryImageSerializer(serializers.ModelSerializer):
+class PublicGalleryImageSerializer(ImageUrlsMixin, serializers.ModelSerializer):
     """A published image as the public site shows it."""
-
-    url = serializers.SerializerMethodField()
-    thumbnail_url = serializers.SerializerMethodField()
 
     class Meta:
         model = GalleryImage
@@ -123,9 +115,3 @@ class PublicGalleryImageSerializer(serializers.ModelSerializer):
             "position",
         ]
         read_only_fields = fields
-
-    def get_url(self, image) -> str:
-        return absolute_media_url(self.context.get("request"), image.file_name)
-
-    def get_thumbnail_url(self, image) -> str:
-        return absolute_media_url(self.context.get("request"), image.thumbnail_name)
