@@ -65,13 +65,17 @@ class AdbotGroupAdmin(AuditedModelAdmin, GroupAdmin):
     pass
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class NoAddOrChangeAdmin(admin.ModelAdmin):
+    """Rows that services write (from the API, commands): shown here, never added or changed."""
+
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
 
+
+class ReadOnlyAdmin(NoAddOrChangeAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 

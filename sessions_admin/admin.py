@@ -5,6 +5,7 @@ from django.core.exceptions import PermissionDenied
 from django.template.defaultfilters import filesizeformat
 from django.utils import formats
 
+from adbot_admin.admin import NoAddOrChangeAdmin, ReadOnlyAdmin
 from adbot_admin.step_up import admin_site_recently_authenticated
 
 from . import leases, services
@@ -12,7 +13,7 @@ from .models import ApiPair, Lease, SessionFile
 
 
 @admin.register(SessionFile)
-class SessionFileAdmin(admin.ModelAdmin):
+class SessionFileAdmin(NoAddOrChangeAdmin):
     """Session files' metadata, read-only; deletes go through the service. Upload through the API.
 
     The admin offers no upload: Django's form parsing strips directories from a
@@ -70,12 +71,6 @@ class SessionFileAdmin(admin.ModelAdmin):
     @admin.display(description="Uploaded", ordering="uploaded_at")
     def uploaded(self, obj):
         return f"{formats.date_format(obj.uploaded_at, 'SHORT_DATETIME_FORMAT')} by {obj.uploaded_by}"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def delete_model(self, request, obj):
         # The confirmation page is the "force": a live lease is broken (audited) with the session.
@@ -207,8 +202,11 @@ class ApiPairAdmin(admin.ModelAdmin):
 
 
 @admin.register(Lease)
-class LeaseAdmin(admin.ModelAdmin):
-    """Engines' leases, read-only: who holds which account, since when, until when, with which fence."""
+class LeaseAdmin(ReadOnlyAdmin):
+    """Engines' leases, read-only: who holds which account, since when, until when, with which fence.
+
+    Breaking a lease is audited: DELETE /api/admin/leases/{id}.
+    """
 
     list_display = ["id", "session", "holder", "fence", "granted_at", "expires_at", "ended_at", "end_reason"]
     list_filter = ["end_reason", "holder"]
@@ -216,13 +214,3 @@ class LeaseAdmin(admin.ModelAdmin):
     list_select_related = ["session"]
     fields = list_display
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        # Breaking a lease is audited: DELETE /api/admin/leases/{id}.
-        return False
