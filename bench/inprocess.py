@@ -35,13 +35,17 @@ def paths(auth):
     ]
 
 
-def main():
+def bench_auth():
+    """Return the Authorization header of bench/seed.py's admin."""
     user = get_user_model().objects.get(username="bench-admin")
     token = AccessToken.for_user(user)
     token["role"] = user.role
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+def main():
     client = Client(HTTP_HOST="127.0.0.1")
-    for name, path, headers in paths(auth):
+    for name, path, headers in paths(bench_auth()):
         status = client.get(path, **headers).status_code
         for _ in range(50):
             client.get(path, **headers)
@@ -53,10 +57,11 @@ def main():
             batches.append((time.process_time() - started) / PER_BATCH * 1e6)
         print(f"{name:32s} {status}  {statistics.median(batches):8.0f} µs  (min {min(batches):.0f})")
         if os.environ.get("PROFILE"):
-            profile(client, name, path, headers)
+            profile(client, path, headers, name=name.replace(" ", "-").replace(",", ""))
 
 
-def profile(client, name, path, headers):
+def profile(client, path, headers, *, name):
+    """Write a pyinstrument profile of 1,000 requests of `path` to bench/profiles/<name>.txt; return the profiler."""
     from pyinstrument import Profiler
 
     out = Path(settings.BASE_DIR) / "bench" / "profiles"
@@ -66,5 +71,5 @@ def profile(client, name, path, headers):
     for _ in range(1000):
         client.get(path, **headers)
     profiler.stop()
-    text = profiler.output_text(unicode=False, color=False, show_all=False)
-    (out / f"{name.replace(' ', '-').replace(',', '')}.txt").write_text(text)
+    (out / f"{name}.txt").write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+    return profiler
