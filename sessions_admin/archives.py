@@ -36,7 +36,6 @@ UTF8_NAMES_FLAG = 0x800
 LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 LOCAL_SIGNATURE = b"PK\x03\x04"
 CENTRAL_RECORD = struct.Struct("<4s4B4HL2L5H2L")
-CENTRAL_SIGNATURE = b"PK\x01\x02"
 
 
 @dataclass(frozen=True)

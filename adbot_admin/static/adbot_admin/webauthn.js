@@ -36,6 +36,18 @@
     return !!(window.PublicKeyCredential && navigator.credentials);
   }
 
+  /* The JSON form of a credential the browser returned, with its `response` fields as given. */
+  function asJSON(credential, response) {
+    return {
+      id: credential.id,
+      rawId: toText(credential.rawId),
+      type: credential.type,
+      response: response,
+      clientExtensionResults: credential.getClientExtensionResults(),
+      authenticatorAttachment: credential.authenticatorAttachment || null,
+    };
+  }
+
   /* Register: resolves to the registration credential's JSON for .../register/complete. */
   function create(options) {
     var publicKey = Object.assign({}, options, {
@@ -45,18 +57,11 @@
     });
     return navigator.credentials.create({ publicKey: publicKey }).then(function (credential) {
       var response = credential.response;
-      return {
-        id: credential.id,
-        rawId: toText(credential.rawId),
-        type: credential.type,
-        response: {
-          clientDataJSON: toText(response.clientDataJSON),
-          attestationObject: toText(response.attestationObject),
-          transports: response.getTransports ? response.getTransports() : [],
-        },
-        clientExtensionResults: credential.getClientExtensionResults(),
-        authenticatorAttachment: credential.authenticatorAttachment || null,
-      };
+      return asJSON(credential, {
+        clientDataJSON: toText(response.clientDataJSON),
+        attestationObject: toText(response.attestationObject),
+        transports: response.getTransports ? response.getTransports() : [],
+      });
     });
   }
 
@@ -68,19 +73,12 @@
     });
     return navigator.credentials.get({ publicKey: publicKey }).then(function (credential) {
       var response = credential.response;
-      return {
-        id: credential.id,
-        rawId: toText(credential.rawId),
-        type: credential.type,
-        response: {
-          clientDataJSON: toText(response.clientDataJSON),
-          authenticatorData: toText(response.authenticatorData),
-          signature: toText(response.signature),
-          userHandle: response.userHandle ? toText(response.userHandle) : null,
-        },
-        clientExtensionResults: credential.getClientExtensionResults(),
-        authenticatorAttachment: credential.authenticatorAttachment || null,
-      };
+      return asJSON(credential, {
+        clientDataJSON: toText(response.clientDataJSON),
+        authenticatorData: toText(response.authenticatorData),
+        signature: toText(response.signature),
+        userHandle: response.userHandle ? toText(response.userHandle) : null,
+      });
     });
   }
 

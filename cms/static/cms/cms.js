@@ -464,19 +464,8 @@
     secondStep({ code: code });
   }
 
-  function onMfaPasskey() {
-    setBusy(true);
-    el.loginReason.textContent = "";
-    passkeyAssertion(el.username.value.trim()).then(function (credential) {
-      if (!credential) {
-        setBusy(false);
-        return;
-      }
-      return secondStep({ credential: credential });
-    });
-  }
-
-  function onPasskeyLogin() {
+  /* Asks for a passkey and hands its assertion to `use`; a cancelled prompt just ends the wait. */
+  function withPasskey(use) {
     setBusy(true);
     el.loginReason.textContent = "";
     // With a username, that account's passkeys; without, any this browser holds for the site.
@@ -485,6 +474,18 @@
         setBusy(false);
         return;
       }
+      return use(credential);
+    });
+  }
+
+  function onMfaPasskey() {
+    withPasskey(function (credential) {
+      return secondStep({ credential: credential });
+    });
+  }
+
+  function onPasskeyLogin() {
+    withPasskey(function (credential) {
       return post(API.passkeyComplete, { credential: credential, session: "cookie" }).then(function (result) {
         setBusy(false);
         if (result.status === 200 && result.body && result.body.access) {
