@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from contextlib import contextmanager
 
 from adbot_admin.file_storage import TEMP_PREFIX
 
@@ -25,6 +26,17 @@ class FileJournal:
         self.aside: list[tuple[str, str]] = []  # (name, temporary name)
         self.placed: list[str] = []
         self.finished = False
+
+    @classmethod
+    @contextmanager
+    def opened(cls, storage):
+        """Yield a new journal of `storage`, rolled back when the block raises; committing stays the caller's."""
+        journal = cls(storage)
+        try:
+            yield journal
+        except BaseException:
+            journal.rollback()
+            raise
 
     def _temp_name(self):
         return f"{TEMP_PREFIX}{uuid.uuid4().hex}.aside"

@@ -321,9 +321,8 @@ def session_file_delete(*, session_file, request=None, actor=None) -> None:
     file is not an error: the row goes anyway.
     """
     storage = session_storage()
-    journal = FileJournal(storage)
     name = session_file.filename
-    try:
+    with FileJournal.opened(storage) as journal:
         with transaction.atomic():
             deleted, _ = SessionFile.objects.filter(pk=session_file.pk).delete()
             if not deleted:
@@ -339,9 +338,6 @@ def session_file_delete(*, session_file, request=None, actor=None) -> None:
                 detail={**_describe(session_file), "file_found": had_file},
             )
             transaction.on_commit(journal.commit, robust=True)
-    except BaseException:
-        journal.rollback()
-        raise
 
 
 def session_file_set_api_id(*, session_file, api_id, request=None) -> SessionFile:
@@ -373,12 +369,8 @@ def session_file_set_api_id(*, session_file, api_id, request=None) -> SessionFil
 def _rewrite_sidecar(session_file) -> None:
     """Write `session_file`'s `<name>.json` again, final when the enclosing transaction commits."""
     storage = session_storage()
-    journal = FileJournal(storage)
-    try:
+    with FileJournal.opened(storage) as journal:
         sidecar_place(storage=storage, journal=journal, session_file=session_file)
-    except BaseException:
-        journal.rollback()
-        raise
     transaction.on_commit(journal.commit, robust=True)
 
 
@@ -393,8 +385,7 @@ def session_account_update(*, session_file, changes, request=None) -> SessionFil
     if not changes:
         return session_file
     storage = session_storage()
-    journal = FileJournal(storage)
-    try:
+    with FileJournal.opened(storage) as journal:
         with transaction.atomic():
             locked = SessionFile.objects.select_for_update().get(pk=session_file.pk)
             current = account_sidecar(session_file=locked, include_secrets=True)
@@ -416,9 +407,6 @@ def session_account_update(*, session_file, changes, request=None) -> SessionFil
                 detail={"account_keys": sorted(changes)},
             )
             transaction.on_commit(journal.commit, robust=True)
-    except BaseException:
-        journal.rollback()
-        raise
     return locked
 
 
@@ -560,12 +548,8 @@ def _compare_sidecar(storage, row: SessionFile, *, repair) -> Finding | None:
             return None
         finding = Finding("sidecar_differs", name, f"differs from the database's account of {row.filename}", True)
     if repair:
-        journal = FileJournal(storage)
-        try:
+        with FileJournal.opened(storage) as journal:
             sidecar_place(storage=storage, journal=journal, session_file=row)
-        except BaseException:
-            journal.rollback()
-            raise
         journal.commit()
         _sync_recorded("session_file.sidecar_write", row.filename)
         finding.repaired = True
