@@ -126,28 +126,18 @@ class Bench:
         sh(PYTHON, "manage.py", "migrate", "--no-input", "-v", "0", env=self.env)
         self.seed(self.rows)
         if self.audit_rows:
-            sh(
-                PYTHON,
-                "manage.py",
-                "shell",
-                "-c",
-                f"import bench.seed as s; s.seed_audit({self.audit_rows})",
-                env=self.env,
-            )
+            self.shell(f"import bench.seed as s; s.seed_audit({self.audit_rows})")
         if self.services:
             # As a long-lived table would be; otherwise autovacuum wakes up on the
             # fresh rows in the middle of a measurement and takes a core.
             sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-d", self.database, "-qc", "VACUUM ANALYZE")
 
+    def shell(self, code):
+        """Run `code` in `manage.py shell` against this bench's database."""
+        sh(PYTHON, "manage.py", "shell", "-c", code, env=self.env)
+
     def seed(self, rows):
-        sh(
-            PYTHON,
-            "manage.py",
-            "shell",
-            "-c",
-            f"import bench.seed as s; s.seed(rows={rows}, password={ADMIN_PASSWORD!r})",
-            env=self.env,
-        )
+        self.shell(f"import bench.seed as s; s.seed(rows={rows}, password={ADMIN_PASSWORD!r})")
 
     def start(self):
         try:

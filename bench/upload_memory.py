@@ -230,20 +230,15 @@ def against_running_server(url, master_pid, token):
 
 
 def each_configuration(rounds, names):
-    from bench.run import ADMIN_PASSWORD, PYTHON, Bench, sh  # the same server set-up as the other benchmarks
+    from bench.run import ADMIN_PASSWORD, Bench  # the same server set-up as the other benchmarks
 
     class ImageBench(Bench):
         """A server with only the admin user: the image cases need no other rows."""
 
         def seed(self, rows):
-            sh(
-                PYTHON,
-                "manage.py",
-                "shell",
-                "-c",
+            self.shell(
                 "from django.contrib.auth import get_user_model; "
-                f"get_user_model().objects.create_user('bench-admin', password={ADMIN_PASSWORD!r}, is_staff=True)",
-                env=self.env,
+                f"get_user_model().objects.create_user('bench-admin', password={ADMIN_PASSWORD!r}, is_staff=True)"
             )
 
     results = {}
