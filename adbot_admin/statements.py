@@ -17,7 +17,10 @@ binds every other query client-side (its default), which psycopg never
 prepares.
 """
 
+from dataclasses import dataclass
+
 from django.db import InterfaceError, OperationalError, connection
+from django.db.models.base import ModelState
 
 
 def fetchone(sql, params):
@@ -29,6 +32,68 @@ def fetchone(sql, params):
             raise
         connection.close()
     return _fetchone(sql, params)
+
+
+def fetchall(sql, params):
+    """Return every row of `sql` run with `params` (no retry: it never runs first in a request)."""
+    with _cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+@dataclass(frozen=True)
+class PageStatement:
+    """A list's page as a fixed statement: its SQL with LIMIT and OFFSET as the last two parameters, and how to
+    turn each row into a model instance as the ORM would (the same converters), without compiling the query or
+    running Model.__init__ per row."""
+
+    model: type
+    sql: str
+    params: tuple
+    names: tuple
+    converters: tuple
+
+    def rows(self, limit, offset):
+        """Return the instances of the page `limit` rows long, `offset` rows in."""
+        return [self._instance(row) for row in fetchall(self.sql, [*self.params, limit, offset])]
+
+    def _instance(self, row):
+        values = list(row)
+        for index, expression, functions in self.converters:
+            value = values[index]
+            for function in functions:
+                value = function(value, expression, connection)
+            values[index] = value
+        instance = self.model.__new__(self.model)
+        instance.__dict__.update(zip(self.names, values, strict=True))
+        instance._state = ModelState()
+        instance._state.adding, instance._state.db = False, connection.alias
+        return instance
+
+
+def page_statement(queryset, sql=None, names=None):
+    """Return the PageStatement of `queryset` (its model's concrete fields, then its annotations, in its order).
+
+    Give `sql` and `names` for a statement written by hand (a deferred join, say): it selects those
+    fields of the model, in that order, and ends with LIMIT %s OFFSET %s. Fields it leaves out load
+    on first access, as a deferred field does.
+    """
+    model, query = queryset.model, queryset.query
+    table = model._meta.db_table
+    expressions = {field.attname: field.get_col(table) for field in model._meta.concrete_fields}
+    expressions.update(query.annotation_select)
+    params = ()
+    if sql is None:
+        sql, params = query.sql_with_params()
+        sql = f"{sql} LIMIT %s OFFSET %s"
+        names = tuple(expressions)
+    converters = []
+    for index, name in enumerate(names):
+        expression = expressions[name]
+        functions = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
+        if functions:
+            converters.append((index, expression, functions))
+    return PageStatement(model, sql, tuple(params), tuple(names), tuple(converters))
 
 
 def _stale():

@@ -84,6 +84,7 @@ class Bench:
             "SECRET_KEY": secrets.token_urlsafe(48),
             "JWT_SECRET_KEY": secrets.token_urlsafe(48),
             "AUDIT_CHAIN_KEY": secrets.token_urlsafe(48),
+            "FIELD_ENCRYPTION_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode(),
             "DEBUG": "false",
             "SECURE_SSL_REDIRECT": "false",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -303,7 +304,10 @@ class Bench:
         deep_page = max(1, self.rows // 25 // 2)
         paths = [
             ("sessions first page", "/api/admin/sessions"),
-            ("sessions deep page", f"/api/admin/sessions?page={deep_page}"),
+            # Page 2,000 as a client paging with `next` reaches it: the cursor of the link on page 1,999.
+            ("sessions deep page", self.cursor_of_page(deep_page)),
+            # The same page by number: a deferred join, which still walks the index past the skipped rows.
+            ("sessions deep page jump", f"/api/admin/sessions?page={deep_page}"),
             ("gallery first page", "/api/cms/gallery-images"),
         ]
         if self.audit_rows:
@@ -315,6 +319,15 @@ class Bench:
             ]
         return paths
 
+    def cursor_of_page(self, number):
+        """Return the path of page `number` of the sessions list by its cursor (the list itself for page 1)."""
+        if number == 1:
+            return "/api/admin/sessions"
+        link = requests.get(
+            f"{self.url}/api/admin/sessions?page={number - 1}", headers=self.auth(), timeout=120
+        ).json()["next"]
+        return link[link.index("/api/") :]
+
     def measure_growth(self, large):
         """Compare this server with `large` (same code, 100k rows, 1M audit events on PostgreSQL), interleaved."""
         small_paths, large_paths = dict(self.scale_paths()), dict(large.scale_paths())
@@ -323,13 +336,13 @@ class Bench:
             for name in large_paths:
                 for site, paths in ((self, small_paths), (large, large_paths)):
                     # The small server's deep pages are its first pages: it has 100 rows (and 100 events).
-                    path = paths.get(name) or paths[name.replace("deep", "first")]
+                    path = paths.get(name) or paths[name.replace("deep", "first").removesuffix(" jump")]
                     samples[(site.label, name)].append(site.wrk(path, headers=site.auth()))
         growth = {}
         for name, path in large_paths.items():
             small = median_result(samples[("small", name)])
             big = median_result(samples[("large", name)])
-            small_path = small_paths.get(name) or small_paths[name.replace("deep", "first")]
+            small_path = small_paths.get(name) or small_paths[name.replace("deep", "first").removesuffix(" jump")]
             growth[name] = {
                 "p50_ms_small": small["p50_ms"],
                 "p50_ms_large": big["p50_ms"],
@@ -407,7 +420,20 @@ GOALS = [
     ("25-row API-pairs page / floor", "api-pairs page", ">=", 0.3, 0.25),
     ("public gallery, 100 images, 200 / floor", "public gallery", ">=", 0.8, 0.7),
     ("public gallery 304 / floor", "public gallery 304", ">=", 1.0, 0.9),
-    ("sessions list page 2,000 of 100k rows, p50 / page 1", "sessions deep page", "<=", 1.5, 1.5),
+    (
+        "sessions list page 2,000 of 100k rows (by its `next` cursor), p50 / page 1",
+        "sessions deep page",
+        "<=",
+        1.5,
+        1.5,
+    ),
+    (
+        "sessions list page 2,000 of 100k rows (`?page=2000`, a jump), p50 / page 1",
+        "sessions deep page jump",
+        "<=",
+        1.5,
+        1.5,
+    ),
     ("audit deep page (half of 1M events), p50 / first page", "audit deep page", "<=", 1.5, 1.5),
 ]
 
@@ -422,13 +448,15 @@ def goal_values(results):
         "public gallery": reads["public gallery"]["ratio"],
         "public gallery 304": reads["public gallery 304"]["ratio"],
     }
-    for name in ("sessions", "audit"):
-        if f"{name} deep page" in growth:
-            deep, first = growth[f"{name} deep page"], growth[f"{name} first page"]
+    for name, deep_name in (
+        ("sessions", "sessions deep page"),
+        ("sessions", "sessions deep page jump"),
+        ("audit", "audit deep page"),
+    ):
+        if deep_name in growth:
+            deep, first = growth[deep_name], growth[f"{name} first page"]
             # No latency means no request finished within wrk's timeout.
-            values[f"{name} deep page"] = (
-                deep["p50_ms_large"] / first["p50_ms_large"] if deep["p50_ms_large"] else float("inf")
-            )
+            values[deep_name] = deep["p50_ms_large"] / first["p50_ms_large"] if deep["p50_ms_large"] else float("inf")
     return values
 
 

@@ -1,5 +1,8 @@
+from django.db import connection
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination, PageNumberPagination
+
+from adbot_admin import statements
 
 
 class StrictPageSizeMixin:
@@ -36,7 +39,42 @@ class StrictPageSizeMixin:
 
 
 class StandardPagination(StrictPageSizeMixin, PageNumberPagination):
-    """Numbered pages with a count."""
+    """Numbered pages with a count.
+
+    A view whose unfiltered list is the same queryset on every request says so
+    with `fixed_list_statement = True`: that list's count and pages then run as
+    fixed statements, compiled once per view (FixedList), and only a filtered
+    list goes through the ORM each time.
+    """
+
+    def paginate_queryset(self, queryset, request, view=None):
+        if getattr(view, "fixed_list_statement", False) and not queryset.query.where:
+            queryset = FixedList.of(type(view), queryset)
+        return super().paginate_queryset(queryset, request, view)
+
+
+class FixedList:
+    """An unfiltered list as Django's Paginator reads it (count() and a slice), from fixed statements."""
+
+    _known = {}
+
+    def __init__(self, count_sql, page):
+        self._count_sql, self._page = count_sql, page
+
+    @classmethod
+    def of(cls, key, queryset):
+        # Keyed by view and database vendor: the SQL text differs between the two databases.
+        key = (key, connection.vendor)
+        if key not in cls._known:
+            table = connection.ops.quote_name(queryset.model._meta.db_table)
+            cls._known[key] = cls(f"SELECT COUNT(*) FROM {table}", statements.page_statement(queryset))
+        return cls._known[key]
+
+    def count(self):
+        return statements.fetchone(self._count_sql, [])[0]
+
+    def __getitem__(self, page):
+        return self._page.rows(page.stop - page.start, page.start)
 
 
 class AuditCursorPagination(StrictPageSizeMixin, CursorPagination):

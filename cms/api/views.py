@@ -181,6 +181,17 @@ def _last_modified(request):
     return _revision(request)[1]
 
 
+JSON_ACCEPTED = frozenset(("", "*/*", "application/*", "application/json"))
+
+
+def _plain_read(request):
+    """Return True for a read with no query string whose Accept takes JSON (else DRF negotiates: 404, 406)."""
+    if request.META.get("QUERY_STRING"):
+        return False
+    accepted = request.META.get("HTTP_ACCEPT", "")
+    return any(part.split(";", 1)[0].strip() in JSON_ACCEPTED for part in accepted.split(","))
+
+
 class PublicGalleryView(PublicMixin, APIView):
     """Published images in gallery order, for anyone; answers revalidations from the revision row alone.
 
@@ -188,6 +199,21 @@ class PublicGalleryView(PublicMixin, APIView):
     revision, so the cache holds one copy whatever Host headers arrive; each
     answer puts its own origin in front of the paths.
     """
+
+    def dispatch(self, request, *args, **kwargs):
+        # A plain read decides nothing DRF could add to (no credential, no body, one JSON type): it is answered
+        # as a Django view, with the headers DRF would set. Anything else, a failure included, goes DRF's way,
+        # which answers in the API's error format (a GET is safe to run again).
+        if request.method in ("GET", "HEAD") and _plain_read(request):
+            try:
+                response = self.get(request)
+            except Exception:
+                pass
+            else:
+                for name, value in self.default_response_headers.items():
+                    response[name] = value
+                return response
+        return super().dispatch(request, *args, **kwargs)
 
     # The cached copy is the answer's bytes, with a marker where each URL's
     # origin goes (`_body`), kept for the latest revision in each process and in

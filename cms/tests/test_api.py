@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import OperationalError, connection
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.urls import clear_url_caches
@@ -915,6 +915,37 @@ def test_public_gallery_ignores_credentials(api_client, stored):
     api_client.credentials(HTTP_AUTHORIZATION="Bearer not.a.token")
 
     assert api_client.get(PUBLIC_URL).status_code == 200
+
+
+def test_public_gallery_answers_a_database_failure_in_the_error_format(api_client, db, monkeypatch):
+    def unavailable():
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(services, "gallery_revision", unavailable)
+    response = api_client.get(PUBLIC_URL)
+
+    assert response.status_code == 503
+    assert response.json() == {
+        "detail": "The database is unavailable; try again shortly.",
+        "code": "database_unavailable",
+    }
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"HTTP_ACCEPT": "application/json"}, 200),
+        ({"HTTP_ACCEPT": "text/html;q=0.9, */*;q=0.8"}, 200),
+        ({"HTTP_ACCEPT": "text/html"}, 406),
+        ({"QUERY_STRING": "format=xml"}, 404),
+    ],
+)
+def test_public_gallery_negotiates_as_every_api_view(api_client, db, headers, status):
+    response = api_client.get(PUBLIC_URL, **headers)
+
+    assert response.status_code == status
+    assert response["Allow"] == "GET, HEAD, OPTIONS"
+    assert response["Content-Type"] == "application/json"
 
 
 def test_public_gallery_is_empty_list_at_first(api_client, db):

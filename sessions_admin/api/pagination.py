@@ -24,9 +24,33 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from adbot_admin import statements
 from adbot_admin.api.pagination import StandardPagination
 
-from ..models import SessionCount
+from ..models import SessionCount, SessionFile
 
 KEYS = ("uploaded_at", "id")
+# What a list row shows (api/serializers.py SessionFileSerializer) and its position; the secrets are not read.
+LIST_FIELDS = (
+    "id",
+    "filename",
+    "library",
+    "layout",
+    "dc_id",
+    "user_id",
+    "is_bot",
+    "api_id",
+    "size",
+    "sha256",
+    "uploaded_at",
+    "uploaded_by",
+    "phone",
+    "username",
+    "first_name",
+    "last_name",
+    "device",
+    "status",
+    "status_reason",
+    "status_until",
+    "status_changed_at",
+)
 
 
 class SessionFilePagination(StandardPagination):
@@ -39,11 +63,10 @@ class SessionFilePagination(StandardPagination):
         self.request = request
         self.page_size = size = self.get_page_size(request)
         self.count = self._count(queryset)
-        queryset = queryset.order_by(*(f"-{key}" for key in KEYS))
         cursor = self._cursor(request)
         if cursor is not None:
             key, backwards, self.number = cursor
-            rows = self._seek(queryset, key, backwards, size)
+            rows = self._seek(_ordered(queryset), key, backwards, size)
         else:
             self.number = self._page_number(request)
             offset = (self.number - 1) * size
@@ -56,9 +79,11 @@ class SessionFilePagination(StandardPagination):
     def _count(self, queryset):
         """Return the list's length: from the counter rows, or COUNT(*) for a filtered list (or no counter rows)."""
         if not queryset.query.where:
-            row = statements.fetchone(_count_statement(), ["library"])
-            if row is not None and row[0] is not None:
-                return row[0]
+            total, any_row = statements.fetchone(_count_statement(), ["library"])
+            if total is not None:
+                return total
+            if not any_row:
+                return 0
         return queryset.count()
 
     def _page_number(self, request):
@@ -69,6 +94,10 @@ class SessionFilePagination(StandardPagination):
 
     @staticmethod
     def _page(queryset, offset, size):
+        if not queryset.query.where:
+            # The whole list: a fixed statement, compiled once.
+            return _page_statement().rows(size, offset)
+        queryset = _ordered(queryset)
         if not offset:
             return list(queryset[:size])
         # The deferred join: the page's ids from the index only, then those rows.
@@ -140,9 +169,32 @@ class SessionFilePagination(StandardPagination):
         ]
 
 
+def _ordered(queryset):
+    return queryset.order_by(*(f"-{key}" for key in KEYS))
+
+
+@cache
+def _page_statement():
+    # The deferred join: the page's ids are read off the (uploaded_at, id) index alone, skipped rows never read.
+    quote = connection.ops.quote_name
+    table = quote(SessionFile._meta.db_table)
+    columns = ", ".join(f"{table}.{quote(SessionFile._meta.get_field(name).column)}" for name in LIST_FIELDS)
+    uploaded_at, pk = (f"{table}.{quote(name)}" for name in KEYS)
+    order = f"{uploaded_at} DESC, {pk} DESC"
+    sql = (
+        f"SELECT {columns} FROM {table} JOIN (SELECT {pk} AS page_id FROM {table} ORDER BY {order} "
+        f"LIMIT %s OFFSET %s) page ON {pk} = page.page_id ORDER BY {order}"
+    )
+    return statements.page_statement(SessionFile.objects.all(), sql, LIST_FIELDS)
+
+
 @cache
 def _count_statement():
     quote = connection.ops.quote_name
     table = quote(SessionCount._meta.db_table)
-    # Every session has exactly one library: that dimension's counts add up to the total.
-    return f"SELECT SUM({quote('count')}) FROM {table} WHERE {quote('dimension')} = %s"
+    sessions = quote(SessionFile._meta.db_table)
+    # Every session has exactly one library: that dimension's counts add up to the total. A table that never
+    # had a row has no counter rows either; the EXISTS tells it from counters gone missing (then COUNT decides).
+    return (
+        f"SELECT SUM({quote('count')}), EXISTS(SELECT 1 FROM {sessions}) FROM {table} WHERE {quote('dimension')} = %s"
+    )

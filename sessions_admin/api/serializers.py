@@ -115,6 +115,31 @@ class SessionFileSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    # Rows written without walking the fields: on a 25-row page, ModelSerializer's field walk costs more than the
+    # rest of the request. The declared fields above stay, for the schema and the order of the keys.
+    def to_representation(self, instance):
+        return {
+            "filename": instance.filename,
+            "library": instance.library,
+            "layout": instance.layout,
+            "dc_id": instance.dc_id,
+            "user_id": instance.user_id,
+            "is_bot": instance.is_bot,
+            "api_id": instance.api_id,
+            "api_pair": instance.api_pair,
+            "size": instance.size,
+            "sha256": instance.sha256,
+            "uploaded_at": datetime_representation(instance.uploaded_at),
+            "uploaded_by": instance.uploaded_by,
+            "account": account_of(instance),
+            "device": device_of(instance),
+            "app": app_of(instance),
+            "status": instance.status,
+            "status_reason": instance.status_reason,
+            "status_until": datetime_representation(instance.status_until),
+            "status_changed_at": datetime_representation(instance.status_changed_at),
+        }
+
     @extend_schema_field(AccountSerializer)
     def get_account(self, session_file):
         return account_of(session_file)
@@ -137,6 +162,13 @@ class SessionFileDetailSerializer(SessionFileSerializer):
     class Meta(SessionFileSerializer.Meta):
         fields = [*SessionFileSerializer.Meta.fields, "has_2fa_password", "proxy"]
         read_only_fields = fields
+
+    def to_representation(self, instance):
+        return {
+            **super().to_representation(instance),
+            "has_2fa_password": self.get_has_2fa_password(instance),
+            "proxy": self.get_proxy(instance),
+        }
 
     def get_has_2fa_password(self, session_file) -> bool:
         return bool(session_file.twofa_password)

@@ -649,6 +649,7 @@ class ApiPairViewSet(
     """Telegram API pairs for admins: the hash is masked everywhere but the audited detail view."""
 
     queryset = ApiPair.objects.with_sessions_count()
+    fixed_list_statement = True
     serializer_class = serializers.ApiPairSerializer
     lookup_value_regex = r"\d+"
     parser_classes = [JSONParser]
