@@ -8,30 +8,25 @@ from rest_framework import serializers
 from .permissions import RecentAuthentication
 
 
-class AdminJWTScheme(OpenApiAuthenticationExtension):
+class BearerJWTScheme(OpenApiAuthenticationExtension):
+    """A bearer JWT scheme; subclasses name their authentication class and say where its tokens come from."""
+
+    description = ""
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": self.description}
+
+
+class AdminJWTScheme(BearerJWTScheme):
     target_class = "adbot_admin.api.authentication.AdminJWTAuthentication"
     name = "backendToken"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "JWT",
-            "description": "Access token from POST /api/auth/token or /api/cms/login (HS256, `role` claim).",
-        }
+    description = "Access token from POST /api/auth/token or /api/cms/login (HS256, `role` claim)."
 
 
-class FrontendJWTScheme(OpenApiAuthenticationExtension):
+class FrontendJWTScheme(BearerJWTScheme):
     target_class = "adbot_admin.api.authentication.FrontendJWTAuthentication"
     name = "frontendToken"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "JWT",
-            "description": "Token minted by the Next.js frontend with JWT_SECRET (HS256, `exp` and `role`).",
-        }
+    description = "Token minted by the Next.js frontend with JWT_SECRET (HS256, `exp` and `role`)."
 
 
 # The error body every 4xx and 5xx carries (exceptions.py).
