@@ -322,13 +322,7 @@ def _verified_passkey(*, request, credential, action, auth_method, user=None):
             except PasskeyRefused:
                 return None
 
-    refused_audit = {
-        "action": action,
-        "auth_method": auth_method,
-        "actor": "",
-        "target": account,
-        "detail": {"via": "passkey"},
-    }
+    refused_audit = dict(action=action, auth_method=auth_method, actor="", target=account, detail={"via": "passkey"})
     return _verified(
         request=request,
         account=account,

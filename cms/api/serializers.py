@@ -57,7 +57,7 @@ class GalleryImageSerializer(ImageUrlsMixin, serializers.ModelSerializer):
             "published",
             "created_at",
         ]
-        # The rest are not editable on the model, so read-only here.
+        # No read_only_fields: the model's non-editable fields are read-only here already.
 
 
 class GalleryImageUploadSerializer(GalleryImageSerializer):
