@@ -7,16 +7,18 @@ must be a shared one (Redis).
 """
 
 import logging
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
-from django_ratelimit.core import _split_rate, get_usage
+from django_ratelimit.core import get_usage
 from rest_framework.exceptions import Throttled
 
 from . import slots
 from .audit import record
 from .errors import LimiterUnavailable, PasswordChecksBusy
+from .metrics import CACHE_ERRORS
 from .models import Outcome
 
 logger = logging.getLogger(__name__)
@@ -85,6 +87,7 @@ def _count(request, budget):
     try:
         usage = get_usage(request, group=budget.name, key=budget.key, rate=budget.rate, increment=True)
     except Exception as exc:  # the cache backend's own errors (Redis down) vary by client
+        CACHE_ERRORS.inc()
         logger.error("rate limiter unavailable for %s: %s", budget.name, type(exc).__name__)
         raise LimiterUnavailable(retry_after=5) from exc
     if usage is None:  # RATELIMIT_ENABLE is off
@@ -128,9 +131,20 @@ def _on_limited(request, budget):
         record(request=request, action="rate_limited", target=budget.name, outcome=Outcome.DENIED)
 
 
+PERIOD = re.compile(r"(\d*)([smhd])")
+SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def quota_and_window(rate):
+    """Return (requests, seconds) of a django-ratelimit rate: "5/m", "100/15m", "4/second" (its own notation)."""
+    count, _, period = rate.partition("/")
+    multiple, unit = PERIOD.match(period.lower()).groups()
+    return int(count), int(multiple or 1) * SECONDS[unit]
+
+
 def policy_headers(budget, usage):
     """Return the IETF draft RateLimit-Policy and RateLimit headers for `usage`."""
-    quota, window = _split_rate(budget.rate())
+    quota, window = quota_and_window(budget.rate())
     remaining = max(0, usage["limit"] - usage["count"])
     reset = max(0, usage["time_left"] + 1)
     return {

@@ -53,9 +53,9 @@ class PageStatement:
     names: tuple
     converters: tuple
 
-    def rows(self, limit, offset):
-        """Return the instances of the page `limit` rows long, `offset` rows in."""
-        return [self._instance(row) for row in fetchall(self.sql, [*self.params, limit, offset])]
+    def rows(self, *params):
+        """Return the instances of the page its last parameters (LIMIT and OFFSET, or a position) name."""
+        return [self._instance(row) for row in fetchall(self.sql, [*self.params, *params])]
 
     def _instance(self, row):
         values = list(row)
@@ -74,9 +74,9 @@ class PageStatement:
 def page_statement(queryset, sql=None, names=None):
     """Return the PageStatement of `queryset` (its model's concrete fields, then its annotations, in its order).
 
-    Give `sql` and `names` for a statement written by hand (a deferred join, say): it selects those
-    fields of the model, in that order, and ends with LIMIT %s OFFSET %s. Fields it leaves out load
-    on first access, as a deferred field does.
+    Give `sql` and `names` for a statement written by hand (a deferred join, a seek): it selects those
+    fields of the model, in that order, and takes its own parameters. Fields it leaves out load on
+    first access, as a deferred field does.
     """
     model, query = queryset.model, queryset.query
     table = model._meta.db_table

@@ -197,6 +197,20 @@ def test_a_broken_cache_is_counted_and_reported_down(broken_cache):
     assert value(samples, "adbot_cache_errors_total") == before + 1
 
 
+@pytest.mark.parametrize("path", ["/api/auth/token", "/api/public/gallery"])
+def test_a_request_that_meets_a_broken_cache_is_counted(broken_cache, admin_user, path):
+    before = value(scrape(), "adbot_cache_errors_total")
+    if path == "/api/public/gallery":
+        assert Client().get(path).status_code == 200  # the listing works without its cache
+    else:
+        body = {"username": admin_user.username, "password": TEST_PASSWORD}
+        assert Client().post(path, body, content_type="application/json").status_code == 503
+
+    # This request's failures (the gallery tries to read and to store its body), then the scrape's own probe.
+    expected = 2 if path == "/api/public/gallery" else 1
+    assert value(scrape(), "adbot_cache_errors_total") == before + expected + 1
+
+
 def test_every_series_name_is_documented():
     from pathlib import Path
 

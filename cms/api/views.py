@@ -23,6 +23,7 @@ from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
 from adbot_admin.api.renderers import OrjsonRenderer
 from adbot_admin.api.views import PublicMixin
 from adbot_admin.errors import PayloadTooLarge
+from adbot_admin.metrics import CACHE_ERRORS
 from adbot_admin.models import Scope
 from adbot_admin.request_limits import declared_length, multipart_limit
 from adbot_admin.sizes import describe_bytes
@@ -275,5 +276,6 @@ def _quietly(operation, *args):
     try:
         return operation(*args)
     except Exception:  # the listing works without a cache, only slower
+        CACHE_ERRORS.inc()
         logger.warning("cache unavailable for the public gallery")
         return None

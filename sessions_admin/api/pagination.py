@@ -66,7 +66,7 @@ class SessionFilePagination(StandardPagination):
         cursor = self._cursor(request)
         if cursor is not None:
             key, backwards, self.number = cursor
-            rows = self._seek(_ordered(queryset), key, backwards, size)
+            rows = self._seek(queryset, key, backwards, size)
         else:
             self.number = self._page_number(request)
             offset = (self.number - 1) * size
@@ -108,6 +108,11 @@ class SessionFilePagination(StandardPagination):
     def _seek(queryset, key, backwards, size):
         # `<=` then the few rows of that same time excluded: a range the index starts at (an OR would not be).
         uploaded_at, pk = key
+        if not queryset.query.where:
+            at = connection.ops.adapt_datetimefield_value(uploaded_at)
+            rows = _seek_statement(backwards).rows(at, at, pk, size)
+            return list(reversed(rows)) if backwards else rows
+        queryset = _ordered(queryset)
         if backwards:
             after = queryset.filter(uploaded_at__gte=uploaded_at).exclude(uploaded_at=uploaded_at, id__lte=pk)
             return list(reversed(after.order_by(*KEYS)[:size]))
@@ -184,6 +189,21 @@ def _page_statement():
     sql = (
         f"SELECT {columns} FROM {table} JOIN (SELECT {pk} AS page_id FROM {table} ORDER BY {order} "
         f"LIMIT %s OFFSET %s) page ON {pk} = page.page_id ORDER BY {order}"
+    )
+    return statements.page_statement(SessionFile.objects.all(), sql, LIST_FIELDS)
+
+
+@cache
+def _seek_statement(backwards):
+    # The same range as the ORM seek in _seek, as a fixed statement: parameters (at, at, id, limit).
+    quote = connection.ops.quote_name
+    table = quote(SessionFile._meta.db_table)
+    columns = ", ".join(quote(SessionFile._meta.get_field(name).column) for name in LIST_FIELDS)
+    uploaded_at, pk = (quote(name) for name in KEYS)
+    bound, excluded, direction = (">=", "<=", "ASC") if backwards else ("<=", ">=", "DESC")
+    sql = (
+        f"SELECT {columns} FROM {table} WHERE {uploaded_at} {bound} %s AND NOT ({uploaded_at} = %s AND {pk} "
+        f"{excluded} %s) ORDER BY {uploaded_at} {direction}, {pk} {direction} LIMIT %s"
     )
     return statements.page_statement(SessionFile.objects.all(), sql, LIST_FIELDS)
 
