@@ -19,7 +19,7 @@ prepares.
 
 from dataclasses import dataclass
 
-from django.db import InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError, connection, connections
 from django.db.models.base import ModelState
 
 
@@ -55,19 +55,21 @@ class PageStatement:
 
     def rows(self, *params):
         """Return the instances of the page its last parameters (LIMIT and OFFSET, or a position) name."""
-        return [self._instance(row) for row in fetchall(self.sql, [*self.params, *params])]
+        # The connection behind the proxy, looked up once: converters read it for every value.
+        database = connections[connection.alias]
+        return [self._instance(row, database) for row in fetchall(self.sql, [*self.params, *params])]
 
-    def _instance(self, row):
+    def _instance(self, row, database):
         values = list(row)
         for index, expression, functions in self.converters:
             value = values[index]
             for function in functions:
-                value = function(value, expression, connection)
+                value = function(value, expression, database)
             values[index] = value
         instance = self.model.__new__(self.model)
         instance.__dict__.update(zip(self.names, values, strict=True))
         instance._state = ModelState()
-        instance._state.adding, instance._state.db = False, connection.alias
+        instance._state.adding, instance._state.db = False, database.alias
         return instance
 
 
