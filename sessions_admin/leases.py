@@ -60,7 +60,7 @@ def _holder_lease(lease_id, token_id, *, lock):
         rows = rows.select_for_update()
     lease = rows.first()
     if lease is None:
-        raise LeaseNotFound(lease_id)
+        raise LeaseNotFound()
     return lease
 
 
@@ -112,7 +112,7 @@ def lease_renew(*, lease_id, token_id, ttl) -> Lease:
         lease = _holder_lease(lease_id, token_id, lock=True)
         if not lease.is_live(now):
             LEASES_LOST.inc()
-            raise LeaseLost(lease_id)
+            raise LeaseLost()
         lease.expires_at = now + timedelta(seconds=ttl)
         lease.save(update_fields=["expires_at"])
         SessionFile.objects.filter(pk=lease.session_id, lease_fence=lease.fence).update(
@@ -152,7 +152,7 @@ def lease_break(*, lease, request=None) -> Lease:
     with transaction.atomic():
         locked = Lease.objects.select_for_update().filter(pk=lease.pk).first()
         if locked is None:
-            raise LeaseLost(lease.pk)
+            raise LeaseLost()
         _end(locked, reason="broken", request=request)
     return locked
 
@@ -160,7 +160,7 @@ def lease_break(*, lease, request=None) -> Lease:
 def _end(lease, *, reason, request):
     now = timezone.now()
     if not lease.is_live(now):
-        raise LeaseLost(lease.pk)
+        raise LeaseLost()
     lease.ended_at, lease.end_reason = now, reason
     lease.save(update_fields=["ended_at", "end_reason"])
     SessionFile.objects.filter(pk=lease.session_id, lease_fence=lease.fence).update(lease_expires_at=None)
@@ -176,9 +176,9 @@ def lease_live_for_holder(*, lease_id, token_id) -> Lease:
     """Return the holder's live lease with its session; raise LeaseNotFound or LeaseLost."""
     lease = Lease.objects.select_related("session").filter(pk=lease_id, token_id=token_id).first()
     if lease is None:
-        raise LeaseNotFound(lease_id)
+        raise LeaseNotFound()
     if not lease.is_live(timezone.now()) or lease.session.lease_fence != lease.fence:
-        raise LeaseLost(lease_id)
+        raise LeaseLost()
     return lease
 
 
@@ -222,7 +222,7 @@ def lease_file_write(*, lease_id, token_id, fence, upload, request=None) -> Sess
                 or session_file.lease_expires_at is None
                 or session_file.lease_expires_at <= now
             ):
-                raise StaleFence(lease_id)
+                raise StaleFence()
             stored = services.session_file_store(
                 upload=upload,
                 filename=session_file.filename,
