@@ -72,10 +72,22 @@ MULTIPART = "multipart/form-data"
 UPLOAD_EXAMPLE = OpenApiExample(
     "A session file", value={"file": "alpha.session"}, request_only=True, media_type=MULTIPART
 )
-API_PAIR_EXAMPLE = OpenApiExample(
-    "An API pair",
-    value={"api_id": 2040, "api_hash": "b18441a1ff607e10a989891a5462e627", "label": "Telegram Desktop"},
-    request_only=True,
+API_PAIR_CREATE_SCHEMA = extend_schema(
+    summary="Add an API pair",
+    request=serializers.ApiPairCreateSerializer,
+    examples=[
+        OpenApiExample(
+            "An API pair",
+            value={"api_id": 2040, "api_hash": "b18441a1ff607e10a989891a5462e627", "label": "Telegram Desktop"},
+            request_only=True,
+        )
+    ],
+    responses={
+        201: serializers.ApiPairSerializer,
+        400: OpenApiResponse(description="A bad value; `errors` names the field."),
+        409: OpenApiResponse(description="An API pair with this api_id exists."),
+        415: OpenApiResponse(description="The body is not JSON."),
+    },
 )
 UPLOAD_SCHEMA = extend_schema(
     summary="Upload a session file",
@@ -665,34 +677,14 @@ class ApiPairViewSet(
             return serializers.ApiPairRevealSerializer
         return super().get_serializer_class()
 
-    @extend_schema(
-        summary="Add an API pair",
-        request=serializers.ApiPairCreateSerializer,
-        examples=[API_PAIR_EXAMPLE],
-        responses={
-            201: serializers.ApiPairSerializer,
-            400: OpenApiResponse(description="A bad value; `errors` names the field."),
-            409: OpenApiResponse(description="An API pair with this api_id exists."),
-            415: OpenApiResponse(description="The body is not JSON."),
-        },
-    )
+    @API_PAIR_CREATE_SCHEMA
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         self.perform_create(serializer)
         return Response(serializers.ApiPairSerializer(serializer.instance).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(
-        summary="Add an API pair",
-        request=serializers.ApiPairCreateSerializer,
-        examples=[API_PAIR_EXAMPLE],
-        responses={
-            201: serializers.ApiPairSerializer,
-            400: OpenApiResponse(description="A bad value; `errors` names the field."),
-            409: OpenApiResponse(description="An API pair with this api_id exists."),
-            415: OpenApiResponse(description="The body is not JSON."),
-        },
-    )
+    @API_PAIR_CREATE_SCHEMA
     @action(detail=False, methods=["post"], url_path="add")
     def add(self, request, *args, **kwargs):
         return self.create(request, *args, **kwargs)
