@@ -54,11 +54,8 @@ LEASABLE_STATUSES = frozenset(SessionStatus.values) - {
 }
 
 
-def _holder_lease(lease_id, token_id, *, lock):
-    rows = Lease.objects.filter(pk=lease_id, token_id=token_id)
-    if lock:
-        rows = rows.select_for_update()
-    lease = rows.first()
+def _holder_lease(lease_id, token_id):
+    lease = Lease.objects.select_for_update().filter(pk=lease_id, token_id=token_id).first()
     if lease is None:
         raise LeaseNotFound()
     return lease
@@ -109,7 +106,7 @@ def lease_renew(*, lease_id, token_id, ttl) -> Lease:
     """Extend a live lease to `ttl` seconds from now and return it; raise LeaseNotFound or LeaseLost."""
     now = timezone.now()
     with transaction.atomic():
-        lease = _holder_lease(lease_id, token_id, lock=True)
+        lease = _holder_lease(lease_id, token_id)
         if not lease.is_live(now):
             LEASES_LOST.inc()
             raise LeaseLost()
@@ -129,7 +126,7 @@ def lease_release(*, lease_id, token_id, status=None, reason="", until=None, req
     LeaseLost, or InvalidStatus (nothing released).
     """
     with transaction.atomic():
-        lease = _holder_lease(lease_id, token_id, lock=True)
+        lease = _holder_lease(lease_id, token_id)
         try:
             _end(lease, reason="released", request=request)
         except LeaseLost:
@@ -211,7 +208,7 @@ def lease_file_write(*, lease_id, token_id, fence, upload, request=None) -> Sess
     detail = {"lease": lease_id, "fence": fence}
     try:
         with transaction.atomic():
-            lease = _holder_lease(lease_id, token_id, lock=True)
+            lease = _holder_lease(lease_id, token_id)
             # The account's row lock is what a grant needs: no new lease can begin until this commits.
             session_file = SessionFile.objects.select_for_update().get(pk=lease.session_id)
             now = timezone.now()
