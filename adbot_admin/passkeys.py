@@ -203,11 +203,8 @@ def passkey_authentication_begin(*, user=None):
 
 def _credential_id(credential):
     value = credential.get("id") if isinstance(credential, dict) else None
-    return (
-        value
-        if isinstance(value, str) and 0 < len(value) <= Passkey._meta.get_field("credential_id").max_length
-        else None
-    )
+    fits = isinstance(value, str) and 0 < len(value) <= Passkey._meta.get_field("credential_id").max_length
+    return value if fits else None
 
 
 def passkey_owner(*, credential):
