@@ -56,10 +56,6 @@ def key_id(key):
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:KEY_ID_LENGTH]
 
 
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def check_claim_types(payload, *, backend):
     """Raise TokenBackendError when a claim this server reads has the wrong JSON type.
 
@@ -68,7 +64,8 @@ def check_claim_types(payload, *, backend):
     present, a `sid` that names a login session and a `scope` this server knows.
     """
     for name in TIME_CLAIMS:
-        if name in payload and not (_is_number(payload[name]) and 0 <= payload[name] <= MAX_NUMERIC_DATE):
+        value = payload.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_NUMERIC_DATE:
             raise TokenBackendError(f"Token has an invalid '{name}' claim")
     if not backend:
         return

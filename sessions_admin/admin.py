@@ -154,9 +154,7 @@ class ApiPairAdmin(admin.ModelAdmin):
         return ["api_id", "masked_hash", "label", "is_active", "created_at", "updated_at"]
 
     def get_readonly_fields(self, request, obj=None):
-        if obj is None:
-            return []
-        return ["api_id", "masked_hash", "created_at", "updated_at"]
+        return [] if obj is None else ["api_id", "masked_hash", "created_at", "updated_at"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_sessions_count()
