@@ -24,10 +24,6 @@ from .models import Outcome
 logger = logging.getLogger(__name__)
 
 
-def _whole_server(group, request):
-    return "all-clients"
-
-
 @dataclass(frozen=True)
 class Budget:
     """A named rate, counted per client IP or, with `per_client` off, for the whole server."""
@@ -51,7 +47,7 @@ class Budget:
 
     @property
     def key(self):
-        return "ip" if self.per_client else _whole_server
+        return "ip" if self.per_client else lambda group, request: "all-clients"
 
 
 # Bounds the bcrypt work of all clients together: a botnet whose every address
@@ -101,7 +97,10 @@ def _count(request, budget):
         return usage
     request.ratelimit_usage = (budget, usage)
     if usage["should_limit"]:
-        _on_limited(request, budget)
+        # One audit row per window and client, not one per refused request: a
+        # flood must not turn into a flood of database writes.
+        if usage["count"] == usage["limit"] + 1:
+            record(request=request, action="rate_limited", target=budget.name, outcome=Outcome.DENIED)
         # django-ratelimit's window still refuses at time_left; it frees a second later.
         raise Throttled(wait=usage["time_left"] + 1)
     return usage
@@ -121,14 +120,6 @@ def working_slot(budget):
     limit = getattr(settings, capped[0].slots_setting)
     with slots.held(capped[0].name, limit, wait=0, busy=PasswordChecksBusy(retry_after=1)):
         yield
-
-
-def _on_limited(request, budget):
-    usage = request.ratelimit_usage[1]
-    # One audit row per window and client, not one per refused request: a
-    # flood must not turn into a flood of database writes.
-    if usage["count"] == usage["limit"] + 1:
-        record(request=request, action="rate_limited", target=budget.name, outcome=Outcome.DENIED)
 
 
 PERIOD = re.compile(r"(\d*)([smhd])")

@@ -19,14 +19,7 @@ from .ip_allowlist import parse_entry
 
 MIN_KEY_BYTES = 32
 # The values .env.example ships with; a copied example file must not start.
-PLACEHOLDERS = frozenset(
-    {
-        "change-me-run-manage.py-generate_secret",
-        "change-me",
-        "changeme",
-        "secret",
-    }
-)
+PLACEHOLDERS = frozenset({"change-me-run-manage.py-generate_secret", "change-me", "changeme", "secret"})
 KNOWN_SECRETS_FILE = Path(__file__).resolve().parent / "data" / "known_jwt_secrets.txt"
 GENERATE_HINT = "Generate one with `python manage.py generate_secret` and set {name} in the environment or .env."
 
@@ -226,10 +219,6 @@ def check_admin_allowed_ips(app_configs=None, **kwargs):
     return _ip_entry_errors("ADMIN_ALLOWED_IPS", example, "adbot_admin.E014")
 
 
-def _host_allowed(host):
-    return validate_host(host, settings.ALLOWED_HOSTS)
-
-
 def webauthn_problems():
     """Return why WEBAUTHN_RP_ID and WEBAUTHN_ORIGINS cannot work together here, one sentence each."""
     rp_id = settings.WEBAUTHN_RP_ID.strip().lower()
@@ -253,7 +242,8 @@ def webauthn_problems():
             )
         if rp_id and not (host == rp_id or host.endswith("." + rp_id)):
             problems.append(f"WEBAUTHN_ORIGINS entry {origin!r} is not under WEBAUTHN_RP_ID {rp_id!r}.")
-        if not _host_allowed(parts.netloc.lower()) and not _host_allowed(host) and origin not in trusted:
+        served = any(validate_host(name, settings.ALLOWED_HOSTS) for name in (parts.netloc.lower(), host))
+        if not served and origin not in trusted:
             problems.append(
                 f"WEBAUTHN_ORIGINS entry {origin!r} is neither served here (ALLOWED_HOSTS) nor trusted "
                 "(CSRF_TRUSTED_ORIGINS, CORS_ALLOWED_ORIGINS)."

@@ -12,6 +12,7 @@ import os
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 
 import bcrypt
 from django.contrib.auth import hashers
@@ -23,10 +24,8 @@ _pool_lock = threading.Lock()
 
 
 def _lower_priority():
-    try:
+    with suppress(AttributeError, OSError):  # not Linux, or not allowed: run at normal priority
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LOWEST_PRIORITY)
-    except (AttributeError, OSError):  # not Linux, or not allowed: run at normal priority
-        pass
 
 
 def _executor():

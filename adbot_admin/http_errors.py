@@ -30,12 +30,9 @@ def json_error(status_code, detail, code, *, headers=None):
 
 def api_exception_response(exc):
     """Return the error response of a DRF APIException raised outside DRF (the admin site, a middleware)."""
-    headers = {}
     wait = getattr(exc, "wait", None) or getattr(exc, "retry_after", None)
-    if wait:
-        headers["Retry-After"] = str(int(wait))
-    codes = exc.get_codes()
-    return json_error(exc.status_code, exc.detail, codes, headers=headers)
+    headers = {"Retry-After": str(int(wait))} if wait else {}
+    return json_error(exc.status_code, exc.detail, exc.get_codes(), headers=headers)
 
 
 def bad_request(request, exception=None):

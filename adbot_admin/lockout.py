@@ -42,13 +42,9 @@ def _key(username):
     return hashlib.sha256(normalised(username).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _enabled():
-    return settings.LOGIN_ACCOUNT_FAILURES > 0
-
-
 def check(*, username):
     """Raise AccountLocked (429, Retry-After: until the lock ends) when `username` is locked; count nothing."""
-    if not _enabled():
+    if settings.LOGIN_ACCOUNT_FAILURES <= 0:  # the lockout is off
         return
     now = timezone.now()
     until = (

@@ -28,13 +28,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .audit import record
-from .errors import (
-    InvalidMfaCode,
-    MfaAlreadyEnabled,
-    MfaCodeThrottled,
-    MfaNotEnabled,
-    PasskeyRefused,
-)
+from .errors import InvalidMfaCode, MfaAlreadyEnabled, MfaCodeThrottled, MfaNotEnabled, PasskeyRefused
 from .models import AuthMethod, MfaChallenge, Outcome, RecoveryCode
 from .passkeys import has_passkey, passkey_assertion_verify
 
@@ -239,11 +233,6 @@ def login_challenge_start(*, user):
         MfaChallenge.objects.filter(expires_at__lte=now).delete()
         MfaChallenge.objects.create(user_id=user.pk, key_hash=_digest(raw), expires_at=now + MFA_TOKEN_LIFETIME)
     return {"mfa_required": True, "mfa_token": raw, "expires_in": int(MFA_TOKEN_LIFETIME.total_seconds())}
-
-
-def counts_against_challenge(outcome):
-    """Return True when `outcome` of a code check spends one of the challenge's tries (a wrong code)."""
-    return isinstance(outcome, InvalidMfaCode)
 
 
 def live_challenge(raw):

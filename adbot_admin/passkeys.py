@@ -30,12 +30,7 @@ from webauthn import (
     verify_authentication_response,
     verify_registration_response,
 )
-from webauthn.helpers import (
-    base64url_to_bytes,
-    bytes_to_base64url,
-    options_to_json_dict,
-    parse_client_data_json,
-)
+from webauthn.helpers import base64url_to_bytes, bytes_to_base64url, options_to_json_dict, parse_client_data_json
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
@@ -116,8 +111,7 @@ def passkey_registration_begin(*, user):
         user_id=base64url_to_bytes(user_handle),
         exclude_credentials=_descriptors(passkeys),
         authenticator_selection=AuthenticatorSelectionCriteria(
-            resident_key=ResidentKeyRequirement.PREFERRED,
-            user_verification=UserVerificationRequirement.PREFERRED,
+            resident_key=ResidentKeyRequirement.PREFERRED, user_verification=UserVerificationRequirement.PREFERRED
         ),
         timeout=int(CHALLENGE_LIFETIME.total_seconds() * 1000),
     )
@@ -209,11 +203,8 @@ def passkey_authentication_begin(*, user=None):
 
 def _credential_id(credential):
     value = credential.get("id") if isinstance(credential, dict) else None
-    return (
-        value
-        if isinstance(value, str) and 0 < len(value) <= Passkey._meta.get_field("credential_id").max_length
-        else None
-    )
+    fits = isinstance(value, str) and 0 < len(value) <= Passkey._meta.get_field("credential_id").max_length
+    return value if fits else None
 
 
 def passkey_owner(*, credential):

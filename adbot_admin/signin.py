@@ -33,6 +33,7 @@ from .errors import (
     CmsPasswordDisabled,
     CmsPasswordLoginOff,
     InvalidCredentials,
+    InvalidMfaCode,
     MfaCodeThrottled,
     MfaTokenInvalid,
     NotConfigured,
@@ -117,10 +118,6 @@ def login_with_password(*, username, password, request, with_refresh=True, scope
         return SignIn(user=user, tokens=tokens)
 
 
-def cms_login_configured():
-    return bool(settings.ADMIN_PASSWORD_HASH)
-
-
 def cms_login_available():
     """Raise unless the shared CMS password may sign in; the CMS login view asks before it reads the body.
 
@@ -132,7 +129,7 @@ def cms_login_available():
         raise CmsPasswordLoginOff()
     if settings.REQUIRE_ADMIN_2FA:
         raise CmsPasswordDisabled()
-    if not cms_login_configured():
+    if not settings.ADMIN_PASSWORD_HASH:
         raise NotConfigured("CMS password login is not configured: set ADMIN_PASSWORD_HASH.")
 
 
@@ -211,7 +208,7 @@ def login_second_step(*, mfa_token, code=None, credential=None, request, scope=N
             else:
                 challenge, user = found
                 outcome = mfa.second_factor_check(user=user, code=code, credential=credential, request=request)
-                if mfa.counts_against_challenge(outcome):
+                if isinstance(outcome, InvalidMfaCode):  # a wrong code spends one of the challenge's tries
                     MfaChallenge.objects.filter(pk=challenge.pk).update(failures=challenge.failures + 1)
                 elif not isinstance(outcome, mfa.MFA_ERRORS):
                     MfaChallenge.objects.filter(pk=challenge.pk).update(used=True)
@@ -379,10 +376,6 @@ def login_to_admin_site_with_passkey(*, credential, request):
     return signed_in
 
 
-def _proofs(*, password, code, credential):
-    return [name for name, value in (("password", password), ("code", code), ("passkey", credential)) if value]
-
-
 def reauthenticate(*, user, access_token, request, password=None, code=None, credential=None):
     """Check a fresh proof of `user`: a new access token of the same login session, its `auth_time` now.
 
@@ -392,7 +385,7 @@ def reauthenticate(*, user, access_token, request, password=None, code=None, cre
     SecondFactorRequired, InvalidCredentials, InvalidMfaCode, MfaCodeThrottled,
     PasskeyRefused, AccountLocked, or the budget's refusals.
     """
-    proofs = _proofs(password=password, code=code, credential=credential)
+    proofs = [name for name, value in (("password", password), ("code", code), ("passkey", credential)) if value]
     if password is None:
         with _verified_passkey(
             request=request, credential=credential, action="reauthenticate", auth_method=None, user=user

@@ -56,10 +56,6 @@ def key_id(key):
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:KEY_ID_LENGTH]
 
 
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def check_claim_types(payload, *, backend):
     """Raise TokenBackendError when a claim this server reads has the wrong JSON type.
 
@@ -68,7 +64,8 @@ def check_claim_types(payload, *, backend):
     present, a `sid` that names a login session and a `scope` this server knows.
     """
     for name in TIME_CLAIMS:
-        if name in payload and not (_is_number(payload[name]) and 0 <= payload[name] <= MAX_NUMERIC_DATE):
+        value = payload.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_NUMERIC_DATE:
             raise TokenBackendError(f"Token has an invalid '{name}' claim")
     if not backend:
         return
@@ -93,6 +90,8 @@ class KeyRingTokenBackend(TokenBackend):
     """Signs with the current key, naming it in `kid`; verifies with the key `kid` names or, without one, each in turn."""
 
     options = {}
+    # Which claims check_claim_types asks for: a backend token's, or only the time claims.
+    backend_claims = True
 
     def __init__(self, algorithm, *, keys, **kwargs):
         self.keys = [key for key in keys if key]
@@ -140,7 +139,7 @@ class KeyRingTokenBackend(TokenBackend):
         return [self.keys_by_id[kid]]
 
     def decode(self, token, verify=True):
-        """Return the payload of `token` verified by one of the keys.
+        """Return the payload of `token` verified by one of the keys, its claims of the right types.
 
         Raises TokenBackendExpiredToken for an expired token and
         TokenBackendError for any other invalid one.
@@ -149,7 +148,7 @@ class KeyRingTokenBackend(TokenBackend):
         failure = None
         for key in keys:
             try:
-                return jwt.decode(
+                payload = jwt.decode(
                     token,
                     key,
                     algorithms=[self.algorithm],
@@ -160,6 +159,7 @@ class KeyRingTokenBackend(TokenBackend):
                 )
             except InvalidSignatureError as exc:  # another key may have signed it
                 failure = exc
+                continue
             except UNPARSABLE as exc:  # a claim of the wrong type, or JSON nested past the parser's depth
                 raise TokenBackendError("Token is invalid") from exc
             except InvalidAlgorithmError as exc:
@@ -168,16 +168,13 @@ class KeyRingTokenBackend(TokenBackend):
                 raise TokenBackendExpiredToken("Token is expired") from exc
             except InvalidTokenError as exc:
                 raise TokenBackendError("Token is invalid") from exc
+            check_claim_types(payload, backend=self.backend_claims)
+            return payload
         raise TokenBackendError("Token is invalid") from failure
 
 
 class CheckedTokenBackend(KeyRingTokenBackend):
     """JWT_SECRET_KEY and its fallbacks, refusing claims of the wrong type instead of failing on them."""
-
-    def decode(self, token, verify=True):
-        payload = super().decode(token, verify=verify)
-        check_claim_types(payload, backend=True)
-        return payload
 
 
 class CheckedTokenMixin:
@@ -212,11 +209,7 @@ class FrontendTokenBackend(KeyRingTokenBackend):
     """HS256 with JWT_SECRET and its fallbacks; `exp` required; `sub` may be a number, as Next.js writes it."""
 
     options = {"verify_sub": False, "require": ["exp"]}
-
-    def decode(self, token, verify=True):
-        payload = super().decode(token, verify=verify)
-        check_claim_types(payload, backend=False)
-        return payload
+    backend_claims = False
 
 
 class FrontendToken(Token):

@@ -91,14 +91,8 @@ _ORIENTATION_TRANSPOSE = {
     8: Image.Transpose.ROTATE_90,
 }
 _EXIF_ORIENTATION_TAG = 0x0112
-_SWAPS_SIDES = frozenset(
-    {
-        Image.Transpose.TRANSPOSE,
-        Image.Transpose.TRANSVERSE,
-        Image.Transpose.ROTATE_90,
-        Image.Transpose.ROTATE_270,
-    }
-)
+# Orientations 5 to 8 turn the picture a quarter: its width and height swap.
+_SWAPS_SIDES = frozenset(_ORIENTATION_TRANSPOSE[orientation] for orientation in (5, 6, 7, 8))
 
 
 class ImageRejected(Exception):
@@ -178,7 +172,11 @@ def process_image(
     if ImageFile.LOAD_TRUNCATED_IMAGES:
         raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is True; truncated uploads would be accepted")
     _check_length(fileobj, max_bytes)
-    _check_webp_canvas(fileobj.read(_WEBP_HEADER_BYTES), max_pixels)
+    # Pillow's WebP plugin hands the file to libwebp's animation decoder on open,
+    # which allocates canvas buffers straight away, so a declared size is checked first.
+    webp_size = _webp_canvas_size(fileobj.read(_WEBP_HEADER_BYTES))
+    if webp_size is not None:
+        _check_pixel_budget(webp_size, 1, max_pixels)
     fileobj.seek(0)
     try:
         # Pillow warns between MAX_IMAGE_PIXELS and twice that, and raises above.
@@ -222,20 +220,8 @@ def _check_length(fileobj: BinaryIO, max_bytes: int) -> None:
         raise ImageRejected("file is empty")
 
 
-def _check_webp_canvas(data: bytes, max_pixels: int) -> None:
-    """Raise ImageRejected if data is a WebP whose header declares too many pixels.
-
-    Pillow's WebP plugin hands the file to libwebp's animation decoder on open,
-    which allocates canvas buffers straight away, so the size is checked first.
-    Anything that is not a recognisable WebP header is left to Pillow.
-    """
-    size = _webp_canvas_size(data)
-    if size is not None:
-        _check_pixel_budget(size, 1, max_pixels)
-
-
 def _webp_canvas_size(data: bytes) -> tuple[int, int] | None:
-    """Return (width, height) from a WebP header, or None if data is not one."""
+    """Return (width, height) from a WebP header, or None if data is not one (then Pillow judges it)."""
     if len(data) < 30 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
         return None
     chunk = data[12:16]
@@ -278,7 +264,7 @@ def _decode_frames(source: ImageFile.ImageFile, output: _Output, max_pixels: int
             frames.orientation = _exif_orientation(source)
         frames.images.append(_clean_frame(source, output, animated, target, region))
         frames.durations.append(int(source.info.get("duration") or 0))
-    frames.original_size = _turned(canvas, frames.orientation)
+    frames.original_size = canvas[::-1] if frames.orientation in _SWAPS_SIDES else canvas
     return frames
 
 
@@ -353,10 +339,7 @@ def _convert(image: Image.Image, mode: str) -> Image.Image:
 
 
 def _downscale(
-    image: Image.Image,
-    mode: str,
-    size: tuple[int, int],
-    region: tuple[float, float, float, float],
+    image: Image.Image, mode: str, size: tuple[int, int], region: tuple[float, float, float, float]
 ) -> Image.Image:
     """Return region of image converted to mode and resized to size (Lanczos).
 
@@ -384,19 +367,10 @@ def _downscale(
             crop = image.crop((0, offset, image.width, min(image.height, math.ceil(y1 + reach))))
             band = _convert(crop, mode)
         piece = band.resize(
-            (width, last - first),
-            Image.Resampling.LANCZOS,
-            box=(left, y0 - offset, right, y1 - offset),
+            (width, last - first), Image.Resampling.LANCZOS, box=(left, y0 - offset, right, y1 - offset)
         )
         result.paste(piece, (0, first))
     return result
-
-
-def _turned(size: tuple[int, int], orientation: Image.Transpose | None) -> tuple[int, int]:
-    """Return size as it is once orientation has been applied."""
-    if orientation in _SWAPS_SIDES:
-        return size[1], size[0]
-    return size
 
 
 def _upright(frames: _Frames) -> None:
@@ -413,8 +387,7 @@ def _output_mode(frame: Image.Image, output: _Output, animated: bool) -> str:
     if output is _JPEG:
         return "L" if grey else "RGB"
     # GIF frames after the first decode as RGB(A), so a whole animation uses RGBA.
-    has_alpha = animated or "A" in frame.mode or "a" in frame.mode or frame.info.get("transparency") is not None
-    if has_alpha:
+    if animated or "A" in frame.mode or "a" in frame.mode or frame.info.get("transparency") is not None:
         return "RGBA"
     return "L" if grey else "RGB"
 

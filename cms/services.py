@@ -121,7 +121,8 @@ def gallery_image_create(
                 save_exact(storage, name, ContentFile(content), overwrite=False)
                 written.append(name)
             if position is None:
-                image.position = _next_position()
+                top = GalleryImage.objects.aggregate(top=Max("position"))["top"]
+                image.position = 0 if top is None else top + 1
             image.save()
             _bump_revision()
             record(
@@ -225,9 +226,7 @@ def gallery_orphans_delete(*, older_than=timedelta(hours=1)) -> list[str]:
     named |= set(GalleryImage.objects.filter(thumbnail_name__in=candidates).values_list("thumbnail_name", flat=True))
     removed = []
     for name in candidates:
-        if name in named:
-            continue
-        if storage.get_modified_time(name) >= cutoff:
+        if name in named or storage.get_modified_time(name) >= cutoff:
             continue
         storage.delete(name)
         removed.append(name)
@@ -268,11 +267,6 @@ def _bump_revision():
     if not GalleryRevision.objects.filter(pk=REVISION_PK).update(number=F("number") + 1, changed_at=now):
         # The migration makes the row; a flushed test database has lost it.
         GalleryRevision.objects.update_or_create(pk=REVISION_PK, defaults={"number": 1, "changed_at": now})
-
-
-def _next_position():
-    top = GalleryImage.objects.aggregate(top=Max("position"))["top"]
-    return 0 if top is None else top + 1
 
 
 def _delete_files(names, *, storage=None):

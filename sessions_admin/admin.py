@@ -1,3 +1,5 @@
+from contextlib import suppress
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
@@ -74,10 +76,8 @@ class SessionFileAdmin(NoAddOrChangeAdmin):
 
     def delete_model(self, request, obj):
         # The confirmation page is the "force": a live lease is broken (audited) with the session.
-        try:
+        with suppress(SessionFile.DoesNotExist):
             leases.leased_session_file_delete(session_file=obj, force=True, request=request)
-        except SessionFile.DoesNotExist:
-            pass
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -154,9 +154,7 @@ class ApiPairAdmin(admin.ModelAdmin):
         return ["api_id", "masked_hash", "label", "is_active", "created_at", "updated_at"]
 
     def get_readonly_fields(self, request, obj=None):
-        if obj is None:
-            return []
-        return ["api_id", "masked_hash", "created_at", "updated_at"]
+        return [] if obj is None else ["api_id", "masked_hash", "created_at", "updated_at"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_sessions_count()

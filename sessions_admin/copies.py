@@ -12,7 +12,7 @@ import hashlib
 import os
 import stat
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,10 +68,8 @@ def private_copy(source, *, max_bytes: int):
                 out.write(chunk)
         yield CheckedCopy(Path(temp_path), size, digest.hexdigest())
     finally:
-        try:
+        with suppress(FileNotFoundError):
             os.unlink(temp_path)
-        except FileNotFoundError:
-            pass
 
 
 @contextmanager

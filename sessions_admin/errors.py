@@ -75,6 +75,10 @@ class Refused(Exception):
 
     code = "invalid"
     status_code = 400
+    default_detail = ""
+
+    def __init__(self, detail=None):
+        super().__init__(self.default_detail if detail is None else detail)
 
 
 # --- One session file -----------------------------------------------------
@@ -162,10 +166,7 @@ class SessionFileExists(Refused):
 
     code = "conflict"
     status_code = 409
-
-    def __init__(self, name=""):
-        super().__init__("A session file with this name exists; add ?overwrite=true to replace it.")
-        self.name = name
+    default_detail = "A session file with this name exists; add ?overwrite=true to replace it."
 
 
 class SessionFileNameCaseCollision(SessionFileExists):
@@ -174,21 +175,17 @@ class SessionFileNameCaseCollision(SessionFileExists):
     code = "case_collision"
 
     def __init__(self, holder):
-        Refused.__init__(
-            self,
+        super().__init__(
             f"The name differs from the stored {holder} only in letter case; on a case-insensitive "
-            "filesystem they would be one file. Choose another name.",
+            "filesystem they would be one file. Choose another name."
         )
-        self.holder = holder
 
 
 class AuthKeyChanged(SessionFileRejected):
     """Raised when a replacement holds another auth key than the file it replaces: another account."""
 
     code = "auth_key_changed"
-
-    def __init__(self):
-        super().__init__("the file holds another auth key than the stored one: it is another account")
+    default_detail = "the file holds another auth key than the stored one: it is another account"
 
 
 class DuplicateAuthKey(Refused):
@@ -202,7 +199,6 @@ class DuplicateAuthKey(Refused):
             f"{holder} already holds this auth key; Telegram ends sessions whose key is used on two "
             "connections at once. Add ?allow_duplicate_key=true to store it anyway."
         )
-        self.holder = holder
 
 
 # --- Zip archives ---------------------------------------------------------
@@ -231,10 +227,7 @@ class LeaseNotFound(Refused):
 
     code = "not_found"
     status_code = 404
-
-    def __init__(self, lease_id=None):
-        super().__init__("No lease with this id is held by this token.")
-        self.lease_id = lease_id
+    default_detail = "No lease with this id is held by this token."
 
 
 class LeaseLost(Refused):
@@ -242,10 +235,7 @@ class LeaseLost(Refused):
 
     code = "lease_lost"
     status_code = 409
-
-    def __init__(self, lease_id=None):
-        super().__init__("This lease is no longer live (released, broken or expired); lease the account again.")
-        self.lease_id = lease_id
+    default_detail = "This lease is no longer live (released, broken or expired); lease the account again."
 
 
 class StaleFence(Refused):
@@ -253,13 +243,10 @@ class StaleFence(Refused):
 
     code = "stale_fence"
     status_code = 409
-
-    def __init__(self, lease_id=None):
-        super().__init__(
-            "The fence is not the account's current one, or the lease is no longer live; nothing was written. "
-            "Drop your copy of the account."
-        )
-        self.lease_id = lease_id
+    default_detail = (
+        "The fence is not the account's current one, or the lease is no longer live; nothing was written. "
+        "Drop your copy of the account."
+    )
 
 
 class SessionLeased(Refused):
@@ -284,10 +271,7 @@ class ApiPairExists(Refused):
 
     code = "conflict"
     status_code = 409
-
-    def __init__(self, api_id=None):
-        super().__init__("An API pair with this api_id exists.")
-        self.api_id = api_id
+    default_detail = "An API pair with this api_id exists."
 
 
 class ApiPairInUse(Refused):
@@ -300,7 +284,6 @@ class ApiPairInUse(Refused):
         super().__init__(
             f"{sessions_count} session file(s) use this api_id; add ?force=true to delete the pair anyway."
         )
-        self.sessions_count = sessions_count
 
 
 class ApiIdRecordedInFile(Refused):
@@ -320,7 +303,6 @@ class SidecarInvalid(Refused):
     def __init__(self, key, detail):
         super().__init__(f"{key}: {detail}")
         self.key = key
-        self.detail = detail
 
 
 class ApiPairMismatch(Refused):
@@ -334,7 +316,6 @@ class ApiPairMismatch(Refused):
             f"app_hash: the stored API pair with app_id {api_id} has another app_hash; a session is used "
             "with the app that created it"
         )
-        self.api_id = api_id
 
 
 # --- Status ledger ----------------------------------------------------------

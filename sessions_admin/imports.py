@@ -223,7 +223,11 @@ def _import_entries(
         "dry_run": dry_run,
     }
     result = ImportResult(dry_run=dry_run)
-    sidecars, used = _sidecar_entries(entries), set()
+    # The `.json` entries the plan skipped: candidate sidecars, by exact path.
+    sidecars = {
+        entry.name: entry for entry in entries if entry.action == "skip" and entry.name.endswith(SIDECAR_SUFFIX)
+    }
+    used = set()
     for entry in entries:
         if entry.name in in_tdata or entry.action == "skip":
             continue
@@ -249,11 +253,6 @@ def _import_entries(
     return result
 
 
-def _sidecar_entries(entries) -> dict:
-    """Return {path: Entry} of the `.json` entries the plan skipped: candidate sidecars, by exact path."""
-    return {entry.name: entry for entry in entries if entry.action == "skip" and entry.name.endswith(SIDECAR_SUFFIX)}
-
-
 def _read_sidecar(source, entry) -> bytes:
     """Return the bytes of a sidecar entry; raise SidecarInvalid past MAX_SIDECAR_BYTES (declared or read)."""
     if entry.info.file_size > MAX_SIDECAR_BYTES:
@@ -268,7 +267,6 @@ def _import_entry(source, entry, result, *, sidecars, used, request, **options):
     sidecar = None
     if sidecar_entry is not None:
         used.add(sidecar_entry.name)
-        audit_detail["sidecar_entry"] = shown_name(sidecar_entry.name)
         audit_detail["sidecar_entry"] = shown_name(sidecar_entry.name)
         try:
             sidecar = _read_sidecar(source, sidecar_entry)
@@ -316,7 +314,7 @@ def _store_one(result, name, open_upload, *, request, **store_options):
                 session_file = session_file_store(upload=stream, request=request, **store_options)
             except Refused as exc:
                 # The store has audited it (a read error while streaming included).
-                result.refused.append(_refusal(name, exc.code, str(exc)))
+                result.refused.append({"name": name, "code": exc.code, "detail": str(exc)})
                 return
     except CorruptEntry as exc:
         # The entry could not be opened: the store never saw it.
@@ -325,12 +323,8 @@ def _store_one(result, name, open_upload, *, request, **store_options):
     result.imported.append(session_file)
 
 
-def _refusal(name, code, detail) -> dict:
-    return {"name": name, "code": code, "detail": detail}
-
-
 def _refuse(result, name, code, detail, *, request):
-    result.refused.append(_refusal(name, code, detail))
+    result.refused.append({"name": name, "code": code, "detail": detail})
     if result.dry_run:
         return
     record(

@@ -38,9 +38,6 @@ class FileJournal:
             journal.rollback()
             raise
 
-    def _temp_name(self):
-        return f"{TEMP_PREFIX}{uuid.uuid4().hex}.aside"
-
     def set_aside(self, name: str, *, keep_in_place: bool = False) -> bool:
         """Move `name` to a temporary name (or, with `keep_in_place`, hard-link it there).
 
@@ -49,7 +46,7 @@ class FileJournal:
         copy rollback() restores.
         """
         path = self.storage.path(name)
-        temp = self._temp_name()
+        temp = f"{TEMP_PREFIX}{uuid.uuid4().hex}.aside"
         try:
             if keep_in_place:
                 os.link(path, self.storage.path(temp), follow_symlinks=False)

@@ -54,13 +54,10 @@ LEASABLE_STATUSES = frozenset(SessionStatus.values) - {
 }
 
 
-def _holder_lease(lease_id, token_id, *, lock):
-    rows = Lease.objects.filter(pk=lease_id, token_id=token_id)
-    if lock:
-        rows = rows.select_for_update()
-    lease = rows.first()
+def _holder_lease(lease_id, token_id):
+    lease = Lease.objects.select_for_update().filter(pk=lease_id, token_id=token_id).first()
     if lease is None:
-        raise LeaseNotFound(lease_id)
+        raise LeaseNotFound()
     return lease
 
 
@@ -109,10 +106,10 @@ def lease_renew(*, lease_id, token_id, ttl) -> Lease:
     """Extend a live lease to `ttl` seconds from now and return it; raise LeaseNotFound or LeaseLost."""
     now = timezone.now()
     with transaction.atomic():
-        lease = _holder_lease(lease_id, token_id, lock=True)
+        lease = _holder_lease(lease_id, token_id)
         if not lease.is_live(now):
             LEASES_LOST.inc()
-            raise LeaseLost(lease_id)
+            raise LeaseLost()
         lease.expires_at = now + timedelta(seconds=ttl)
         lease.save(update_fields=["expires_at"])
         SessionFile.objects.filter(pk=lease.session_id, lease_fence=lease.fence).update(
@@ -129,7 +126,7 @@ def lease_release(*, lease_id, token_id, status=None, reason="", until=None, req
     LeaseLost, or InvalidStatus (nothing released).
     """
     with transaction.atomic():
-        lease = _holder_lease(lease_id, token_id, lock=True)
+        lease = _holder_lease(lease_id, token_id)
         try:
             _end(lease, reason="released", request=request)
         except LeaseLost:
@@ -152,7 +149,7 @@ def lease_break(*, lease, request=None) -> Lease:
     with transaction.atomic():
         locked = Lease.objects.select_for_update().filter(pk=lease.pk).first()
         if locked is None:
-            raise LeaseLost(lease.pk)
+            raise LeaseLost()
         _end(locked, reason="broken", request=request)
     return locked
 
@@ -160,7 +157,7 @@ def lease_break(*, lease, request=None) -> Lease:
 def _end(lease, *, reason, request):
     now = timezone.now()
     if not lease.is_live(now):
-        raise LeaseLost(lease.pk)
+        raise LeaseLost()
     lease.ended_at, lease.end_reason = now, reason
     lease.save(update_fields=["ended_at", "end_reason"])
     SessionFile.objects.filter(pk=lease.session_id, lease_fence=lease.fence).update(lease_expires_at=None)
@@ -176,9 +173,9 @@ def lease_live_for_holder(*, lease_id, token_id) -> Lease:
     """Return the holder's live lease with its session; raise LeaseNotFound or LeaseLost."""
     lease = Lease.objects.select_related("session").filter(pk=lease_id, token_id=token_id).first()
     if lease is None:
-        raise LeaseNotFound(lease_id)
+        raise LeaseNotFound()
     if not lease.is_live(timezone.now()) or lease.session.lease_fence != lease.fence:
-        raise LeaseLost(lease_id)
+        raise LeaseLost()
     return lease
 
 
@@ -211,7 +208,7 @@ def lease_file_write(*, lease_id, token_id, fence, upload, request=None) -> Sess
     detail = {"lease": lease_id, "fence": fence}
     try:
         with transaction.atomic():
-            lease = _holder_lease(lease_id, token_id, lock=True)
+            lease = _holder_lease(lease_id, token_id)
             # The account's row lock is what a grant needs: no new lease can begin until this commits.
             session_file = SessionFile.objects.select_for_update().get(pk=lease.session_id)
             now = timezone.now()
@@ -222,7 +219,7 @@ def lease_file_write(*, lease_id, token_id, fence, upload, request=None) -> Sess
                 or session_file.lease_expires_at is None
                 or session_file.lease_expires_at <= now
             ):
-                raise StaleFence(lease_id)
+                raise StaleFence()
             stored = services.session_file_store(
                 upload=upload,
                 filename=session_file.filename,
@@ -277,9 +274,4 @@ def leased_session_file_delete(*, session_file, force=False, request=None) -> No
 
 
 def _describe(lease) -> dict:
-    return {
-        "lease": lease.pk,
-        "fence": lease.fence,
-        "holder": lease.holder,
-        "expires_at": lease.expires_at.isoformat(),
-    }
+    return {"lease": lease.pk, "fence": lease.fence, "holder": lease.holder, "expires_at": lease.expires_at.isoformat()}

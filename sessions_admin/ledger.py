@@ -55,7 +55,7 @@ def session_status_set(*, session, status, reason="", until=None, source, reques
             reason=reason,
             until=until,
             source=source,
-            changed_by=actor or _actor_name(request),
+            changed_by=actor or getattr(getattr(request, "user", None), "username", "") or "",
             changed_at=now,
         )
         record(
@@ -72,11 +72,6 @@ def session_status_set(*, session, status, reason="", until=None, source, reques
             },
         )
     return locked
-
-
-def _actor_name(request) -> str:
-    user = getattr(request, "user", None)
-    return getattr(user, "username", "") or "" if user is not None else ""
 
 
 def sessions_summary() -> dict:

@@ -206,16 +206,11 @@ class ApiPair(models.Model):
 
     @property
     def masked_hash(self):
-        """Return the hash with all but its first and last four characters starred."""
-        return mask_api_hash(self.api_hash)
-
-
-def mask_api_hash(value):
-    """Return `value` with all but its first and last API_HASH_SHOWN characters replaced by `*`."""
-    value = value or ""
-    if len(value) <= 2 * API_HASH_SHOWN:
-        return "*" * len(value)
-    return value[:API_HASH_SHOWN] + "*" * (len(value) - 2 * API_HASH_SHOWN) + value[-API_HASH_SHOWN:]
+        """Return the hash with all but its first and last API_HASH_SHOWN characters replaced by `*`."""
+        value = self.api_hash or ""
+        if len(value) <= 2 * API_HASH_SHOWN:
+            return "*" * len(value)
+        return value[:API_HASH_SHOWN] + "*" * (len(value) - 2 * API_HASH_SHOWN) + value[-API_HASH_SHOWN:]
 
 
 class Lease(models.Model):

@@ -64,8 +64,8 @@ from .errors import (
     SessionFileExists,
     SessionFileNameCaseCollision,
     SessionFileRejected,
-    SessionFileTooLarge,
 )
+from .errors import SessionFileTooLarge as SessionFileTooLarge  # callers catch it from here, as before
 from .inspection import SessionInfo, inspect_session_file
 from .journal import FileJournal
 from .ledger import session_status_set
@@ -76,21 +76,6 @@ logger = logging.getLogger(__name__)
 
 SYNC_ACTOR = "sync_sessions"
 API_PAIR_EDITABLE_FIELDS = ("label", "is_active")
-
-# The refusals callers catch, importable from here as before (declared in errors.py).
-__all__ = [
-    "ApiIdRecordedInFile",
-    "ApiPairExists",
-    "ApiPairInUse",
-    "ApiPairMismatch",
-    "AuthKeyChanged",
-    "DuplicateAuthKey",
-    "InvalidSessionFileName",
-    "SessionFileExists",
-    "SessionFileNameCaseCollision",
-    "SessionFileRejected",
-    "SessionFileTooLarge",
-]
 
 
 # --- Session files ------------------------------------------------------------
@@ -202,7 +187,7 @@ def _place(
             )
             session_file = next((row for row in related if row.filename == name), None)
             if session_file is not None and not overwrite:
-                raise SessionFileExists(name)
+                raise SessionFileExists()
             other_case = next(
                 (row for row in related if row.filename != name and row.filename.lower() == name.lower()), None
             )
@@ -262,7 +247,7 @@ def _place(
         journal.rollback()
         if isinstance(exc, (IntegrityError, FileExistsError)):
             # A concurrent upload of the same name won the unique row or the link.
-            raise SessionFileExists(name) from exc
+            raise SessionFileExists() from exc
         raise
     return session_file
 
@@ -669,7 +654,7 @@ def api_pair_create(*, api_id, api_hash, label="", is_active=True, request=None)
     try:
         with transaction.atomic():
             if ApiPair.objects.filter(api_id=api_id).exists():
-                raise ApiPairExists(api_id)
+                raise ApiPairExists()
             api_pair.save()
             record(
                 request=request,
@@ -678,7 +663,7 @@ def api_pair_create(*, api_id, api_hash, label="", is_active=True, request=None)
                 detail={"label": api_pair.label, "is_active": api_pair.is_active},
             )
     except IntegrityError as exc:
-        raise ApiPairExists(api_id) from exc
+        raise ApiPairExists() from exc
     return api_pair
 
 

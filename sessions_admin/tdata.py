@@ -103,7 +103,8 @@ def _relative(name: str, root: str) -> str | None:
     return name[len(root) + 1 :] if name.startswith(root + "/") else None
 
 
-def _wanted(relative: str) -> bool:
+def wanted_in_folder(relative: str) -> bool:
+    """Return True for a path, relative to a tdata folder, of a file the reader needs."""
     parts = relative.split("/")
     if len(parts) == 1:
         return bool(KEY_FILE.fullmatch(parts[0]) or ACCOUNT_FILE.fullmatch(parts[0]))
@@ -140,7 +141,7 @@ def find_folders(entries) -> list[Folder]:
             continue
         folder = folders[root]
         folder.entries.add(entry.name)
-        if not entry.info.is_dir() and _wanted(_relative(entry.name, root)):
+        if not entry.info.is_dir() and wanted_in_folder(_relative(entry.name, root)):
             folder.taken.append(entry.info)
     return list(folders.values())
 
@@ -201,11 +202,6 @@ def extracted(source, folder: Folder):
 def is_tdata_folder(names) -> bool:
     """Return True when a folder holding the files `names` is a tdata folder (it has a key file)."""
     return any(KEY_FILE.fullmatch(name) for name in names)
-
-
-def wanted_in_folder(relative: str) -> bool:
-    """Return True for a path, relative to a tdata folder, of a file the reader needs."""
-    return _wanted(relative)
 
 
 @contextmanager

@@ -38,16 +38,11 @@ class AdminJWTAuthentication(JWTAuthentication):
             raise refusal
         user = state.user
         user.auth_method = AuthMethod.BACKEND_TOKEN
-        user.scope = _scope(validated_token, state)
+        # The claim and the session's auth_method can each only narrow the scope.
+        narrowed = Scope.CMS in (validated_token.get(SCOPE_CLAIM), scope_of(state.session_auth_method))
+        user.scope = Scope.CMS if narrowed else Scope.ALL
         user.mfa_enabled = state.mfa_enabled
         return user
-
-
-def _scope(token, state):
-    """Return the token's Scope: the claim and the session's auth_method can each only narrow it."""
-    if Scope.CMS in (token.get(SCOPE_CLAIM), scope_of(state.session_auth_method)):
-        return Scope.CMS
-    return Scope.ALL
 
 
 class FrontendUser:

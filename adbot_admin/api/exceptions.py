@@ -70,12 +70,6 @@ def _flatten(detail):
     return str(detail)
 
 
-def _code_of(detail, default):
-    if isinstance(detail, exceptions.ErrorDetail):
-        return detail.code or default
-    return default
-
-
 def exception_handler(exc, context):
     """Return the error response for `exc`, or None for an unhandled one (a 500)."""
     exc = _as_drf_exception(exc)
@@ -93,7 +87,8 @@ def exception_handler(exc, context):
         # SimpleJWT's errors already carry detail and code; drop its token messages.
         response.data = error_body(detail.get("detail", exc.default_detail), detail.get("code", exc.default_code))
     else:
-        response.data = error_body(detail, _code_of(detail, exc.default_code))
+        code = detail.code if isinstance(detail, exceptions.ErrorDetail) else None
+        response.data = error_body(detail, code or exc.default_code)
 
     if response.status_code == status.HTTP_401_UNAUTHORIZED and response.data["code"] not in ("not_authenticated",):
         response["WWW-Authenticate"] = INVALID_TOKEN_CHALLENGE

@@ -8,17 +8,12 @@ from ..budgets import DELETE, EXPORT, LOGIN, PASSKEY, UPLOAD, held, policy_heade
 __all__ = ["DELETE", "EXPORT", "LOGIN", "PASSKEY", "UPLOAD", "RateLimitHeadersMixin", "rate_limited"]
 
 
-def rate_limited(budget, methods=None):
-    """Decorate a DRF view method so each call spends one unit of `budget`.
-
-    `methods` limits which HTTP methods are counted (all by default).
-    """
+def rate_limited(budget):
+    """Decorate a DRF view method so each call spends one unit of `budget`."""
 
     def decorator(view_method):
         @functools.wraps(view_method)
         def wrapped(self, request, *args, **kwargs):
-            if methods is not None and request.method not in methods:
-                return view_method(self, request, *args, **kwargs)
             spend_once(request, budget)
             if budget.holds_slots:
                 # The body is read before a slot is taken: a client sending it slowly must not hold one.

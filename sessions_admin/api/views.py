@@ -72,10 +72,22 @@ MULTIPART = "multipart/form-data"
 UPLOAD_EXAMPLE = OpenApiExample(
     "A session file", value={"file": "alpha.session"}, request_only=True, media_type=MULTIPART
 )
-API_PAIR_EXAMPLE = OpenApiExample(
-    "An API pair",
-    value={"api_id": 2040, "api_hash": "b18441a1ff607e10a989891a5462e627", "label": "Telegram Desktop"},
-    request_only=True,
+API_PAIR_CREATE_SCHEMA = extend_schema(
+    summary="Add an API pair",
+    request=serializers.ApiPairCreateSerializer,
+    examples=[
+        OpenApiExample(
+            "An API pair",
+            value={"api_id": 2040, "api_hash": "b18441a1ff607e10a989891a5462e627", "label": "Telegram Desktop"},
+            request_only=True,
+        )
+    ],
+    responses={
+        201: serializers.ApiPairSerializer,
+        400: OpenApiResponse(description="A bad value; `errors` names the field."),
+        409: OpenApiResponse(description="An API pair with this api_id exists."),
+        415: OpenApiResponse(description="The body is not JSON."),
+    },
 )
 UPLOAD_SCHEMA = extend_schema(
     summary="Upload a session file",
@@ -136,8 +148,7 @@ def refusals_as_errors(field=None):
 
 @extend_schema_view(
     list=extend_schema(
-        summary="List session files, newest first",
-        responses={200: serializers.SessionFileSerializer(many=True)},
+        summary="List session files, newest first", responses={200: serializers.SessionFileSerializer(many=True)}
     ),
     retrieve=extend_schema(
         summary="Show a session file's metadata and account (secrets only as has_2fa_password and has_credentials)",
@@ -353,12 +364,7 @@ class SessionFileViewSet(
             415: OpenApiResponse(description="The body is not JSON."),
         },
     )
-    @action(
-        detail=False,
-        methods=["post"],
-        url_path="export",
-        parser_classes=[JSONParser],
-    )
+    @action(detail=False, methods=["post"], url_path="export", parser_classes=[JSONParser])
     @rate_limited(ratelimits.EXPORT)
     def export_sessions(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
@@ -427,10 +433,7 @@ class SessionFileViewSet(
         serializer.is_valid(raise_exception=True)
         with refusals_as_errors("session_string"):
             session_file = imports.session_file_import_string(
-                **serializer.validated_data,
-                uploaded_by=request.user.get_username(),
-                request=request,
-                **options,
+                **serializer.validated_data, uploaded_by=request.user.get_username(), request=request, **options
             )
         return Response(self._metadata(session_file), status=status.HTTP_201_CREATED)
 
@@ -598,8 +601,7 @@ class SessionFileViewSet(
 
 @extend_schema_view(
     list=extend_schema(
-        summary="List API pairs (hash masked)",
-        responses={200: serializers.ApiPairSerializer(many=True)},
+        summary="List API pairs (hash masked)", responses={200: serializers.ApiPairSerializer(many=True)}
     ),
     retrieve=extend_schema(
         summary="Show an API pair with its whole hash (audited)",
@@ -665,34 +667,14 @@ class ApiPairViewSet(
             return serializers.ApiPairRevealSerializer
         return super().get_serializer_class()
 
-    @extend_schema(
-        summary="Add an API pair",
-        request=serializers.ApiPairCreateSerializer,
-        examples=[API_PAIR_EXAMPLE],
-        responses={
-            201: serializers.ApiPairSerializer,
-            400: OpenApiResponse(description="A bad value; `errors` names the field."),
-            409: OpenApiResponse(description="An API pair with this api_id exists."),
-            415: OpenApiResponse(description="The body is not JSON."),
-        },
-    )
+    @API_PAIR_CREATE_SCHEMA
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         self.perform_create(serializer)
         return Response(serializers.ApiPairSerializer(serializer.instance).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(
-        summary="Add an API pair",
-        request=serializers.ApiPairCreateSerializer,
-        examples=[API_PAIR_EXAMPLE],
-        responses={
-            201: serializers.ApiPairSerializer,
-            400: OpenApiResponse(description="A bad value; `errors` names the field."),
-            409: OpenApiResponse(description="An API pair with this api_id exists."),
-            415: OpenApiResponse(description="The body is not JSON."),
-        },
-    )
+    @API_PAIR_CREATE_SCHEMA
     @action(detail=False, methods=["post"], url_path="add")
     def add(self, request, *args, **kwargs):
         return self.create(request, *args, **kwargs)

@@ -85,7 +85,10 @@ def read_session(conn: sqlite3.Connection, layout: Layout) -> SessionInfo:
     if layout.has_tmp_auth_key:
         columns.append("tmp_auth_key")
     row = dict(zip(columns, conn.execute(f"SELECT {', '.join(columns)} FROM sessions").fetchone(), strict=True))
-    _check_dc_id(row["dc_id"])
+    if type(row["dc_id"]) is not int or row["dc_id"] not in DC_IDS:
+        raise InvalidSessionData(
+            f"dc_id must be a data centre from {DC_IDS.start} to {DC_IDS.stop - 1}, found {show_value(row['dc_id'])}"
+        )
     _check_auth_key(row["auth_key"])
     if layout.has_tmp_auth_key:
         _check_tmp_auth_key(row["tmp_auth_key"])
@@ -98,13 +101,6 @@ def read_session(conn: sqlite3.Connection, layout: Layout) -> SessionInfo:
         api_id=_checked_api_id(row.get("api_id")),
         auth_key_sha256=hashlib.sha256(row["auth_key"]).hexdigest(),
     )
-
-
-def _check_dc_id(dc_id) -> None:
-    if type(dc_id) is not int or dc_id not in DC_IDS:
-        raise InvalidSessionData(
-            f"dc_id must be a data centre from {DC_IDS.start} to {DC_IDS.stop - 1}, found {show_value(dc_id)}"
-        )
 
 
 def _check_auth_key(auth_key) -> None:
