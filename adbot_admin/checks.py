@@ -19,7 +19,14 @@ from .ip_allowlist import parse_entry
 
 MIN_KEY_BYTES = 32
 # The values .env.example ships with; a copied example file must not start.
-PLACEHOLDERS = frozenset({"change-me-run-manage.py-generate_secret", "change-me", "changeme", "secret"})
+PLACEHOLDERS = frozenset(
+    {
+        "change-me-run-manage.py-generate_secret",
+        "change-me",
+        "changeme",
+        "secret",
+    }
+)
 KNOWN_SECRETS_FILE = Path(__file__).resolve().parent / "data" / "known_jwt_secrets.txt"
 GENERATE_HINT = "Generate one with `python manage.py generate_secret` and set {name} in the environment or .env."
 

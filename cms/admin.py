@@ -74,7 +74,9 @@ class GalleryImageAdmin(admin.ModelAdmin):
     @admin.display(description="Thumbnail")
     def thumbnail(self, obj):
         return format_html(
-            '<img class="gallery-thumbnail" src="{}" alt="{}">', media_storage().url(obj.thumbnail_name), obj.alt_text
+            '<img class="gallery-thumbnail" src="{}" alt="{}">',
+            media_storage().url(obj.thumbnail_name),
+            obj.alt_text,
         )
 
     @admin.display(description="Image")

@@ -339,7 +339,10 @@ def _convert(image: Image.Image, mode: str) -> Image.Image:
 
 
 def _downscale(
-    image: Image.Image, mode: str, size: tuple[int, int], region: tuple[float, float, float, float]
+    image: Image.Image,
+    mode: str,
+    size: tuple[int, int],
+    region: tuple[float, float, float, float],
 ) -> Image.Image:
     """Return region of image converted to mode and resized to size (Lanczos).
 
@@ -367,7 +370,9 @@ def _downscale(
             crop = image.crop((0, offset, image.width, min(image.height, math.ceil(y1 + reach))))
             band = _convert(crop, mode)
         piece = band.resize(
-            (width, last - first), Image.Resampling.LANCZOS, box=(left, y0 - offset, right, y1 - offset)
+            (width, last - first),
+            Image.Resampling.LANCZOS,
+            box=(left, y0 - offset, right, y1 - offset),
         )
         result.paste(piece, (0, first))
     return result

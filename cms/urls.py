@@ -10,7 +10,10 @@ from adbot_admin.api.routing import route
 from . import views
 from .api import urls as api_urls
 
-urlpatterns = [*api_urls.urlpatterns, route("cms", views.cms_page, "cms-page")]
+urlpatterns = [
+    *api_urls.urlpatterns,
+    route("cms", views.cms_page, "cms-page"),
+]
 
 # Mounted only for a local MEDIA_URL: with object storage or a web server in
 # front (SERVE_MEDIA=false) the app never answers for media.

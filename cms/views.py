@@ -14,7 +14,12 @@ from django.views.decorators.http import require_safe
 
 # The only files the media route hands out, and the type each is served as:
 # gallery files carry a generated extension that matches their stored format.
-MEDIA_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp", ".gif": "image/gif"}
+MEDIA_TYPES = {
+    ".jpg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+}
 # A media file opened on its own can run nothing and load nothing.
 MEDIA_CSP = "default-src 'none'; sandbox"
 # Generated names are never reused for other content, so a copy is good for a year.

@@ -274,4 +274,9 @@ def leased_session_file_delete(*, session_file, force=False, request=None) -> No
 
 
 def _describe(lease) -> dict:
-    return {"lease": lease.pk, "fence": lease.fence, "holder": lease.holder, "expires_at": lease.expires_at.isoformat()}
+    return {
+        "lease": lease.pk,
+        "fence": lease.fence,
+        "holder": lease.holder,
+        "expires_at": lease.expires_at.isoformat(),
+    }

@@ -29,7 +29,10 @@ from .refresh_cookie import REFRESH_COOKIE, refresh_cookie_clear, refresh_cookie
 from .schema import error_response
 from .views import PublicMixin
 
-CSRF_REFUSED = error_response("`csrf_failed`: a missing or wrong X-CSRFToken, or a foreign Origin.", CsrfFailed)
+CSRF_REFUSED = error_response(
+    "`csrf_failed`: a missing or wrong X-CSRFToken, or a foreign Origin.",
+    CsrfFailed,
+)
 
 
 class RefreshCookieCsrfCheck(CsrfViewMiddleware):
@@ -122,7 +125,10 @@ class CookieLogoutView(PublicMixin, APIView):
         summary="Log out the refresh cookie's login and clear the cookie",
         request=None,
         parameters=[CSRF_HEADER, REFRESH_COOKIE_PARAMETER],
-        responses={204: None, 403: CSRF_REFUSED},
+        responses={
+            204: None,
+            403: CSRF_REFUSED,
+        },
     )
     def post(self, request):
         csrf_enforce(request)

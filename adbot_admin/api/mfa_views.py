@@ -91,7 +91,10 @@ class MfaDisableView(MfaEnrollmentView):
     @extend_schema(
         summary="Turn two-factor (TOTP) off",
         request=serializers.NoFieldsSerializer,
-        responses={204: None, 409: error_response("Two-factor by TOTP is not on.", MfaNotEnabled)},
+        responses={
+            204: None,
+            409: error_response("Two-factor by TOTP is not on.", MfaNotEnabled),
+        },
     )
     def post(self, request):
         serializers.NoFieldsSerializer(data=request.data).is_valid(raise_exception=True)

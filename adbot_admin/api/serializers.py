@@ -87,7 +87,10 @@ class MfaLoginSerializer(serializers.Serializer):
     code = serializers.CharField(
         write_only=True, max_length=CODE_MAX, required=False, help_text="A TOTP code or a recovery code."
     )
-    credential = credential_field(required=False, validators=[validate_credential_object])
+    credential = credential_field(
+        required=False,
+        validators=[validate_credential_object],
+    )
     session = session_mode_field()
     scope = scope_field()
 

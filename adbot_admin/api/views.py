@@ -308,7 +308,11 @@ class HealthView(PublicMixin, APIView):
         down = [name for name, state in parts.items() if state != "ok"]
         if not down:
             return Response({"status": "ok", **parts})
-        body = {**error_body(f"Unavailable: {', '.join(down)}.", "service_unavailable"), "status": "degraded", **parts}
+        body = {
+            **error_body(f"Unavailable: {', '.join(down)}.", "service_unavailable"),
+            "status": "degraded",
+            **parts,
+        }
         return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE)
 
 

@@ -44,6 +44,10 @@ class EngineView(APIView):
     def holder(self):
         return self.request.user.token_id
 
+    def live_lease(self, lease_id):
+        with refusals_as_errors():
+            return leases.lease_live_for_holder(lease_id=int(lease_id), token_id=self.holder())
+
 
 class LeaseGrantView(EngineView):
     """Leases up to `count` free accounts to the calling engine."""
@@ -143,11 +147,14 @@ class LeaseFileView(EngineView):
 
     @extend_schema(
         summary="Download the leased session file",
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: LEASE_NOT_FOUND, 409: LEASE_LOST},
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            404: LEASE_NOT_FOUND,
+            409: LEASE_LOST,
+        },
     )
     def get(self, request, lease_id):
-        with refusals_as_errors():
-            lease = leases.lease_live_for_holder(lease_id=int(lease_id), token_id=self.holder())
+        lease = self.live_lease(lease_id)
         name = lease.session.filename
         handle = session_storage().open(name, "rb")
         return FileResponse(handle, as_attachment=True, filename=name, content_type="application/octet-stream")
@@ -221,16 +228,20 @@ class LeaseSidecarView(EngineView):
         return HttpResponse(body, content_type="application/json")
 
 
+def _with_live(queryset):
+    now = timezone.now()
+    return queryset.annotate(
+        live=Case(When(Q(ended_at__isnull=True, expires_at__gt=now), then=Value(True)), default=Value(False))
+    )
+
+
 class AdminLeaseList(generics.ListAPIView):
     """Lists leases, newest first; `?live=true` only those holding an account now."""
 
     serializer_class = serializers.AdminLeaseSerializer
 
     def get_queryset(self):
-        live_now = Q(ended_at__isnull=True, expires_at__gt=timezone.now())
-        queryset = Lease.objects.select_related("session").annotate(
-            live=Case(When(live_now, then=Value(True)), default=Value(False))
-        )
+        queryset = _with_live(Lease.objects.select_related("session"))
         live = self.request.query_params.get("live")
         if live is not None:
             if live not in ("true", "false"):
@@ -239,7 +250,8 @@ class AdminLeaseList(generics.ListAPIView):
         return queryset
 
     @extend_schema(
-        summary="List engines' leases", parameters=[OpenApiParameter("live", OpenApiTypes.BOOL, OpenApiParameter.QUERY)]
+        summary="List engines' leases",
+        parameters=[OpenApiParameter("live", OpenApiTypes.BOOL, OpenApiParameter.QUERY)],
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

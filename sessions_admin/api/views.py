@@ -148,7 +148,8 @@ def refusals_as_errors(field=None):
 
 @extend_schema_view(
     list=extend_schema(
-        summary="List session files, newest first", responses={200: serializers.SessionFileSerializer(many=True)}
+        summary="List session files, newest first",
+        responses={200: serializers.SessionFileSerializer(many=True)},
     ),
     retrieve=extend_schema(
         summary="Show a session file's metadata and account (secrets only as has_2fa_password and has_credentials)",
@@ -364,7 +365,12 @@ class SessionFileViewSet(
             415: OpenApiResponse(description="The body is not JSON."),
         },
     )
-    @action(detail=False, methods=["post"], url_path="export", parser_classes=[JSONParser])
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="export",
+        parser_classes=[JSONParser],
+    )
     @rate_limited(ratelimits.EXPORT)
     def export_sessions(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
@@ -433,7 +439,10 @@ class SessionFileViewSet(
         serializer.is_valid(raise_exception=True)
         with refusals_as_errors("session_string"):
             session_file = imports.session_file_import_string(
-                **serializer.validated_data, uploaded_by=request.user.get_username(), request=request, **options
+                **serializer.validated_data,
+                uploaded_by=request.user.get_username(),
+                request=request,
+                **options,
             )
         return Response(self._metadata(session_file), status=status.HTTP_201_CREATED)
 
@@ -601,7 +610,8 @@ class SessionFileViewSet(
 
 @extend_schema_view(
     list=extend_schema(
-        summary="List API pairs (hash masked)", responses={200: serializers.ApiPairSerializer(many=True)}
+        summary="List API pairs (hash masked)",
+        responses={200: serializers.ApiPairSerializer(many=True)},
     ),
     retrieve=extend_schema(
         summary="Show an API pair with its whole hash (audited)",

@@ -511,7 +511,10 @@ LAYOUTS: tuple[Layout, ...] = (
         "telethon",
         7,
         "Telethon 1.42.0 and earlier, checked back to 1.24.0",
-        (("fresh", (TELETHON_V7_SQL,)), ("from 6", _FROM_TELETHON_6)),
+        (
+            ("fresh", (TELETHON_V7_SQL,)),
+            ("from 6", _FROM_TELETHON_6),
+        ),
     ),
     Layout("telethon-6", "telethon", 6, "older Telethon 1.x, checked on 1.10.0", (("fresh", (TELETHON_V6_SQL,)),)),
     Layout(
@@ -519,7 +522,10 @@ LAYOUTS: tuple[Layout, ...] = (
         "pyrogram",
         3,
         "Pyrogram 2.0.106, Hydrogram 0.2.x, Pyrofork 2.3.0",
-        (("fresh", (PYROGRAM_V3_SQL,)), ("from 2", _FROM_PYROGRAM_2)),
+        (
+            ("fresh", (PYROGRAM_V3_SQL,)),
+            ("from 2", _FROM_PYROGRAM_2),
+        ),
     ),
     Layout("pyrogram-2", "pyrogram", 2, "Pyrogram 1.4", (("fresh", (PYROGRAM_V2_SQL,)),)),
     Layout(

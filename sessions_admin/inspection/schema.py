@@ -154,7 +154,8 @@ def read_schema(conn: sqlite3.Connection, known_tables: frozenset[str]) -> dict[
     Raises UnknownLayout if the schema is implausibly large, CorruptDatabase if sqlite_master is.
     """
     rows = conn.execute(
-        "SELECT type, name, tbl_name, sql FROM sqlite_master LIMIT ?", (MAX_SCHEMA_OBJECTS + 1,)
+        "SELECT type, name, tbl_name, sql FROM sqlite_master LIMIT ?",
+        (MAX_SCHEMA_OBJECTS + 1,),
     ).fetchall()
     if len(rows) > MAX_SCHEMA_OBJECTS:
         raise UnknownLayout(f"the schema has more than {MAX_SCHEMA_OBJECTS} objects")
@@ -180,7 +181,16 @@ def _table_columns(conn: sqlite3.Connection, table: str) -> tuple[tuple, ...]:
     quoted = '"' + table.replace('"', '""') + '"'
     columns = []
     for _cid, name, type_, notnull, default, pk, hidden in conn.execute(f"PRAGMA table_xinfo({quoted})"):
-        columns.append((name.lower(), " ".join(type_.upper().split()), notnull, normalise_sql(default), pk, hidden))
+        columns.append(
+            (
+                name.lower(),
+                " ".join(type_.upper().split()),
+                notnull,
+                normalise_sql(default),
+                pk,
+                hidden,
+            )
+        )
     return tuple(columns)
 
 

@@ -8,7 +8,10 @@ from ...env_file import EnvFileError, env_file_read, env_file_rewrite, env_file_
 from ...settings import split_keys
 from ...tokens import key_id
 
-KINDS = {False: ("JWT_SECRET_KEY", "JWT_SECRET_KEY_FALLBACKS"), True: ("JWT_SECRET", "JWT_SECRET_FALLBACKS")}
+KINDS = {
+    False: ("JWT_SECRET_KEY", "JWT_SECRET_KEY_FALLBACKS"),
+    True: ("JWT_SECRET", "JWT_SECRET_FALLBACKS"),
+}
 
 
 class Command(BaseCommand):
