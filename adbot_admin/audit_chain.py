@@ -53,6 +53,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from .models import AuditChainHead, AuditEvent
+from .statements import bound_cursor
 from .tokens import key_id
 
 HEAD_ID = 1
@@ -172,7 +173,7 @@ def _insert_pending(event):
     values = [connection.ops.adapt_datetimefield_value(event.created_at)]
     values += [getattr(event, name) for name in ROW_FIELDS[1:-1]]
     values += [json.dumps(event.detail), event.kid, event.row_mac]
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(_sql(INSERT_PENDING[connection.vendor]), values)
         event.pk = cursor.fetchone()[0]
     event._state.adding, event._state.db = False, connection.alias
@@ -247,7 +248,7 @@ def _seal_own_row():
     pass, the one that will look at pending rows after this row committed.
     """
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        with connection.cursor() as cursor:
+        with bound_cursor() as cursor:
             cursor.execute(SEALING)
             if cursor.fetchone()[0]:
                 return
@@ -266,7 +267,7 @@ def _seal_loop(*, wait, pending=False):
 
 def _has_unsealed(refused):
     """Return True when a pending row exists that is not in `refused` (one query on the partial index)."""
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         # Of len(refused) + 1 pending ids, at least one is new if any is.
         cursor.execute(_sql(PENDING_IDS), [len(refused) + 1])
         return any(row[0] not in refused for row in cursor.fetchall())
@@ -283,7 +284,7 @@ def _seal_pass(*, wait, refused=None):
     take = _sql(TAKE_HEAD[connection.vendor, wait or connection.vendor != "postgresql"])
     ring = key_ring()
     # No savepoint: inside a writer's transaction (SQLite) a failed seal fails the write anyway.
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+    with transaction.atomic(savepoint=False), bound_cursor() as cursor:
         found = _take_head(cursor, take)
         if found is None:
             return False
