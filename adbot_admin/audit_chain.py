@@ -34,12 +34,14 @@ committed, so it is never sealed and leaves no gap.
 When sealing runs differs by database. On PostgreSQL a writer seals after its
 transaction commits (transaction.on_commit), taking the head with SKIP LOCKED:
 a busy head means another writer is sealing, and that one looks again after its
-own commit (seal_pending). SQLite serialises writers anyway, so a writer seals
-inline, in its own transaction, right after its insert. A crash between the
-insert and the seal leaves rows pending; the next seal pass takes them. Every
-reader of the chain fields (verify_audit, audit_checkpoint, prune_audit, the
-export, the head gauge, the admin list) runs a seal pass first: one indexed
-query when nothing is pending.
+own commit (seal_pending). A sealer also holds an advisory lock, which a writer
+tests first in one statement, so most writers of a busy log learn that someone
+is sealing without opening a transaction (_seal_own_row). SQLite serialises
+writers anyway, so a writer seals inline, in its own transaction, right after
+its insert. A crash between the insert and the seal leaves rows pending; the
+next seal pass takes them. Every reader of the chain fields (verify_audit,
+audit_checkpoint, prune_audit, the export, the head gauge, the admin list) runs
+a seal pass first: one indexed query when nothing is pending.
 """
 
 import hashlib
@@ -200,7 +202,7 @@ TAKE_HEAD = {
         " FOR UPDATE SKIP LOCKED) AS h ON true"
     ),
 }
-# Taken and let go within the statement (autocommit): false while a sealer holds it.
+# Taken and let go within the statement (autocommit): true while a sealer holds it.
 SEALING = f"SELECT NOT pg_try_advisory_xact_lock({SEALER_LOCK})"
 PENDING_COLUMNS = ("id", "kid", "row_mac", *ROW_FIELDS)
 MOVE_HEAD = "UPDATE {head} SET seq = %s, mac = %s WHERE id = %s"
