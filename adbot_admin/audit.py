@@ -94,8 +94,17 @@ def prune(*, older_than_days, batch=None):
 
 
 def _last_to_prune(cutoff):
-    """Return (seq, mac) of the last row of the longest seq prefix older than `cutoff`, or None."""
+    """Return (seq, mac) of the last row of the longest seq prefix older than `cutoff`, or None.
+
+    Each query reads an index range no longer than the rows being pruned: the
+    newest old row by seq, then a younger row below it, if any.
+    """
     sealed = AuditEvent.objects.filter(seq__isnull=False)
-    first_kept = sealed.filter(created_at__gte=cutoff).order_by("seq").values_list("seq", flat=True).first()
-    older = sealed if first_kept is None else sealed.filter(seq__lt=first_kept)
-    return older.filter(created_at__lt=cutoff).order_by("-seq").values_list("seq", "mac").first()
+    last = sealed.filter(created_at__lt=cutoff).order_by("-seq").values_list("seq", "mac").first()
+    if last is None:
+        return None
+    younger = sealed.filter(created_at__gte=cutoff, seq__lt=last[0]).order_by("seq").values_list("seq", flat=True)
+    first_kept = younger.first()
+    if first_kept is None:
+        return last
+    return sealed.filter(seq__lt=first_kept).order_by("-seq").values_list("seq", "mac").first()
