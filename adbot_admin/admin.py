@@ -5,6 +5,7 @@ from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
+from . import audit_chain
 from .audit import record
 from .models import AuditEvent, AuthMethod, LoginSession, User
 
@@ -88,6 +89,15 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_filter = ["action", "outcome", "auth_method"]
     search_fields = ["actor", "target", "action"]
     date_hierarchy = "created_at"
+
+    # Both pages show seq: what is pending is sealed first.
+    def changelist_view(self, request, extra_context=None):
+        audit_chain.seal_pending()
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        audit_chain.seal_pending()
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(LoginSession)

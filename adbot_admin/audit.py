@@ -25,12 +25,13 @@ def actor_of(request):
 
 
 def record(*, request=None, action, outcome=Outcome.SUCCESS, target="", actor=None, auth_method=None, detail=None):
-    """Append one audit event, sealed as the chain's next row, and return it.
+    """Append one audit event, to be sealed into the chain once it commits, and return it.
 
     The actor and client IP come from the request unless given; `detail` must
-    never carry a secret (passwords, tokens, auth keys, api hashes). Every other
-    audit writer waits from this call until the caller's transaction commits
-    (audit_chain.append): call it last in a transaction.
+    never carry a secret (passwords, tokens, auth keys, api hashes). No lock is
+    held for the caller (audit_chain.append): the row is sealed after the
+    caller's transaction commits (PostgreSQL) or inside it (SQLite), so the
+    returned event's seq may not be set yet.
     """
     request_actor, request_method = actor_of(request) if request is not None else ("", AuthMethod.SHELL)
     event = audit_chain.append(
@@ -56,15 +57,18 @@ PRUNE_BATCH = 10_000
 def prune(*, older_than_days, batch=None):
     """Delete the events older than `older_than_days`, oldest first, `batch` rows per transaction; return how many.
 
-    Only a prefix of the chain goes: the rows up to the newest one older than
-    the cutoff, by seq. The prune event is recorded first, with the seq and MAC
+    Only a prefix of the chain goes, by seq: the rows before the first sealed
+    one that is not older than the cutoff (created_at is taken at insert, so
+    it may step back a little as seq goes up, and a prefix by time alone would
+    not be one by seq). The prune event is recorded first, with the seq and MAC
     of the last row it removes, and verification starts from it (audit_chain.verify);
     a prune cut short leaves rows that the next one removes. Batches keep each
     transaction (and its locks) short on a log of millions of rows.
     """
     batch = batch or PRUNE_BATCH
     cutoff = timezone.now() - timedelta(days=older_than_days)
-    last = AuditEvent.objects.filter(created_at__lt=cutoff).order_by("-seq").values_list("seq", "mac").first()
+    audit_chain.seal_pending(wait=True)
+    last = _last_to_prune(cutoff)
     anchor_seq = audit_chain.prune_anchor()[0]
     if last is None or last[0] <= anchor_seq:
         record(action="audit_prune", detail={"older_than_days": older_than_days, "deleted": 0})
@@ -87,3 +91,20 @@ def prune(*, older_than_days, batch=None):
             if not ids:
                 return deleted
             deleted += AuditEvent.objects.filter(id__in=ids).delete()[0]
+
+
+def _last_to_prune(cutoff):
+    """Return (seq, mac) of the last row of the longest seq prefix older than `cutoff`, or None.
+
+    Each query reads an index range no longer than the rows being pruned: the
+    newest old row by seq, then a younger row below it, if any.
+    """
+    sealed = AuditEvent.objects.filter(seq__isnull=False)
+    last = sealed.filter(created_at__lt=cutoff).order_by("-seq").values_list("seq", "mac").first()
+    if last is None:
+        return None
+    younger = sealed.filter(created_at__gte=cutoff, seq__lt=last[0]).order_by("seq").values_list("seq", flat=True)
+    first_kept = younger.first()
+    if first_kept is None:
+        return last
+    return sealed.filter(seq__lt=first_kept).order_by("-seq").values_list("seq", "mac").first()

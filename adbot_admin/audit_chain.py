@@ -12,9 +12,36 @@ docs/verify_audit_export.py checks them with nothing but the key.
 
 The keys live in the environment (AUDIT_CHAIN_KEY, old ones in
 AUDIT_CHAIN_KEY_FALLBACKS), never in the database: whoever can write the
-database cannot recompute a MAC. The one chain head row (AuditChainHead) is
-locked by each writer until its transaction commits, so rows are chained in
-commit order and a rolled-back writer leaves no gap.
+database cannot recompute a MAC.
+
+Rows are written in two steps. `append` inserts a row *pending* (seq NULL) with
+its `row_mac`: an HMAC, under the same key, of its fields without seq and prev,
+behind a context of its own so it can never pass for a chain MAC. No lock is
+taken, so writers commit in parallel (PostgreSQL's group commit). `seal_pending`
+then chains the committed pending rows: holding the one head row
+(AuditChainHead), it gives each row whose row_mac verifies the next seq, its
+prev and its mac, moves the head and commits. A pending row whose row_mac does
+not verify was inserted by someone without the key: it is never sealed, and
+verify_audit reports it. Sealing clears row_mac, so a sealed row's fields cannot
+be copied into a new pending row that would seal.
+
+The chain's order is the order rows are sealed: batch after batch in the order
+the sealers commit, by id within a batch (all of it committed before the sealer
+read it). created_at is taken at insert, so it no longer grows with seq by more
+than the time a row waits to be sealed. A rolled-back writer's row was never
+committed, so it is never sealed and leaves no gap.
+
+When sealing runs differs by database. On PostgreSQL a writer seals after its
+transaction commits (transaction.on_commit), taking the head with SKIP LOCKED:
+a busy head means another writer is sealing, and that one looks again after its
+own commit (seal_pending). A sealer also holds an advisory lock, which a writer
+tests first in one statement, so most writers of a busy log learn that someone
+is sealing without opening a transaction (_seal_own_row). SQLite serialises
+writers anyway, so a writer seals inline, in its own transaction, right after
+its insert. A crash between the insert and the seal leaves rows pending; the
+next seal pass takes them. Every reader of the chain fields (verify_audit,
+audit_checkpoint, prune_audit, the export, the head gauge, the admin list) runs
+a seal pass first: one indexed query when nothing is pending.
 """
 
 import hashlib
@@ -28,11 +55,15 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from .models import AuditChainHead, AuditEvent
+from .statements import bound_cursor
 from .tokens import key_id
 
 HEAD_ID = 1
 CHUNK = 5_000
+# Rows sealed by one UPDATE: four parameters each, well under PostgreSQL's 65,535.
+SEAL_CHUNK = 1_000
 CHECKPOINT_CONTEXT = b"adbot-admin audit checkpoint\n"
+ROW_CONTEXT = b"adbot-admin audit row\n"
 # Fields of AuditEvent under the MAC, besides seq and kid; prev and mac are the chain itself.
 ROW_FIELDS = ("created_at", "actor", "auth_method", "client_ip", "action", "target", "outcome", "detail")
 
@@ -68,7 +99,7 @@ _string = json.encoder.encode_basestring_ascii
 
 
 def canonical(*, seq, kid, created_at, actor, auth_method, client_ip, action, target, outcome, detail):
-    """Return the bytes of a row's fields as the MAC covers them (module docstring)."""
+    """Return the bytes of a row's fields as the MAC covers them (module docstring); seq None leaves seq out."""
     # As the column stores it: an IPv6 address in its compressed form.
     client_ip = _client_ip_field.get_prep_value(client_ip) or None
     return _stored_canonical(seq, kid, created_at, actor, auth_method, client_ip, action, target, outcome, detail)
@@ -84,14 +115,19 @@ def _stored_canonical(seq, kid, created_at, actor, auth_method, client_ip, actio
     return (
         f'{{"action":{_string(action)},"actor":{_string(actor)},"auth_method":{_string(auth_method)},'
         f'"client_ip":{_string(client_ip) if client_ip else "null"},"created_at":{_string(text)},'
-        f'"detail":{_encode(detail)},"kid":{_string(kid)},"outcome":{_string(outcome)},"seq":{int(seq)},'
-        f'"target":{_string(target)}}}'
+        f'"detail":{_encode(detail)},"kid":{_string(kid)},"outcome":{_string(outcome)},'
+        f'{"" if seq is None else f""""seq":{int(seq)},"""}"target":{_string(target)}}}'
     ).encode("ascii")
 
 
 def mac_of(key, prev, message):
     """Return the hex HMAC-SHA256 under `key` of `prev` and a row's canonical bytes."""
     return hmac.new(key, prev.encode("ascii") + b"\n" + message, hashlib.sha256).hexdigest()
+
+
+def row_mac_of(key, message):
+    """Return the hex HMAC-SHA256 under `key` of a pending row's canonical bytes without seq (module docstring)."""
+    return hmac.new(key, ROW_CONTEXT + message, hashlib.sha256).hexdigest()
 
 
 def _sql(text):
@@ -101,63 +137,239 @@ def _sql(text):
     )
 
 
-# One statement takes the head's row lock (held to commit) and the next seq.
-ADVANCE = "UPDATE {head} SET seq = seq + 1 WHERE id = %s RETURNING seq, mac"
-SET_MAC = "UPDATE {head} SET mac = %s WHERE id = %s"
-# PostgreSQL inserts the row and moves the head's MAC in one round trip: every trip made while the
-# head is locked is time every other audit writer waits.
-INSERT_AND_SET_MAC = (
-    "WITH inserted AS (INSERT INTO {event} (created_at, actor, auth_method, client_ip, action, target, outcome,"
-    " detail, seq, prev, mac, kid) VALUES (%s, %s, %s, %s::inet, %s, %s, %s, %s::jsonb, %s, %s, %s, %s)"
-    " RETURNING id) UPDATE {head} SET mac = %s WHERE id = %s RETURNING (SELECT id FROM inserted)"
-)
-
-
-def _create_head():
-    """Make the head row from the newest event (a flushed or new database has none); a racing twin is ignored."""
-    last = AuditEvent.objects.order_by("-seq").values_list("seq", "mac").first() or (0, "")
-    AuditChainHead.objects.bulk_create([AuditChainHead(id=HEAD_ID, seq=last[0], mac=last[1])], ignore_conflicts=True)
+# One statement without the ORM's per-field work: on SQLite it runs under the database's write lock.
+INSERT_PENDING = {
+    vendor: "INSERT INTO {event} (created_at, actor, auth_method, client_ip, action, target, outcome, detail,"
+    f" seq, prev, mac, kid, row_mac) VALUES (%s, %s, %s, %s{inet}, %s, %s, %s, %s{jsonb}, NULL, '', '', %s, %s)"
+    " RETURNING id"
+    for vendor, inet, jsonb in (("postgresql", "::inet", "::jsonb"), ("sqlite", "", ""))
+}
 
 
 def append(event):
-    """Seal and insert the unsaved `event` as the chain's next row; return it.
+    """Insert the unsaved `event` pending, with its row_mac, and have it sealed; return it.
 
-    The head row stays locked until the caller's transaction commits: keep the
-    work after this call short, since every other audit writer waits for it.
+    No lock is taken. On PostgreSQL the row is sealed once the caller's
+    transaction commits, so `event.seq` is not set here; on SQLite it is sealed
+    inside that transaction (module docstring). Raise ChainKeyMissing, writing
+    nothing, when AUDIT_CHAIN_KEY is unset.
     """
     kid, key = signing_key()
     # Both as the columns give them back (tuples become lists, IPv6 compressed), so the MAC verifies after a read.
     event.detail = json.loads(json.dumps(event.detail or {}))
     event.client_ip = _client_ip_field.get_prep_value(event.client_ip) or None
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(_sql(ADVANCE), [HEAD_ID])
-            row = cursor.fetchone()
-            if row is None:
-                _create_head()
-                cursor.execute(_sql(ADVANCE), [HEAD_ID])
-                row = cursor.fetchone()
-            seq, prev = row
-            # Taken under the lock, so created_at never goes back as seq goes up.
-            event.created_at = timezone.now()
-            event.seq, event.prev, event.kid = seq, prev, kid
-            event.mac = mac_of(
-                key, prev, canonical(seq=seq, kid=kid, **{name: getattr(event, name) for name in ROW_FIELDS})
-            )
-            if connection.vendor == "postgresql":
-                _insert_and_set_mac(cursor, event)
-            else:
-                event.save(force_insert=True)
-                cursor.execute(_sql(SET_MAC), [event.mac, HEAD_ID])
+    event.created_at = timezone.now()
+    event.seq, event.prev, event.mac, event.kid = None, "", "", kid
+    event.row_mac = row_mac_of(key, canonical(seq=None, kid=kid, **{name: getattr(event, name) for name in ROW_FIELDS}))
+    if connection.vendor == "postgresql":
+        _insert_pending(event)
+        transaction.on_commit(_seal_own_row, robust=True)
+    else:
+        with transaction.atomic():
+            _insert_pending(event)
+            _seal_pass(wait=True)
     return event
 
 
-def _insert_and_set_mac(cursor, event):
-    values = [getattr(event, name) for name in ROW_FIELDS[:-1]]
-    values += [json.dumps(event.detail), event.seq, event.prev, event.mac, event.kid, event.mac, HEAD_ID]
-    cursor.execute(_sql(INSERT_AND_SET_MAC), values)
-    event.pk = cursor.fetchone()[0]
+def _insert_pending(event):
+    values = [connection.ops.adapt_datetimefield_value(event.created_at)]
+    values += [getattr(event, name) for name in ROW_FIELDS[1:-1]]
+    values += [json.dumps(event.detail), event.kid, event.row_mac]
+    with bound_cursor() as cursor:
+        cursor.execute(_sql(INSERT_PENDING[connection.vendor]), values)
+        event.pk = cursor.fetchone()[0]
     event._state.adding, event._state.db = False, connection.alias
+
+
+# -- sealing ---------------------------------------------------------------------------------------------------
+
+
+PENDING_IDS = "SELECT id FROM {event} WHERE seq IS NULL ORDER BY id LIMIT %s"
+# A sealer on PostgreSQL also holds this transaction-level advisory lock with the head row, so a
+# writer learns that someone is sealing in one statement, without a transaction (SEALING). The
+# number spells "adbotaud" in ASCII; nothing else in this database takes advisory locks.
+SEALER_LOCK = 0x6164626F74617564
+# Each returns (seq, mac, whether the head row exists); seq NULL and the row there: another sealer holds it.
+TAKE_HEAD = {
+    # SQLite: the transaction already holds the database's one write lock (IMMEDIATE).
+    ("sqlite", True): "SELECT seq, mac, 1 FROM {head} WHERE id = %s",
+    ("postgresql", True): (
+        f"SELECT seq, mac, pg_try_advisory_xact_lock({SEALER_LOCK}) IS NOT NULL FROM {{head}} WHERE id = %s FOR UPDATE"
+    ),
+    ("postgresql", False): (
+        "SELECT h.seq, h.mac, EXISTS (SELECT 1 FROM {head} WHERE id = %s) FROM (SELECT 1) AS one LEFT JOIN LATERAL"
+        f" (SELECT seq, mac, pg_try_advisory_xact_lock({SEALER_LOCK}) FROM {{head}} WHERE id = %s"
+        " FOR UPDATE SKIP LOCKED) AS h ON true"
+    ),
+}
+# Taken and let go within the statement (autocommit): true while a sealer holds it.
+SEALING = f"SELECT NOT pg_try_advisory_xact_lock({SEALER_LOCK})"
+PENDING_COLUMNS = ("id", "kid", "row_mac", *ROW_FIELDS)
+MOVE_HEAD = "UPDATE {head} SET seq = %s, mac = %s WHERE id = %s"
+SEAL_ROW = "UPDATE {event} SET seq = %s, prev = %s, mac = %s, row_mac = '' WHERE id = %s AND seq IS NULL"
+# PostgreSQL seals a chunk and moves the head in one round trip; it returns the rows sealed.
+SEAL_ROWS_PG = (
+    "WITH sealed AS (UPDATE {event} AS e SET seq = v.seq, prev = v.prev, mac = v.mac, row_mac = ''"
+    " FROM (VALUES {{values}}) AS v(id, seq, prev, mac) WHERE e.id = v.id AND e.seq IS NULL RETURNING 1)"
+    " UPDATE {head} SET seq = %s, mac = %s WHERE id = %s RETURNING (SELECT count(*) FROM sealed)"
+)
+
+
+def seal_pending(*, wait=False):
+    """Seal every committed pending row whose row_mac verifies; return {id: why} of the pending rows refused.
+
+    With `wait`, the first pass waits for the head (a reader that must see
+    everything committed before it); otherwise a pass that finds the head taken
+    returns at once. Liveness: a writer seals only after its row committed, so
+    when SKIP LOCKED denies it the head, the holder has yet to commit; after
+    committing, the holder looks for pending rows again, in a statement that
+    starts after the denied writer's row committed, sees that row and seals it
+    (or leaves the head to a writer that takes it in between). No committed row
+    is left pending while writers keep arriving, and a crash's leftovers go with
+    the next pass.
+    """
+    refused, held = _seal_loop(wait=wait)
+    if held and connection.in_atomic_block and connection.vendor == "postgresql":
+        # The head stays locked until the outer transaction commits: look again after that commit, as above.
+        transaction.on_commit(_seal_after_commit, robust=True)
+    return refused
+
+
+def _seal_after_commit():
+    # Registers nothing more: it runs once the transaction has committed (or, in tests, never commits).
+    _seal_loop(wait=False)
+
+
+def _seal_own_row():
+    """Seal pass of a writer whose row has just committed pending: skipped when someone is sealing.
+
+    On PostgreSQL one statement asks first whether a sealer holds the advisory
+    lock: most writers of a busy log find one, and leave their row to it, as
+    they would after a transaction denied the head by SKIP LOCKED, for the
+    same reason (seal_pending). One that found the lock free is, until its own
+    pass, the one that will look at pending rows after this row committed.
+    """
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with bound_cursor() as cursor:
+            cursor.execute(SEALING)
+            if cursor.fetchone()[0]:
+                return
+    _seal_loop(wait=False, pending=True)
+
+
+def _seal_loop(*, wait, pending=False):
+    """Seal passes while a pending row not yet refused is there; return (refused, whether the head was held)."""
+    refused, held = {}, False
+    while pending or _has_unsealed(refused):
+        if not _seal_pass(wait=wait, refused=refused):
+            break
+        wait, held, pending = False, True, False
+    return refused, held
+
+
+def _has_unsealed(refused):
+    """Return True when a pending row exists that is not in `refused` (one query on the partial index)."""
+    with bound_cursor() as cursor:
+        # Of len(refused) + 1 pending ids, at least one is new if any is.
+        cursor.execute(_sql(PENDING_IDS), [len(refused) + 1])
+        return any(row[0] not in refused for row in cursor.fetchall())
+
+
+def _seal_pass(*, wait, refused=None):
+    """Seal the pending rows visible now, in one transaction holding the head; return False when the head was taken.
+
+    Rows are read in id order, SEAL_CHUNK a query, and each chunk is written in
+    one statement. A row in `refused`, or one whose row_mac does not verify, is
+    left pending and added to `refused` with the reason.
+    """
+    refused = {} if refused is None else refused
+    take = _sql(TAKE_HEAD[connection.vendor, wait or connection.vendor != "postgresql"])
+    ring = key_ring()
+    # No savepoint: inside a writer's transaction (SQLite) a failed seal fails the write anyway.
+    with transaction.atomic(savepoint=False), bound_cursor() as cursor:
+        found = _take_head(cursor, take)
+        if found is None:
+            return False
+        seq, prev = found
+        for chunk in _pending_chunks(cursor):
+            seals = []
+            for row_id, kid, row_mac, *values in chunk:
+                problem = refused.get(row_id) or _refusal(ring, kid, row_mac, values)
+                if problem is not None:
+                    refused[row_id] = problem
+                    continue
+                seq += 1
+                mac = mac_of(ring[kid], prev, _stored_canonical(seq, kid, *values))
+                seals.append((row_id, seq, prev, mac))
+                prev = mac
+            _write_seals(cursor, seals)
+    return True
+
+
+def _take_head(cursor, take):
+    """Return (seq, mac) of the head, now locked by this transaction; None when another sealer holds it."""
+    found = _try_head(cursor, take)
+    if found is None:
+        _create_head()
+        found = _try_head(cursor, take)
+    return None if found is None or found[0] is None else found[:2]
+
+
+def _try_head(cursor, take):
+    """Return the row of `take`, or None when there is no head row at all."""
+    cursor.execute(take, [HEAD_ID] * take.count("%s"))
+    found = cursor.fetchone()
+    return found if found is not None and found[2] else None
+
+
+def _create_head():
+    """Make the head row from the newest sealed event (a flushed or new database has none); a racing twin is ignored."""
+    last = AuditEvent.objects.filter(seq__gt=0).order_by("-seq").values_list("seq", "mac").first() or (0, "")
+    AuditChainHead.objects.bulk_create([AuditChainHead(id=HEAD_ID, seq=last[0], mac=last[1])], ignore_conflicts=True)
+
+
+def _pending_chunks(cursor):
+    """Yield the pending rows as lists of PENDING_COLUMNS tuples, in id order, SEAL_CHUNK rows a query (keyset)."""
+    columns = ", ".join(_column(name) for name in PENDING_COLUMNS)
+    sql = _sql(f"SELECT {columns} FROM {{event}} WHERE seq IS NULL AND id > %s ORDER BY id LIMIT %s")
+    after = 0
+    while True:
+        cursor.execute(sql, [after, SEAL_CHUNK])
+        chunk = [(*row[:-1], _detail(row[-1])) for row in cursor.fetchall()]
+        if chunk:
+            yield chunk
+        if len(chunk) < SEAL_CHUNK:
+            return
+        after = chunk[-1][0]
+
+
+def _refusal(ring, kid, row_mac, values):
+    """Return why a pending row may not be sealed, or None when its row_mac verifies under the key its kid names."""
+    key = ring.get(kid)
+    if key is None:
+        return f"cannot be sealed: its key (kid {kid!r}) is neither AUDIT_CHAIN_KEY nor a fallback"
+    if not hmac.compare_digest(row_mac or "", row_mac_of(key, _stored_canonical(None, kid, *values))):
+        return "inserted without the key: its row MAC does not match"
+    return None
+
+
+def _write_seals(cursor, seals):
+    """Write (id, seq, prev, mac) of each sealed row and move the head to the last: on PostgreSQL in one statement."""
+    if not seals:
+        return
+    last_seq, last_mac = seals[-1][1], seals[-1][3]
+    if connection.vendor == "postgresql":
+        values = ", ".join(["(%s::bigint, %s::bigint, %s::varchar, %s::varchar)"] * len(seals))
+        params = [v for seal in seals for v in seal] + [last_seq, last_mac, HEAD_ID]
+        cursor.execute(_sql(SEAL_ROWS_PG).replace("{values}", values), params)
+        written = cursor.fetchone()[0]
+    else:
+        cursor.executemany(_sql(SEAL_ROW), [(seq, prev, mac, row_id) for row_id, seq, prev, mac in seals])
+        written = cursor.rowcount
+        cursor.execute(_sql(MOVE_HEAD), [last_seq, last_mac, HEAD_ID])
+    if written != len(seals):
+        # Only the holder of the head seals, so this cannot happen; if it did, the head would leave a gap.
+        raise RuntimeError(f"sealed {written} audit row(s) of {len(seals)}: the seal pass is rolled back")
 
 
 def head():
@@ -166,17 +378,37 @@ def head():
     return found or (0, "")
 
 
+HEAD_AND_PENDING = (
+    "SELECT (SELECT seq FROM {head} WHERE id = %s), (SELECT mac FROM {head} WHERE id = %s),"
+    " EXISTS (SELECT 1 FROM {event} WHERE seq IS NULL)"
+)
+
+
+def sealed_head():
+    """Return head() after sealing what is pending: one query when nothing is (the head gauge, at every scrape)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_sql(HEAD_AND_PENDING), [HEAD_ID, HEAD_ID])
+        seq, mac, pending = cursor.fetchone()
+    if pending:
+        seal_pending()
+        return head()
+    return (seq or 0, mac or "")
+
+
 # -- verification ------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Finding:
-    """The first row at which the chain does not hold, and why."""
+    """The first row at which the chain does not hold, and why: by seq, or by id for a row left pending."""
 
-    seq: int
+    seq: int | None
     problem: str
+    row_id: int | None = None
 
     def __str__(self):
+        if self.seq is None:
+            return f"row id {self.row_id} (pending, no seq): {self.problem}"
         return f"seq {self.seq}: {self.problem}"
 
 
@@ -191,9 +423,12 @@ class Report:
 
 
 def prune_anchor():
-    """Return (seq, mac) the kept chain starts after: the latest prune's last removed row, or (0, "")."""
+    """Return (seq, mac) the kept chain starts after: the latest sealed prune's last removed row, or (0, "").
+
+    A pending row is not yet in the chain (and may be forged): it moves no anchor.
+    """
     detail = (
-        AuditEvent.objects.filter(action="audit_prune", detail__has_key="pruned_through_seq")
+        AuditEvent.objects.filter(action="audit_prune", detail__has_key="pruned_through_seq", seq__isnull=False)
         .order_by("-seq")
         .values_list("detail", flat=True)
         .first()
@@ -204,10 +439,6 @@ def prune_anchor():
 
 
 VERIFY_COLUMNS = ("seq", "prev", "mac", "kid", *ROW_FIELDS)
-
-
-# A plain statement, not the ORM: at a million rows its per-row conversions cost more than the MACs.
-ROWS_FROM = "SELECT " + ", ".join(VERIFY_COLUMNS) + " FROM {event} WHERE seq > %s ORDER BY seq LIMIT %s"
 # PostgreSQL writes the time as the chain spells it, and the address and detail as text: loading
 # them as datetime, inet and JSON objects would cost more than everything else per row.
 PG_COLUMNS = {
@@ -217,36 +448,56 @@ PG_COLUMNS = {
 }
 
 
+def _column(name):
+    return PG_COLUMNS.get(name, name) if connection.vendor == "postgresql" else name
+
+
+def _detail(value):
+    """Return `detail` as Python values: both databases give it back here as its JSON text."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def rows_from(seq):
     """Yield the events from `seq` on as tuples of VERIFY_COLUMNS, in seq order, CHUNK rows a query (keyset).
 
-    `detail` comes back as its JSON text on both databases, and is decoded here.
+    A plain statement, not the ORM: at a million rows its per-row conversions
+    cost more than the MACs. `detail` comes back as its JSON text, decoded here.
     """
-    sql = ROWS_FROM
-    if connection.vendor == "postgresql":
-        columns = ", ".join(PG_COLUMNS.get(name, name) for name in VERIFY_COLUMNS)
-        sql = f"SELECT {columns} FROM {{event}} WHERE seq > %s ORDER BY seq LIMIT %s"
-    after, sql = seq - 1, _sql(sql)
+    columns = ", ".join(_column(name) for name in VERIFY_COLUMNS)
+    sql = _sql(f"SELECT {columns} FROM {{event}} WHERE seq > %s ORDER BY seq LIMIT %s")
+    after = seq - 1
     with connection.cursor() as cursor:
         while True:
             cursor.execute(sql, [after, CHUNK])
             chunk = cursor.fetchall()
             for row in chunk:
-                detail = row[-1]
-                yield (*row[:-1], json.loads(detail) if isinstance(detail, str) else detail)
+                yield (*row[:-1], _detail(row[-1]))
             if len(chunk) < CHUNK:
                 return
             after = chunk[-1][0]
 
 
-def verify(*, since=None, checkpoint=None):
+def verify(*, since=None, checkpoint=None, refused=None):
     """Walk the chain in seq order in constant memory; return a Report whose `finding` names the first bad row.
 
     From the start, the first kept row must follow the latest prune's anchor;
     with `since`, the row at `since` is trusted to follow its predecessor. The
     head row must match the last row, and a `checkpoint` (read_checkpoint) must
-    name a row that is still there with the same MAC.
+    name a row that is still there with the same MAC. Pending rows are sealed
+    first (seal_pending, waiting for the head), unless `refused` says what a
+    seal pass already refused; a row it refused is reported by id after the
+    walk: it was inserted without the key, or its key is gone.
     """
+    if refused is None:
+        refused = seal_pending(wait=True)
+    report = _walk(since=since, checkpoint=checkpoint)
+    if report.finding is None and refused:
+        row_id = min(refused)
+        report.finding = Finding(None, refused[row_id], row_id=row_id)
+    return report
+
+
+def _walk(*, since, checkpoint):
     ring = key_ring()
     if since is None:
         expected_seq, expected_prev = prune_anchor()
@@ -299,8 +550,9 @@ def _checkpoint_message(body):
 
 
 def make_checkpoint():
-    """Return the head's seq, mac and the time, signed with the current chain key, as a dict."""
+    """Seal what is pending, then return the head's seq, mac and the time, signed with the current chain key."""
     kid, key = signing_key()
+    seal_pending(wait=True)
     seq, mac = head()
     body = {"seq": seq, "mac": mac, "time": timestamp(timezone.now()), "kid": kid}
     return {**body, "sig": hmac.new(key, _checkpoint_message(body), hashlib.sha256).hexdigest()}

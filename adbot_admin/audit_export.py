@@ -12,7 +12,7 @@ import io
 import json
 
 from .audit import record
-from .audit_chain import ROW_FIELDS, head, timestamp
+from .audit_chain import ROW_FIELDS, head, seal_pending, timestamp
 
 CHUNK = 2_000
 FORMATS = {"jsonl": "application/jsonl; charset=utf-8", "csv": "text/csv; charset=utf-8"}
@@ -63,9 +63,12 @@ def _csv(rows):
 def audit_export(*, request, queryset, export_format, filters):
     """Audit the export, then return an iterator of its bytes: the rows of `queryset` up to the head.
 
-    The rows end at the chain head as it stands after the export's own event,
-    which the export therefore includes when the filters match it.
+    The rows end at the chain head as it stands after the export's own event
+    is sealed, which the export therefore includes when the filters match it.
+    Pending rows are left out until sealed: they have no seq, prev or mac yet.
     """
     record(request=request, action="audit_export", detail={"format": export_format, "filters": filters})
+    # Sealed here, not only once the request ends: the head read next must cover the export's own event.
+    seal_pending(wait=True)
     rows = _rows(queryset, through_seq=head()[0])
     return _jsonl(rows) if export_format == "jsonl" else _csv(rows)

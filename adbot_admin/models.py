@@ -86,7 +86,7 @@ class Outcome(models.TextChoices):
 class AuditEvent(models.Model):
     """One admin action or login attempt; rows are only ever added, each sealed into the chain (audit_chain.py)."""
 
-    # Set by the chain writer under the head lock, before the MAC is computed over it.
+    # Set by the chain writer at insert, before the row MAC is computed over it.
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     actor = models.CharField(max_length=255, blank=True)
     auth_method = models.CharField(max_length=32, choices=AuthMethod.choices)
@@ -96,14 +96,20 @@ class AuditEvent(models.Model):
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     detail = models.JSONField(default=dict, blank=True)
     # The hash chain: position (gapless), the previous row's MAC, this row's MAC and the id of its key.
-    seq = models.BigIntegerField(unique=True)
+    # seq, prev and mac are set when the row is sealed; until then seq is NULL (pending).
+    seq = models.BigIntegerField(unique=True, null=True, blank=True)
     prev = models.CharField(max_length=64, blank=True)
-    mac = models.CharField(max_length=64)
+    mac = models.CharField(max_length=64, blank=True)
     kid = models.CharField(max_length=16)
+    # A pending row's MAC of its fields without seq and prev: only rows written with the key get sealed.
+    row_mac = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["actor", "created_at"])]
+        indexes = [
+            models.Index(fields=["actor", "created_at"]),
+            models.Index(fields=["id"], condition=models.Q(seq__isnull=True), name="audit_pending_idx"),
+        ]
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor or '-'} {self.action} {self.outcome}"
@@ -118,7 +124,7 @@ class AuditEvent(models.Model):
 
 
 class AuditChainHead(models.Model):
-    """The audit chain's last seq and MAC: one row, locked by each audit writer until it commits."""
+    """The audit chain's last seq and MAC: one row, locked by whoever seals pending audit rows (audit_chain.py)."""
 
     seq = models.BigIntegerField()
     mac = models.CharField(max_length=64, blank=True)

@@ -106,12 +106,12 @@ def _stale():
 
 
 def _fetchone(sql, params):
-    with _cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
 
 
-def _cursor():
+def bound_cursor():
     """Return a Django cursor (errors wrapped, queries counted in tests) that binds parameters server-side."""
     if connection.vendor != "postgresql":
         return connection.cursor()

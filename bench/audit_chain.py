@@ -6,16 +6,19 @@
     .venv/bin/python bench/audit_chain.py verify --database-url URL --rows 1000000
 
 `writes` runs 8 writer processes for --seconds, alternating two ways of writing
-one audit row, each twice: "without chain" is the row insert the writer made
-before the chain (one INSERT, autocommit), "with chain" is `audit.record` (head
-row lock, HMAC, INSERT, head update, in one transaction). It prints the rows
-per second of each and their ratio. `verify` seeds the log up to --rows chained
+one audit row, each --rounds times: "without chain" is the row insert the writer
+made before the chain (one INSERT, autocommit; a negative seq, so the row is
+neither pending nor in the chain), "with chain" is `audit.record` (the row MAC,
+an INSERT of the pending row, then a seal pass: on PostgreSQL after the commit,
+taking the head with SKIP LOCKED; on SQLite inside the insert's transaction).
+It prints the rows per second of each and their ratio. `verify` seeds the log up to --rows chained
 rows (bench/seed.py) and times `manage.py verify_audit` over them.
 The database at --database-url is migrated, and its audit rows are deleted first
 (not with `verify --keep`, which needs the AUDIT_CHAIN_KEY of the run that seeded them).
 """
 
 import argparse
+import base64
 import multiprocessing
 import os
 import secrets
@@ -45,7 +48,8 @@ def writer(mode, seconds, counts, index, round_):
         if mode == "chain":
             record(action="bench_write", target=f"writer {index}", detail={"n": n})
         else:
-            # The insert audit.record made before the chain; a negative seq keeps out of the chain's way.
+            # The insert audit.record made before the chain. A negative seq keeps out of the chain's way:
+            # the row is not pending (seq NULL), so no seal pass reads it.
             AuditEvent.objects.create(
                 actor="",
                 auth_method=AuthMethod.SHELL,
@@ -129,6 +133,11 @@ def engine(args):
     return "PostgreSQL" if os.environ["DATABASE_URL"].startswith("postgres") else "SQLite"
 
 
+def field_key():
+    """Return a fresh FIELD_ENCRYPTION_KEYS value: the app refuses to start without one (check E017)."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=("writes", "verify"))
@@ -147,6 +156,7 @@ def main():
             "JWT_SECRET_KEY": secrets.token_urlsafe(48),
             # Set it to verify a log seeded by an earlier run (--keep).
             "AUDIT_CHAIN_KEY": os.environ.get("AUDIT_CHAIN_KEY") or secrets.token_urlsafe(48),
+            "FIELD_ENCRYPTION_KEYS": os.environ.get("FIELD_ENCRYPTION_KEYS") or field_key(),
             "DATABASE_URL": args.database_url or f"sqlite:///{work / 'bench.sqlite3'}",
             "LOG_LEVEL": "WARNING",
         }

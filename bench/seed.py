@@ -76,7 +76,7 @@ def _api_pair_row(n):
 def seed_audit(rows):
     """Top the audit log up to `rows` events, one a second back from now, sealed into the chain as they go.
 
-    The MACs are computed here as audit_chain.append computes them, BATCH rows
+    The MACs are computed here as audit_chain seals rows (already sealed: none is pending), BATCH rows
     an INSERT, with the chain head locked throughout: a seeded log verifies.
     """
     missing = rows - AuditEvent.objects.count()

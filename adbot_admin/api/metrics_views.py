@@ -34,7 +34,7 @@ class DatabaseCollector:
             # The trigger-kept counts: a few rows, whatever the number of sessions.
             for status, count in sessions_summary()["by_status"].items():
                 sessions.add_metric([status], count)
-            head.add_metric([], audit_chain.head()[0])
+            head.add_metric([], audit_chain.sealed_head()[0])
             database_up.add_metric([], 1)
         except DatabaseError:
             DATABASE_ERRORS.inc()

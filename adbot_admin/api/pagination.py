@@ -80,7 +80,8 @@ class FixedList:
 class AuditCursorPagination(StrictPageSizeMixin, CursorPagination):
     """Newest first, `next`/`previous` links and no count: as fast a million rows deep as on the first page.
 
-    The primary key orders the rows: it is unique, indexed and grows with `created_at`.
+    The primary key orders the rows: it is unique and indexed, and grows with `created_at` up to the
+    moment between a writer reading the clock and inserting (concurrent writers may cross there).
     """
 
     ordering = "-id"

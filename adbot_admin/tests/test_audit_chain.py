@@ -1,4 +1,9 @@
-"""The audit hash chain: every way of tampering is reported by `verify_audit` at the right seq."""
+"""The audit hash chain: every way of tampering is reported by `verify_audit` at the right seq.
+
+On PostgreSQL a row is sealed after its transaction commits, and the test's own
+transaction never does: `write` seals what it wrote, as every reader of the
+chain fields does first.
+"""
 
 import hashlib
 import json
@@ -12,8 +17,9 @@ from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from adbot_admin import audit_chain
 from adbot_admin.audit import record
-from adbot_admin.audit_chain import ROW_FIELDS, canonical
+from adbot_admin.audit_chain import ROW_FIELDS, canonical, row_mac_of
 from adbot_admin.models import AuditChainHead, AuditEvent
 from tests.security import live
 from tests.system.audit_writers import run_writers
@@ -36,7 +42,16 @@ def broken_at(*args):
 
 
 def write(count, **fields):
-    return [record(action="login", target=f"user{n}", detail={"n": n, "ratio": n / 3}, **fields) for n in range(count)]
+    """Record `count` events, seal them, and return them as read back."""
+    events = [
+        record(action="login", target=f"user{n}", detail={"n": n, "ratio": n / 3}, **fields) for n in range(count)
+    ]
+    audit_chain.seal_pending()
+    return [AuditEvent.objects.get(id=event.id) for event in events]
+
+
+def pending():
+    return list(AuditEvent.objects.filter(seq__isnull=True).order_by("id").values_list("id", flat=True))
 
 
 def test_a_clean_chain_verifies_gapless_from_seq_1():
@@ -52,8 +67,10 @@ def test_a_rolled_back_writer_leaves_no_gap():
     with pytest.raises(RuntimeError), transaction.atomic():
         record(action="login")
         raise RuntimeError
-    assert record(action="login").seq == 3
+    assert pending() == []
+    record(action="login")
     assert verify() == "Audit chain intact: 3 row(s), seq 1 to 3."
+    assert pending() == []
 
 
 def test_editing_one_field_is_reported_at_its_seq():
@@ -195,3 +212,84 @@ def test_sixteen_writers_in_two_processes_on_sqlite_leave_a_clean_chain(tmp_path
     kept = run_writers({**os.environ, **env})
     output = live.manage(env, "verify_audit")
     assert output.strip() == f"Audit chain intact: {kept} row(s), seq 1 to {kept}."
+
+
+def forge_pending(**fields):
+    """Insert a pending row as someone without the key would: its row MAC made with another key."""
+    values = {
+        "created_at": timezone.now(),
+        "actor": "mallory",
+        "auth_method": "password",
+        "client_ip": None,
+        "action": "login",
+        "target": "mallory",
+        "outcome": "success",
+        "detail": {},
+        **fields,
+    }
+    kid = audit_chain.signing_key()[0]
+    row_mac = row_mac_of(OTHER_KEY.encode(), canonical(seq=None, kid=kid, **values))
+    return AuditEvent.objects.bulk_create([AuditEvent(seq=None, kid=kid, row_mac=row_mac, **values)])[0]
+
+
+def test_a_pending_row_forged_without_the_key_is_reported_and_never_sealed(django_capture_on_commit_callbacks):
+    write(2)
+    forged = forge_pending()
+    with django_capture_on_commit_callbacks(execute=True):
+        record(action="login", target="after")
+    assert broken_at() == (
+        f"Audit chain broken at row id {forged.id} (pending, no seq): inserted without the key: "
+        "its row MAC does not match."
+    )
+    assert pending() == [forged.id]
+    # The rows around it are sealed and chained without it.
+    assert sorted(AuditEvent.objects.exclude(id=forged.id).values_list("seq", flat=True)) == [1, 2, 3]
+    AuditEvent.objects.filter(id=forged.id).delete()
+    assert verify() == "Audit chain intact: 3 row(s), seq 1 to 3."
+
+
+def test_a_pending_row_whose_key_is_gone_is_reported(settings, monkeypatch):
+    monkeypatch.setattr(audit_chain, "_seal_pass", lambda **kwargs: True)
+    stranded = record(action="login", target="stranded")
+    monkeypatch.undo()
+    settings.AUDIT_CHAIN_KEY = OTHER_KEY
+    assert broken_at() == (
+        f"Audit chain broken at row id {stranded.id} (pending, no seq): cannot be sealed: its key "
+        f"(kid '{stranded.kid}') is neither AUDIT_CHAIN_KEY nor a fallback."
+    )
+
+
+def test_rows_left_pending_by_a_crash_are_sealed_by_the_next_write(monkeypatch, django_capture_on_commit_callbacks):
+    """A writer that dies between its commit and its seal pass (the seal skipped) leaves rows the next pass takes."""
+    write(1)
+    monkeypatch.setattr(audit_chain, "_seal_pass", lambda **kwargs: True)
+    left = [record(action="login", target=f"left{n}") for n in range(3)]
+    monkeypatch.undo()
+    assert pending() == [event.id for event in left]
+    with django_capture_on_commit_callbacks(execute=True):
+        record(action="login", target="next")
+    assert pending() == []
+    sealed = AuditEvent.objects.filter(seq__isnull=False).order_by("seq").values_list("target", flat=True)
+    assert list(sealed) == ["user0", "left0", "left1", "left2", "next"]
+    assert verify() == "Audit chain intact: 5 row(s), seq 1 to 5."
+
+
+def test_rows_left_pending_are_sealed_by_verify_audit(monkeypatch):
+    write(2)
+    monkeypatch.setattr(audit_chain, "_seal_pass", lambda **kwargs: True)
+    record(action="login", target="left")
+    monkeypatch.undo()
+    assert len(pending()) == 1
+    assert verify() == "Audit chain intact: 3 row(s), seq 1 to 3."
+    assert pending() == []
+
+
+def test_a_prune_removes_a_prefix_by_seq_even_when_created_at_steps_back():
+    write(4)
+    old = timezone.now() - timedelta(days=400)
+    # seq 3 is younger than the cutoff: seq 4, though old, stays with it, or the kept chain would have a hole.
+    AuditEvent.objects.filter(seq__in=[1, 2, 4]).update(created_at=old)
+    call_command("prune_audit", stdout=StringIO())
+    assert AuditEvent.objects.get(action="audit_prune").detail["pruned_through_seq"] == 2
+    assert "seq 4: MAC does not match" in broken_at()  # its created_at was moved above, and is still there
+    assert sorted(AuditEvent.objects.values_list("seq", flat=True)) == [3, 4, 5]  # the prune's own row sealed

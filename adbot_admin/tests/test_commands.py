@@ -127,12 +127,15 @@ def test_prune_audit_deletes_old_rows_in_batches_and_audits_itself(settings, mon
 
     from django.utils import timezone
 
-    from adbot_admin import audit
+    from adbot_admin import audit, audit_chain
     from adbot_admin.models import AuditEvent
 
     now = timezone.now()
-    for days in (400, 380, 366, 10, 0):
-        AuditEvent.objects.filter(pk=audit.record(action="login").pk).update(created_at=now - timedelta(days=days))
+    events = [audit.record(action="login") for _ in range(5)]
+    # Sealed before they are aged: a pending row whose fields changed no longer matches its row MAC.
+    audit_chain.seal_pending()
+    for event, days in zip(events, (400, 380, 366, 10, 0), strict=True):
+        AuditEvent.objects.filter(pk=event.pk).update(created_at=now - timedelta(days=days))
     batches = []
     real_filter = AuditEvent.objects.filter
 
