@@ -22,8 +22,9 @@ then chains the committed pending rows: holding the one head row
 (AuditChainHead), it gives each row whose row_mac verifies the next seq, its
 prev and its mac, moves the head and commits. A pending row whose row_mac does
 not verify was inserted by someone without the key: it is never sealed, and
-verify_audit reports it. Sealing clears row_mac, so a sealed row's fields cannot
-be copied into a new pending row that would seal.
+verify_audit reports it. row_mac is kept once sealed and is unique, so a copy of
+a row, pending or sealed, cannot be inserted to be sealed again (a replayed
+event); only a row already pruned could be, with its old time.
 
 The chain's order is the order rows are sealed: batch after batch in the order
 the sealers commit, by id within a batch (all of it committed before the sealer
@@ -206,10 +207,10 @@ TAKE_HEAD = {
 SEALING = f"SELECT NOT pg_try_advisory_xact_lock({SEALER_LOCK})"
 PENDING_COLUMNS = ("id", "kid", "row_mac", *ROW_FIELDS)
 MOVE_HEAD = "UPDATE {head} SET seq = %s, mac = %s WHERE id = %s"
-SEAL_ROW = "UPDATE {event} SET seq = %s, prev = %s, mac = %s, row_mac = '' WHERE id = %s AND seq IS NULL"
+SEAL_ROW = "UPDATE {event} SET seq = %s, prev = %s, mac = %s WHERE id = %s AND seq IS NULL"
 # PostgreSQL seals a chunk and moves the head in one round trip; it returns the rows sealed.
 SEAL_ROWS_PG = (
-    "WITH sealed AS (UPDATE {event} AS e SET seq = v.seq, prev = v.prev, mac = v.mac, row_mac = ''"
+    "WITH sealed AS (UPDATE {event} AS e SET seq = v.seq, prev = v.prev, mac = v.mac"
     " FROM (VALUES {{values}}) AS v(id, seq, prev, mac) WHERE e.id = v.id AND e.seq IS NULL RETURNING 1)"
     " UPDATE {head} SET seq = %s, mac = %s WHERE id = %s RETURNING (SELECT count(*) FROM sealed)"
 )

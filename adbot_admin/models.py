@@ -101,7 +101,9 @@ class AuditEvent(models.Model):
     prev = models.CharField(max_length=64, blank=True)
     mac = models.CharField(max_length=64, blank=True)
     kid = models.CharField(max_length=16)
-    # A pending row's MAC of its fields without seq and prev: only rows written with the key get sealed.
+    # The MAC of the row's fields without seq and prev, taken when it was written: only rows written with the key
+    # get sealed. Kept once sealed, and unique, so a copy of any row (pending or sealed) cannot be inserted to be
+    # sealed a second time.
     row_mac = models.CharField(max_length=64, blank=True)
 
     class Meta:
@@ -109,6 +111,9 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["actor", "created_at"]),
             models.Index(fields=["id"], condition=models.Q(seq__isnull=True), name="audit_pending_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["row_mac"], condition=~models.Q(row_mac=""), name="audit_row_mac_unique")
         ]
 
     def __str__(self):

@@ -36,7 +36,7 @@ def fetchone(sql, params):
 
 def fetchall(sql, params):
     """Return every row of `sql` run with `params` (no retry: it never runs first in a request)."""
-    with _cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 

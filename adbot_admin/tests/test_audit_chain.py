@@ -14,7 +14,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from adbot_admin import audit_chain
@@ -246,6 +246,21 @@ def test_a_pending_row_forged_without_the_key_is_reported_and_never_sealed(djang
     assert sorted(AuditEvent.objects.exclude(id=forged.id).values_list("seq", flat=True)) == [1, 2, 3]
     AuditEvent.objects.filter(id=forged.id).delete()
     assert verify() == "Audit chain intact: 3 row(s), seq 1 to 3."
+
+
+@pytest.mark.parametrize("state", ["pending", "sealed"])
+def test_a_copy_of_a_row_cannot_be_inserted_to_be_sealed_again(monkeypatch, state):
+    """A replayed event: someone with write access copies a row, its row MAC included, as a new pending row."""
+    write(1)
+    if state == "pending":
+        monkeypatch.setattr(audit_chain, "_seal_pass", lambda **kwargs: True)
+    original = AuditEvent.objects.get(pk=record(action="login", target="once").pk)
+    monkeypatch.undo()
+    copy = {name: getattr(original, name) for name in (*ROW_FIELDS, "kid", "row_mac")}
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AuditEvent.objects.create(seq=None, **copy)
+    assert verify() == "Audit chain intact: 2 row(s), seq 1 to 2."
 
 
 def test_a_pending_row_whose_key_is_gone_is_reported(settings, monkeypatch):
