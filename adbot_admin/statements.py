@@ -115,6 +115,7 @@ def bound_cursor():
     """Return a Django cursor (errors wrapped, queries counted in tests) that binds parameters server-side."""
     if connection.vendor != "postgresql":
         return connection.cursor()
+    # Here, not at the top: the PostgreSQL backend loads psycopg, which a SQLite server never needs.
     from django.db.backends.postgresql.base import ServerBindingCursor
 
     connection.ensure_connection()

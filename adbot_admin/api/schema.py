@@ -1,5 +1,6 @@
 """OpenAPI descriptions of the project's own authentication classes."""
 
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_mock_request
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
@@ -179,8 +180,6 @@ def postprocess_error_responses(result, generator, request, public):
 
 def _filter_names(view):
     """Return the query parameter names of the view's django-filter FilterSet (none without one)."""
-    from django_filters.rest_framework import DjangoFilterBackend
-
     if not (getattr(view, "filterset_class", None) or getattr(view, "filterset_fields", None)):
         return set()
     filterset_class = DjangoFilterBackend().get_filterset_class(view, view.get_queryset())
