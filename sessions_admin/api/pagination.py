@@ -25,32 +25,13 @@ from adbot_admin import statements
 from adbot_admin.api.pagination import StandardPagination
 
 from ..models import SessionCount, SessionFile
+from .serializers import ACCOUNT_FIELDS, SessionFileSerializer
 
 KEYS = ("uploaded_at", "id")
-# What a list row shows (api/serializers.py SessionFileSerializer) and its position; the secrets are not read.
-LIST_FIELDS = (
-    "id",
-    "filename",
-    "library",
-    "layout",
-    "dc_id",
-    "user_id",
-    "is_bot",
-    "api_id",
-    "size",
-    "sha256",
-    "uploaded_at",
-    "uploaded_by",
-    "phone",
-    "username",
-    "first_name",
-    "last_name",
-    "device",
-    "status",
-    "status_reason",
-    "status_until",
-    "status_changed_at",
-)
+# The columns a list row shows (SessionFileSerializer's model fields and the account's) and its id, for the
+# links: the secrets are never read.
+_SHOWN = [name for name in SessionFileSerializer.Meta.fields if name in {f.name for f in SessionFile._meta.fields}]
+LIST_FIELDS = tuple(dict.fromkeys(("id", *_SHOWN, *ACCOUNT_FIELDS)))
 
 
 class SessionFilePagination(StandardPagination):

@@ -62,14 +62,11 @@ DEVICE_FIELDS = {
 }
 
 
+ACCOUNT_FIELDS = ("user_id", "phone", "username", "first_name", "last_name")
+
+
 def account_of(session_file) -> dict:
-    return {
-        "user_id": session_file.user_id,
-        "phone": session_file.phone,
-        "username": session_file.username,
-        "first_name": session_file.first_name,
-        "last_name": session_file.last_name,
-    }
+    return {name: getattr(session_file, name) for name in ACCOUNT_FIELDS}
 
 
 def device_of(session_file) -> dict:
