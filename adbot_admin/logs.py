@@ -59,10 +59,6 @@ def _escaped(char):
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def _escape_match(match):
-    return _escaped(match.group())
-
-
 def escape(value, limit=MAX_VALUE_LENGTH, quotes=False):
     """Return `value` as text safe inside one log line, at most `limit` characters plus `…` when cut.
 
@@ -84,7 +80,7 @@ def escape(value, limit=MAX_VALUE_LENGTH, quotes=False):
 
 def escape_text(text):
     """Return `text` with its control characters escaped, whatever its length."""
-    return _UNSAFE.sub(_escape_match, text)
+    return _UNSAFE.sub(lambda match: _escaped(match.group()), text)
 
 
 def _safe_arg(value):

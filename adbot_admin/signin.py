@@ -24,7 +24,6 @@ from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth import login as django_login
 from django.db import transaction
-from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
 from . import budgets, hashers, lockout, mfa
 from .audit import record
@@ -44,6 +43,7 @@ from .login_sessions import IssuedTokens, access_token_reauthenticated, login_se
 from .models import AuthMethod, MfaChallenge, Outcome, Role
 from .passkeys import passkey_assertion_verify, passkey_owner
 from .step_up import admin_site_auth_time_stamp
+from .tokens import refused_as_invalid
 
 # The admin site's session key saying its login was a passkey with user verification: both factors.
 ADMIN_SITE_PASSKEY_VERIFIED = "adbot_passkey_verified"
@@ -227,10 +227,8 @@ def refresh(*, raw, request) -> IssuedTokens:
 
     Raises InvalidToken (401 token_not_valid) for any refused token.
     """
-    try:
+    with refused_as_invalid():
         return refresh_token_rotate(raw=raw, request=request)
-    except TokenError as exc:
-        raise InvalidToken(str(exc.args[0])) from exc
 
 
 def password_recheck(*, user, password, request, action):

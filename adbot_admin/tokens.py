@@ -13,6 +13,7 @@ key only and name it in the `kid` header; fallbacks only verify, so a key can
 be rotated without logging anyone out (README, "Rotating keys").
 """
 
+import contextlib
 import functools
 import hashlib
 import re
@@ -23,7 +24,7 @@ from django.conf import settings
 from jwt import ExpiredSignatureError, InvalidAlgorithmError, InvalidSignatureError, InvalidTokenError
 from rest_framework_simplejwt import tokens as simplejwt_tokens
 from rest_framework_simplejwt.backends import TokenBackend
-from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken, TokenError
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenBackendError, TokenBackendExpiredToken, TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
 
@@ -251,3 +252,12 @@ class FrontendToken(Token):
         start = self.payload.get("iat", time.time())
         if self.payload["exp"] - start > settings.FRONTEND_TOKEN_MAX_AGE:
             raise TokenError("Token lifetime exceeds FRONTEND_TOKEN_MAX_AGE")
+
+
+@contextlib.contextmanager
+def refused_as_invalid():
+    """Re-raise a TokenError from the block as InvalidToken (401 token_not_valid) with its message."""
+    try:
+        yield
+    except TokenError as exc:
+        raise InvalidToken(str(exc.args[0])) from exc

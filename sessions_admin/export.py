@@ -59,7 +59,6 @@ class ExportRefused(Refused):
             detail = f"{detail}: {shown}{more}"
         super().__init__(detail)
         self.code = code
-        self.names = names
 
 
 @dataclass(frozen=True)

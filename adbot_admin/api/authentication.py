@@ -13,7 +13,7 @@ from rest_framework_simplejwt.settings import api_settings
 
 from .. import auth_state
 from ..models import AuthMethod, Role, Scope, scope_of
-from ..tokens import SCOPE_CLAIM, AccessToken, FrontendToken
+from ..tokens import SCOPE_CLAIM, AccessToken, FrontendToken, refused_as_invalid
 from . import schema  # noqa: F401  the OpenAPI descriptions of these classes
 
 
@@ -21,10 +21,8 @@ class AdminJWTAuthentication(JWTAuthentication):
     """Authenticates backend access tokens of users who are still active, unless revoked or logged out."""
 
     def get_validated_token(self, raw_token):
-        try:
+        with refused_as_invalid():
             return AccessToken(raw_token)
-        except TokenError as exc:
-            raise InvalidToken(str(exc.args[0])) from exc
 
     def get_user(self, validated_token):
         """Return the token's user, read together with the token's revocation and session state."""

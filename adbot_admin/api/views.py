@@ -15,7 +15,7 @@ from rest_framework import generics, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.settings import api_settings
 
 from .. import auth_state, logout, signin, statements
@@ -23,7 +23,7 @@ from ..errors import AccountLocked, InvalidCredentials, LogoutNotRecorded
 from ..http_errors import error_body
 from ..login_sessions import access_lifetime_seconds, refresh_token_live
 from ..models import AuditEvent, Scope
-from ..tokens import AccessToken, RefreshToken, UntypedToken
+from ..tokens import AccessToken, RefreshToken, UntypedToken, refused_as_invalid
 from . import ratelimits, serializers
 from .authentication import AdminJWTAuthentication
 from .cache_control import no_store
@@ -163,10 +163,8 @@ class TokenVerifyView(PublicMixin, APIView):
     def post(self, request):
         serializer = serializers.TokenVerifySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
+        with refused_as_invalid():
             token = UntypedToken(serializer.validated_data["token"])
-        except TokenError as exc:
-            raise InvalidToken(str(exc.args[0])) from exc
         kind = token.get(api_settings.TOKEN_TYPE_CLAIM)
         if kind == RefreshToken.token_type:
             live = refresh_token_live(token)
@@ -202,14 +200,13 @@ class LogoutView(APIView):
         serializer = serializers.LogoutSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            logout.token_logout(
-                access_token=request.auth,
-                refresh=serializer.validated_data.get("refresh"),
-                user=request.user,
-                request=request,
-            )
-        except TokenError as exc:
-            raise InvalidToken(str(exc.args[0])) from exc
+            with refused_as_invalid():
+                logout.token_logout(
+                    access_token=request.auth,
+                    refresh=serializer.validated_data.get("refresh"),
+                    user=request.user,
+                    request=request,
+                )
         except DatabaseError as exc:
             raise LogoutNotRecorded(retry_after=5) from exc
         return Response(status=status.HTTP_204_NO_CONTENT)

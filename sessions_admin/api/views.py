@@ -207,22 +207,19 @@ class SessionFileViewSet(
             return [IsAdminRole(), SessionExportEnabled(), RecentAuthentication()]
         return super().get_permissions()
 
+    serializer_classes = {
+        "create": serializers.SessionFileUploadSerializer,
+        "upload": serializers.SessionFileUploadSerializer,
+        "import_archive": serializers.SessionArchiveUploadSerializer,
+        "import_string": serializers.SessionStringImportSerializer,
+        "partial_update": serializers.SessionFileUpdateSerializer,
+        "export_sessions": serializers.SessionExportSerializer,
+        "retrieve": serializers.SessionFileDetailSerializer,
+        "set_status": serializers.SessionStatusSerializer,
+    }
+
     def get_serializer_class(self):
-        if self.action in ("create", "upload"):
-            return serializers.SessionFileUploadSerializer
-        if self.action == "import_archive":
-            return serializers.SessionArchiveUploadSerializer
-        if self.action == "import_string":
-            return serializers.SessionStringImportSerializer
-        if self.action == "partial_update":
-            return serializers.SessionFileUpdateSerializer
-        if self.action == "export_sessions":
-            return serializers.SessionExportSerializer
-        if self.action == "retrieve":
-            return serializers.SessionFileDetailSerializer
-        if self.action == "set_status":
-            return serializers.SessionStatusSerializer
-        return super().get_serializer_class()
+        return self.serializer_classes.get(self.action) or super().get_serializer_class()
 
     def _query_options(self):
         query = serializers.OverwriteQuerySerializer(data=self.request.query_params)
