@@ -113,15 +113,13 @@ def is_public(operation):
     return all(not requirement for requirement in operation.get("security") or [{}])
 
 
-def _rate_limited_operations(generator):
-    """Return {(path, method)} of the operations whose handler spends a rate-limit budget."""
-    limited = set()
+def _endpoints(generator):
+    """Yield (path, lower-case method, view) of each operation, the view carrying a mock request."""
     for path, _regex, method, view in generator._get_paths_and_endpoints():
-        action = getattr(view, "action", None) or method.lower()
-        handler = getattr(view, action, None)
-        if getattr(handler, "rate_limit_budget", None) is not None:
-            limited.add((path, method.lower()))
-    return limited
+        if view.request is None:
+            # A view may choose its permissions by method, as a request would carry it.
+            view.request = build_mock_request(method, path, view, None)
+        yield path, method.lower(), view
 
 
 def statuses_for(operation, *, rate_limited):
@@ -152,7 +150,11 @@ def postprocess_error_responses(result, generator, request, public):
     handlers, 503 on outages), so no view can forget one.
     """
     result.setdefault("components", {}).setdefault("schemas", {})[ERROR_COMPONENT] = ERROR_SCHEMA
-    limited = _rate_limited_operations(generator)
+    limited = {  # the operations whose handler spends a rate-limit budget
+        (path, method)
+        for path, method, view in _endpoints(generator)
+        if getattr(getattr(view, getattr(view, "action", None) or method, None), "rate_limit_budget", None) is not None
+    }
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             if method not in HTTP_METHODS:
@@ -188,9 +190,7 @@ def _filter_names(view):
 
 def postprocess_empty_filters(result, generator, request, public):
     """Mark filter parameters `allowEmptyValue`: django-filter reads `?actor=` as no filter at all."""
-    names = {}
-    for path, _regex, method, view in generator._get_paths_and_endpoints():
-        names[(path, method.lower())] = _filter_names(view)
+    names = {(path, method): _filter_names(view) for path, method, view in _endpoints(generator)}
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             filters = names.get((path, method), set())
@@ -247,24 +247,16 @@ REAUTHENTICATION_NOTE = (
 )
 
 
-def _sensitive_operations(generator):
-    """Return {(path, method)} of the operations whose view asks for RecentAuthentication."""
-    sensitive = set()
-    for path, _regex, method, view in generator._get_paths_and_endpoints():
-        if view.request is None:
-            # A view may choose its permissions by method, as a request would carry it.
-            view.request = build_mock_request(method, path, view, None)
-        if any(isinstance(permission, RecentAuthentication) for permission in view.get_permissions()):
-            sensitive.add((path, method.lower()))
-    return sensitive
-
-
 def postprocess_sensitive_operations(result, generator, request, public):
     """Mark each operation a recent authentication guards: `x-reauthentication-required`, a note, its 403.
 
     The mark is read from the view's permissions, so no sensitive view can go undocumented.
     """
-    sensitive = _sensitive_operations(generator)
+    sensitive = {
+        (path, method)
+        for path, method, view in _endpoints(generator)
+        if any(isinstance(permission, RecentAuthentication) for permission in view.get_permissions())
+    }
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             if (path, method) not in sensitive:
