@@ -44,10 +44,6 @@ class EngineView(APIView):
     def holder(self):
         return self.request.user.token_id
 
-    def live_lease(self, lease_id):
-        with refusals_as_errors():
-            return leases.lease_live_for_holder(lease_id=int(lease_id), token_id=self.holder())
-
 
 class LeaseGrantView(EngineView):
     """Leases up to `count` free accounts to the calling engine."""
@@ -154,7 +150,8 @@ class LeaseFileView(EngineView):
         },
     )
     def get(self, request, lease_id):
-        lease = self.live_lease(lease_id)
+        with refusals_as_errors():
+            lease = leases.lease_live_for_holder(lease_id=int(lease_id), token_id=self.holder())
         name = lease.session.filename
         handle = session_storage().open(name, "rb")
         return FileResponse(handle, as_attachment=True, filename=name, content_type="application/octet-stream")

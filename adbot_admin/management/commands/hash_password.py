@@ -21,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--stdin", action="store_true", help="read the password from standard input")
 
     def handle(self, *args, stdin=False, **options):
-        password = self._read_stdin() if stdin else self._prompt()
+        password = sys.stdin.readline().rstrip("\r\n") if stdin else self._prompt()
         if not password:
             raise CommandError("The password is empty.")
         encoded = password.encode("utf-8")
@@ -29,10 +29,6 @@ class Command(BaseCommand):
             raise CommandError(f"The password is longer than bcrypt's {BCRYPT_MAX_BYTES} bytes.")
         hashed = bcrypt.hashpw(encoded, bcrypt.gensalt(ROUNDS)).decode()
         self.stdout.write(f"ADMIN_PASSWORD_HASH={hashed}")
-
-    def _read_stdin(self):
-        line = sys.stdin.readline()
-        return line.rstrip("\r\n")
 
     def _prompt(self):
         first = getpass.getpass("Password: ")
