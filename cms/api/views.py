@@ -49,16 +49,6 @@ UPLOAD_UNAVAILABLE = OpenApiResponse(
 DISK_FULL = OpenApiResponse(description="File storage is full; nothing was kept.")
 
 
-def refuse_oversized_body(request):
-    """Raise PayloadTooLarge when the declared body cannot hold an image within IMAGE_MAX_BYTES.
-
-    Runs before the body is parsed, so a huge upload is refused without being
-    streamed to a temporary file first.
-    """
-    if declared_length(request) > multipart_limit(settings.IMAGE_MAX_BYTES):
-        raise PayloadTooLarge(f"image is larger than {describe_bytes(settings.IMAGE_MAX_BYTES)}")
-
-
 @extend_schema_view(
     list=extend_schema(
         summary="List gallery images (admin)",
@@ -121,7 +111,9 @@ class GalleryImageViewSet(
     )
     @rate_limited(ratelimits.UPLOAD)
     def create(self, request, *args, **kwargs):
-        refuse_oversized_body(request)
+        # Before the body is parsed, so a huge upload is refused without being streamed to a temporary file first.
+        if declared_length(request) > multipart_limit(settings.IMAGE_MAX_BYTES):
+            raise PayloadTooLarge(f"image is larger than {describe_bytes(settings.IMAGE_MAX_BYTES)}")
         return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer):
