@@ -10,13 +10,6 @@ from csp.middleware import CSPMiddleware
 from django.core.files.storage import storages
 
 
-def media_origin():
-    """Return the origin gallery images are served from when it is not this server's (object storage), else None."""
-    # The URL of any name shows where the storage serves files from.
-    url = urlsplit(storages["default"].url("gallery/probe.jpg"))
-    return f"{url.scheme}://{url.netloc}" if url.netloc else None
-
-
 class ContentSecurityPolicyMiddleware(CSPMiddleware):
     """Sends CONTENT_SECURITY_POLICY on HTML responses, allowing images from the media origin."""
 
@@ -28,9 +21,10 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
 
     def get_policy_parts(self, request, response, report_only=False):
         parts = super().get_policy_parts(request, response, report_only)
-        origin = media_origin()
-        if origin:
+        # The URL of any name shows where the storage serves gallery images from: another origin for object storage.
+        media = urlsplit(storages["default"].url("gallery/probe.jpg"))
+        if media.netloc:
             update = dict(parts.update or {})
-            update["img-src"] = [*update.get("img-src", []), origin]
+            update["img-src"] = [*update.get("img-src", []), f"{media.scheme}://{media.netloc}"]
             parts.update = update
         return parts
