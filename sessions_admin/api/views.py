@@ -705,11 +705,8 @@ class ApiPairViewSet(
         api_pair = self.get_object()
         serializer = self.get_serializer(api_pair, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        self.perform_update(serializer)
+        services.api_pair_update(api_pair=api_pair, data=serializer.validated_data, request=request)
         return Response(serializers.ApiPairSerializer(api_pair).data)
-
-    def perform_update(self, serializer):
-        services.api_pair_update(api_pair=serializer.instance, data=serializer.validated_data, request=self.request)
 
     @rate_limited(ratelimits.DELETE)
     def destroy(self, request, *args, **kwargs):
