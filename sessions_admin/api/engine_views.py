@@ -225,20 +225,17 @@ class LeaseSidecarView(EngineView):
         return HttpResponse(body, content_type="application/json")
 
 
-def _with_live(queryset):
-    now = timezone.now()
-    return queryset.annotate(
-        live=Case(When(Q(ended_at__isnull=True, expires_at__gt=now), then=Value(True)), default=Value(False))
-    )
-
-
 class AdminLeaseList(generics.ListAPIView):
     """Lists leases, newest first; `?live=true` only those holding an account now."""
 
     serializer_class = serializers.AdminLeaseSerializer
 
     def get_queryset(self):
-        queryset = _with_live(Lease.objects.select_related("session"))
+        queryset = Lease.objects.select_related("session").annotate(
+            live=Case(
+                When(Q(ended_at__isnull=True, expires_at__gt=timezone.now()), then=Value(True)), default=Value(False)
+            )
+        )
         live = self.request.query_params.get("live")
         if live is not None:
             if live not in ("true", "false"):
