@@ -136,8 +136,7 @@ def folder_entries(root: Path) -> list[zipfile.ZipInfo]:
         else:
             links = [sub for sub in subfolders if (here / sub).is_symlink()]
             chosen = [*files, *links]
-        for name in chosen:
-            infos.append(_info_of(here / name, (here / name).relative_to(root).as_posix()))
+        infos.extend(_info_of(here / name, (here / name).relative_to(root).as_posix()) for name in chosen)
     return infos
 
 
