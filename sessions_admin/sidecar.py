@@ -305,32 +305,31 @@ class Key:
     name: str
     aliases: tuple[str, ...]
     check: Callable
-    doc: str
 
 
 SCHEMA = (
-    Key("session_file", ("session_file", "session"), _string(255), "the seller's name for the session"),
-    Key("app_id", ("app_id", "api_id"), _integer(1, INT32_MAX), "the Telegram app's api_id"),
-    Key("app_hash", ("app_hash", "api_hash"), _api_hash, "the app's api_hash (32 hex, lower case)"),
-    Key("app_version", ("app_version",), _string(64), "the app version the account signed in with"),
-    Key("device", ("device", "device_model"), _string(128), "the device model"),
-    Key("sdk", ("sdk", "system_version"), _string(128), "the system version"),
-    Key("lang_pack", ("lang_pack",), _string(32), "the app's language pack"),
-    Key("system_lang_pack", ("system_lang_pack",), _string(32), "the system language pack"),
-    Key("lang_code", ("lang_code",), _string(16), "the app's language code"),
-    Key("system_lang_code", ("system_lang_code",), _string(16), "the system language code"),
-    Key("id", ("id", "user_id"), _integer(1, INT64_MAX), "the account's Telegram user id"),
-    Key("phone", ("phone", "phone_number"), _phone, "the phone number, digits only"),
-    Key("username", ("username",), _username, "the username, without @"),
-    Key("first_name", ("first_name",), _string(64), "the first name"),
-    Key("last_name", ("last_name",), _string(64), "the last name"),
-    Key("is_premium", ("is_premium",), _boolean, "whether the account has Telegram Premium"),
-    Key("twoFA", ("twoFA", "twofa", "tw0FA", "twoFa", "2fa", "password"), _password, "the 2FA password (secret)"),
-    Key("proxy", ("proxy",), _proxy, "the account's proxy (credentials secret)"),
-    Key("spamblock", ("spamblock",), _spamblock, "a spam-limit hint (`free` or false: none)"),
-    Key("freeze_since_date", ("freeze_since_date",), _timestamp, "frozen since (Unix seconds)"),
-    Key("freeze_until_date", ("freeze_until_date",), _timestamp, "frozen until (Unix seconds)"),
-    Key("freeze_appeal_url", ("freeze_appeal_url",), _url, "where to appeal a freeze"),
+    Key("session_file", ("session_file", "session"), _string(255)),  # the seller's name for the session
+    Key("app_id", ("app_id", "api_id"), _integer(1, INT32_MAX)),  # the Telegram app's api_id
+    Key("app_hash", ("app_hash", "api_hash"), _api_hash),  # the app's api_hash (32 hex, lower case)
+    Key("app_version", ("app_version",), _string(64)),  # the app version the account signed in with
+    Key("device", ("device", "device_model"), _string(128)),  # the device model
+    Key("sdk", ("sdk", "system_version"), _string(128)),  # the system version
+    Key("lang_pack", ("lang_pack",), _string(32)),  # the app's language pack
+    Key("system_lang_pack", ("system_lang_pack",), _string(32)),  # the system language pack
+    Key("lang_code", ("lang_code",), _string(16)),  # the app's language code
+    Key("system_lang_code", ("system_lang_code",), _string(16)),  # the system language code
+    Key("id", ("id", "user_id"), _integer(1, INT64_MAX)),  # the account's Telegram user id
+    Key("phone", ("phone", "phone_number"), _phone),  # the phone number, digits only
+    Key("username", ("username",), _username),  # the username, without @
+    Key("first_name", ("first_name",), _string(64)),  # the first name
+    Key("last_name", ("last_name",), _string(64)),  # the last name
+    Key("is_premium", ("is_premium",), _boolean),  # whether the account has Telegram Premium
+    Key("twoFA", ("twoFA", "twofa", "tw0FA", "twoFa", "2fa", "password"), _password),  # the 2FA password (secret)
+    Key("proxy", ("proxy",), _proxy),  # the account's proxy (credentials secret)
+    Key("spamblock", ("spamblock",), _spamblock),  # a spam-limit hint (`free` or false: none)
+    Key("freeze_since_date", ("freeze_since_date",), _timestamp),  # frozen since (Unix seconds)
+    Key("freeze_until_date", ("freeze_until_date",), _timestamp),  # frozen until (Unix seconds)
+    Key("freeze_appeal_url", ("freeze_appeal_url",), _url),  # where to appeal a freeze
 )
 CANONICAL_KEYS = tuple(key.name for key in SCHEMA)
 ALIASES = {alias: key for key in SCHEMA for alias in key.aliases}
