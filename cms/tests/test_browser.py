@@ -100,6 +100,8 @@ def visible(driver, element_id):
 
 def log_in(driver, password):
     field = driver.find_element(By.ID, "password")
+    # The page shows its login form once it has found no session to resume: on a busy machine, not at once.
+    wait(driver, lambda _: field.is_displayed() and field.is_enabled())
     field.clear()
     field.send_keys(password)
     driver.find_element(By.ID, "login-button").click()
