@@ -1,10 +1,14 @@
-"""The session file list's pages: numbered pages and a count, read at the same cost on page 2,000 as on page 1.
+"""The session file list's pages: numbered pages and a count.
 
 - `next` and `previous` carry an opaque `cursor`: the (uploaded_at, id) of the
   row the next page starts after (a seek on the list's index), and the page's
-  number, so the link back to page 1 is the plain list URL.
+  number, so the link back to page 1 is the plain list URL. A page reached so
+  costs what page 1 does, at any depth.
 - `?page=N` still works: the index alone finds the N-th page's ids (a deferred
-  join: the skipped rows are never read), then only those rows are read.
+  join: the skipped rows are never read, but their index entries are walked),
+  then only those rows are read.
+- The unfiltered list's page, seek and count are fixed statements (compiled
+  once, statements.PageStatement); a filtered list goes through the ORM.
 - `count` is the sum of the trigger-kept SessionCount rows of one dimension
   (a few rows, whatever the table's size) unless the list is filtered; a
   filtered list is counted.
