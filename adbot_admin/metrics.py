@@ -12,8 +12,9 @@ Where a count comes from:
 - refused addresses: the IP allowlist, on every refusal;
 - leases: the engine's lease service increments LEASES_GRANTED, LEASES_LOST
   and LEASES_STALE_FENCE itself;
-- database errors: failed statements and connections (`database_error`), and
-  the scrape's own probes, as cache errors.
+- database errors: failed statements and connections (`database_error`);
+- cache errors: the rate limiter and the public gallery's body cache where a
+  cache operation fails, and the scrape's own probe.
 
 Label values are bounded: route templates, methods, status codes, and the
 choices of the models; never a raw path, a username or an address.
