@@ -97,10 +97,9 @@ def test_deleting_the_last_row_is_reported_by_the_head():
     assert "seq 5: missing: the tail was cut (the chain head is seq 5)" in broken_at()
 
 
-def test_a_forged_row_with_a_recomputed_sha256_is_reported_at_its_seq():
-    """Without the key, the best a forger can do is a plain hash over the same bytes."""
-    last = write(4)[-1]
-    forged = {
+def mallory_row():
+    """The fields of a row someone without the key writes: a login they would like on record."""
+    return {
         "created_at": timezone.now(),
         "actor": "mallory",
         "auth_method": "password",
@@ -110,6 +109,12 @@ def test_a_forged_row_with_a_recomputed_sha256_is_reported_at_its_seq():
         "outcome": "success",
         "detail": {},
     }
+
+
+def test_a_forged_row_with_a_recomputed_sha256_is_reported_at_its_seq():
+    """Without the key, the best a forger can do is a plain hash over the same bytes."""
+    last = write(4)[-1]
+    forged = mallory_row()
     message = canonical(seq=5, kid=last.kid, **forged)
     mac = hashlib.sha256(last.mac.encode() + b"\n" + message).hexdigest()
     AuditEvent.objects.bulk_create([AuditEvent(seq=5, prev=last.mac, mac=mac, kid=last.kid, **forged)])
@@ -216,17 +221,7 @@ def test_sixteen_writers_in_two_processes_on_sqlite_leave_a_clean_chain(tmp_path
 
 def forge_pending(**fields):
     """Insert a pending row as someone without the key would: its row MAC made with another key."""
-    values = {
-        "created_at": timezone.now(),
-        "actor": "mallory",
-        "auth_method": "password",
-        "client_ip": None,
-        "action": "login",
-        "target": "mallory",
-        "outcome": "success",
-        "detail": {},
-        **fields,
-    }
+    values = {**mallory_row(), **fields}
     kid = audit_chain.signing_key()[0]
     row_mac = row_mac_of(OTHER_KEY.encode(), canonical(seq=None, kid=kid, **values))
     return AuditEvent.objects.bulk_create([AuditEvent(seq=None, kid=kid, row_mac=row_mac, **values)])[0]
