@@ -17,7 +17,7 @@ binds every other query client-side (its default), which psycopg never
 prepares.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import InterfaceError, OperationalError, connection, connections
 from django.db.models.base import ModelState
@@ -52,12 +52,33 @@ class PageStatement:
     params: tuple
     names: tuple
     converters: tuple
+    # The columns in front of the model's, and the parameters in front of the page's own (see `counted`).
+    leading: int = 0
+    leading_params: int = 0
 
     def rows(self, *params):
         """Return the instances of the page its last parameters (LIMIT and OFFSET, or a position) name."""
+        return self.counted_rows(*params)[1]
+
+    def counted_rows(self, *params):
+        """Return (the leading columns, the page's instances): the leading columns of `counted`, which every row
+        carries and a lone row of NULLs after them carries when the page is empty."""
         # The connection behind the proxy, looked up once: converters read it for every value.
         database = connections[connection.alias]
-        return [self._instance(row, database) for row in fetchall(self.sql, [*self.params, *params])]
+        rows = fetchall(self.sql, [*params[: self.leading_params], *self.params, *params[self.leading_params :]])
+        lead = rows[0][: self.leading] if rows and self.leading else ()
+        return lead, [self._instance(row[self.leading :], database) for row in rows if row[self.leading] is not None]
+
+    def counted(self, sql, columns, params=1):
+        """Return this statement with the one row `sql` selects (`columns` columns, `params` parameters) in front
+        of each of its rows: a page and its count in one statement, one round trip."""
+        # A join on no condition can only run as a nested loop over the one row, so the page keeps its order.
+        return replace(
+            self,
+            sql=f"SELECT counted.*, listed.* FROM ({sql}) counted LEFT JOIN ({self.sql}) listed ON 1 = 1",
+            leading=columns,
+            leading_params=params,
+        )
 
     def _instance(self, row, database):
         values = list(row)

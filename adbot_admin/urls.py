@@ -11,6 +11,7 @@ from sessions_admin.api import urls as sessions_urls
 # One flat list, hot routes first: a failed include() costs a copy of every
 # pattern it tried, on every request that passes it by.
 urlpatterns = [
+    *cms_urls.public_urlpatterns,
     *sessions_urls.urlpatterns,
     *cms_urls.urlpatterns,
     *auth_urls.urlpatterns,

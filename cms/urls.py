@@ -10,6 +10,7 @@ from adbot_admin.api.routing import route
 from . import views
 from .api import urls as api_urls
 
+public_urlpatterns = api_urls.public_urlpatterns
 urlpatterns = [
     *api_urls.urlpatterns,
     route("cms", views.cms_page, "cms-page"),

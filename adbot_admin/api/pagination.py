@@ -49,31 +49,43 @@ class StandardPagination(StrictPageSizeMixin, PageNumberPagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         if getattr(view, "fixed_list_statement", False) and not queryset.query.where:
-            queryset = FixedList.of(type(view), queryset)
+            first = request.query_params.get(self.page_query_param, "1") == "1"
+            queryset = FixedList.of(type(view), queryset, first_page=self.get_page_size(request) if first else None)
         return super().paginate_queryset(queryset, request, view)
 
 
 class FixedList:
-    """An unfiltered list as Django's Paginator reads it (count() and a slice), from fixed statements."""
+    """An unfiltered list as Django's Paginator reads it (count() and a slice), from fixed statements.
+
+    Page 1 is read with the count, in one statement: the Paginator asks for the count first.
+    """
 
     _known = {}
 
-    def __init__(self, count_sql, page):
-        self._count_sql, self._page = count_sql, page
+    def __init__(self, compiled, first_page):
+        self._count_sql, self._page, self._counted = compiled
+        self._first_page, self._first_rows = first_page, None
 
     @classmethod
-    def of(cls, key, queryset):
+    def of(cls, key, queryset, *, first_page=None):
+        """Return the list of view class `key`; `first_page` is the page size when page 1 is asked for."""
         # Keyed by view and database vendor: the SQL text differs between the two databases.
         key = (key, connection.vendor)
         if key not in cls._known:
-            table = connection.ops.quote_name(queryset.model._meta.db_table)
-            cls._known[key] = cls(f"SELECT COUNT(*) FROM {table}", statements.page_statement(queryset))
-        return cls._known[key]
+            count_sql = f"SELECT COUNT(*) FROM {connection.ops.quote_name(queryset.model._meta.db_table)}"
+            page = statements.page_statement(queryset)
+            cls._known[key] = (count_sql, page, page.counted(count_sql, columns=1, params=0))
+        return cls(cls._known[key], first_page)
 
     def count(self):
+        if self._first_page:
+            (count,), self._first_rows = self._counted.counted_rows(self._first_page, 0)
+            return count
         return statements.fetchone(self._count_sql, [])[0]
 
     def __getitem__(self, page):
+        if self._first_rows is not None and page.start == 0:
+            return self._first_rows[: page.stop]
         return self._page.rows(page.stop - page.start, page.start)
 
 

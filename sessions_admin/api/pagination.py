@@ -32,6 +32,8 @@ from ..models import SessionCount, SessionFile
 from .serializers import ACCOUNT_FIELDS, SessionFileSerializer
 
 KEYS = ("uploaded_at", "id")
+# Every session has exactly one library: that dimension's counter rows add up to the total.
+COUNTED_DIMENSION = "library"
 # The columns a list row shows (SessionFileSerializer's model fields and the account's) and its id, for the
 # links: the secrets are never read.
 _SHOWN = [name for name in SessionFileSerializer.Meta.fields if name in {f.name for f in SessionFile._meta.fields}]
@@ -47,29 +49,15 @@ class SessionFilePagination(StandardPagination):
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
         self.page_size = size = self.get_page_size(request)
-        self.count = self._count(queryset)
         cursor = self._cursor(request)
         if cursor is not None:
             key, backwards, self.number = cursor
-            rows = self._seek(queryset, key, backwards, size)
+            self.count, rows = self._seek(queryset, key, backwards, size)
         else:
             self.number = self._page_number(request)
-            offset = (self.number - 1) * size
-            if self.number > 1 and offset >= self.count:
-                raise NotFound(self.invalid_page_message)
-            rows = self._page(queryset, offset, size) if self.count else []
+            self.count, rows = self._page(queryset, (self.number - 1) * size, size)
         self.rows = rows
         return rows
-
-    def _count(self, queryset):
-        """Return the list's length: from the counter rows, or COUNT(*) for a filtered list (or no counter rows)."""
-        if not queryset.query.where:
-            total, any_row = statements.fetchone(_count_statement(), ["library"])
-            if total is not None:
-                return total
-            if not any_row:
-                return 0
-        return queryset.count()
 
     def _page_number(self, request):
         raw = request.query_params.get(self.page_query_param, "1")
@@ -77,32 +65,47 @@ class SessionFilePagination(StandardPagination):
             raise NotFound(self.invalid_page_message)
         return int(raw)
 
-    @staticmethod
-    def _page(queryset, offset, size):
-        if not queryset.query.where:
-            # The whole list: a fixed statement, compiled once.
-            return _page_statement().rows(size, offset)
+    def _page(self, queryset, offset, size):
+        """Return (the list's length, the rows of the page `offset` starts)."""
+        whole = not queryset.query.where
+        if whole and not offset:
+            # Page 1 of the whole list: the page and the counter rows in one fixed statement.
+            lead, rows = _page_statement(counted=True).counted_rows(COUNTED_DIMENSION, size, offset)
+            return _total(queryset, *lead), rows
+        # A deeper page is counted first, so that a page past the end costs no walk of the index.
+        if whole:
+            count = _total(queryset, *statements.fetchone(_count_statement(), [COUNTED_DIMENSION]))
+        else:
+            count = queryset.count()
+        if offset and offset >= count:
+            raise NotFound(self.invalid_page_message)
+        if not count:
+            return count, []
+        if whole:
+            return count, _page_statement(counted=False).rows(size, offset)
         queryset = _ordered(queryset)
         if not offset:
-            return list(queryset[:size])
+            return count, list(queryset[:size])
         # The deferred join: the page's ids from the index only, then those rows.
         ids = queryset.values("id")[offset : offset + size]
-        return list(queryset.model.objects.filter(id__in=ids).order_by(*queryset.query.order_by))
+        return count, list(queryset.model.objects.filter(id__in=ids).order_by(*queryset.query.order_by))
 
     @staticmethod
     def _seek(queryset, key, backwards, size):
+        """Return (the list's length, the rows of the page after `key`, or before it going `backwards`)."""
         # `<=` then the few rows of that same time excluded: a range the index starts at (an OR would not be).
         uploaded_at, pk = key
         if not queryset.query.where:
             at = connection.ops.adapt_datetimefield_value(uploaded_at)
-            rows = _seek_statement(backwards).rows(at, at, pk, size)
-            return list(reversed(rows)) if backwards else rows
+            lead, rows = _seek_statement(backwards).counted_rows(COUNTED_DIMENSION, at, at, pk, size)
+            return _total(queryset, *lead), list(reversed(rows)) if backwards else rows
+        count = queryset.count()
         queryset = _ordered(queryset)
         if backwards:
             after = queryset.filter(uploaded_at__gte=uploaded_at).exclude(uploaded_at=uploaded_at, id__lte=pk)
-            return list(reversed(after.order_by(*KEYS)[:size]))
+            return count, list(reversed(after.order_by(*KEYS)[:size]))
         before = queryset.filter(uploaded_at__lte=uploaded_at).exclude(uploaded_at=uploaded_at, id__gte=pk)
-        return list(before[:size])
+        return count, list(before[:size])
 
     # --- cursors ---------------------------------------------------------------------
 
@@ -163,8 +166,15 @@ def _ordered(queryset):
     return queryset.order_by(*(f"-{key}" for key in KEYS))
 
 
+def _total(queryset, counted, any_row):
+    """Return the whole list's length from the counter rows' sum, or COUNT(*) when its counter rows are missing."""
+    if counted is not None:
+        return counted
+    return queryset.count() if any_row else 0
+
+
 @cache
-def _page_statement():
+def _page_statement(*, counted):
     # The deferred join: the page's ids are read off the (uploaded_at, id) index alone, skipped rows never read.
     quote = connection.ops.quote_name
     table = quote(SessionFile._meta.db_table)
@@ -175,7 +185,8 @@ def _page_statement():
         f"SELECT {columns} FROM {table} JOIN (SELECT {pk} AS page_id FROM {table} ORDER BY {order} "
         f"LIMIT %s OFFSET %s) page ON {pk} = page.page_id ORDER BY {order}"
     )
-    return statements.page_statement(SessionFile.objects.all(), sql, LIST_FIELDS)
+    statement = statements.page_statement(SessionFile.objects.all(), sql, LIST_FIELDS)
+    return statement.counted(_count_statement(), columns=2) if counted else statement
 
 
 @cache
@@ -190,7 +201,7 @@ def _seek_statement(backwards):
         f"SELECT {columns} FROM {table} WHERE {uploaded_at} {bound} %s AND NOT ({uploaded_at} = %s AND {pk} "
         f"{excluded} %s) ORDER BY {uploaded_at} {direction}, {pk} {direction} LIMIT %s"
     )
-    return statements.page_statement(SessionFile.objects.all(), sql, LIST_FIELDS)
+    return statements.page_statement(SessionFile.objects.all(), sql, LIST_FIELDS).counted(_count_statement(), columns=2)
 
 
 @cache
@@ -198,8 +209,8 @@ def _count_statement():
     quote = connection.ops.quote_name
     table = quote(SessionCount._meta.db_table)
     sessions = quote(SessionFile._meta.db_table)
-    # Every session has exactly one library: that dimension's counts add up to the total. A table that never
-    # had a row has no counter rows either; the EXISTS tells it from counters gone missing (then COUNT decides).
+    # A table that never had a row has no counter rows either; the EXISTS tells it from counters gone missing
+    # (then COUNT decides).
     return (
         f"SELECT SUM({quote('count')}), EXISTS(SELECT 1 FROM {sessions}) FROM {table} WHERE {quote('dimension')} = %s"
     )
