@@ -8,8 +8,6 @@ import orjson
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse
-from django.utils.cache import patch_cache_control
-from django.utils.decorators import method_decorator
 from django.views.decorators.http import condition
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
@@ -203,7 +201,7 @@ class PublicGalleryView(PublicMixin, APIView):
             except Exception:
                 pass
             else:
-                for name, value in self.default_response_headers.items():
+                for name, value in self._drf_headers().items():
                     response[name] = value
                 return response
         return super().dispatch(request, *args, **kwargs)
@@ -218,13 +216,27 @@ class PublicGalleryView(PublicMixin, APIView):
             304: OpenApiResponse(description="Unchanged since the ETag or Last-Modified the client holds."),
         },
     )
-    @method_decorator(condition(etag_func=_etag, last_modified_func=_last_modified))
     def get(self, request):
-        origin = orjson.dumps(serializers.public_origin(request))[1:-1]
-        response = HttpResponse(origin.join(_body(_revision(request))), content_type="application/json")
-        # Stored, but checked on every use: a revalidation is one cheap query.
-        patch_cache_control(response, public=True, no_cache=True)
-        return response
+        return _conditional_listing(request)
+
+    def _drf_headers(self):
+        """Return the headers DRF sets on every answer (Allow, Vary): facts of the class, so worked out once."""
+        view_class = type(self)
+        if "_drf_header_values" not in view_class.__dict__:
+            view_class._drf_header_values = self.default_response_headers
+        return view_class._drf_header_values
+
+
+def _listing(request):
+    origin = orjson.dumps(serializers.public_origin(request))[1:-1]
+    response = HttpResponse(origin.join(_body(_revision(request))), content_type="application/json")
+    # Stored, but checked on every use: a revalidation is one cheap query.
+    response["Cache-Control"] = "public, no-cache"
+    return response
+
+
+# Decorated once, here: on a method, method_decorator would build the decorator again on every request.
+_conditional_listing = condition(etag_func=_etag, last_modified_func=_last_modified)(_listing)
 
 
 # Where an origin goes while a body is rendered: a NUL (which no stored title
