@@ -343,6 +343,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["adbot_admin.api.permissions.IsAdminRole"],
     # DRF's JSON, byte for byte, written by orjson (api/renderers.py).
     "DEFAULT_RENDERER_CLASSES": ["adbot_admin.api.renderers.OrjsonRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "adbot_admin.api.negotiation.JsonFirstNegotiation",
     "DEFAULT_PARSER_CLASSES": [
         # DRF's, refusing JSON nested past any request of this API (a 400, not a RecursionError).
         "adbot_admin.api.parsers.JSONParser",

@@ -145,19 +145,21 @@ def _run(sql, params, fetch):
     it does for them (its error mapping, the connection's execute wrappers, the broken-transaction check) and
     skip the rest. When queries are being recorded (DEBUG, a test counting them) Django's own cursor runs them.
     """
-    if connection.queries_logged:
+    # The connection behind the proxy, looked up once: every attribute read through the proxy is a lookup.
+    database = connections[connection.alias]
+    if database.queries_logged:
         with bound_cursor() as cursor:
             cursor.execute(sql, params)
             return fetch(cursor)
-    connection.ensure_connection()
-    connection.validate_no_broken_transaction()
-    with connection.wrap_database_errors:
-        cursor = _driver_cursor()
+    database.ensure_connection()
+    database.validate_no_broken_transaction()
+    with database.wrap_database_errors:
+        cursor = _driver_cursor(database)
         try:
             execute = _execute
-            for wrapper in reversed(connection.execute_wrappers):
+            for wrapper in reversed(database.execute_wrappers):
                 execute = partial(wrapper, execute)
-            execute(_driver_sql(sql), params, False, {"connection": connection, "cursor": cursor})
+            execute(_driver_sql(sql), params, False, {"connection": database, "cursor": cursor})
             return fetch(cursor)
         finally:
             cursor.close()
@@ -167,12 +169,12 @@ def _execute(sql, params, many, context):
     return context["cursor"].execute(sql, params)
 
 
-def _driver_cursor():
-    if connection.vendor != "postgresql":
-        return connection.connection.cursor()
+def _driver_cursor(database):
+    if database.vendor != "postgresql":
+        return database.connection.cursor()
     from django.db.backends.postgresql.base import ServerBindingCursor
 
-    return ServerBindingCursor(connection.connection)
+    return ServerBindingCursor(database.connection)
 
 
 @lru_cache(maxsize=256)
