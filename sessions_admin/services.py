@@ -26,6 +26,7 @@ disappear together.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -369,29 +370,26 @@ def session_account_update(*, session_file, changes, request=None) -> SessionFil
     """
     if not changes:
         return session_file
-    storage = session_storage()
-    with FileJournal.opened(storage) as journal:
-        with transaction.atomic():
-            locked = SessionFile.objects.select_for_update().get(pk=session_file.pk)
-            current = account_sidecar(session_file=locked, include_secrets=True)
-            # The hash is the API pair's, not the account's: it is not edited here.
-            document = {key: value for key, value in current.values.items() if key != "app_hash"}
-            document.update(current.extra)
-            for key, value in changes.items():
-                if value is None:
-                    document.pop(key, None)
-                else:
-                    document[key] = value
-            account_apply(session_file=locked, sidecar=sidecars.parse_sidecar(data=document))
-            locked.save()
-            sidecar_place(storage=storage, journal=journal, session_file=locked)
-            record(
-                request=request,
-                action="session_file.update",
-                target=locked.filename,
-                detail={"account_keys": sorted(changes)},
-            )
-            transaction.on_commit(journal.commit, robust=True)
+    with transaction.atomic():
+        locked = SessionFile.objects.select_for_update().get(pk=session_file.pk)
+        current = account_sidecar(session_file=locked, include_secrets=True)
+        # The hash is the API pair's, not the account's: it is not edited here.
+        document = {key: value for key, value in current.values.items() if key != "app_hash"}
+        document.update(current.extra)
+        for key, value in changes.items():
+            if value is None:
+                document.pop(key, None)
+            else:
+                document[key] = value
+        account_apply(session_file=locked, sidecar=sidecars.parse_sidecar(data=document))
+        locked.save()
+        record(
+            request=request,
+            action="session_file.update",
+            target=locked.filename,
+            detail={"account_keys": sorted(changes)},
+        )
+        _rewrite_sidecar(locked)
     return locked
 
 
@@ -456,7 +454,7 @@ def _inspect_in_place(storage, name) -> tuple[CheckedCopy, SessionInfo] | None:
     sha256 remain. Raises SessionFileRejected for a file that is refused.
     """
     path = Path(storage.path(name))
-    if not path.exists() and not path.is_symlink():
+    if not os.path.lexists(path):
         return None
     with open_regular_file(path) as source:
         with private_copy(source, max_bytes=settings.SESSION_MAX_BYTES) as copy:
@@ -521,7 +519,7 @@ def _compare_sidecar(storage, row: SessionFile, *, repair) -> Finding | None:
     name = sidecar_name(row.filename)
     expected = sidecar_bytes(session_file=row)
     path = Path(storage.path(name))
-    if not path.exists() and not path.is_symlink():
+    if not os.path.lexists(path):
         finding = Finding("sidecar_missing", name, f"{row.filename} has no sidecar", repairable=True)
     else:
         try:
