@@ -308,22 +308,21 @@ def session_file_delete(*, session_file, request=None, actor=None) -> None:
     """
     storage = session_storage()
     name = session_file.filename
-    with FileJournal.opened(storage) as journal:
-        with transaction.atomic():
-            deleted, _ = SessionFile.objects.filter(pk=session_file.pk).delete()
-            if not deleted:
-                raise SessionFile.DoesNotExist(name)
-            had_file = journal.set_aside(name)
-            journal.set_aside_existing([*sibling_names(name), sidecar_name(name)])
-            record(
-                request=request,
-                action="session_file.delete",
-                target=name,
-                actor=actor,
-                auth_method=AuthMethod.SHELL if actor else None,
-                detail={**_describe(session_file), "file_found": had_file},
-            )
-            transaction.on_commit(journal.commit, robust=True)
+    with FileJournal.opened(storage) as journal, transaction.atomic():
+        deleted, _ = SessionFile.objects.filter(pk=session_file.pk).delete()
+        if not deleted:
+            raise SessionFile.DoesNotExist(name)
+        had_file = journal.set_aside(name)
+        journal.set_aside_existing([*sibling_names(name), sidecar_name(name)])
+        record(
+            request=request,
+            action="session_file.delete",
+            target=name,
+            actor=actor,
+            auth_method=AuthMethod.SHELL if actor else None,
+            detail={**_describe(session_file), "file_found": had_file},
+        )
+        transaction.on_commit(journal.commit, robust=True)
 
 
 def session_file_set_api_id(*, session_file, api_id, request=None) -> SessionFile:
@@ -456,10 +455,8 @@ def _inspect_in_place(storage, name) -> tuple[CheckedCopy, SessionInfo] | None:
     path = Path(storage.path(name))
     if not os.path.lexists(path):
         return None
-    with open_regular_file(path) as source:
-        with private_copy(source, max_bytes=settings.SESSION_MAX_BYTES) as copy:
-            info = inspect_session_file(copy.path)
-            return copy, info
+    with open_regular_file(path) as source, private_copy(source, max_bytes=settings.SESSION_MAX_BYTES) as copy:
+        return copy, inspect_session_file(copy.path)
 
 
 def session_files_sync(*, repair=False) -> SyncReport:
