@@ -25,7 +25,6 @@ disappear together.
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,14 +65,11 @@ from .errors import (
     SessionFileNameCaseCollision,
     SessionFileRejected,
 )
-from .errors import SessionFileTooLarge as SessionFileTooLarge  # callers catch it from here, as before
 from .inspection import SessionInfo, inspect_session_file
 from .journal import FileJournal
 from .ledger import session_status_set
 from .models import ApiPair, SessionFile, SessionStatus
 from .names import is_sibling_name, sibling_names, validate_session_filename
-
-logger = logging.getLogger(__name__)
 
 SYNC_ACTOR = "sync_sessions"
 API_PAIR_EDITABLE_FIELDS = ("label", "is_active")
