@@ -32,6 +32,15 @@ def _private_folders(settings, tmp_path):
 
 
 @pytest.fixture
+def upload_tmp(settings, tmp_path):
+    """A private FILE_UPLOAD_TEMP_DIR, so a test can see that nothing is left in it."""
+    folder = tmp_path / "upload-tmp"
+    folder.mkdir()
+    settings.FILE_UPLOAD_TEMP_DIR = str(folder)
+    return folder
+
+
+@pytest.fixture
 def api_client():
     return APIClient()
 
