@@ -41,6 +41,12 @@ def upload_tmp(settings, tmp_path):
 
 
 @pytest.fixture
+def roomy_login_budget(settings):
+    """Let a test log in many times from one address; the budget itself is tested in test_ratelimits."""
+    settings.RATELIMIT_LOGIN = "1000/m"
+
+
+@pytest.fixture
 def api_client():
     return APIClient()
 
