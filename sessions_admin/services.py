@@ -1,26 +1,11 @@
 """Session file and API pair flows shared by the API, the admin site and `sync_sessions`.
 
-Session files: the database row and the file in SESSIONS_DIR appear and
-disappear together.
-
-- Store: the upload is copied to a private temporary file (outside
-  SESSIONS_DIR), sized, hashed and inspected there. Then, in one transaction,
-  the row is written first (its unique filename makes a concurrent upload of
-  the same name wait, then fail with 409), the file is placed with
-  `save_exact` (a hard link, so an existing name also fails with 409), and the
-  audit event is recorded. When anything fails after the file is placed, the
-  file is removed; when it replaced an older file, the older file (kept as a
-  hard-linked copy) is put back. Stale `-journal`/`-wal`/`-shm` companions are
-  set aside with it, since SQLite would apply a hot journal to the new file.
-- Delete: in one transaction the file and its companions are renamed to
-  temporary names (the engine stops seeing them at once), the row is deleted
-  and the audit event recorded; the renamed files are deleted when the
-  transaction commits, or renamed back if it fails. So no committed row ever
-  points at a file that was removed, and a crash after commit leaves at most
-  a temporary-named copy, never a file that `sync_sessions` would adopt.
-- Limits: an enclosing transaction (the admin site's) that rolls back after
-  these functions return leaves the files as they were placed; `sync_sessions`
-  reports such drift and repairs it.
+A session file's row and its file in SESSIONS_DIR appear and disappear together:
+the row, the file moves (a FileJournal, undone on failure, final on commit) and
+the audit event are one transaction, so no committed row ever points at a
+removed file. README, "Row and file together", has the steps and their reasons;
+an enclosing transaction that rolls back later leaves drift that `sync_sessions`
+reports and repairs.
 """
 
 from __future__ import annotations
@@ -458,20 +443,10 @@ def _inspect_in_place(storage, name) -> tuple[CheckedCopy, SessionInfo] | None:
 def session_files_sync(*, repair=False) -> SyncReport:
     """Compare SESSIONS_DIR with the table and return a SyncReport; with `repair`, repair what may be.
 
-    - A valid file without a row gets a row (uploaded_by "sync_sessions")
-      and an upload's mode, 0600.
-    - A file without a row that is refused (bad name, not a session, too
-      large, a symbolic link) is reported and never touched: it may be
-      someone's work in progress or evidence, and deleting a credential is an
-      admin's decision.
-    - A row without a file is deleted.
-    - A row whose file's size or SHA-256 differs is updated from the file
-      when the file is still a valid session; otherwise it is reported only.
-    - Files holding the same auth key are reported (never repaired).
-    - A session whose `<name>.json` is missing, or differs from what the
-      row renders, is reported; repair writes it from the row.
-    Temporary files (TEMP_PREFIX) and `-journal`/`-wal`/`-shm` companions are
-    ignored. Every repair is audited with the actor "sync_sessions".
+    The kinds of drift and what a repair does to each are the `sync_sessions`
+    command's help. A refused file is never touched: it may be someone's work in
+    progress or evidence, and deleting a credential is an admin's decision.
+    Every repair is audited with the actor "sync_sessions".
     """
     storage = session_storage()
     report = SyncReport()
