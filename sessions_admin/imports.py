@@ -23,11 +23,11 @@ from adbot_admin.audit import record
 from adbot_admin.models import Outcome
 
 from . import archives, strings, tdata
-from .accounts import SIDECAR_SUFFIX
+from .accounts import SIDECAR_SUFFIX, sidecar_name
 from .copies import open_regular_file
 from .errors import ArchiveRefused, CorruptEntry, InvalidSessionString, Refused, SidecarInvalid, UnreadableFile
 from .models import SessionFile
-from .names import SESSION_SUFFIX, shown_name
+from .names import shown_name
 from .services import session_file_store
 from .sidecar import MAX_SIDECAR_BYTES
 
@@ -249,7 +249,7 @@ def _read_sidecar(source, entry) -> bytes:
 
 def _import_entry(source, entry, result, *, sidecars, used, request, **options):
     audit_detail = {"archive_entry": shown_name(entry.name)}
-    sidecar_entry = sidecars.get(entry.name.removesuffix(SESSION_SUFFIX) + SIDECAR_SUFFIX)
+    sidecar_entry = sidecars.get(sidecar_name(entry.name))
     sidecar = None
     if sidecar_entry is not None:
         used.add(sidecar_entry.name)
