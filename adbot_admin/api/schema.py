@@ -6,6 +6,7 @@ from drf_spectacular.plumbing import build_mock_request
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
 
+from ..errors import Conflict, InsufficientStorage, PayloadTooLarge
 from .permissions import RecentAuthentication
 
 
@@ -62,13 +63,13 @@ ERROR_EXAMPLES = {
     "403": {"detail": "You do not have permission to perform this action.", "code": "permission_denied"},
     "404": {"detail": "Not found.", "code": "not_found"},
     "405": {"detail": 'Method "PUT" not allowed.', "code": "method_not_allowed"},
-    "409": {"detail": "The resource already exists.", "code": "conflict"},
-    "413": {"detail": "The request body is too large.", "code": "payload_too_large"},
+    "409": {"detail": Conflict.default_detail, "code": Conflict.default_code},
+    "413": {"detail": PayloadTooLarge.default_detail, "code": PayloadTooLarge.default_code},
     "415": {"detail": 'Unsupported media type "text/plain" in request.', "code": "unsupported_media_type"},
     "428": {"detail": "Send the lease's fence in the Lease-Fence header.", "code": "fence_required"},
     "429": {"detail": "Request was throttled. Expected available in 42 seconds.", "code": "throttled"},
     "503": {"detail": "The database is unavailable; try again shortly.", "code": "database_unavailable"},
-    "507": {"detail": "The server has no room to store this file; nothing was kept.", "code": "insufficient_storage"},
+    "507": {"detail": InsufficientStorage.default_detail, "code": InsufficientStorage.default_code},
 }
 RETRY_AFTER = {
     "required": True,
