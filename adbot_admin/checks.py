@@ -109,20 +109,18 @@ def _shared_backend_and_frontend_keys():
     """Return an error naming both variables for each key that signs backend and frontend tokens alike."""
     frontend = {value: "JWT_SECRET_FALLBACKS" for value in settings.JWT_SECRET_FALLBACKS}
     frontend[settings.JWT_SECRET] = "JWT_SECRET"
-    messages = []
     backend = [("JWT_SECRET_KEY", settings.JWT_SECRET_KEY)]
     backend += [("JWT_SECRET_KEY_FALLBACKS", value) for value in settings.JWT_SECRET_KEY_FALLBACKS]
-    for name, value in backend:
-        if value and value in frontend:
-            messages.append(
-                checks.Error(
-                    f"{name} and {frontend[value]} hold the same key: the frontend could mint backend tokens "
-                    "and the other way round.",
-                    hint=OWN_KEY_HINT,
-                    id="adbot_admin.E016",
-                )
-            )
-    return messages
+    return [
+        checks.Error(
+            f"{name} and {frontend[value]} hold the same key: the frontend could mint backend tokens "
+            "and the other way round.",
+            hint=OWN_KEY_HINT,
+            id="adbot_admin.E016",
+        )
+        for name, value in backend
+        if value and value in frontend
+    ]
 
 
 @checks.register(checks.Tags.security)

@@ -416,15 +416,14 @@ def _directory_entries(storage) -> list[str]:
     root = Path(storage.location)
     if not root.is_dir():
         return []
-    names = []
-    for entry in sorted(root.iterdir()):
-        name = entry.name
-        if name.startswith(TEMP_PREFIX) or is_sibling_name(name) or name.endswith(SIDECAR_SUFFIX):
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            continue
-        names.append(name)
-    return names
+    return [
+        entry.name
+        for entry in sorted(root.iterdir())
+        if not (
+            entry.name.startswith(TEMP_PREFIX) or is_sibling_name(entry.name) or entry.name.endswith(SIDECAR_SUFFIX)
+        )
+        and (entry.is_symlink() or not entry.is_dir())
+    ]
 
 
 def _inspect_in_place(storage, name) -> tuple[CheckedCopy, SessionInfo] | None:
@@ -509,20 +508,18 @@ def _compare_sidecar(storage, row: SessionFile, *, repair) -> Finding | None:
 
 def _duplicate_keys(key_holders) -> list[Finding]:
     """Return one finding per file whose auth key another file in the folder also holds."""
-    findings = []
-    for names in key_holders.values():
-        for name in names if len(names) > 1 else ():
-            others = ", ".join(other for other in names if other != name)
-            findings.append(
-                Finding(
-                    "duplicate_key",
-                    name,
-                    f"holds the same auth key as {others}; Telegram ends sessions whose key is used on two "
-                    "connections at once",
-                    repairable=False,
-                )
-            )
-    return findings
+    return [
+        Finding(
+            "duplicate_key",
+            name,
+            f"holds the same auth key as {', '.join(other for other in names if other != name)}; Telegram ends "
+            "sessions whose key is used on two connections at once",
+            repairable=False,
+        )
+        for names in key_holders.values()
+        if len(names) > 1
+        for name in names
+    ]
 
 
 def _unregistered_file(storage, name, *, repair, key_holders) -> Finding:
