@@ -448,12 +448,9 @@ def session_files_sync(*, repair=False) -> SyncReport:
     Every repair is audited with the actor "sync_sessions".
     """
     storage = session_storage()
-    report = SyncReport()
     rows = {row.filename: row for row in SessionFile.objects.all()}
-    report.checked_rows = len(rows)
     names = _directory_entries(storage)
-    report.checked_files = len(names)
-
+    report = SyncReport(checked_files=len(names), checked_rows=len(rows))
     key_holders: dict[str, list[str]] = {}
     for name in names:
         row = rows.get(name)
@@ -464,9 +461,9 @@ def session_files_sync(*, repair=False) -> SyncReport:
             if finding is not None:
                 report.findings.append(finding)
     on_disk = set(names)
-    for name, row in rows.items():
-        if name not in on_disk:
-            report.findings.append(_row_without_file(storage, row, repair=repair))
+    report.findings += [
+        _row_without_file(storage, row, repair=repair) for name, row in rows.items() if name not in on_disk
+    ]
     # Read again: the repairs above add and change rows, and their sidecars follow them.
     for row in SessionFile.objects.filter(filename__in=on_disk):
         finding = _compare_sidecar(storage, row, repair=repair)
