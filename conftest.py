@@ -32,6 +32,21 @@ def _private_folders(settings, tmp_path):
 
 
 @pytest.fixture
+def upload_tmp(settings, tmp_path):
+    """A private FILE_UPLOAD_TEMP_DIR, so a test can see that nothing is left in it."""
+    folder = tmp_path / "upload-tmp"
+    folder.mkdir()
+    settings.FILE_UPLOAD_TEMP_DIR = str(folder)
+    return folder
+
+
+@pytest.fixture
+def roomy_login_budget(settings):
+    """Let a test log in many times from one address; the budget itself is tested in test_ratelimits."""
+    settings.RATELIMIT_LOGIN = "1000/m"
+
+
+@pytest.fixture
 def api_client():
     return APIClient()
 

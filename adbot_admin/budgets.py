@@ -41,9 +41,9 @@ class Budget:
         return getattr(settings, self.setting)
 
     @property
-    def holds_slots(self):
-        """True when this budget, or the one it is followed by, caps the work one process does at once."""
-        return any(b is not None and b.slots_setting for b in (self, self.followed_by))
+    def slotted(self):
+        """Return the budget (this one, or the one it is followed by) that caps the work one process does at once."""
+        return next((b for b in (self, self.followed_by) if b is not None and b.slots_setting), None)
 
     @property
     def key(self):
@@ -113,12 +113,12 @@ def working_slot(budget):
     Raises PasswordChecksBusy (503, Retry-After: 1) when every slot is taken: a
     thread waiting for bcrypt would be a thread not serving anyone else.
     """
-    if not budget.holds_slots:
+    capped = budget.slotted
+    if capped is None:
         yield
         return
-    capped = [b for b in (budget, budget.followed_by) if b is not None and b.slots_setting]
-    limit = getattr(settings, capped[0].slots_setting)
-    with slots.held(capped[0].name, limit, wait=0, busy=PasswordChecksBusy(retry_after=1)):
+    limit = getattr(settings, capped.slots_setting)
+    with slots.held(capped.name, limit, wait=0, busy=PasswordChecksBusy(retry_after=1)):
         yield
 
 

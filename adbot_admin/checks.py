@@ -29,6 +29,7 @@ PLACEHOLDERS = frozenset(
 )
 KNOWN_SECRETS_FILE = Path(__file__).resolve().parent / "data" / "known_jwt_secrets.txt"
 GENERATE_HINT = "Generate one with `python manage.py generate_secret` and set {name} in the environment or .env."
+OWN_KEY_HINT = "Give each its own value from `python manage.py generate_secret`."
 
 
 @functools.cache
@@ -108,20 +109,18 @@ def _shared_backend_and_frontend_keys():
     """Return an error naming both variables for each key that signs backend and frontend tokens alike."""
     frontend = {value: "JWT_SECRET_FALLBACKS" for value in settings.JWT_SECRET_FALLBACKS}
     frontend[settings.JWT_SECRET] = "JWT_SECRET"
-    messages = []
     backend = [("JWT_SECRET_KEY", settings.JWT_SECRET_KEY)]
     backend += [("JWT_SECRET_KEY_FALLBACKS", value) for value in settings.JWT_SECRET_KEY_FALLBACKS]
-    for name, value in backend:
-        if value and value in frontend:
-            messages.append(
-                checks.Error(
-                    f"{name} and {frontend[value]} hold the same key: the frontend could mint backend tokens "
-                    "and the other way round.",
-                    hint="Give each its own value from `python manage.py generate_secret`.",
-                    id="adbot_admin.E016",
-                )
-            )
-    return messages
+    return [
+        checks.Error(
+            f"{name} and {frontend[value]} hold the same key: the frontend could mint backend tokens "
+            "and the other way round.",
+            hint=OWN_KEY_HINT,
+            id="adbot_admin.E016",
+        )
+        for name, value in backend
+        if value and value in frontend
+    ]
 
 
 @checks.register(checks.Tags.security)
@@ -134,13 +133,7 @@ def check_signing_keys(app_configs=None, **kwargs):
         messages += _fallback_messages(name, fallbacks_name, error_id)
     messages += _shared_backend_and_frontend_keys()
     if settings.JWT_SECRET_KEY and settings.JWT_SECRET_KEY == _raw_secret_key():
-        messages.append(
-            checks.Warning(
-                "JWT_SECRET_KEY equals SECRET_KEY.",
-                hint="Give each its own value from `python manage.py generate_secret`.",
-                id="adbot_admin.W005",
-            )
-        )
+        messages.append(checks.Warning("JWT_SECRET_KEY equals SECRET_KEY.", hint=OWN_KEY_HINT, id="adbot_admin.W005"))
     return messages
 
 

@@ -8,9 +8,10 @@ assignments being changed is kept byte for byte, comments included.
 import io
 import os
 import re
-import tempfile
 
 import environ
+
+from .file_storage import write_atomically
 
 # django-environ's own pattern for an assignment line (Env.read_env).
 ASSIGNMENT = re.compile(r"\A(?:export )?([A-Za-z_0-9]+)=")
@@ -81,20 +82,9 @@ def _last_assignment(lines, name):
 def env_file_write(path, text):
     """Replace the file at `path` with `text` in one rename; the file is left readable by its owner only (0600)."""
     target = os.path.realpath(path)
-    directory = os.path.dirname(target)
-    descriptor, temp_path = tempfile.mkstemp(dir=directory, prefix=".env-", suffix=".part")  # mode 0600
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp_path, 0o600)
-        os.replace(temp_path, target)
-    finally:
-        if os.path.lexists(temp_path):
-            os.unlink(temp_path)
+    write_atomically(target, [text.encode("utf-8")], mode=0o600, prefix=".env-")
     # The rename itself survives a crash only once the folder is synced.
-    folder = os.open(directory, os.O_RDONLY)
+    folder = os.open(os.path.dirname(target), os.O_RDONLY)
     try:
         os.fsync(folder)
     finally:

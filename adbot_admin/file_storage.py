@@ -17,36 +17,41 @@ from whitenoise.storage import CompressedManifestStaticFilesStorage
 TEMP_PREFIX = ".incoming-"
 
 
+def write_atomically(path, chunks, *, mode, prefix, overwrite=True):
+    """Write `chunks` (bytes) to a temporary file beside `path`, synced, then put it at `path` whole, with `mode`.
+
+    With `overwrite` false the last step is a hard link: FileExistsError when
+    `path` is taken, and two writers of one name never both succeed.
+    """
+    descriptor, temp_path = tempfile.mkstemp(dir=os.path.dirname(path), prefix=prefix, suffix=".part")
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temp_path, mode)
+        (os.replace if overwrite else os.link)(temp_path, path)
+    finally:
+        if os.path.lexists(temp_path):
+            os.unlink(temp_path)
+
+
 class AtomicFileSystemStorage(FileSystemStorage):
     """A folder whose files appear by rename, complete and with their final mode."""
 
     def save_exact(self, name, content, *, overwrite):
         """Store `content` as exactly `name` and return the name.
 
-        Raises FileExistsError when `name` is taken and `overwrite` is false;
-        the check and the write are one atomic step (a hard link), so two
-        writers of one name never both succeed.
+        Raises FileExistsError when `name` is taken and `overwrite` is false (write_atomically).
         """
         full_path = self.path(name)
-        directory = os.path.dirname(full_path)
-        os.makedirs(directory, mode=self.directory_permissions_mode or 0o700, exist_ok=True)
-        descriptor, temp_path = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX, suffix=".part")
-        try:
-            with os.fdopen(descriptor, "wb") as out:
-                if hasattr(content, "seek"):
-                    content.seek(0)
-                for chunk in content.chunks() if hasattr(content, "chunks") else iter(lambda: content.read(65536), b""):
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(temp_path, self.file_permissions_mode or 0o600)
-            if overwrite:
-                os.replace(temp_path, full_path)
-            else:
-                os.link(temp_path, full_path)
-        finally:
-            if os.path.lexists(temp_path):
-                os.unlink(temp_path)
+        os.makedirs(os.path.dirname(full_path), mode=self.directory_permissions_mode or 0o700, exist_ok=True)
+        if hasattr(content, "seek"):
+            content.seek(0)
+        chunks = content.chunks() if hasattr(content, "chunks") else iter(lambda: content.read(65536), b"")
+        mode = self.file_permissions_mode or 0o600
+        write_atomically(full_path, chunks, mode=mode, prefix=TEMP_PREFIX, overwrite=overwrite)
         return name
 
     def _save(self, name, content):

@@ -151,7 +151,7 @@ def refresh_token_live(token):
     return sid is None or LoginSession.objects.filter(pk=sid, ended_at__isnull=True).exists()
 
 
-def _verified_refresh_token(raw):
+def verified_refresh_token(raw):
     """Return `raw` as a RefreshToken whose signature, expiry and type are checked, spent or not.
 
     RefreshToken itself refuses a spent (blacklisted) token before the caller
@@ -181,7 +181,7 @@ def refresh_token_rotate(*, raw, request=None) -> IssuedTokens:
     RefreshReused (after ending the session, committed and audited) for a
     token that was already rotated.
     """
-    refresh = _verified_refresh_token(raw)
+    refresh = verified_refresh_token(raw)
     jti = refresh[api_settings.JTI_CLAIM]
     sid = refresh.get(SESSION_CLAIM)
     with transaction.atomic():

@@ -8,9 +8,9 @@ from rest_framework_simplejwt.exceptions import TokenError
 
 from . import auth_state
 from .audit import record
-from .login_sessions import login_session_end, login_sessions_end_all
+from .login_sessions import login_session_end, login_sessions_end_all, verified_refresh_token
 from .models import AuthMethod
-from .tokens import SESSION_CLAIM, RefreshToken, UntypedToken
+from .tokens import SESSION_CLAIM, RefreshToken
 
 
 def token_logout(*, access_token, refresh=None, user=None, request=None):
@@ -91,12 +91,10 @@ def refresh_logout(*, raw, request=None) -> bool:
     and its audit event commit together; a database failure propagates.
     """
     try:
-        checked = UntypedToken(raw)
+        # Spent or not: a token already rotated out must still end its session.
+        refresh = verified_refresh_token(raw)
     except TokenError:
         return False
-    if checked.get("token_type") != RefreshToken.token_type:
-        return False
-    refresh = RefreshToken(raw, verify=False)  # verified just above; a spent token must still end its session
     with transaction.atomic():
         blacklisted, _ = refresh.blacklist()
         sid = refresh.get(SESSION_CLAIM)

@@ -104,13 +104,19 @@ def indented(block):
     return "\n".join(CONTINUATION + escape_text(line) for line in block.splitlines())
 
 
+def escaped_record(record):
+    """Return a copy of `record` whose message and arguments are escaped."""
+    safe = copy.copy(record)
+    safe.msg = escape_text(record.msg if isinstance(record.msg, str) else str(record.msg))
+    safe.args = safe_args(record.args)
+    return safe
+
+
 class EscapingFormatter(logging.Formatter):
     """Formats a record as one line whose request-borne values are escaped and capped; tracebacks indented."""
 
     def format(self, record):
-        safe = copy.copy(record)
-        safe.msg = escape_text(record.msg if isinstance(record.msg, str) else str(record.msg))
-        safe.args = safe_args(record.args)
+        safe = escaped_record(record)
         safe.exc_info = safe.exc_text = safe.stack_info = None
         line = super().format(safe)
         blocks = []
@@ -185,9 +191,7 @@ class JsonFormatter(EscapingFormatter):
     """Formats a record as one JSON object on one line; the message is escaped and capped as in the text format."""
 
     def format(self, record):
-        safe = copy.copy(record)
-        safe.msg = escape_text(record.msg if isinstance(record.msg, str) else str(record.msg))
-        safe.args = safe_args(record.args)
+        safe = escaped_record(record)
         entry = {
             "time": datetime.fromtimestamp(record.created, UTC)
             .isoformat(timespec="milliseconds")

@@ -169,16 +169,13 @@ def passkey_registration_complete(*, user, credential, name, request=None) -> Pa
                     )
             except IntegrityError:
                 refused = PasskeyExists()
-        if refused is None:
-            record(request=request, action="passkey_register", target=user.get_username(), detail=_described(passkey))
-        else:
-            record(
-                request=request,
-                action="passkey_register",
-                outcome=Outcome.FAILURE,
-                target=user.get_username(),
-                detail={"reason": refused.default_code},
-            )
+        record(
+            request=request,
+            action="passkey_register",
+            outcome=Outcome.SUCCESS if refused is None else Outcome.FAILURE,
+            target=user.get_username(),
+            detail=_described(passkey) if refused is None else {"reason": refused.default_code},
+        )
     # Raised after the transaction: the spent challenge and the audit row are kept.
     if refused is not None:
         raise refused

@@ -66,6 +66,14 @@ def _django_request(request):
     return getattr(request, "_request", request)
 
 
+def _session_started(*, user, auth_method, request, detail=None, **session_options) -> SignIn:
+    """Start `user`'s login session and audit the login; return the SignIn holding its tokens."""
+    tokens = login_session_start(user=user, auth_method=auth_method, request=request, **session_options)
+    username = user.get_username()
+    record(request=request, action="login", auth_method=auth_method, actor=username, target=username, detail=detail)
+    return SignIn(user=user, tokens=tokens)
+
+
 @contextmanager
 def _verified(*, request, account: str, verify: Callable, refused_audit: dict, budget=None, refusal=InvalidCredentials):
     """Run steps 1 to 3 for `account` and yield what `verify()` proved inside step 4's transaction.
@@ -111,11 +119,9 @@ def login_with_password(*, username, password, request, with_refresh=True, scope
                 request=request, action="login_mfa_required", auth_method=AuthMethod.PASSWORD, actor="", target=username
             )
             return SignIn(user=user, mfa_challenge=mfa.login_challenge_start(user=user))
-        tokens = login_session_start(
+        return _session_started(
             user=user, auth_method=AuthMethod.PASSWORD, request=request, with_refresh=with_refresh, scope=scope
         )
-        record(request=request, action="login", auth_method=AuthMethod.PASSWORD, actor=username, target=username)
-        return SignIn(user=user, tokens=tokens)
 
 
 def cms_login_available():
@@ -212,10 +218,7 @@ def login_second_step(*, mfa_token, code=None, credential=None, request, scope=N
                     MfaChallenge.objects.filter(pk=challenge.pk).update(failures=challenge.failures + 1)
                 elif not isinstance(outcome, mfa.MFA_ERRORS):
                     MfaChallenge.objects.filter(pk=challenge.pk).update(used=True)
-                    tokens = login_session_start(user=user, auth_method=outcome, request=request, scope=scope)
-                    username = user.get_username()
-                    record(request=request, action="login", auth_method=outcome, actor=username, target=username)
-                    signed_in = SignIn(user=user, tokens=tokens)
+                    signed_in = _session_started(user=user, auth_method=outcome, request=request, scope=scope)
     # Raised after the transaction, so the wrong code's audit row and the challenge's count are kept.
     if signed_in is None:
         raise outcome
@@ -336,18 +339,13 @@ def login_with_passkey(*, credential, request, scope=None) -> SignIn:
     with _verified_passkey(
         request=request, credential=credential, action="login", auth_method=AuthMethod.PASSKEY
     ) as passkey:
-        user = passkey.user
-        tokens = login_session_start(user=user, auth_method=AuthMethod.PASSKEY, request=request, scope=scope)
-        username = user.get_username()
-        record(
-            request=request,
-            action="login",
+        return _session_started(
+            user=passkey.user,
             auth_method=AuthMethod.PASSKEY,
-            actor=username,
-            target=username,
+            request=request,
+            scope=scope,
             detail={"passkey_id": passkey.pk},
         )
-        return SignIn(user=user, tokens=tokens)
 
 
 def login_to_admin_site_with_passkey(*, credential, request):

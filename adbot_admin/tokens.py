@@ -96,9 +96,8 @@ class KeyRingTokenBackend(TokenBackend):
 
     def __init__(self, algorithm, *, keys, **kwargs):
         self.keys = [key for key in keys if key]
-        self.keys_by_id = {}
-        for key in self.keys:
-            self.keys_by_id.setdefault(key_id(key), key)
+        # Reversed: of two keys with one id, the earlier one is kept.
+        self.keys_by_id = {key_id(key): key for key in reversed(self.keys)}
         super().__init__(algorithm, signing_key=self.keys[0] if self.keys else None, **kwargs)
 
     @classmethod

@@ -110,22 +110,16 @@ def install(requirements):
             f"{lock} does not match {requirements} ({', '.join(missing)}): "
             "run `python3 scripts/dev.py lock` and commit the lock files."
         )
-    stamp = VENV / f".installed-{lock}"
-    wanted = (ROOT / lock).read_text()
+    install_lock(PYTHON, ROOT / lock, stamp=VENV / f".installed-{lock}")
+
+
+def install_lock(python, lock_file, *, stamp, env=None):
+    """Install exactly the hashed pins of `lock_file` with `python`, unless `stamp` says that lock is in."""
+    wanted = lock_file.read_text()
     if stamp.exists() and stamp.read_text() == wanted:
         return
-    run(
-        PYTHON,
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--require-hashes",
-        "--no-deps",
-        "-r",
-        ROOT / lock,
-    )
+    flags = ("--quiet", "--disable-pip-version-check", "--require-hashes", "--no-deps")
+    run(python, "-m", "pip", "install", *flags, "-r", lock_file, env=env)
     stamp.write_text(wanted)
 
 
@@ -150,22 +144,7 @@ def lock(args):
         sys.exit(f"Run the lock command with Python {'.'.join(map(str, LOCK_PYTHON))}: the locks are for that version.")
     env = pypi_only_env()
     python = ensure_venv(LOCK_VENV)
-    stamp = LOCK_VENV / ".installed"
-    tools = (ROOT / "requirements-lock-tools.lock").read_text()
-    if not stamp.exists() or stamp.read_text() != tools:
-        run(
-            python,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--require-hashes",
-            "--no-deps",
-            "-r",
-            "requirements-lock-tools.lock",
-            env=env,
-        )
-        stamp.write_text(tools)
+    install_lock(python, ROOT / "requirements-lock-tools.lock", stamp=LOCK_VENV / ".installed", env=env)
     upgrade = (
         ["--upgrade"] if args.upgrade else [arg for name in args.upgrade_package for arg in ("--upgrade-package", name)]
     )

@@ -1,21 +1,11 @@
 """Bulk and string imports of session files: each file takes the single-upload path (`session_file_store`).
 
-- A zip archive: its limits are checked from the central directory
-  (archives.py), then each `.session` entry is streamed into the same private
-  checked copy, inspection, name rules and storage as a single upload. Entries
-  stand alone: one refused entry never undoes another. One audit event per
-  imported or refused entry (the store's own, or one here for entries refused
-  before they reach it) and one for the archive.
-- A Telegram Desktop tdata folder in the archive (or the archive itself, bare):
-  its key and account files are copied out under a small cap and read in a
-  limited child process (tdata.py); each account becomes a Telethon session
-  file that is stored like any entry, named `<user id>.session`.
-- Either may bring the account's sidecar (docs/sidecar.md): the zip's
-  `<name>.json` beside `<name>.session` (same folder), or the string
-  import's `sidecar` object; `session_file_store` checks and applies it.
-- A session string: the library decodes it and writes a file of its current
-  layout in a private temporary folder (strings.py); that file is then
-  uploaded like any other. The string is never logged, echoed or stored.
+A zip (limits from its central directory, archives.py), a folder read as one,
+the tdata folders in either (tdata.py) and a session string (strings.py): README
+("Zip imports", "tdata", "String sessions") has the rules. Entries stand alone:
+one refused entry never undoes another. One audit event per imported or refused
+entry (the store's own, or one here for entries refused before they reach it)
+and one for the archive.
 """
 
 from __future__ import annotations
@@ -33,11 +23,11 @@ from adbot_admin.audit import record
 from adbot_admin.models import Outcome
 
 from . import archives, strings, tdata
-from .accounts import SIDECAR_SUFFIX
+from .accounts import SIDECAR_SUFFIX, sidecar_name
 from .copies import open_regular_file
 from .errors import ArchiveRefused, CorruptEntry, InvalidSessionString, Refused, SidecarInvalid, UnreadableFile
 from .models import SessionFile
-from .names import SESSION_SUFFIX, shown_name
+from .names import shown_name
 from .services import session_file_store
 from .sidecar import MAX_SIDECAR_BYTES
 
@@ -90,12 +80,9 @@ def session_files_import_folder(
 ) -> ImportResult:
     """Import a folder of session files (with their sidecars) and tdata folders by the zip import's rules.
 
-    The folder is read as if it were an archive: each file becomes an entry
-    with its relative path, size and mode (so names, symbolic links, limits and
-    duplicates are judged by the same code), and is read from its path. A
-    tdata folder contributes only the files its reader needs. With `dry_run`
-    nothing is stored. Raises ArchiveRefused (audited) when the
-    folder as a whole breaks a limit.
+    The folder is read as an archive, so the same code judges its names, links,
+    limits and duplicates. With `dry_run` nothing is stored. Raises
+    ArchiveRefused (audited) when the folder as a whole breaks a limit.
     """
     root = Path(path)
     audit_detail = {"folder": shown_name(str(root))}
@@ -262,7 +249,7 @@ def _read_sidecar(source, entry) -> bytes:
 
 def _import_entry(source, entry, result, *, sidecars, used, request, **options):
     audit_detail = {"archive_entry": shown_name(entry.name)}
-    sidecar_entry = sidecars.get(entry.name.removesuffix(SESSION_SUFFIX) + SIDECAR_SUFFIX)
+    sidecar_entry = sidecars.get(sidecar_name(entry.name))
     sidecar = None
     if sidecar_entry is not None:
         used.add(sidecar_entry.name)

@@ -22,7 +22,6 @@ Telegram ends a session whose auth key is used on two connections at once
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 from django.db import transaction
@@ -38,8 +37,6 @@ from . import accounts, ledger, services
 from .errors import LeaseLost, LeaseNotFound, Refused, SessionLeased, StaleFence
 from .models import Lease, SessionFile, SessionStatus
 from .sidecar import render_sidecar
-
-logger = logging.getLogger(__name__)
 
 COUNT_MAX = 50
 TTL_MIN = 60

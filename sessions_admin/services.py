@@ -1,31 +1,16 @@
 """Session file and API pair flows shared by the API, the admin site and `sync_sessions`.
 
-Session files: the database row and the file in SESSIONS_DIR appear and
-disappear together.
-
-- Store: the upload is copied to a private temporary file (outside
-  SESSIONS_DIR), sized, hashed and inspected there. Then, in one transaction,
-  the row is written first (its unique filename makes a concurrent upload of
-  the same name wait, then fail with 409), the file is placed with
-  `save_exact` (a hard link, so an existing name also fails with 409), and the
-  audit event is recorded. When anything fails after the file is placed, the
-  file is removed; when it replaced an older file, the older file (kept as a
-  hard-linked copy) is put back. Stale `-journal`/`-wal`/`-shm` companions are
-  set aside with it, since SQLite would apply a hot journal to the new file.
-- Delete: in one transaction the file and its companions are renamed to
-  temporary names (the engine stops seeing them at once), the row is deleted
-  and the audit event recorded; the renamed files are deleted when the
-  transaction commits, or renamed back if it fails. So no committed row ever
-  points at a file that was removed, and a crash after commit leaves at most
-  a temporary-named copy, never a file that `sync_sessions` would adopt.
-- Limits: an enclosing transaction (the admin site's) that rolls back after
-  these functions return leaves the files as they were placed; `sync_sessions`
-  reports such drift and repairs it.
+A session file's row and its file in SESSIONS_DIR appear and disappear together:
+the row, the file moves (a FileJournal, undone on failure, final on commit) and
+the audit event are one transaction, so no committed row ever points at a
+removed file. README, "Row and file together", has the steps and their reasons;
+an enclosing transaction that rolls back later leaves drift that `sync_sessions`
+reports and repairs.
 """
 
 from __future__ import annotations
 
-import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,14 +50,11 @@ from .errors import (
     SessionFileNameCaseCollision,
     SessionFileRejected,
 )
-from .errors import SessionFileTooLarge as SessionFileTooLarge  # callers catch it from here, as before
 from .inspection import SessionInfo, inspect_session_file
 from .journal import FileJournal
 from .ledger import session_status_set
 from .models import ApiPair, SessionFile, SessionStatus
 from .names import is_sibling_name, sibling_names, validate_session_filename
-
-logger = logging.getLogger(__name__)
 
 SYNC_ACTOR = "sync_sessions"
 API_PAIR_EDITABLE_FIELDS = ("label", "is_active")
@@ -307,22 +289,21 @@ def session_file_delete(*, session_file, request=None, actor=None) -> None:
     """
     storage = session_storage()
     name = session_file.filename
-    with FileJournal.opened(storage) as journal:
-        with transaction.atomic():
-            deleted, _ = SessionFile.objects.filter(pk=session_file.pk).delete()
-            if not deleted:
-                raise SessionFile.DoesNotExist(name)
-            had_file = journal.set_aside(name)
-            journal.set_aside_existing([*sibling_names(name), sidecar_name(name)])
-            record(
-                request=request,
-                action="session_file.delete",
-                target=name,
-                actor=actor,
-                auth_method=AuthMethod.SHELL if actor else None,
-                detail={**_describe(session_file), "file_found": had_file},
-            )
-            transaction.on_commit(journal.commit, robust=True)
+    with FileJournal.opened(storage) as journal, transaction.atomic():
+        deleted, _ = SessionFile.objects.filter(pk=session_file.pk).delete()
+        if not deleted:
+            raise SessionFile.DoesNotExist(name)
+        had_file = journal.set_aside(name)
+        journal.set_aside_existing([*sibling_names(name), sidecar_name(name)])
+        record(
+            request=request,
+            action="session_file.delete",
+            target=name,
+            actor=actor,
+            auth_method=AuthMethod.SHELL if actor else None,
+            detail={**_describe(session_file), "file_found": had_file},
+        )
+        transaction.on_commit(journal.commit, robust=True)
 
 
 def session_file_set_api_id(*, session_file, api_id, request=None) -> SessionFile:
@@ -369,29 +350,26 @@ def session_account_update(*, session_file, changes, request=None) -> SessionFil
     """
     if not changes:
         return session_file
-    storage = session_storage()
-    with FileJournal.opened(storage) as journal:
-        with transaction.atomic():
-            locked = SessionFile.objects.select_for_update().get(pk=session_file.pk)
-            current = account_sidecar(session_file=locked, include_secrets=True)
-            # The hash is the API pair's, not the account's: it is not edited here.
-            document = {key: value for key, value in current.values.items() if key != "app_hash"}
-            document.update(current.extra)
-            for key, value in changes.items():
-                if value is None:
-                    document.pop(key, None)
-                else:
-                    document[key] = value
-            account_apply(session_file=locked, sidecar=sidecars.parse_sidecar(data=document))
-            locked.save()
-            sidecar_place(storage=storage, journal=journal, session_file=locked)
-            record(
-                request=request,
-                action="session_file.update",
-                target=locked.filename,
-                detail={"account_keys": sorted(changes)},
-            )
-            transaction.on_commit(journal.commit, robust=True)
+    with transaction.atomic():
+        locked = SessionFile.objects.select_for_update().get(pk=session_file.pk)
+        current = account_sidecar(session_file=locked, include_secrets=True)
+        # The hash is the API pair's, not the account's: it is not edited here.
+        document = {key: value for key, value in current.values.items() if key != "app_hash"}
+        document.update(current.extra)
+        for key, value in changes.items():
+            if value is None:
+                document.pop(key, None)
+            else:
+                document[key] = value
+        account_apply(session_file=locked, sidecar=sidecars.parse_sidecar(data=document))
+        locked.save()
+        record(
+            request=request,
+            action="session_file.update",
+            target=locked.filename,
+            detail={"account_keys": sorted(changes)},
+        )
+        _rewrite_sidecar(locked)
     return locked
 
 
@@ -438,15 +416,14 @@ def _directory_entries(storage) -> list[str]:
     root = Path(storage.location)
     if not root.is_dir():
         return []
-    names = []
-    for entry in sorted(root.iterdir()):
-        name = entry.name
-        if name.startswith(TEMP_PREFIX) or is_sibling_name(name) or name.endswith(SIDECAR_SUFFIX):
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            continue
-        names.append(name)
-    return names
+    return [
+        entry.name
+        for entry in sorted(root.iterdir())
+        if not (
+            entry.name.startswith(TEMP_PREFIX) or is_sibling_name(entry.name) or entry.name.endswith(SIDECAR_SUFFIX)
+        )
+        and (entry.is_symlink() or not entry.is_dir())
+    ]
 
 
 def _inspect_in_place(storage, name) -> tuple[CheckedCopy, SessionInfo] | None:
@@ -456,39 +433,24 @@ def _inspect_in_place(storage, name) -> tuple[CheckedCopy, SessionInfo] | None:
     sha256 remain. Raises SessionFileRejected for a file that is refused.
     """
     path = Path(storage.path(name))
-    if not path.exists() and not path.is_symlink():
+    if not os.path.lexists(path):
         return None
-    with open_regular_file(path) as source:
-        with private_copy(source, max_bytes=settings.SESSION_MAX_BYTES) as copy:
-            info = inspect_session_file(copy.path)
-            return copy, info
+    with open_regular_file(path) as source, private_copy(source, max_bytes=settings.SESSION_MAX_BYTES) as copy:
+        return copy, inspect_session_file(copy.path)
 
 
 def session_files_sync(*, repair=False) -> SyncReport:
     """Compare SESSIONS_DIR with the table and return a SyncReport; with `repair`, repair what may be.
 
-    - A valid file without a row gets a row (uploaded_by "sync_sessions")
-      and an upload's mode, 0600.
-    - A file without a row that is refused (bad name, not a session, too
-      large, a symbolic link) is reported and never touched: it may be
-      someone's work in progress or evidence, and deleting a credential is an
-      admin's decision.
-    - A row without a file is deleted.
-    - A row whose file's size or SHA-256 differs is updated from the file
-      when the file is still a valid session; otherwise it is reported only.
-    - Files holding the same auth key are reported (never repaired).
-    - A session whose `<name>.json` is missing, or differs from what the
-      row renders, is reported; repair writes it from the row.
-    Temporary files (TEMP_PREFIX) and `-journal`/`-wal`/`-shm` companions are
-    ignored. Every repair is audited with the actor "sync_sessions".
+    The kinds of drift and what a repair does to each are the `sync_sessions`
+    command's help. A refused file is never touched: it may be someone's work in
+    progress or evidence, and deleting a credential is an admin's decision.
+    Every repair is audited with the actor "sync_sessions".
     """
     storage = session_storage()
-    report = SyncReport()
     rows = {row.filename: row for row in SessionFile.objects.all()}
-    report.checked_rows = len(rows)
     names = _directory_entries(storage)
-    report.checked_files = len(names)
-
+    report = SyncReport(checked_files=len(names), checked_rows=len(rows))
     key_holders: dict[str, list[str]] = {}
     for name in names:
         row = rows.get(name)
@@ -499,9 +461,9 @@ def session_files_sync(*, repair=False) -> SyncReport:
             if finding is not None:
                 report.findings.append(finding)
     on_disk = set(names)
-    for name, row in rows.items():
-        if name not in on_disk:
-            report.findings.append(_row_without_file(storage, row, repair=repair))
+    report.findings += [
+        _row_without_file(storage, row, repair=repair) for name, row in rows.items() if name not in on_disk
+    ]
     # Read again: the repairs above add and change rows, and their sidecars follow them.
     for row in SessionFile.objects.filter(filename__in=on_disk):
         finding = _compare_sidecar(storage, row, repair=repair)
@@ -521,7 +483,7 @@ def _compare_sidecar(storage, row: SessionFile, *, repair) -> Finding | None:
     name = sidecar_name(row.filename)
     expected = sidecar_bytes(session_file=row)
     path = Path(storage.path(name))
-    if not path.exists() and not path.is_symlink():
+    if not os.path.lexists(path):
         finding = Finding("sidecar_missing", name, f"{row.filename} has no sidecar", repairable=True)
     else:
         try:
@@ -543,20 +505,18 @@ def _compare_sidecar(storage, row: SessionFile, *, repair) -> Finding | None:
 
 def _duplicate_keys(key_holders) -> list[Finding]:
     """Return one finding per file whose auth key another file in the folder also holds."""
-    findings = []
-    for names in key_holders.values():
-        for name in names if len(names) > 1 else ():
-            others = ", ".join(other for other in names if other != name)
-            findings.append(
-                Finding(
-                    "duplicate_key",
-                    name,
-                    f"holds the same auth key as {others}; Telegram ends sessions whose key is used on two "
-                    "connections at once",
-                    repairable=False,
-                )
-            )
-    return findings
+    return [
+        Finding(
+            "duplicate_key",
+            name,
+            f"holds the same auth key as {', '.join(other for other in names if other != name)}; Telegram ends "
+            "sessions whose key is used on two connections at once",
+            repairable=False,
+        )
+        for names in key_holders.values()
+        if len(names) > 1
+        for name in names
+    ]
 
 
 def _unregistered_file(storage, name, *, repair, key_holders) -> Finding:

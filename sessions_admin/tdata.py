@@ -1,18 +1,11 @@
 """Telegram Desktop `tdata` folders, found in a zip or a folder, read into Telethon session files.
 
-A tdata folder is recognised by its key file (`key_datas`, or `key_data1`/`0`
-from an interrupted write). Only the files opentele2 reads are taken from it:
-the key file, each account's `<16 hex>s` file and its `<16 hex>/maps` and
-`configs`; the rest (`user_data`, `emoji`, caches, often hundreds of MB) is
-passed by. The taken files are copied into a private temporary folder with a
-small size cap (MAX_TDATA_BYTES), decided from the zip's central directory
-before anything is read.
-
-The reading itself runs in a child process (tdata_reader.py) under CPU and
-address-space limits and a deadline: a hostile tdata costs that process, never
-the server. Each account comes back as a Telethon session file, named after
-its Telegram user id, with the app parameters of Telegram Desktop (the app
-that created the authorization) for its sidecar.
+Only the key file and the accounts' files are taken (the rest, often hundreds
+of MB, is passed by) and copied privately under MAX_TDATA_BYTES, judged from the
+declared sizes before anything is read. The reading runs in a child process
+(tdata_reader.py) under CPU and address-space limits and a deadline: a hostile
+tdata costs that process, never the server. README ("tdata") has the files
+taken, the limits and the sidecar each account gets.
 """
 
 from __future__ import annotations

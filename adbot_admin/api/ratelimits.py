@@ -15,7 +15,7 @@ def rate_limited(budget):
         @functools.wraps(view_method)
         def wrapped(self, request, *args, **kwargs):
             spend_once(request, budget)
-            if budget.holds_slots:
+            if budget.slotted is not None:
                 # The body is read before a slot is taken: a client sending it slowly must not hold one.
                 # (Uploads are not read here: their views refuse an oversized body before parsing it.)
                 request.data  # noqa: B018  (a parse error is raised here, the budget already spent)

@@ -6,6 +6,7 @@ from drf_spectacular.plumbing import build_mock_request
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
 
+from ..errors import Conflict, InsufficientStorage, PayloadTooLarge
 from .permissions import RecentAuthentication
 
 
@@ -62,13 +63,13 @@ ERROR_EXAMPLES = {
     "403": {"detail": "You do not have permission to perform this action.", "code": "permission_denied"},
     "404": {"detail": "Not found.", "code": "not_found"},
     "405": {"detail": 'Method "PUT" not allowed.', "code": "method_not_allowed"},
-    "409": {"detail": "The resource already exists.", "code": "conflict"},
-    "413": {"detail": "The request body is too large.", "code": "payload_too_large"},
+    "409": {"detail": Conflict.default_detail, "code": Conflict.default_code},
+    "413": {"detail": PayloadTooLarge.default_detail, "code": PayloadTooLarge.default_code},
     "415": {"detail": 'Unsupported media type "text/plain" in request.', "code": "unsupported_media_type"},
     "428": {"detail": "Send the lease's fence in the Lease-Fence header.", "code": "fence_required"},
     "429": {"detail": "Request was throttled. Expected available in 42 seconds.", "code": "throttled"},
     "503": {"detail": "The database is unavailable; try again shortly.", "code": "database_unavailable"},
-    "507": {"detail": "The server has no room to store this file; nothing was kept.", "code": "insufficient_storage"},
+    "507": {"detail": InsufficientStorage.default_detail, "code": InsufficientStorage.default_code},
 }
 RETRY_AFTER = {
     "required": True,
@@ -113,6 +114,14 @@ def is_public(operation):
     return all(not requirement for requirement in operation.get("security") or [{}])
 
 
+def _operations(result):
+    """Yield (path, lower-case method, operation) of each operation of the schema `result`."""
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if method in HTTP_METHODS:
+                yield path, method, operation
+
+
 def _endpoints(generator):
     """Yield (path, lower-case method, view) of each operation, the view carrying a mock request."""
     for path, _regex, method, view in generator._get_paths_and_endpoints():
@@ -155,28 +164,25 @@ def postprocess_error_responses(result, generator, request, public):
         for path, method, view in _endpoints(generator)
         if getattr(getattr(view, getattr(view, "action", None) or method, None), "rate_limit_budget", None) is not None
     }
-    for path, operations in result.get("paths", {}).items():
-        for method, operation in operations.items():
-            if method not in HTTP_METHODS:
+    for path, method, operation in _operations(result):
+        responses = operation.setdefault("responses", {})
+        for status in statuses_for(operation, rate_limited=(path, method) in limited):
+            responses.setdefault(status, {"description": ERROR_DESCRIPTIONS[status]})
+        for status, response in responses.items():
+            if not status.startswith(("4", "5")):
                 continue
-            responses = operation.setdefault("responses", {})
-            for status in statuses_for(operation, rate_limited=(path, method) in limited):
-                responses.setdefault(status, {"description": ERROR_DESCRIPTIONS[status]})
-            for status, response in responses.items():
-                if not status.startswith(("4", "5")):
-                    continue
-                if response.get("description", "") in ("", "No response body"):
-                    response["description"] = ERROR_DESCRIPTIONS.get(status, "Error.")
-                content = response.setdefault(
-                    "content", {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}}}
-                )
-                body = content.get("application/json")
-                if body is not None and not body.get("examples") and status in ERROR_EXAMPLES:
-                    value = ERROR_EXAMPLES[status]
-                    body["examples"] = {value["code"]: {"value": value, "summary": value["code"]}}
-                if status == "429":
-                    response.setdefault("headers", {})["Retry-After"] = RETRY_AFTER
-            operation["responses"] = dict(sorted(responses.items()))
+            if response.get("description", "") in ("", "No response body"):
+                response["description"] = ERROR_DESCRIPTIONS.get(status, "Error.")
+            content = response.setdefault(
+                "content", {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}}}
+            )
+            body = content.get("application/json")
+            if body is not None and not body.get("examples") and status in ERROR_EXAMPLES:
+                value = ERROR_EXAMPLES[status]
+                body["examples"] = {value["code"]: {"value": value, "summary": value["code"]}}
+            if status == "429":
+                response.setdefault("headers", {})["Retry-After"] = RETRY_AFTER
+        operation["responses"] = dict(sorted(responses.items()))
     return result
 
 
@@ -191,12 +197,11 @@ def _filter_names(view):
 def postprocess_empty_filters(result, generator, request, public):
     """Mark filter parameters `allowEmptyValue`: django-filter reads `?actor=` as no filter at all."""
     names = {(path, method): _filter_names(view) for path, method, view in _endpoints(generator)}
-    for path, operations in result.get("paths", {}).items():
-        for method, operation in operations.items():
-            filters = names.get((path, method), set())
-            for parameter in operation.get("parameters", []):
-                if parameter["in"] == "query" and parameter["name"] in filters:
-                    parameter["allowEmptyValue"] = True
+    for path, method, operation in _operations(result):
+        filters = names.get((path, method), set())
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "query" and parameter["name"] in filters:
+                parameter["allowEmptyValue"] = True
     return result
 
 
@@ -209,12 +214,11 @@ def postprocess_json_bodies(result, generator, request, public):
     DRF's default parsers let every view read forms as well, which would put
     untyped form fields (every value a string) into the contract of JSON endpoints.
     """
-    for operations in result.get("paths", {}).values():
-        for operation in operations.values():
-            content = operation.get("requestBody", {}).get("content", {}) if isinstance(operation, dict) else {}
-            if "application/json" in content:
-                for media_type in FORM_MEDIA_TYPES:
-                    content.pop(media_type, None)
+    for _path, _method, operation in _operations(result):
+        content = operation.get("requestBody", {}).get("content", {})
+        if "application/json" in content:
+            for media_type in FORM_MEDIA_TYPES:
+                content.pop(media_type, None)
     return result
 
 
@@ -226,9 +230,9 @@ def postprocess_closed_bodies(result, generator, request, public):
     """
     schemas = result.get("components", {}).get("schemas", {})
     for component in generator.registry._components.values():
-        if component.type == "schemas" and getattr(component.object, "reject_unknown_fields", False):
-            if component.name in schemas and component.name.endswith("Request"):
-                schemas[component.name]["additionalProperties"] = False
+        closed = component.type == "schemas" and getattr(component.object, "reject_unknown_fields", False)
+        if closed and component.name in schemas and component.name.endswith("Request"):
+            schemas[component.name]["additionalProperties"] = False
     return result
 
 
@@ -257,16 +261,15 @@ def postprocess_sensitive_operations(result, generator, request, public):
         for path, method, view in _endpoints(generator)
         if any(isinstance(permission, RecentAuthentication) for permission in view.get_permissions())
     }
-    for path, operations in result.get("paths", {}).items():
-        for method, operation in operations.items():
-            if (path, method) not in sensitive:
-                continue
-            operation[REAUTHENTICATION_EXTENSION] = True
-            description = operation.get("description", "")
-            operation["description"] = f"{description}\n\n{REAUTHENTICATION_NOTE}".strip()
-            forbidden = operation.setdefault("responses", {}).setdefault("403", {})
-            forbidden["description"] = (
-                f"{forbidden.get('description') or ERROR_DESCRIPTIONS['403']} Or `reauthentication_required`: "
-                "the token's `auth_time` is older than REAUTH_MAX_AGE."
-            )
+    for path, method, operation in _operations(result):
+        if (path, method) not in sensitive:
+            continue
+        operation[REAUTHENTICATION_EXTENSION] = True
+        description = operation.get("description", "")
+        operation["description"] = f"{description}\n\n{REAUTHENTICATION_NOTE}".strip()
+        forbidden = operation.setdefault("responses", {}).setdefault("403", {})
+        forbidden["description"] = (
+            f"{forbidden.get('description') or ERROR_DESCRIPTIONS['403']} Or `reauthentication_required`: "
+            "the token's `auth_time` is older than REAUTH_MAX_AGE."
+        )
     return result

@@ -68,18 +68,19 @@ class MfaChallengeSerializer(serializers.Serializer):
     expires_in = serializers.IntegerField()
 
 
-def credential_field(**kwargs):
-    return serializers.JSONField(
-        write_only=True,
-        help_text="The PublicKeyCredential the browser returned, as JSON (base64url for binary fields).",
-        **kwargs,
-    )
-
-
 def validate_credential_object(value):
     if not isinstance(value, dict):
         raise serializers.ValidationError("Send the credential as a JSON object.")
     return value
+
+
+def credential_field(**kwargs):
+    return serializers.JSONField(
+        write_only=True,
+        help_text="The PublicKeyCredential the browser returned, as JSON (base64url for binary fields).",
+        validators=[validate_credential_object],
+        **kwargs,
+    )
 
 
 class MfaLoginSerializer(serializers.Serializer):
@@ -87,10 +88,7 @@ class MfaLoginSerializer(serializers.Serializer):
     code = serializers.CharField(
         write_only=True, max_length=CODE_MAX, required=False, help_text="A TOTP code or a recovery code."
     )
-    credential = credential_field(
-        required=False,
-        validators=[validate_credential_object],
-    )
+    credential = credential_field(required=False)
     session = session_mode_field()
     scope = scope_field()
 
@@ -104,7 +102,7 @@ class MfaLoginSerializer(serializers.Serializer):
 
 
 class PasskeyRegisterSerializer(serializers.Serializer):
-    credential = credential_field(validators=[validate_credential_object])
+    credential = credential_field()
     name = serializers.CharField(max_length=64, help_text="A name to tell this passkey from the others.")
 
 
@@ -124,7 +122,7 @@ class PasskeyLoginBeginSerializer(serializers.Serializer):
 
 
 class PasskeyLoginSerializer(serializers.Serializer):
-    credential = credential_field(validators=[validate_credential_object])
+    credential = credential_field()
     session = session_mode_field()
     scope = scope_field()
 
@@ -134,7 +132,7 @@ class ReauthenticateSerializer(serializers.Serializer):
     code = serializers.CharField(
         write_only=True, max_length=CODE_MAX, required=False, help_text="A TOTP code or a recovery code."
     )
-    credential = credential_field(required=False, validators=[validate_credential_object])
+    credential = credential_field(required=False)
 
     def validate(self, attrs):
         if "password" not in attrs and "credential" not in attrs:

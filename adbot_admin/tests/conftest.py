@@ -8,6 +8,11 @@ CMS_PASSWORD = "open sesame, cms"
 
 
 @pytest.fixture
+def admin(admin_user):
+    return admin_user
+
+
+@pytest.fixture
 def cms_password(settings):
     """Configure ADMIN_PASSWORD_HASH (bcrypt cost 4, fast) and return its password."""
     settings.ADMIN_PASSWORD_HASH = bcrypt.hashpw(CMS_PASSWORD.encode(), bcrypt.gensalt(4)).decode()

@@ -13,17 +13,12 @@ from adbot_admin.tests.factories import TEST_PASSWORD, UserFactory
 from .test_passkeys import register
 from .webauthn import SoftAuthenticator
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("roomy_login_budget")]
 
 BEGIN = "/admin/passkey/begin"
 COMPLETE = "/admin/passkey/complete"
 REGISTER_BEGIN = "/admin/passkeys/register/begin"
 REGISTER_COMPLETE = "/admin/passkeys/register/complete"
-
-
-@pytest.fixture(autouse=True)
-def _roomy_login_budget(settings):
-    settings.RATELIMIT_LOGIN = "1000/m"
 
 
 def post(client, url, body):

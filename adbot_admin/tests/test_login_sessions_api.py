@@ -18,18 +18,12 @@ from adbot_admin.tests.factories import TEST_PASSWORD, UserFactory
 from adbot_admin.tests.tokens import bearer, frontend_token
 from conftest import bearer_client
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("roomy_login_budget")]
 
 SESSIONS = "/api/auth/sessions"
 LOGOUT_ALL = "/api/auth/logout-all"
 ME = "/api/auth/me"
 NEW_PASSWORD = "a quite different passphrase 42"
-
-
-@pytest.fixture(autouse=True)
-def _roomy_login_budget(settings):
-    # These tests log in more often than the per-address budget allows in a minute.
-    settings.RATELIMIT_LOGIN = "1000/m"
 
 
 @pytest.fixture

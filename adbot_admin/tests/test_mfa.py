@@ -23,21 +23,10 @@ from .mfa import (  # noqa: F401  (clock is a fixture)
     password_step,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("roomy_login_budget")]
 
 ME = "/api/auth/me"
 REAUTHENTICATE = "/api/auth/reauthenticate"
-
-
-@pytest.fixture(autouse=True)
-def _roomy_login_budget(settings):
-    # These tests log in many times from one address; the budget itself is tested below.
-    settings.RATELIMIT_LOGIN = "1000/m"
-
-
-@pytest.fixture
-def admin(admin_user):
-    return admin_user
 
 
 @pytest.fixture

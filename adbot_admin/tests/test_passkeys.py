@@ -13,7 +13,7 @@ from conftest import bearer_client
 
 from .webauthn import SoftAuthenticator
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("roomy_login_budget")]
 
 PASSKEYS = "/api/auth/passkeys"
 REGISTER_BEGIN = "/api/auth/passkeys/register/begin"
@@ -23,17 +23,6 @@ LOGIN_COMPLETE = "/api/auth/passkey/complete"
 TOKEN = "/api/auth/token"
 TOKEN_2FA = "/api/auth/token/2fa"
 ME = "/api/auth/me"
-
-
-@pytest.fixture(autouse=True)
-def _roomy_login_budget(settings):
-    # These tests sign in many times from one address; the budget itself is tested in test_ratelimits.
-    settings.RATELIMIT_LOGIN = "1000/m"
-
-
-@pytest.fixture
-def admin(admin_user):
-    return admin_user
 
 
 def fresh_client(user):

@@ -49,7 +49,6 @@ class SessionFileUploadHandler(FileUploadHandler):
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
         if content_length > multipart_limit(self.max_bytes):
             raise self.too_large()
-        return None
 
     def new_file(self, *args, **kwargs):
         super().new_file(*args, **kwargs)
@@ -76,7 +75,6 @@ class SessionFileUploadHandler(FileUploadHandler):
                 )
             raise self.too_large()
         self.file.write(raw_data)
-        return None
 
     def file_complete(self, file_size):
         self.file.seek(0)

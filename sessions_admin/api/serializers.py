@@ -62,9 +62,6 @@ DEVICE_FIELDS = {
 }
 
 
-ACCOUNT_FIELDS = ("user_id", "phone", "username", "first_name", "last_name")
-
-
 def account_of(session_file) -> dict:
     return {name: getattr(session_file, name) for name in ACCOUNT_FIELDS}
 

@@ -179,19 +179,10 @@ def _table_columns(conn: sqlite3.Connection, table: str) -> tuple[tuple, ...]:
     ``table`` must be a name from LAYOUTS, never one read from the file.
     """
     quoted = '"' + table.replace('"', '""') + '"'
-    columns = []
-    for _cid, name, type_, notnull, default, pk, hidden in conn.execute(f"PRAGMA table_xinfo({quoted})"):
-        columns.append(
-            (
-                name.lower(),
-                " ".join(type_.upper().split()),
-                notnull,
-                normalise_sql(default),
-                pk,
-                hidden,
-            )
-        )
-    return tuple(columns)
+    return tuple(
+        (name.lower(), " ".join(type_.upper().split()), notnull, normalise_sql(default), pk, hidden)
+        for _cid, name, type_, notnull, default, pk, hidden in conn.execute(f"PRAGMA table_xinfo({quoted})")
+    )
 
 
 @functools.cache
@@ -217,10 +208,7 @@ def reference_schemas() -> tuple[tuple[Layout, str, dict[str, SchemaObject]], ..
 
 def schema_differences(actual: dict, expected: dict, layout_name: str) -> list[str]:
     """Return human-readable differences between two schemas (empty if equal)."""
-    problems = []
-    for key, want in expected.items():
-        if key not in actual:
-            problems.append(f"missing {want.type} {_quoted(want.name)}")
+    problems = [f"missing {want.type} {_quoted(want.name)}" for key, want in expected.items() if key not in actual]
     for key, have in actual.items():
         want = expected.get(key)
         if want is None:
@@ -270,12 +258,10 @@ def _has_foreign_objects(actual: dict, family) -> bool:
     known_triggers = {
         (key, obj.sql) for _layout, expected in family for key, obj in expected.items() if obj.type == "trigger"
     }
-    for key, obj in actual.items():
-        if obj.type == "view" or obj.is_virtual_table:
-            return True
-        if obj.type == "trigger" and (key, obj.sql) not in known_triggers:
-            return True
-    return False
+    return any(
+        obj.type == "view" or obj.is_virtual_table or (obj.type == "trigger" and (key, obj.sql) not in known_triggers)
+        for key, obj in actual.items()
+    )
 
 
 def _object_differences(have: SchemaObject, want: SchemaObject, layout_name: str) -> list[str]:

@@ -97,15 +97,6 @@ def source_dir(tmp_path):
 
 
 @pytest.fixture
-def upload_tmp(settings, tmp_path):
-    """A private FILE_UPLOAD_TEMP_DIR, so a test can see that nothing is left in it."""
-    folder = tmp_path / "upload-tmp"
-    folder.mkdir()
-    settings.FILE_UPLOAD_TEMP_DIR = str(folder)
-    return folder
-
-
-@pytest.fixture
 def unchanged(db):
     """Return a function asserting that SESSIONS_DIR and the session file table are as they were."""
     files, rows = dir_state(), table_state()

@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from adbot_admin.file_storage import TEMP_PREFIX
 from adbot_admin.models import AuditEvent, Outcome
-from sessions_admin import services
+from sessions_admin import errors, services
 from sessions_admin.models import ApiPair, SessionFile
 from sessions_admin.names import validate_session_filename
 
@@ -77,7 +77,7 @@ def test_store_refuses_a_file_over_the_limit_without_keeping_anything(source_dir
     path = session_files.telethon_session(source_dir)
     settings.SESSION_MAX_BYTES = path.stat().st_size - 1
 
-    with pytest.raises(services.SessionFileTooLarge):
+    with pytest.raises(errors.SessionFileTooLarge):
         _store(path)
 
     assert dir_state() == {} and table_state() == []

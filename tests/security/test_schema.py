@@ -15,8 +15,8 @@ from pathlib import Path
 import bcrypt
 import pytest
 from django.urls import resolve
-from rest_framework.test import APIClient
 
+from ..openapi import operations, schema  # noqa: F401  (schema: the fixture)
 from . import live
 from .routes import PARAMETER_SAMPLES, api_routes, guarded_cases, is_public
 
@@ -28,21 +28,6 @@ FUZZ_MAX_EXAMPLES = 40
 FUZZ_TIMEOUT = 300
 UNDOCUMENTED = {"/api/schema", "/api/docs"}  # they serve the schema itself
 FUZZ_SUMMARIES = []
-
-
-@pytest.fixture(scope="module")
-def schema(django_db_blocker):
-    with django_db_blocker.unblock():
-        response = APIClient().get("/api/schema", {"format": "json"})
-    assert response.status_code == 200
-    return response.json()
-
-
-def operations(schema):
-    for path, items in schema["paths"].items():
-        for method, operation in items.items():
-            if method in ("get", "put", "post", "patch", "delete"):
-                yield path, method, operation
 
 
 def concrete(path):

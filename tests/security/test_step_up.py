@@ -20,11 +20,7 @@ from .routes import PARAMETER_SAMPLES, SENSITIVE_AT_LEAST, sensitive_cases
 CASES = sensitive_cases()
 CASE_IDS = [f"{method.upper()} {route.path}" for route, method in CASES]
 REAUTHENTICATE = "/api/auth/reauthenticate"
-
-
-@pytest.fixture(autouse=True)
-def _roomy_login_budget(settings):
-    settings.RATELIMIT_LOGIN = "1000/m"
+pytestmark = pytest.mark.usefixtures("roomy_login_budget")
 
 
 @pytest.fixture

@@ -56,14 +56,6 @@ def files_under(*folders):
 
 
 @pytest.fixture
-def upload_tmp(settings, tmp_path):
-    folder = tmp_path / "upload-tmp"
-    folder.mkdir()
-    settings.FILE_UPLOAD_TEMP_DIR = str(folder)
-    return folder
-
-
-@pytest.fixture
 def admin_client(admin_user):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {forge.backend_token(forge.backend_claims(admin_user))}")
