@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from datetime import UTC
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from .models import AuditChainHead, AuditEvent
@@ -186,25 +186,25 @@ def _insert_pending(event):
 
 
 PENDING_IDS = "SELECT id FROM {event} WHERE seq IS NULL ORDER BY id LIMIT %s"
-# A sealer on PostgreSQL also holds this transaction-level advisory lock with the head row, so a
-# writer learns that someone is sealing in one statement, without a transaction (SEALING). The
+# Writers on PostgreSQL elect one sealer with this session-level advisory lock (_seal_own_row). The
 # number spells "adbotaud" in ASCII; nothing else in this database takes advisory locks.
 SEALER_LOCK = 0x6164626F74617564
+# One round trip: whether a pending row not yet refused is there and, if so, the sealer's lock taken.
+CLAIM_SEALER = (
+    "SELECT CASE WHEN EXISTS (SELECT 1 FROM {event} WHERE seq IS NULL AND id <> ALL(%s::bigint[]))"
+    f" THEN pg_try_advisory_lock({SEALER_LOCK}) ELSE false END"
+)
+RELEASE_SEALER = f"SELECT pg_advisory_unlock({SEALER_LOCK})"
 # Each returns (seq, mac, whether the head row exists); seq NULL and the row there: another sealer holds it.
 TAKE_HEAD = {
     # SQLite: the transaction already holds the database's one write lock (IMMEDIATE).
     ("sqlite", True): "SELECT seq, mac, 1 FROM {head} WHERE id = %s",
-    ("postgresql", True): (
-        f"SELECT seq, mac, pg_try_advisory_xact_lock({SEALER_LOCK}) IS NOT NULL FROM {{head}} WHERE id = %s FOR UPDATE"
-    ),
+    ("postgresql", True): "SELECT seq, mac, true FROM {head} WHERE id = %s FOR UPDATE",
     ("postgresql", False): (
         "SELECT h.seq, h.mac, EXISTS (SELECT 1 FROM {head} WHERE id = %s) FROM (SELECT 1) AS one LEFT JOIN LATERAL"
-        f" (SELECT seq, mac, pg_try_advisory_xact_lock({SEALER_LOCK}) FROM {{head}} WHERE id = %s"
-        " FOR UPDATE SKIP LOCKED) AS h ON true"
+        " (SELECT seq, mac FROM {head} WHERE id = %s FOR UPDATE SKIP LOCKED) AS h ON true"
     ),
 }
-# Taken and let go within the statement (autocommit): true while a sealer holds it.
-SEALING = f"SELECT NOT pg_try_advisory_xact_lock({SEALER_LOCK})"
 PENDING_COLUMNS = ("id", "kid", "row_mac", *ROW_FIELDS)
 MOVE_HEAD = "UPDATE {head} SET seq = %s, mac = %s WHERE id = %s"
 SEAL_ROW = "UPDATE {event} SET seq = %s, prev = %s, mac = %s WHERE id = %s AND seq IS NULL"
@@ -221,41 +221,56 @@ def seal_pending(*, wait=False):
 
     With `wait`, the first pass waits for the head (a reader that must see
     everything committed before it); otherwise a pass that finds the head taken
-    returns at once. Liveness: a writer seals only after its row committed, so
-    when SKIP LOCKED denies it the head, the holder has yet to commit; after
-    committing, the holder looks for pending rows again, in a statement that
-    starts after the denied writer's row committed, sees that row and seals it
-    (or leaves the head to a writer that takes it in between). No committed row
-    is left pending while writers keep arriving, and a crash's leftovers go with
-    the next pass.
+    returns at once: its holder is a sealer, which waits for the head itself
+    or looks for pending rows again after its commit. Inside a transaction on
+    PostgreSQL the head stays held until that commit, after which the writers'
+    sealing runs once more (_seal_own_row).
     """
     refused, held = _seal_loop(wait=wait)
     if held and connection.in_atomic_block and connection.vendor == "postgresql":
-        # The head stays locked until the outer transaction commits: look again after that commit, as above.
-        transaction.on_commit(_seal_after_commit, robust=True)
+        transaction.on_commit(_seal_own_row, robust=True)
     return refused
 
 
-def _seal_after_commit():
-    # Registers nothing more: it runs once the transaction has committed (or, in tests, never commits).
-    _seal_loop(wait=False)
-
-
 def _seal_own_row():
-    """Seal pass of a writer whose row has just committed pending: skipped when someone is sealing.
+    """Seal pass of a writer on PostgreSQL whose row has just committed pending: skipped when another is sealing.
 
-    On PostgreSQL one statement asks first whether a sealer holds the advisory
-    lock: most writers of a busy log find one, and leave their row to it, as
-    they would after a transaction denied the head by SKIP LOCKED, for the
-    same reason (seal_pending). One that found the lock free is, until its own
-    pass, the one that will look at pending rows after this row committed.
+    Writers elect their sealer with one statement: it takes the session-level
+    SEALER_LOCK if a pending row is there, and a writer denied the lock leaves
+    its row to the holder. Liveness: the denied writer's row committed before
+    the denial, so before the holder let the lock go; after letting it go, the
+    holder asks again, in a statement that sees that row, and seals it or finds
+    the lock taken by a newer holder, which owes the same look after its own
+    release. The head row is still taken in each pass, so a reader sealing at
+    the same time (seal_pending) waits for it or is waited for.
     """
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+    if connection.in_atomic_block:
+        # A session lock outlives a rollback: inside a transaction (tests), only the head row is taken.
+        _seal_loop(wait=False, pending=True)
+        return
+    refused = {}
+    while _claim_sealer(refused):
+        try:
+            _seal_pass(wait=True, refused=refused)
+        finally:
+            _release_sealer()
+
+
+def _claim_sealer(refused):
+    """Return True when a pending row not in `refused` is there and this connection now holds SEALER_LOCK."""
+    with bound_cursor() as cursor:
+        cursor.execute(_sql(CLAIM_SEALER), [list(refused)])
+        return cursor.fetchone()[0]
+
+
+def _release_sealer():
+    try:
         with bound_cursor() as cursor:
-            cursor.execute(SEALING)
-            if cursor.fetchone()[0]:
-                return
-    _seal_loop(wait=False, pending=True)
+            cursor.execute(RELEASE_SEALER)
+    except DatabaseError:
+        # Held on, the lock would keep this connection's peers from sealing for its whole life; closing lets it go.
+        connection.close()
+        raise
 
 
 def _seal_loop(*, wait, pending=False):

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WRITERS = 8
 
 
-def writer(mode, seconds, counts, index, round_):
+def writer(mode, seconds, counts, index, round_, ready):
     import django
 
     django.setup()
@@ -42,6 +42,9 @@ def writer(mode, seconds, counts, index, round_):
     from adbot_admin.audit import record
     from adbot_admin.models import AuditEvent, AuthMethod
 
+    # All writers start together, connected: 8 Django start-ups on 2 cores would otherwise fill the window.
+    connection.ensure_connection()
+    ready.wait()
     n, deadline = 0, time.monotonic() + seconds
     while time.monotonic() < deadline:
         n += 1
@@ -68,7 +71,8 @@ def writer(mode, seconds, counts, index, round_):
 def run_writers(mode, seconds, round_):
     context = multiprocessing.get_context("spawn")
     counts = context.Array("l", WRITERS)
-    processes = [context.Process(target=writer, args=(mode, seconds, counts, i, round_)) for i in range(WRITERS)]
+    ready = context.Barrier(WRITERS)
+    processes = [context.Process(target=writer, args=(mode, seconds, counts, i, round_, ready)) for i in range(WRITERS)]
     for process in processes:
         process.start()
     for process in processes:
