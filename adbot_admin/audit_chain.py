@@ -18,8 +18,8 @@ Rows are written in two steps. `append` inserts a row *pending* (seq NULL) with
 its `row_mac`: an HMAC, under the same key, of its fields without seq and prev,
 behind a context of its own so it can never pass for a chain MAC. No lock is
 taken, so writers commit in parallel (PostgreSQL's group commit). `seal_pending`
-then chains the committed pending rows: holding the one head row
-(AuditChainHead), it gives each row whose row_mac verifies the next seq, its
+then chains the committed pending rows: holding, or swapping, the one head
+row (AuditChainHead), it gives each row whose row_mac verifies the next seq, its
 prev and its mac, moves the head and commits. A pending row whose row_mac does
 not verify was inserted by someone without the key: it is never sealed, and
 verify_audit reports it. row_mac is kept once sealed and is unique, so a copy of
@@ -33,16 +33,20 @@ than the time a row waits to be sealed. A rolled-back writer's row was never
 committed, so it is never sealed and leaves no gap.
 
 When sealing runs differs by database. On PostgreSQL a writer seals after its
-transaction commits (transaction.on_commit), taking the head with SKIP LOCKED:
-a busy head means another writer is sealing, and that one looks again after its
-own commit (seal_pending). A sealer also holds an advisory lock, which a writer
-tests first in one statement, so most writers of a busy log learn that someone
-is sealing without opening a transaction (_seal_own_row). SQLite serialises
-writers anyway, so a writer seals inline, in its own transaction, right after
-its insert. A crash between the insert and the seal leaves rows pending; the
-next seal pass takes them. Every reader of the chain fields (verify_audit,
-audit_checkpoint, prune_audit, the export, the head gauge, the admin list) runs
-a seal pass first: one indexed query when nothing is pending.
+transaction commits (transaction.on_commit), and writers elect one sealer at a
+time: one statement takes a session-level advisory lock if a pending row is
+there, and a writer denied it leaves its row to the holder, which asks again
+after letting the lock go (_seal_own_row). The holder seals without a
+transaction: it reads the head and the pending rows in one statement and
+writes their seals in another, which moves the head only from what it read (a
+compare-and-swap on the head row, _seal_swapping). Readers seal in a
+transaction holding the head row (seal_pending); they take no advisory lock,
+and a holder's swap that meets a head they moved reads again. SQLite
+serialises writers anyway, so a writer seals inline, in its own transaction,
+right after its insert. A crash between the insert and the seal leaves rows
+pending; the next seal pass takes them. Every reader of the chain fields
+(verify_audit, audit_checkpoint, prune_audit, the export, the head gauge, the
+admin list) runs a seal pass first: one indexed query when nothing is pending.
 """
 
 import hashlib
@@ -241,8 +245,8 @@ def _seal_own_row():
     the denial, so before the holder let the lock go; after letting it go, the
     holder asks again, in a statement that sees that row, and seals it or finds
     the lock taken by a newer holder, which owes the same look after its own
-    release. The head row is still taken in each pass, so a reader sealing at
-    the same time (seal_pending) waits for it or is waited for.
+    release. A reader sealing at the same time (seal_pending) holds the head
+    row instead, and the holder's swap reads again after it (_seal_swapping).
     """
     if connection.in_atomic_block:
         # A session lock outlives a rollback: inside a transaction (tests), only the head row is taken.
@@ -251,7 +255,7 @@ def _seal_own_row():
     refused = {}
     while _claim_sealer(refused):
         try:
-            _seal_pass(wait=True, refused=refused)
+            _seal_swapping(refused)
         finally:
             _release_sealer()
 
@@ -308,18 +312,82 @@ def _seal_pass(*, wait, refused=None):
             return False
         seq, prev = found
         for chunk in _pending_chunks(cursor):
-            seals = []
-            for row_id, kid, row_mac, *values in chunk:
-                problem = refused.get(row_id) or _refusal(ring, kid, row_mac, values)
-                if problem is not None:
-                    refused[row_id] = problem
-                    continue
-                seq += 1
-                mac = mac_of(ring[kid], prev, _stored_canonical(seq, kid, *values))
-                seals.append((row_id, seq, prev, mac))
-                prev = mac
+            seals = _chained(ring, refused, seq, prev, chunk)
             _write_seals(cursor, seals)
+            if seals:
+                seq, prev = seals[-1][1], seals[-1][3]
     return True
+
+
+def _chained(ring, refused, seq, prev, chunk):
+    """Return (id, seq, prev, mac) of each row of `chunk` chained after (seq, prev); add the rows refused to `refused`."""
+    seals = []
+    for row_id, kid, row_mac, *values in chunk:
+        problem = refused.get(row_id) or _refusal(ring, kid, row_mac, values)
+        if problem is not None:
+            refused[row_id] = problem
+            continue
+        seq += 1
+        mac = mac_of(ring[kid], prev, _stored_canonical(seq, kid, *values))
+        seals.append((row_id, seq, prev, mac))
+        prev = mac
+    return seals
+
+
+def _seal_swapping(refused):
+    """Seal the pending rows visible now on PostgreSQL without a transaction: two statements a chunk.
+
+    One statement reads the head and a chunk of pending rows (one snapshot);
+    the next writes their seals only if the head is still what was read, a
+    compare-and-swap on the head row that takes its row lock as a seal pass
+    does, so a reader sealing meanwhile (seal_pending) makes it read again
+    instead of forking the chain. Run by the holder of SEALER_LOCK, which no
+    other writer's sealer holds at the same time.
+    """
+    ring = key_ring()
+    columns = ", ".join(f"{_column(name)} AS {name}" for name in PENDING_COLUMNS)
+    read = _sql(
+        f"SELECT h.seq, h.mac, p.* FROM {{head}} AS h LEFT JOIN LATERAL (SELECT {columns} FROM {{event}}"
+        " WHERE seq IS NULL AND id > %s ORDER BY id LIMIT %s) AS p ON true WHERE h.id = %s"
+    )
+    after = 0
+    with bound_cursor() as cursor:
+        while True:
+            cursor.execute(read, [after, SEAL_CHUNK, HEAD_ID])
+            rows = cursor.fetchall()
+            if not rows:
+                _create_head()
+                continue
+            seq, prev = rows[0][:2]
+            chunk = [(*row[2:-1], _detail(row[-1])) for row in rows if row[2] is not None]
+            seals = _chained(ring, refused, seq, prev, chunk)
+            if seals and not _swap_seals(cursor, seals, seq, prev):
+                after = 0  # a reader sealed in between: read again from the first pending row
+                continue
+            if len(chunk) < SEAL_CHUNK:
+                return
+            after = chunk[-1][0]
+
+
+# Writes the seals and moves the head only if the head is still (seq, mac) as read: true, or false when it
+# moved. A row gone from the pending ones while the head did not move (deleted meanwhile) fails the whole
+# statement (a text that is no boolean), as a gap in seq would otherwise be committed.
+SWAP_SEALS_PG = (
+    "WITH h AS (UPDATE {head} SET seq = %s, mac = %s WHERE id = %s AND seq = %s AND mac = %s RETURNING 1),"
+    " sealed AS (UPDATE {event} AS e SET seq = v.seq, prev = v.prev, mac = v.mac"
+    " FROM (VALUES {{values}}) AS v(id, seq, prev, mac)"
+    " WHERE e.id = v.id AND e.seq IS NULL AND EXISTS (SELECT 1 FROM h) RETURNING 1)"
+    " SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM h) THEN false WHEN (SELECT count(*) FROM sealed) = %s THEN true"
+    " ELSE (SELECT 'sealed audit rows do not match the head: rolled back' FROM h)::boolean END"
+)
+
+
+def _swap_seals(cursor, seals, seq, prev):
+    """Write `seals` after the head (seq, prev) in one statement; return False when the head had moved."""
+    values = ", ".join(["(%s::bigint, %s::bigint, %s::varchar, %s::varchar)"] * len(seals))
+    params = [seals[-1][1], seals[-1][3], HEAD_ID, seq, prev, *(v for seal in seals for v in seal), len(seals)]
+    cursor.execute(_sql(SWAP_SEALS_PG).replace("{values}", values), params)
+    return cursor.fetchone()[0]
 
 
 def _take_head(cursor, take):
