@@ -49,6 +49,7 @@ pending; the next seal pass takes them. Every reader of the chain fields
 admin list) runs a seal pass first: one indexed query when nothing is pending.
 """
 
+import functools
 import hashlib
 import hmac
 import json
@@ -56,7 +57,7 @@ from dataclasses import dataclass
 from datetime import UTC
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
 from .models import AuditChainHead, AuditEvent
@@ -136,6 +137,12 @@ def row_mac_of(key, message):
 
 
 def _sql(text):
+    return _formatted(connection.vendor, text)
+
+
+@functools.cache
+def _formatted(vendor, text):
+    # Once per statement and database: the hot paths run it for every write.
     return text.format(
         head=connection.ops.quote_name(AuditChainHead._meta.db_table),
         event=connection.ops.quote_name(AuditEvent._meta.db_table),
@@ -166,24 +173,26 @@ def append(event):
     event.created_at = timezone.now()
     event.seq, event.prev, event.mac, event.kid = None, "", "", kid
     event.row_mac = row_mac_of(key, canonical(seq=None, kid=kid, **{name: getattr(event, name) for name in ROW_FIELDS}))
-    if connection.vendor == "postgresql":
-        _insert_pending(event)
+    # The connection behind the proxy, looked up once: each `connection.` costs a thread-local lookup.
+    database = connections[DEFAULT_DB_ALIAS]
+    if database.vendor == "postgresql":
+        _insert_pending(database, event)
         transaction.on_commit(_seal_own_row, robust=True)
     else:
         with transaction.atomic():
-            _insert_pending(event)
+            _insert_pending(database, event)
             _seal_pass(wait=True)
     return event
 
 
-def _insert_pending(event):
-    values = [connection.ops.adapt_datetimefield_value(event.created_at)]
+def _insert_pending(database, event):
+    values = [database.ops.adapt_datetimefield_value(event.created_at)]
     values += [getattr(event, name) for name in ROW_FIELDS[1:-1]]
     values += [json.dumps(event.detail), event.kid, event.row_mac]
     with bound_cursor() as cursor:
-        cursor.execute(_sql(INSERT_PENDING[connection.vendor]), values)
+        cursor.execute(_formatted(database.vendor, INSERT_PENDING[database.vendor]), values)
         event.pk = cursor.fetchone()[0]
-    event._state.adding, event._state.db = False, connection.alias
+    event._state.adding, event._state.db = False, database.alias
 
 
 # -- sealing ---------------------------------------------------------------------------------------------------
@@ -210,6 +219,19 @@ TAKE_HEAD = {
     ),
 }
 PENDING_COLUMNS = ("id", "kid", "row_mac", *ROW_FIELDS)
+# PostgreSQL writes the time as the chain spells it, and the address and detail as text: loading
+# them as datetime, inet and JSON objects would cost more than everything else per row.
+PG_COLUMNS = {
+    "created_at": "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+    "client_ip": "host(client_ip)",
+    "detail": "detail::text",
+}
+# The head and the next chunk of pending rows in one snapshot (_seal_swapping); no pending row: one row of NULLs.
+SWAP_READ = (
+    "SELECT h.seq, h.mac, p.* FROM {head} AS h LEFT JOIN LATERAL (SELECT "
+    + ", ".join(f"{PG_COLUMNS.get(name, name)} AS {name}" for name in PENDING_COLUMNS)
+    + " FROM {event} WHERE seq IS NULL AND id > %s ORDER BY id LIMIT %s) AS p ON true WHERE h.id = %s"
+)
 MOVE_HEAD = "UPDATE {head} SET seq = %s, mac = %s WHERE id = %s"
 SEAL_ROW = "UPDATE {event} SET seq = %s, prev = %s, mac = %s WHERE id = %s AND seq IS NULL"
 # PostgreSQL seals a chunk and moves the head in one round trip; it returns the rows sealed.
@@ -248,29 +270,28 @@ def _seal_own_row():
     release. A reader sealing at the same time (seal_pending) holds the head
     row instead, and the holder's swap reads again after it (_seal_swapping).
     """
-    if connection.in_atomic_block:
+    if connections[DEFAULT_DB_ALIAS].in_atomic_block:
         # A session lock outlives a rollback: inside a transaction (tests), only the head row is taken.
         _seal_loop(wait=False, pending=True)
         return
     refused = {}
-    while _claim_sealer(refused):
-        try:
-            _seal_swapping(refused)
-        finally:
-            _release_sealer()
-
-
-def _claim_sealer(refused):
-    """Return True when a pending row not in `refused` is there and this connection now holds SEALER_LOCK."""
     with bound_cursor() as cursor:
-        cursor.execute(_sql(CLAIM_SEALER), [list(refused)])
-        return cursor.fetchone()[0]
+        while _claim_sealer(cursor, refused):
+            try:
+                _seal_swapping(cursor, refused)
+            finally:
+                _release_sealer(cursor)
 
 
-def _release_sealer():
+def _claim_sealer(cursor, refused):
+    """Return True when a pending row not in `refused` is there and this connection now holds SEALER_LOCK."""
+    cursor.execute(_formatted("postgresql", CLAIM_SEALER), [list(refused)])
+    return cursor.fetchone()[0]
+
+
+def _release_sealer(cursor):
     try:
-        with bound_cursor() as cursor:
-            cursor.execute(RELEASE_SEALER)
+        cursor.execute(RELEASE_SEALER)
     except DatabaseError:
         # Held on, the lock would keep this connection's peers from sealing for its whole life; closing lets it go.
         connection.close()
@@ -334,7 +355,7 @@ def _chained(ring, refused, seq, prev, chunk):
     return seals
 
 
-def _seal_swapping(refused):
+def _seal_swapping(cursor, refused):
     """Seal the pending rows visible now on PostgreSQL without a transaction: two statements a chunk.
 
     One statement reads the head and a chunk of pending rows (one snapshot);
@@ -345,28 +366,23 @@ def _seal_swapping(refused):
     other writer's sealer holds at the same time.
     """
     ring = key_ring()
-    columns = ", ".join(f"{_column(name)} AS {name}" for name in PENDING_COLUMNS)
-    read = _sql(
-        f"SELECT h.seq, h.mac, p.* FROM {{head}} AS h LEFT JOIN LATERAL (SELECT {columns} FROM {{event}}"
-        " WHERE seq IS NULL AND id > %s ORDER BY id LIMIT %s) AS p ON true WHERE h.id = %s"
-    )
+    read = _formatted("postgresql", SWAP_READ)
     after = 0
-    with bound_cursor() as cursor:
-        while True:
-            cursor.execute(read, [after, SEAL_CHUNK, HEAD_ID])
-            rows = cursor.fetchall()
-            if not rows:
-                _create_head()
-                continue
-            seq, prev = rows[0][:2]
-            chunk = [(*row[2:-1], _detail(row[-1])) for row in rows if row[2] is not None]
-            seals = _chained(ring, refused, seq, prev, chunk)
-            if seals and not _swap_seals(cursor, seals, seq, prev):
-                after = 0  # a reader sealed in between: read again from the first pending row
-                continue
-            if len(chunk) < SEAL_CHUNK:
-                return
-            after = chunk[-1][0]
+    while True:
+        cursor.execute(read, [after, SEAL_CHUNK, HEAD_ID])
+        rows = cursor.fetchall()
+        if not rows:
+            _create_head()
+            continue
+        seq, prev = rows[0][:2]
+        chunk = [(*row[2:-1], _detail(row[-1])) for row in rows if row[2] is not None]
+        seals = _chained(ring, refused, seq, prev, chunk)
+        if seals and not _swap_seals(cursor, seals, seq, prev):
+            after = 0  # a reader sealed in between: read again from the first pending row
+            continue
+        if len(chunk) < SEAL_CHUNK:
+            return
+        after = chunk[-1][0]
 
 
 # Writes the seals and moves the head only if the head is still (seq, mac) as read: true, or false when it
@@ -386,7 +402,7 @@ def _swap_seals(cursor, seals, seq, prev):
     """Write `seals` after the head (seq, prev) in one statement; return False when the head had moved."""
     values = ", ".join(["(%s::bigint, %s::bigint, %s::varchar, %s::varchar)"] * len(seals))
     params = [seals[-1][1], seals[-1][3], HEAD_ID, seq, prev, *(v for seal in seals for v in seal), len(seals)]
-    cursor.execute(_sql(SWAP_SEALS_PG).replace("{values}", values), params)
+    cursor.execute(_formatted("postgresql", SWAP_SEALS_PG).replace("{values}", values), params)
     return cursor.fetchone()[0]
 
 
@@ -523,13 +539,6 @@ def prune_anchor():
 
 
 VERIFY_COLUMNS = ("seq", "prev", "mac", "kid", *ROW_FIELDS)
-# PostgreSQL writes the time as the chain spells it, and the address and detail as text: loading
-# them as datetime, inet and JSON objects would cost more than everything else per row.
-PG_COLUMNS = {
-    "created_at": "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
-    "client_ip": "host(client_ip)",
-    "detail": "detail::text",
-}
 
 
 def _column(name):

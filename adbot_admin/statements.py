@@ -19,7 +19,7 @@ prepares.
 
 from dataclasses import dataclass
 
-from django.db import InterfaceError, OperationalError, connection, connections
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections
 from django.db.models.base import ModelState
 
 
@@ -113,12 +113,14 @@ def _fetchone(sql, params):
 
 def bound_cursor():
     """Return a Django cursor (errors wrapped, queries counted in tests) that binds parameters server-side."""
-    if connection.vendor != "postgresql":
-        return connection.cursor()
+    # The connection behind the proxy, looked up once: each `connection.` costs a thread-local lookup.
+    database = connections[DEFAULT_DB_ALIAS]
+    if database.vendor != "postgresql":
+        return database.cursor()
     # Here, not at the top: the PostgreSQL backend loads psycopg, which a SQLite server never needs.
     from django.db.backends.postgresql.base import ServerBindingCursor
 
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        cursor = ServerBindingCursor(connection.connection)
-    return connection.make_debug_cursor(cursor) if connection.queries_logged else connection.make_cursor(cursor)
+    database.ensure_connection()
+    with database.wrap_database_errors:
+        cursor = ServerBindingCursor(database.connection)
+    return database.make_debug_cursor(cursor) if database.queries_logged else database.make_cursor(cursor)

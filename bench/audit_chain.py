@@ -9,9 +9,12 @@
 one audit row, each --rounds times: "without chain" is the row insert the writer
 made before the chain (one INSERT, autocommit; a negative seq, so the row is
 neither pending nor in the chain), "with chain" is `audit.record` (the row MAC,
-an INSERT of the pending row, then a seal pass: on PostgreSQL after the commit,
-taking the head with SKIP LOCKED; on SQLite inside the insert's transaction).
-It prints the rows per second of each and their ratio. `verify` seeds the log up to --rows chained
+an INSERT of the pending row, then sealing: on PostgreSQL after the commit, by
+the writer that takes the sealer's advisory lock; on SQLite inside the insert's
+transaction). The writers start together once all are set up and connected. It
+prints the rows per second of each and their ratio, and the CPU time per row of
+the writers and their PostgreSQL backends (on a shared, CPU-bound machine the
+steadier figure). `verify` seeds the log up to --rows chained
 rows (bench/seed.py) and times `manage.py verify_audit` over them.
 The database at --database-url is migrated, and its audit rows are deleted first
 (not with `verify --keep`, which needs the AUDIT_CHAIN_KEY of the run that seeded them).
