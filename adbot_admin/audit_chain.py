@@ -18,8 +18,8 @@ Rows are written in two steps. `append` inserts a row *pending* (seq NULL) with
 its `row_mac`: an HMAC, under the same key, of its fields without seq and prev,
 behind a context of its own so it can never pass for a chain MAC. No lock is
 taken, so writers commit in parallel (PostgreSQL's group commit). `seal_pending`
-then chains the committed pending rows: holding the one head row
-(AuditChainHead), it gives each row whose row_mac verifies the next seq, its
+then chains the committed pending rows: holding, or swapping, the one head
+row (AuditChainHead), it gives each row whose row_mac verifies the next seq, its
 prev and its mac, moves the head and commits. A pending row whose row_mac does
 not verify was inserted by someone without the key: it is never sealed, and
 verify_audit reports it. row_mac is kept once sealed and is unique, so a copy of
@@ -33,18 +33,23 @@ than the time a row waits to be sealed. A rolled-back writer's row was never
 committed, so it is never sealed and leaves no gap.
 
 When sealing runs differs by database. On PostgreSQL a writer seals after its
-transaction commits (transaction.on_commit), taking the head with SKIP LOCKED:
-a busy head means another writer is sealing, and that one looks again after its
-own commit (seal_pending). A sealer also holds an advisory lock, which a writer
-tests first in one statement, so most writers of a busy log learn that someone
-is sealing without opening a transaction (_seal_own_row). SQLite serialises
-writers anyway, so a writer seals inline, in its own transaction, right after
-its insert. A crash between the insert and the seal leaves rows pending; the
-next seal pass takes them. Every reader of the chain fields (verify_audit,
-audit_checkpoint, prune_audit, the export, the head gauge, the admin list) runs
-a seal pass first: one indexed query when nothing is pending.
+transaction commits (transaction.on_commit), and writers elect one sealer at a
+time: one statement takes a session-level advisory lock if a pending row is
+there, and a writer denied it leaves its row to the holder, which asks again
+after letting the lock go (_seal_own_row). The holder seals without a
+transaction: it reads the head and the pending rows in one statement and
+writes their seals in another, which moves the head only from what it read (a
+compare-and-swap on the head row, _seal_swapping). Readers seal in a
+transaction holding the head row (seal_pending); they take no advisory lock,
+and a holder's swap that meets a head they moved reads again. SQLite
+serialises writers anyway, so a writer seals inline, in its own transaction,
+right after its insert. A crash between the insert and the seal leaves rows
+pending; the next seal pass takes them. Every reader of the chain fields
+(verify_audit, audit_checkpoint, prune_audit, the export, the head gauge, the
+admin list) runs a seal pass first: one indexed query when nothing is pending.
 """
 
+import functools
 import hashlib
 import hmac
 import json
@@ -52,7 +57,7 @@ from dataclasses import dataclass
 from datetime import UTC
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
 from .models import AuditChainHead, AuditEvent
@@ -132,6 +137,12 @@ def row_mac_of(key, message):
 
 
 def _sql(text):
+    return _formatted(connection.vendor, text)
+
+
+@functools.cache
+def _formatted(vendor, text):
+    # Once per statement and database: the hot paths run it for every write.
     return text.format(
         head=connection.ops.quote_name(AuditChainHead._meta.db_table),
         event=connection.ops.quote_name(AuditEvent._meta.db_table),
@@ -162,50 +173,65 @@ def append(event):
     event.created_at = timezone.now()
     event.seq, event.prev, event.mac, event.kid = None, "", "", kid
     event.row_mac = row_mac_of(key, canonical(seq=None, kid=kid, **{name: getattr(event, name) for name in ROW_FIELDS}))
-    if connection.vendor == "postgresql":
-        _insert_pending(event)
+    # The connection behind the proxy, looked up once: each `connection.` costs a thread-local lookup.
+    database = connections[DEFAULT_DB_ALIAS]
+    if database.vendor == "postgresql":
+        _insert_pending(database, event)
         transaction.on_commit(_seal_own_row, robust=True)
     else:
         with transaction.atomic():
-            _insert_pending(event)
+            _insert_pending(database, event)
             _seal_pass(wait=True)
     return event
 
 
-def _insert_pending(event):
-    values = [connection.ops.adapt_datetimefield_value(event.created_at)]
+def _insert_pending(database, event):
+    values = [database.ops.adapt_datetimefield_value(event.created_at)]
     values += [getattr(event, name) for name in ROW_FIELDS[1:-1]]
     values += [json.dumps(event.detail), event.kid, event.row_mac]
     with bound_cursor() as cursor:
-        cursor.execute(_sql(INSERT_PENDING[connection.vendor]), values)
+        cursor.execute(_formatted(database.vendor, INSERT_PENDING[database.vendor]), values)
         event.pk = cursor.fetchone()[0]
-    event._state.adding, event._state.db = False, connection.alias
+    event._state.adding, event._state.db = False, database.alias
 
 
 # -- sealing ---------------------------------------------------------------------------------------------------
 
 
 PENDING_IDS = "SELECT id FROM {event} WHERE seq IS NULL ORDER BY id LIMIT %s"
-# A sealer on PostgreSQL also holds this transaction-level advisory lock with the head row, so a
-# writer learns that someone is sealing in one statement, without a transaction (SEALING). The
+# Writers on PostgreSQL elect one sealer with this session-level advisory lock (_seal_own_row). The
 # number spells "adbotaud" in ASCII; nothing else in this database takes advisory locks.
 SEALER_LOCK = 0x6164626F74617564
+# One round trip: whether a pending row not yet refused is there and, if so, the sealer's lock taken.
+CLAIM_SEALER = (
+    "SELECT CASE WHEN EXISTS (SELECT 1 FROM {event} WHERE seq IS NULL AND id <> ALL(%s::bigint[]))"
+    f" THEN pg_try_advisory_lock({SEALER_LOCK}) ELSE false END"
+)
+RELEASE_SEALER = f"SELECT pg_advisory_unlock({SEALER_LOCK})"
 # Each returns (seq, mac, whether the head row exists); seq NULL and the row there: another sealer holds it.
 TAKE_HEAD = {
     # SQLite: the transaction already holds the database's one write lock (IMMEDIATE).
     ("sqlite", True): "SELECT seq, mac, 1 FROM {head} WHERE id = %s",
-    ("postgresql", True): (
-        f"SELECT seq, mac, pg_try_advisory_xact_lock({SEALER_LOCK}) IS NOT NULL FROM {{head}} WHERE id = %s FOR UPDATE"
-    ),
+    ("postgresql", True): "SELECT seq, mac, true FROM {head} WHERE id = %s FOR UPDATE",
     ("postgresql", False): (
         "SELECT h.seq, h.mac, EXISTS (SELECT 1 FROM {head} WHERE id = %s) FROM (SELECT 1) AS one LEFT JOIN LATERAL"
-        f" (SELECT seq, mac, pg_try_advisory_xact_lock({SEALER_LOCK}) FROM {{head}} WHERE id = %s"
-        " FOR UPDATE SKIP LOCKED) AS h ON true"
+        " (SELECT seq, mac FROM {head} WHERE id = %s FOR UPDATE SKIP LOCKED) AS h ON true"
     ),
 }
-# Taken and let go within the statement (autocommit): true while a sealer holds it.
-SEALING = f"SELECT NOT pg_try_advisory_xact_lock({SEALER_LOCK})"
 PENDING_COLUMNS = ("id", "kid", "row_mac", *ROW_FIELDS)
+# PostgreSQL writes the time as the chain spells it, and the address and detail as text: loading
+# them as datetime, inet and JSON objects would cost more than everything else per row.
+PG_COLUMNS = {
+    "created_at": "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+    "client_ip": "host(client_ip)",
+    "detail": "detail::text",
+}
+# The head and the next chunk of pending rows in one snapshot (_seal_swapping); no pending row: one row of NULLs.
+SWAP_READ = (
+    "SELECT h.seq, h.mac, p.* FROM {head} AS h LEFT JOIN LATERAL (SELECT "
+    + ", ".join(f"{PG_COLUMNS.get(name, name)} AS {name}" for name in PENDING_COLUMNS)
+    + " FROM {event} WHERE seq IS NULL AND id > %s ORDER BY id LIMIT %s) AS p ON true WHERE h.id = %s"
+)
 MOVE_HEAD = "UPDATE {head} SET seq = %s, mac = %s WHERE id = %s"
 SEAL_ROW = "UPDATE {event} SET seq = %s, prev = %s, mac = %s WHERE id = %s AND seq IS NULL"
 # PostgreSQL seals a chunk and moves the head in one round trip; it returns the rows sealed.
@@ -221,41 +247,55 @@ def seal_pending(*, wait=False):
 
     With `wait`, the first pass waits for the head (a reader that must see
     everything committed before it); otherwise a pass that finds the head taken
-    returns at once. Liveness: a writer seals only after its row committed, so
-    when SKIP LOCKED denies it the head, the holder has yet to commit; after
-    committing, the holder looks for pending rows again, in a statement that
-    starts after the denied writer's row committed, sees that row and seals it
-    (or leaves the head to a writer that takes it in between). No committed row
-    is left pending while writers keep arriving, and a crash's leftovers go with
-    the next pass.
+    returns at once: its holder is a sealer, which waits for the head itself
+    or looks for pending rows again after its commit. Inside a transaction on
+    PostgreSQL the head stays held until that commit, after which the writers'
+    sealing runs once more (_seal_own_row).
     """
     refused, held = _seal_loop(wait=wait)
     if held and connection.in_atomic_block and connection.vendor == "postgresql":
-        # The head stays locked until the outer transaction commits: look again after that commit, as above.
-        transaction.on_commit(_seal_after_commit, robust=True)
+        transaction.on_commit(_seal_own_row, robust=True)
     return refused
 
 
-def _seal_after_commit():
-    # Registers nothing more: it runs once the transaction has committed (or, in tests, never commits).
-    _seal_loop(wait=False)
-
-
 def _seal_own_row():
-    """Seal pass of a writer whose row has just committed pending: skipped when someone is sealing.
+    """Seal pass of a writer on PostgreSQL whose row has just committed pending: skipped when another is sealing.
 
-    On PostgreSQL one statement asks first whether a sealer holds the advisory
-    lock: most writers of a busy log find one, and leave their row to it, as
-    they would after a transaction denied the head by SKIP LOCKED, for the
-    same reason (seal_pending). One that found the lock free is, until its own
-    pass, the one that will look at pending rows after this row committed.
+    Writers elect their sealer with one statement: it takes the session-level
+    SEALER_LOCK if a pending row is there, and a writer denied the lock leaves
+    its row to the holder. Liveness: the denied writer's row committed before
+    the denial, so before the holder let the lock go; after letting it go, the
+    holder asks again, in a statement that sees that row, and seals it or finds
+    the lock taken by a newer holder, which owes the same look after its own
+    release. A reader sealing at the same time (seal_pending) holds the head
+    row instead, and the holder's swap reads again after it (_seal_swapping).
     """
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        with bound_cursor() as cursor:
-            cursor.execute(SEALING)
-            if cursor.fetchone()[0]:
-                return
-    _seal_loop(wait=False, pending=True)
+    if connections[DEFAULT_DB_ALIAS].in_atomic_block:
+        # A session lock outlives a rollback: inside a transaction (tests), only the head row is taken.
+        _seal_loop(wait=False, pending=True)
+        return
+    refused = {}
+    with bound_cursor() as cursor:
+        while _claim_sealer(cursor, refused):
+            try:
+                _seal_swapping(cursor, refused)
+            finally:
+                _release_sealer(cursor)
+
+
+def _claim_sealer(cursor, refused):
+    """Return True when a pending row not in `refused` is there and this connection now holds SEALER_LOCK."""
+    cursor.execute(_formatted("postgresql", CLAIM_SEALER), [list(refused)])
+    return cursor.fetchone()[0]
+
+
+def _release_sealer(cursor):
+    try:
+        cursor.execute(RELEASE_SEALER)
+    except DatabaseError:
+        # Held on, the lock would keep this connection's peers from sealing for its whole life; closing lets it go.
+        connection.close()
+        raise
 
 
 def _seal_loop(*, wait, pending=False):
@@ -293,18 +333,77 @@ def _seal_pass(*, wait, refused=None):
             return False
         seq, prev = found
         for chunk in _pending_chunks(cursor):
-            seals = []
-            for row_id, kid, row_mac, *values in chunk:
-                problem = refused.get(row_id) or _refusal(ring, kid, row_mac, values)
-                if problem is not None:
-                    refused[row_id] = problem
-                    continue
-                seq += 1
-                mac = mac_of(ring[kid], prev, _stored_canonical(seq, kid, *values))
-                seals.append((row_id, seq, prev, mac))
-                prev = mac
+            seals = _chained(ring, refused, seq, prev, chunk)
             _write_seals(cursor, seals)
+            if seals:
+                seq, prev = seals[-1][1], seals[-1][3]
     return True
+
+
+def _chained(ring, refused, seq, prev, chunk):
+    """Return (id, seq, prev, mac) of each row of `chunk` chained after (seq, prev); add the rows refused to `refused`."""
+    seals = []
+    for row_id, kid, row_mac, *values in chunk:
+        problem = refused.get(row_id) or _refusal(ring, kid, row_mac, values)
+        if problem is not None:
+            refused[row_id] = problem
+            continue
+        seq += 1
+        mac = mac_of(ring[kid], prev, _stored_canonical(seq, kid, *values))
+        seals.append((row_id, seq, prev, mac))
+        prev = mac
+    return seals
+
+
+def _seal_swapping(cursor, refused):
+    """Seal the pending rows visible now on PostgreSQL without a transaction: two statements a chunk.
+
+    One statement reads the head and a chunk of pending rows (one snapshot);
+    the next writes their seals only if the head is still what was read, a
+    compare-and-swap on the head row that takes its row lock as a seal pass
+    does, so a reader sealing meanwhile (seal_pending) makes it read again
+    instead of forking the chain. Run by the holder of SEALER_LOCK, which no
+    other writer's sealer holds at the same time.
+    """
+    ring = key_ring()
+    read = _formatted("postgresql", SWAP_READ)
+    after = 0
+    while True:
+        cursor.execute(read, [after, SEAL_CHUNK, HEAD_ID])
+        rows = cursor.fetchall()
+        if not rows:
+            _create_head()
+            continue
+        seq, prev = rows[0][:2]
+        chunk = [(*row[2:-1], _detail(row[-1])) for row in rows if row[2] is not None]
+        seals = _chained(ring, refused, seq, prev, chunk)
+        if seals and not _swap_seals(cursor, seals, seq, prev):
+            after = 0  # a reader sealed in between: read again from the first pending row
+            continue
+        if len(chunk) < SEAL_CHUNK:
+            return
+        after = chunk[-1][0]
+
+
+# Writes the seals and moves the head only if the head is still (seq, mac) as read: true, or false when it
+# moved. A row gone from the pending ones while the head did not move (deleted meanwhile) fails the whole
+# statement (a text that is no boolean), as a gap in seq would otherwise be committed.
+SWAP_SEALS_PG = (
+    "WITH h AS (UPDATE {head} SET seq = %s, mac = %s WHERE id = %s AND seq = %s AND mac = %s RETURNING 1),"
+    " sealed AS (UPDATE {event} AS e SET seq = v.seq, prev = v.prev, mac = v.mac"
+    " FROM (VALUES {{values}}) AS v(id, seq, prev, mac)"
+    " WHERE e.id = v.id AND e.seq IS NULL AND EXISTS (SELECT 1 FROM h) RETURNING 1)"
+    " SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM h) THEN false WHEN (SELECT count(*) FROM sealed) = %s THEN true"
+    " ELSE (SELECT 'sealed audit rows do not match the head: rolled back' FROM h)::boolean END"
+)
+
+
+def _swap_seals(cursor, seals, seq, prev):
+    """Write `seals` after the head (seq, prev) in one statement; return False when the head had moved."""
+    values = ", ".join(["(%s::bigint, %s::bigint, %s::varchar, %s::varchar)"] * len(seals))
+    params = [seals[-1][1], seals[-1][3], HEAD_ID, seq, prev, *(v for seal in seals for v in seal), len(seals)]
+    cursor.execute(_formatted("postgresql", SWAP_SEALS_PG).replace("{values}", values), params)
+    return cursor.fetchone()[0]
 
 
 def _take_head(cursor, take):
@@ -440,13 +539,6 @@ def prune_anchor():
 
 
 VERIFY_COLUMNS = ("seq", "prev", "mac", "kid", *ROW_FIELDS)
-# PostgreSQL writes the time as the chain spells it, and the address and detail as text: loading
-# them as datetime, inet and JSON objects would cost more than everything else per row.
-PG_COLUMNS = {
-    "created_at": "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
-    "client_ip": "host(client_ip)",
-    "detail": "detail::text",
-}
 
 
 def _column(name):

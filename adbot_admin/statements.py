@@ -20,7 +20,7 @@ prepares.
 from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 
-from django.db import InterfaceError, OperationalError, connection, connections
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections
 from django.db.backends.sqlite3.base import FORMAT_QMARK_REGEX
 from django.db.models.base import ModelState
 
@@ -64,7 +64,7 @@ class PageStatement:
         """Return (the leading columns, the page's instances): the leading columns of `counted`, which every row
         carries and a lone row of NULLs after them carries when the page is empty."""
         # The connection behind the proxy, looked up once: converters read it for every value.
-        database = connections[connection.alias]
+        database = connections[DEFAULT_DB_ALIAS]
         rows = fetchall(self.sql, [*params[: self.leading_params], *self.params, *params[self.leading_params :]])
         lead = rows[0][: self.leading] if rows and self.leading else ()
         return lead, [self._instance(row[self.leading :], database) for row in rows if row[self.leading] is not None]
@@ -146,7 +146,7 @@ def _run(sql, params, fetch):
     skip the rest. When queries are being recorded (DEBUG, a test counting them) Django's own cursor runs them.
     """
     # The connection behind the proxy, looked up once: every attribute read through the proxy is a lookup.
-    database = connections[connection.alias]
+    database = connections[DEFAULT_DB_ALIAS]
     if database.queries_logged:
         with bound_cursor() as cursor:
             cursor.execute(sql, params)
@@ -170,8 +170,10 @@ def _execute(sql, params, many, context):
 
 
 def _driver_cursor(database):
+    """Return a cursor of the driver's on `database`'s open connection, binding server-side on PostgreSQL."""
     if database.vendor != "postgresql":
         return database.connection.cursor()
+    # Here, not at the top: the PostgreSQL backend loads psycopg, which a SQLite server never needs.
     from django.db.backends.postgresql.base import ServerBindingCursor
 
     return ServerBindingCursor(database.connection)
@@ -187,12 +189,11 @@ def _driver_sql(sql):
 
 def bound_cursor():
     """Return a Django cursor (errors wrapped, queries counted in tests) that binds parameters server-side."""
-    if connection.vendor != "postgresql":
-        return connection.cursor()
-    # Here, not at the top: the PostgreSQL backend loads psycopg, which a SQLite server never needs.
-    from django.db.backends.postgresql.base import ServerBindingCursor
-
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        cursor = ServerBindingCursor(connection.connection)
-    return connection.make_debug_cursor(cursor) if connection.queries_logged else connection.make_cursor(cursor)
+    # The connection behind the proxy, looked up once: each `connection.` costs a thread-local lookup.
+    database = connections[DEFAULT_DB_ALIAS]
+    if database.vendor != "postgresql":
+        return database.cursor()
+    database.ensure_connection()
+    with database.wrap_database_errors:
+        cursor = _driver_cursor(database)
+    return database.make_debug_cursor(cursor) if database.queries_logged else database.make_cursor(cursor)

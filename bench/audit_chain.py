@@ -9,9 +9,12 @@
 one audit row, each --rounds times: "without chain" is the row insert the writer
 made before the chain (one INSERT, autocommit; a negative seq, so the row is
 neither pending nor in the chain), "with chain" is `audit.record` (the row MAC,
-an INSERT of the pending row, then a seal pass: on PostgreSQL after the commit,
-taking the head with SKIP LOCKED; on SQLite inside the insert's transaction).
-It prints the rows per second of each and their ratio. `verify` seeds the log up to --rows chained
+an INSERT of the pending row, then sealing: on PostgreSQL after the commit, by
+the writer that takes the sealer's advisory lock; on SQLite inside the insert's
+transaction). The writers start together once all are set up and connected. It
+prints the rows per second of each and their ratio, and the CPU time per row of
+the writers and their PostgreSQL backends (on a shared, CPU-bound machine the
+steadier figure). `verify` seeds the log up to --rows chained
 rows (bench/seed.py) and times `manage.py verify_audit` over them.
 The database at --database-url is migrated, and its audit rows are deleted first
 (not with `verify --keep`, which needs the AUDIT_CHAIN_KEY of the run that seeded them).
@@ -33,7 +36,13 @@ ROOT = Path(__file__).resolve().parent.parent
 WRITERS = 8
 
 
-def writer(mode, seconds, counts, index, round_):
+def cpu_seconds(pid):
+    """Return the user and system CPU seconds process `pid` has used (/proc/PID/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def writer(mode, seconds, counts, cpu, index, round_, ready):
     import django
 
     django.setup()
@@ -42,6 +51,11 @@ def writer(mode, seconds, counts, index, round_):
     from adbot_admin.audit import record
     from adbot_admin.models import AuditEvent, AuthMethod
 
+    # All writers start together, connected: 8 Django start-ups on 2 cores would otherwise fill the window.
+    connection.ensure_connection()
+    backend = connection.connection.info.backend_pid if connection.vendor == "postgresql" else os.getpid()
+    ready.wait()
+    began = cpu_seconds(os.getpid()) + (cpu_seconds(backend) if backend != os.getpid() else 0)
     n, deadline = 0, time.monotonic() + seconds
     while time.monotonic() < deadline:
         n += 1
@@ -62,20 +76,25 @@ def writer(mode, seconds, counts, index, round_):
                 kid="",
             )
     counts[index] = n
+    cpu[index] = cpu_seconds(os.getpid()) + (cpu_seconds(backend) if backend != os.getpid() else 0) - began
     connection.close()
 
 
 def run_writers(mode, seconds, round_):
     context = multiprocessing.get_context("spawn")
-    counts = context.Array("l", WRITERS)
-    processes = [context.Process(target=writer, args=(mode, seconds, counts, i, round_)) for i in range(WRITERS)]
+    counts, cpu = context.Array("l", WRITERS), context.Array("d", WRITERS)
+    ready = context.Barrier(WRITERS)
+    processes = [
+        context.Process(target=writer, args=(mode, seconds, counts, cpu, i, round_, ready)) for i in range(WRITERS)
+    ]
     for process in processes:
         process.start()
     for process in processes:
         process.join()
         if process.exitcode:
             sys.exit(f"a {mode} writer failed (exit {process.exitcode})")
-    return sum(counts) / seconds
+    # CPU per row, of the writers and their PostgreSQL backends: what the rate is on a CPU-bound machine.
+    return sum(counts) / seconds, 1000 * sum(cpu) / max(sum(counts), 1)
 
 
 def manage(*args):
@@ -101,9 +120,12 @@ def fresh_log():
 def writes(args):
     fresh_log()
     rates = {"without chain": [], "with chain": []}
+    costs = {"without chain": [], "with chain": []}
     for round_ in range(args.rounds):
-        rates["without chain"].append(run_writers("plain", args.seconds, round_))
-        rates["with chain"].append(run_writers("chain", args.seconds, round_))
+        for name, mode in (("without chain", "plain"), ("with chain", "chain")):
+            rate, cost = run_writers(mode, args.seconds, round_)
+            rates[name].append(rate)
+            costs[name].append(cost)
     without, with_chain = (statistics.median(rates[name]) for name in rates)
     print(
         f"{engine(args)}, {WRITERS} writer processes, {args.rounds} x {args.seconds:g} s each, "
@@ -111,7 +133,13 @@ def writes(args):
     )
     for name, values in rates.items():
         print(f"| {name} | {' / '.join(f'{v:.0f}' for v in values)} rows/s | median {statistics.median(values):.0f} |")
+    for name, values in costs.items():
+        print(
+            f"| {name} | {' / '.join(f'{v:.2f}' for v in values)} CPU ms/row | median {statistics.median(values):.2f} |"
+        )
     print(f"with / without: {with_chain / without:.2f}", flush=True)
+    cost_without, cost_with = (statistics.median(costs[name]) for name in costs)
+    print(f"CPU per row, without / with: {cost_without / cost_with:.2f}", flush=True)
     manage("shell", "-c", "from adbot_admin.models import AuditEvent; AuditEvent.objects.filter(seq__lt=0).delete()")
     manage("verify_audit")
 
