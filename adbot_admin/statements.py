@@ -166,7 +166,9 @@ def _run(sql, params, fetch):
 
 
 def _execute(sql, params, many, context):
-    return context["cursor"].execute(sql, params)
+    # Mapped here, as Django's cursor does, so the execute wrappers see Django's errors, not the driver's.
+    with context["connection"].wrap_database_errors:
+        return context["cursor"].execute(sql, params)
 
 
 def _driver_cursor(database):
@@ -189,7 +191,6 @@ def _driver_sql(sql):
 
 def bound_cursor():
     """Return a Django cursor (errors wrapped, queries counted in tests) that binds parameters server-side."""
-    # The connection behind the proxy, looked up once: each `connection.` costs a thread-local lookup.
     database = connections[DEFAULT_DB_ALIAS]
     if database.vendor != "postgresql":
         return database.cursor()

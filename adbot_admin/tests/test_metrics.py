@@ -239,3 +239,19 @@ def test_the_grafana_dashboard_reads_only_series_that_exist():
     }
     assert len(dashboard["panels"]) >= 10
     assert {re.sub(r"_bucket$", "", name) for name in used} <= names
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_fixed_statement_that_fails_in_the_database_is_counted(monkeypatch):
+    from cms import services as gallery_services
+
+    # The gallery's revision read is a fixed statement (adbot_admin.statements): it runs on the driver's cursor.
+    monkeypatch.setattr(gallery_services, "_revision_statement", lambda: 'SELECT 1 FROM "no_such_table" WHERE 1 = %s')
+    before = value(scrape(), "adbot_database_errors_total")
+
+    response = Client().get("/api/public/gallery")
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "database_unavailable"
+    # Two failed statements: the plain read's, then DRF's answer to it, which reads the revision again.
+    assert value(scrape(), "adbot_database_errors_total") == before + 2
