@@ -41,6 +41,11 @@ def fetchall(sql, params):
     return _run(sql, params, _all)
 
 
+def execute(sql, params):
+    """Run `sql`, a write, with `params`; return how many rows it wrote."""
+    return _run(sql, params, _rowcount)
+
+
 @dataclass(frozen=True)
 class PageStatement:
     """A list's page as a fixed statement: its SQL with LIMIT and OFFSET as the last two parameters, and how to
@@ -136,6 +141,10 @@ def _one(cursor):
 
 def _all(cursor):
     return cursor.fetchall()
+
+
+def _rowcount(cursor):
+    return cursor.rowcount
 
 
 def _run(sql, params, fetch):

@@ -162,6 +162,30 @@ class SessionCount(models.Model):
         return f"{self.dimension}={self.value}: {self.count}"
 
 
+class SessionListRevision(models.Model):
+    """The session list's order revision: one row, moved by database triggers (migration 0007) in the same
+    transaction as every write that adds a session, removes one or changes its uploaded_at."""
+
+    revision = models.BigIntegerField(default=0)
+
+
+class SessionListAnchor(models.Model):
+    """The (uploaded_at, id) of every ANCHOR_SPACING-th row of the session list, newest first, at one revision.
+
+    Derived rows: a numbered page deep in the list reads the anchor at or above it (only when its revision is
+    the current one) and walks at most the spacing from there, not every row above it. A list write's trigger
+    empties the table; the next deep page rebuilds it (sessions_admin/api/pagination.py).
+    """
+
+    revision = models.BigIntegerField()
+    position = models.BigIntegerField()
+    uploaded_at = models.DateTimeField()
+    session_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["revision", "position"], name="sessions_list_anchor_unique")]
+
+
 class ApiPairQuerySet(models.QuerySet):
     def with_sessions_count(self):
         """Annotate `sessions_count`: how many session files have the pair's api_id."""

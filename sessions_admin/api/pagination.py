@@ -5,8 +5,12 @@
   number, so the link back to page 1 is the plain list URL. A page reached so
   costs what page 1 does, at any depth.
 - `?page=N` still works: the index alone finds the N-th page's ids (a deferred
-  join: the skipped rows are never read, but their index entries are walked),
-  then only those rows are read.
+  join: the skipped rows are never read), then only those rows are read. On
+  the whole list the walk starts at the nearest anchor above the page (every
+  ANCHOR_SPACING-th row's key, models.SessionListAnchor) when the anchors are
+  of the list's current revision, so no page walks more than the spacing;
+  when they are not, the page walks from the top and rebuilds them for the
+  next one.
 - The unfiltered list's page, seek and count are fixed statements (compiled
   once, statements.PageStatement); a filtered list goes through the ORM.
 - `count` is the sum of the trigger-kept SessionCount rows of one dimension
@@ -20,7 +24,7 @@ import json
 from datetime import datetime
 from functools import cache
 
-from django.db import connection
+from django.db import OperationalError, connection
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
@@ -28,12 +32,14 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from adbot_admin import statements
 from adbot_admin.api.pagination import StandardPagination
 
-from ..models import SessionCount, SessionFile
+from ..models import SessionCount, SessionFile, SessionListAnchor, SessionListRevision
 from .serializers import ACCOUNT_FIELDS, SessionFileSerializer
 
 KEYS = ("uploaded_at", "id")
 # Every session has exactly one library: that dimension's counter rows add up to the total.
 COUNTED_DIMENSION = "library"
+# Rows between two anchors: the most a numbered page walks past once the anchors are built.
+ANCHOR_SPACING = 100
 # The columns a list row shows (SessionFileSerializer's model fields and the account's) and its id, for the
 # links: the secrets are never read.
 _SHOWN = [name for name in SessionFileSerializer.Meta.fields if name in {f.name for f in SessionFile._meta.fields}]
@@ -74,7 +80,8 @@ class SessionFilePagination(StandardPagination):
             return _total(queryset, *lead), rows
         # A deeper page is counted first, so that a page past the end costs no walk of the index.
         if whole:
-            count = _total(queryset, *statements.fetchone(_count_statement(), [COUNTED_DIMENSION]))
+            counted, any_row, *anchor = statements.fetchone(_anchored_count_statement(), [COUNTED_DIMENSION, offset])
+            count = _total(queryset, counted, any_row)
         else:
             count = queryset.count()
         if offset and offset >= count:
@@ -82,7 +89,7 @@ class SessionFilePagination(StandardPagination):
         if not count:
             return count, []
         if whole:
-            return count, _page_statement(counted=False).rows(size, offset)
+            return count, _whole_list_page(offset, size, *anchor)
         queryset = _ordered(queryset)
         if not offset:
             return count, list(queryset[:size])
@@ -173,6 +180,26 @@ def _total(queryset, counted, any_row):
     return queryset.count() if any_row else 0
 
 
+def _whole_list_page(offset, size, position, at, pk):
+    """Return the whole list's page at `offset`, walking from the anchor (position, at, pk) above it if any."""
+    if position is not None:
+        return _anchored_page_statement().rows(at, at, pk, size, offset - position)
+    if offset >= ANCHOR_SPACING:
+        _build_anchors()
+    return _page_statement(counted=False).rows(size, offset)
+
+
+def _build_anchors():
+    """Write the anchors of the list's current revision, unless another writer holds an embedded database."""
+    try:
+        statements.execute(_anchors_statement(), [ANCHOR_SPACING])
+    except OperationalError:
+        # SQLite's one writer was busy past the timeout: this page walks from the top and the next one
+        # tries again. Inside a transaction the error is not this function's to swallow.
+        if connection.in_atomic_block:
+            raise
+
+
 @cache
 def _page_statement(*, counted):
     # The deferred join: the page's ids are read off the (uploaded_at, id) index alone, skipped rows never read.
@@ -202,6 +229,57 @@ def _seek_statement(backwards):
         f"{excluded} %s) ORDER BY {uploaded_at} {direction}, {pk} {direction} LIMIT %s"
     )
     return statements.page_statement(SessionFile.objects.all(), sql, LIST_FIELDS).counted(_count_statement(), columns=2)
+
+
+@cache
+def _anchored_page_statement():
+    # A deferred join from the anchor's key down: parameters (at, at, id, limit, rows past the anchor).
+    quote = connection.ops.quote_name
+    table = quote(SessionFile._meta.db_table)
+    columns = ", ".join(f"{table}.{quote(SessionFile._meta.get_field(name).column)}" for name in LIST_FIELDS)
+    uploaded_at, pk = (f"{table}.{quote(name)}" for name in KEYS)
+    order = f"{uploaded_at} DESC, {pk} DESC"
+    sql = (
+        f"SELECT {columns} FROM {table} JOIN (SELECT {pk} AS page_id FROM {table} WHERE {uploaded_at} <= %s "
+        f"AND NOT ({uploaded_at} = %s AND {pk} > %s) ORDER BY {order} LIMIT %s OFFSET %s) page "
+        f"ON {pk} = page.page_id ORDER BY {order}"
+    )
+    return statements.page_statement(SessionFile.objects.all(), sql, LIST_FIELDS)
+
+
+def _revision():
+    # No row yet (a table emptied by hand) reads as revision 0; the next list write's trigger writes it.
+    quote = connection.ops.quote_name
+    return f"COALESCE((SELECT {quote('revision')} FROM {quote(SessionListRevision._meta.db_table)}), 0)"
+
+
+@cache
+def _anchored_count_statement():
+    # The counter rows, then the (position, uploaded_at, id) of the current anchor at or above the offset
+    # (NULLs without one): parameters (dimension, offset).
+    quote = connection.ops.quote_name
+    position, revision = quote("position"), quote("revision")
+    anchor = (
+        f"SELECT {position}, {quote('uploaded_at')}, {quote('session_id')} "
+        f"FROM {quote(SessionListAnchor._meta.db_table)} WHERE {revision} = {_revision()} AND {position} <= %s "
+        f"ORDER BY {position} DESC LIMIT 1"
+    )
+    return f"SELECT counted.*, anchor.* FROM ({_count_statement()}) counted LEFT JOIN ({anchor}) anchor ON 1 = 1"
+
+
+@cache
+def _anchors_statement():
+    # Every spacing-th row's key and position, at the revision read in the same statement (one snapshot).
+    quote = connection.ops.quote_name
+    table = quote(SessionFile._meta.db_table)
+    position, uploaded_at, pk = quote("position"), quote("uploaded_at"), quote("id")
+    return (
+        f"INSERT INTO {quote(SessionListAnchor._meta.db_table)} ({quote('revision')}, {position}, {uploaded_at}, "
+        f"{quote('session_id')}) SELECT {_revision()}, listed.{position}, listed.{uploaded_at}, listed.{pk} FROM "
+        f"(SELECT {uploaded_at}, {pk}, ROW_NUMBER() OVER (ORDER BY {uploaded_at} DESC, {pk} DESC) - 1 AS {position} "
+        f"FROM {table}) listed WHERE listed.{position} %% %s = 0 "
+        f"ON CONFLICT ({quote('revision')}, {position}) DO NOTHING"
+    )
 
 
 @cache

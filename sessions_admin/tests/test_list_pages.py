@@ -127,6 +127,53 @@ def test_the_count_follows_every_write_path(admin_api_client):
     assert _follow(admin_api_client, f"{SESSIONS_URL}?dc_id=1")["count"] == SessionFile.objects.filter(dc_id=1).count()
 
 
+def _deep_pages(client, size=30):
+    """Return every numbered page of the list from the 4th on (each past the first anchor spacing)."""
+    pages, number = [], 4
+    while (number - 1) * size < SessionFile.objects.count():
+        pages.append(_names(_follow(client, f"{SESSIONS_URL}?page_size={size}&page={number}")))
+        number += 1
+    return pages
+
+
+def _expected_deep_pages(size=30):
+    names = list(SessionFile.objects.order_by("-uploaded_at", "-id").values_list("filename", flat=True))
+    return [names[first : first + size] for first in range(3 * size, len(names), size)]
+
+
+@pytest.mark.parametrize("same_time", [False, True], ids=["distinct times", "one time for all"])
+def test_a_deep_numbered_page_follows_every_write_that_moves_the_list(admin_api_client, same_time):
+    """Deep pages walk from anchors of the list's revision: a write that moves rows is seen on the next page."""
+    _rows(350, same_time=same_time)
+    assert _deep_pages(admin_api_client) == _expected_deep_pages()
+
+    # A row between others shifts every row below it one place down.
+    SessionFileFactory(uploaded_at=START + datetime.timedelta(seconds=150.5))
+    assert _deep_pages(admin_api_client) == _expected_deep_pages()
+    SessionFile.objects.filter(filename__in=["s000200.session", "s000040.session"]).delete()
+    assert _deep_pages(admin_api_client) == _expected_deep_pages()
+    SessionFile.objects.filter(filename="s000300.session").update(uploaded_at=START - datetime.timedelta(days=1))
+    assert _deep_pages(admin_api_client) == _expected_deep_pages()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {SessionFile._meta.db_table} WHERE filename = %s", ["s000100.session"])
+    assert _deep_pages(admin_api_client) == _expected_deep_pages()
+
+
+def test_a_deep_page_builds_its_anchors_once_per_revision(admin_api_client):
+    _rows(350)
+    deep = f"{SESSIONS_URL}?page=10"
+    # The token check, the count with its anchor, the page and the page's API pairs; the first deep page
+    # after a write also writes the anchors.
+    assert _queries(admin_api_client, deep) == 5
+    assert _queries(admin_api_client, deep) == 4
+    # A write that moves no row of the list (a status) keeps them.
+    SessionFile.objects.filter(filename="s000010.session").update(status="banned")
+    assert _queries(admin_api_client, deep) == 4
+    SessionFileFactory()
+    assert _queries(admin_api_client, deep) == 5
+    assert _queries(admin_api_client, deep) == 4
+
+
 def test_api_pair_is_one_query_over_the_page(admin_api_client):
     pairs = {pair.api_id: pair.pk for pair in (ApiPairFactory(api_id=1000), ApiPairFactory(api_id=1001))}
     _rows(6)
@@ -182,6 +229,8 @@ def test_list_query_counts_are_the_same_at_100_and_100k_rows(admin_api_client):
     few["sessions, by cursor"] = _queries(admin_api_client, cursor)
 
     _seed(100_000, 100)
+    # The first deep page after the write builds the anchors (one statement more, tested above).
+    _follow(admin_api_client, LISTS[1][1](100_000))
     many = {name: _queries(admin_api_client, url(100_000)) for name, url in LISTS}
     cursor = _follow(admin_api_client, f"{SESSIONS_URL}?page=2000")["next"]
     many["sessions, by cursor"] = _queries(admin_api_client, cursor)
