@@ -167,6 +167,8 @@ class SessionListRevision(models.Model):
     transaction as every write that adds a session, removes one or changes its uploaded_at."""
 
     revision = models.BigIntegerField(default=0)
+    # When the revision last moved, in whole seconds of the database's clock (Unix time).
+    moved_at = models.BigIntegerField(default=0)
 
 
 class SessionListAnchor(models.Model):
@@ -174,7 +176,8 @@ class SessionListAnchor(models.Model):
 
     Derived rows: a numbered page deep in the list reads the anchor at or above it (only when its revision is
     the current one) and walks at most the spacing from there, not every row above it. A list write's trigger
-    empties the table; the next deep page rebuilds it (sessions_admin/api/pagination.py).
+    empties the table; a deep page rebuilds it once the list has been still for a while
+    (sessions_admin/api/pagination.py).
     """
 
     revision = models.BigIntegerField()

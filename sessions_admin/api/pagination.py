@@ -8,9 +8,10 @@
   join: the skipped rows are never read), then only those rows are read. On
   the whole list the walk starts at the nearest anchor above the page (every
   ANCHOR_SPACING-th row's key, models.SessionListAnchor) when the anchors are
-  of the list's current revision, so no page walks more than the spacing;
-  when they are not, the page walks from the top and rebuilds them for the
-  next one.
+  of the list's current revision, so no page walks more than the spacing.
+  When they are not, the page walks from the top, and rebuilds them for the
+  next one if the list has been still for ANCHOR_QUIET_SECONDS: a rebuild
+  costs tens of walks, so a list being written keeps walking.
 - The unfiltered list's page, seek and count are fixed statements (compiled
   once, statements.PageStatement); a filtered list goes through the ORM.
 - `count` is the sum of the trigger-kept SessionCount rows of one dimension
@@ -21,6 +22,7 @@
 import base64
 import binascii
 import json
+import time
 from datetime import datetime
 from functools import cache
 
@@ -40,6 +42,8 @@ KEYS = ("uploaded_at", "id")
 COUNTED_DIMENSION = "library"
 # Rows between two anchors: the most a numbered page walks past once the anchors are built.
 ANCHOR_SPACING = 100
+# How long the list must have gone unwritten before a deep page spends a rebuild on its anchors.
+ANCHOR_QUIET_SECONDS = 5
 # The columns a list row shows (SessionFileSerializer's model fields and the account's) and its id, for the
 # links: the secrets are never read.
 _SHOWN = [name for name in SessionFileSerializer.Meta.fields if name in {f.name for f in SessionFile._meta.fields}]
@@ -180,11 +184,12 @@ def _total(queryset, counted, any_row):
     return queryset.count() if any_row else 0
 
 
-def _whole_list_page(offset, size, position, at, pk):
-    """Return the whole list's page at `offset`, walking from the anchor (position, at, pk) above it if any."""
+def _whole_list_page(offset, size, moved_at, position, at, pk):
+    """Return the whole list's page at `offset`, walking from the anchor (position, at, pk) above it if any;
+    `moved_at` is when the list's revision last moved (None before its first write)."""
     if position is not None:
         return _anchored_page_statement().rows(at, at, pk, size, offset - position)
-    if offset >= ANCHOR_SPACING:
+    if offset >= ANCHOR_SPACING and time.time() - (moved_at or 0) >= ANCHOR_QUIET_SECONDS:
         _build_anchors()
     return _page_statement(counted=False).rows(size, offset)
 
@@ -255,16 +260,20 @@ def _revision():
 
 @cache
 def _anchored_count_statement():
-    # The counter rows, then the (position, uploaded_at, id) of the current anchor at or above the offset
-    # (NULLs without one): parameters (dimension, offset).
+    # The counter rows, when the list last moved, then the (position, uploaded_at, id) of the current anchor
+    # at or above the offset (NULLs without one): parameters (dimension, offset).
     quote = connection.ops.quote_name
     position, revision = quote("position"), quote("revision")
+    moved_at = f"(SELECT {quote('moved_at')} FROM {quote(SessionListRevision._meta.db_table)})"
     anchor = (
         f"SELECT {position}, {quote('uploaded_at')}, {quote('session_id')} "
         f"FROM {quote(SessionListAnchor._meta.db_table)} WHERE {revision} = {_revision()} AND {position} <= %s "
         f"ORDER BY {position} DESC LIMIT 1"
     )
-    return f"SELECT counted.*, anchor.* FROM ({_count_statement()}) counted LEFT JOIN ({anchor}) anchor ON 1 = 1"
+    return (
+        f"SELECT counted.*, {moved_at}, anchor.* FROM ({_count_statement()}) counted LEFT JOIN ({anchor}) anchor "
+        "ON 1 = 1"
+    )
 
 
 @cache

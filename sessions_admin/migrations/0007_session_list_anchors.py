@@ -1,10 +1,10 @@
 """The session list's order revision and its anchors (models.SessionListAnchor), kept by triggers.
 
 Every statement that adds or removes a session, or changes its uploaded_at or
-id, moves the revision (an upsert, so a flushed table comes back on the next
-write) and empties the anchors, in its own transaction: an anchor of an older
-revision is never read, and the few a rebuild racing a write may leave behind
-go with the next write.
+id, moves the revision and stamps when (an upsert, so a flushed table comes
+back on the next write), and empties the anchors, in its own transaction: an
+anchor of an older revision is never read, and the few a rebuild racing a
+write may leave behind go with the next write.
 """
 
 from django.db import migrations, models
@@ -13,16 +13,23 @@ TABLE = "sessions_admin_sessionfile"
 REVISION = "sessions_admin_sessionlistrevision"
 ANCHORS = "sessions_admin_sessionlistanchor"
 
-MOVE = (
-    f"INSERT INTO {REVISION} (id, revision) VALUES (1, 1) "
-    f"ON CONFLICT (id) DO UPDATE SET revision = {REVISION}.revision + 1; DELETE FROM {ANCHORS};"
-)
+
+
+def _move(now):
+    """SQL that moves the revision, stamped `now` (Unix seconds of the database's clock), and drops the anchors."""
+    return (
+        f"INSERT INTO {REVISION} (id, revision, moved_at) VALUES (1, 1, {now}) ON CONFLICT (id) DO UPDATE "
+        f"SET revision = {REVISION}.revision + 1, moved_at = excluded.moved_at; DELETE FROM {ANCHORS};"
+    )
+
+
+SQLITE_MOVE = _move("CAST(strftime('%s', 'now') AS INTEGER)")
 
 SQLITE_CREATE = [
-    f"CREATE TRIGGER sessions_order_insert AFTER INSERT ON {TABLE} BEGIN {MOVE} END",
-    f"CREATE TRIGGER sessions_order_delete AFTER DELETE ON {TABLE} BEGIN {MOVE} END",
+    f"CREATE TRIGGER sessions_order_insert AFTER INSERT ON {TABLE} BEGIN {SQLITE_MOVE} END",
+    f"CREATE TRIGGER sessions_order_delete AFTER DELETE ON {TABLE} BEGIN {SQLITE_MOVE} END",
     f"""CREATE TRIGGER sessions_order_update AFTER UPDATE OF uploaded_at, id ON {TABLE}
-        WHEN OLD.uploaded_at IS NOT NEW.uploaded_at OR OLD.id IS NOT NEW.id BEGIN {MOVE} END""",
+        WHEN OLD.uploaded_at IS NOT NEW.uploaded_at OR OLD.id IS NOT NEW.id BEGIN {SQLITE_MOVE} END""",
 ]
 SQLITE_DROP = [f"DROP TRIGGER IF EXISTS sessions_order_{kind}" for kind in ("insert", "delete", "update")]
 
@@ -42,7 +49,7 @@ POSTGRESQL_CREATE = [
                 SELECT 1 FROM new_rows n WHERE n.id = o.id AND n.uploaded_at IS NOT DISTINCT FROM o.uploaded_at));
         END IF;
         IF moved THEN
-            {MOVE}
+            {_move("CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS bigint)")}
         END IF;
         RETURN NULL;
     END $$""",
@@ -83,6 +90,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('revision', models.BigIntegerField(default=0)),
+                ('moved_at', models.BigIntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
