@@ -306,7 +306,7 @@ class Bench:
             ("sessions first page", "/api/admin/sessions"),
             # Page 2,000 as a client paging with `next` reaches it: the cursor of the link on page 1,999.
             ("sessions deep page", self.cursor_of_page(deep_page)),
-            # The same page by number: a deferred join, which still walks the index past the skipped rows.
+            # The same page by number: a deferred join from the nearest anchor above it once the list is still.
             ("sessions deep page jump", f"/api/admin/sessions?page={deep_page}"),
             ("gallery first page", "/api/cms/gallery-images"),
         ]

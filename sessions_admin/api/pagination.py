@@ -188,6 +188,7 @@ def _whole_list_page(offset, size, moved_at, position, at, pk):
     """Return the whole list's page at `offset`, walking from the anchor (position, at, pk) above it if any;
     `moved_at` is when the list's revision last moved (None before its first write)."""
     if position is not None:
+        at = connection.ops.adapt_datetimefield_value(at)
         return _anchored_page_statement().rows(at, at, pk, size, offset - position)
     if offset >= ANCHOR_SPACING and time.time() - (moved_at or 0) >= ANCHOR_QUIET_SECONDS:
         _build_anchors()
@@ -207,18 +208,23 @@ def _build_anchors():
 
 @cache
 def _page_statement(*, counted):
-    # The deferred join: the page's ids are read off the (uploaded_at, id) index alone, skipped rows never read.
+    statement = statements.page_statement(SessionFile.objects.all(), _deferred_join(), LIST_FIELDS)
+    return statement.counted(_count_statement(), columns=2) if counted else statement
+
+
+def _deferred_join(*, from_anchor=False):
+    """SQL of a page by LIMIT and OFFSET (its last two parameters), the rows to skip walked on the (uploaded_at,
+    id) index alone; `from_anchor` walks from a key down, its first three parameters (at, at, id)."""
     quote = connection.ops.quote_name
     table = quote(SessionFile._meta.db_table)
     columns = ", ".join(f"{table}.{quote(SessionFile._meta.get_field(name).column)}" for name in LIST_FIELDS)
     uploaded_at, pk = (f"{table}.{quote(name)}" for name in KEYS)
     order = f"{uploaded_at} DESC, {pk} DESC"
-    sql = (
-        f"SELECT {columns} FROM {table} JOIN (SELECT {pk} AS page_id FROM {table} ORDER BY {order} "
+    where = f"WHERE {uploaded_at} <= %s AND NOT ({uploaded_at} = %s AND {pk} > %s) " if from_anchor else ""
+    return (
+        f"SELECT {columns} FROM {table} JOIN (SELECT {pk} AS page_id FROM {table} {where}ORDER BY {order} "
         f"LIMIT %s OFFSET %s) page ON {pk} = page.page_id ORDER BY {order}"
     )
-    statement = statements.page_statement(SessionFile.objects.all(), sql, LIST_FIELDS)
-    return statement.counted(_count_statement(), columns=2) if counted else statement
 
 
 @cache
@@ -238,18 +244,7 @@ def _seek_statement(backwards):
 
 @cache
 def _anchored_page_statement():
-    # A deferred join from the anchor's key down: parameters (at, at, id, limit, rows past the anchor).
-    quote = connection.ops.quote_name
-    table = quote(SessionFile._meta.db_table)
-    columns = ", ".join(f"{table}.{quote(SessionFile._meta.get_field(name).column)}" for name in LIST_FIELDS)
-    uploaded_at, pk = (f"{table}.{quote(name)}" for name in KEYS)
-    order = f"{uploaded_at} DESC, {pk} DESC"
-    sql = (
-        f"SELECT {columns} FROM {table} JOIN (SELECT {pk} AS page_id FROM {table} WHERE {uploaded_at} <= %s "
-        f"AND NOT ({uploaded_at} = %s AND {pk} > %s) ORDER BY {order} LIMIT %s OFFSET %s) page "
-        f"ON {pk} = page.page_id ORDER BY {order}"
-    )
-    return statements.page_statement(SessionFile.objects.all(), sql, LIST_FIELDS)
+    return statements.page_statement(SessionFile.objects.all(), _deferred_join(from_anchor=True), LIST_FIELDS)
 
 
 def _revision():
