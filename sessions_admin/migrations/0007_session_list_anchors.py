@@ -49,7 +49,7 @@ POSTGRESQL_CREATE = [
                 SELECT 1 FROM new_rows n WHERE n.id = o.id AND n.uploaded_at IS NOT DISTINCT FROM o.uploaded_at));
         END IF;
         IF moved THEN
-            {_move("CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS bigint)")}
+            {_move("CAST(FLOOR(EXTRACT(EPOCH FROM clock_timestamp())) AS bigint)")}
         END IF;
         RETURN NULL;
     END $$""",
