@@ -228,13 +228,32 @@ def _execute(sql, params, many, context):
 
 
 def _driver_cursor(database):
-    """Return a cursor of the driver's on `database`'s open connection, binding server-side on PostgreSQL."""
+    """Return a cursor of the driver's on `database`'s open connection, binding server-side on PostgreSQL.
+
+    On PostgreSQL it loads a timestamptz with psycopg's own loader (compiled,
+    with psycopg's binary package) where that gives what Django's gives: a UTC
+    session and UTC times. Django's loader subclasses psycopg's pure-Python
+    one, only to set the time zone the session already gives: 5 to 8 µs a
+    value, most of the client's time on a 25-row page of two times a row.
+    """
     if database.vendor != "postgresql":
         return database.connection.cursor()
     # Here, not at the top: the PostgreSQL backend loads psycopg, which a SQLite server never needs.
-    from django.db.backends.postgresql.base import ServerBindingCursor
+    from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor
 
-    return ServerBindingCursor(database.connection)
+    cursor = ServerBindingCursor(database.connection)
+    if database.timezone is UTC and database.connection.info.parameter_status("TimeZone") == "UTC":
+        cursor.adapters.register_loader(TIMESTAMPTZ_OID, _timestamptz_loader())
+    return cursor
+
+
+@lru_cache(maxsize=1)
+def _timestamptz_loader():
+    """Return psycopg's default text loader of timestamptz (its compiled one when psycopg's binary package is in)."""
+    import psycopg
+    from psycopg.pq import Format
+
+    return psycopg.adapters.get_loader(psycopg.adapters.types["timestamptz"].oid, Format.TEXT)
 
 
 @lru_cache(maxsize=256)

@@ -45,6 +45,19 @@ def test_rows_are_the_orms_instances():
     assert [type(row.device["big"]) for row in rows if "big" in row.device] == [int]
 
 
+def test_times_are_the_orms_in_a_session_of_another_time_zone():
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL session's time zone")
+    SessionFileFactory()
+    with connection.cursor() as cursor:
+        cursor.execute("SET TIME ZONE 'Europe/Berlin'")
+    try:
+        assert [row.uploaded_at for row in _page()] == [row.uploaded_at for row in SessionFile.objects.order_by("id")]
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET TIME ZONE 'UTC'")
+
+
 @pytest.mark.parametrize("text", [' {"a": 1}', '{"a": 1} ', '{"a": 1} x', "NaN", "1e400", "not json", "", "\ufeff{}"])
 def test_json_the_scanner_does_not_read_whole_is_loaded_as_json_loads_would(text):
     field = SessionFile._meta.get_field("device")
