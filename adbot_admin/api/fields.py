@@ -45,5 +45,7 @@ def datetime_representation(value):
     """
     if value is None:
         return None
+    if value.tzinfo is UTC:  # as both databases hand times over: astimezone would only copy it
+        return value.isoformat()[:-6] + "Z"
     text = value.astimezone(UTC).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text

@@ -44,13 +44,19 @@ class StandardPagination(StrictPageSizeMixin, PageNumberPagination):
     A view whose unfiltered list is the same queryset on every request says so
     with `fixed_list_statement = True`: that list's count and pages then run as
     fixed statements, compiled once per view (FixedList), and only a filtered
-    list goes through the ORM each time.
+    list goes through the ORM each time. A view may write the page's SQL itself
+    (`fixed_page_sql`, see statements.page_statement).
     """
 
     def paginate_queryset(self, queryset, request, view=None):
         if getattr(view, "fixed_list_statement", False) and not queryset.query.where:
             first = request.query_params.get(self.page_query_param, "1") == "1"
-            queryset = FixedList.of(type(view), queryset, first_page=self.get_page_size(request) if first else None)
+            queryset = FixedList.of(
+                type(view),
+                queryset,
+                first_page=self.get_page_size(request) if first else None,
+                page_sql=getattr(view, "fixed_page_sql", None),
+            )
         return super().paginate_queryset(queryset, request, view)
 
 
@@ -67,13 +73,17 @@ class FixedList:
         self._first_page, self._first_rows = first_page, None
 
     @classmethod
-    def of(cls, key, queryset, *, first_page=None):
-        """Return the list of view class `key`; `first_page` is the page size when page 1 is asked for."""
+    def of(cls, key, queryset, *, first_page=None, page_sql=None):
+        """Return the list of view class `key`; `first_page` is the page size when page 1 is asked for.
+
+        `page_sql` returns the (SQL, names) of a page, LIMIT and OFFSET its parameters, or None for the queryset's.
+        """
         # Keyed by view and database vendor: the SQL text differs between the two databases.
         key = (key, connection.vendor)
         if key not in cls._known:
             count_sql = f"SELECT COUNT(*) FROM {connection.ops.quote_name(queryset.model._meta.db_table)}"
-            page = statements.page_statement(queryset)
+            written = page_sql() if page_sql else None
+            page = statements.page_statement(queryset, *written) if written else statements.page_statement(queryset)
             cls._known[key] = (count_sql, page, page.counted(count_sql, columns=1, params=0))
         return cls(cls._known[key], first_page)
 

@@ -659,6 +659,7 @@ class ApiPairViewSet(
 
     queryset = ApiPair.objects.with_sessions_count()
     fixed_list_statement = True
+    fixed_page_sql = staticmethod(ApiPair.objects.page_sql)
     serializer_class = serializers.ApiPairSerializer
     lookup_value_regex = r"\d+"
     parser_classes = [JSONParser]

@@ -8,7 +8,7 @@ from adbot_admin.models import AuditEvent, Outcome
 from sessions_admin.models import ApiPair
 
 from .conftest import API_PAIRS_URL
-from .factories import ApiPairFactory
+from .factories import ApiPairFactory, SessionFileFactory
 
 HASH = "0123456789abcdef0123456789abcdef"
 MASKED = "0123************************cdef"
@@ -114,6 +114,19 @@ def test_list_masks_every_hash_and_is_paginated(admin_api_client):
         assert item["api_hash"] == api_pair.masked_hash
         assert api_pair.api_hash not in response.content.decode()
     assert not AuditEvent.objects.exists()
+
+
+def test_list_pages_count_each_pairs_sessions(admin_api_client):
+    pairs = ApiPairFactory.create_batch(3)
+    SessionFileFactory.create_batch(2, api_id=pairs[0].api_id)
+    SessionFileFactory(api_id=pairs[2].api_id)
+    SessionFileFactory(api_id=None)
+    expected = [(pair.pk, {pairs[0].pk: 2, pairs[2].pk: 1}.get(pair.pk, 0)) for pair in ApiPair.objects.all()]
+
+    pages = [admin_api_client.get(f"{API_PAIRS_URL}?page_size=2&page={page}").json() for page in (1, 2)]
+
+    assert [page["count"] for page in pages] == [3, 3]
+    assert [(item["id"], item["sessions_count"]) for page in pages for item in page["results"]] == expected
 
 
 def test_list_filters_by_is_active(admin_api_client):
