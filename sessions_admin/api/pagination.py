@@ -4,14 +4,14 @@
   row the next page starts after (a seek on the list's index), and the page's
   number, so the link back to page 1 is the plain list URL. A page reached so
   costs what page 1 does, at any depth.
-- `?page=N` still works: the index alone finds the N-th page's ids (a deferred
-  join: the skipped rows are never read), then only those rows are read. On
-  the whole list the walk starts at the nearest anchor above the page (every
-  ANCHOR_SPACING-th row's key, models.SessionListAnchor) when the anchors are
-  of the list's current revision, so no page walks more than the spacing.
-  When they are not, the page walks from the top, and rebuilds them for the
-  next one if the list has been still for ANCHOR_QUIET_SECONDS: a rebuild
-  costs tens of walks, so a list being written keeps walking.
+- `?page=N` still works. On the whole list a page walks from the nearest
+  anchor above it (every ANCHOR_SPACING-th row's key, models.SessionListAnchor)
+  when the anchors are of the list's current revision, so no page walks more
+  than the spacing. When they are not, the page's ids are found on the index
+  alone (a deferred join: the skipped rows are never read), and the anchors
+  are rebuilt for the next page if the list has been still for
+  ANCHOR_QUIET_SECONDS: a rebuild costs tens of walks, so a list being
+  written keeps walking. A filtered list's deep page is a deferred join.
 - The unfiltered list's page, seek and count are fixed statements (compiled
   once, statements.PageStatement); a filtered list goes through the ORM.
 - `count` is the sum of the trigger-kept SessionCount rows of one dimension
@@ -23,6 +23,7 @@ import base64
 import binascii
 import json
 import time
+from dataclasses import replace
 from datetime import datetime
 from functools import cache
 
@@ -190,9 +191,11 @@ def _whole_list_page(offset, size, moved_at, position, at, pk):
     if position is not None:
         at = connection.ops.adapt_datetimefield_value(at)
         return _anchored_page_statement().rows(at, at, pk, size, offset - position)
-    if offset >= ANCHOR_SPACING and time.time() - (moved_at or 0) >= ANCHOR_QUIET_SECONDS:
+    if offset < ANCHOR_SPACING:
+        return _page_statement(counted=False).rows(size, offset)
+    if time.time() - (moved_at or 0) >= ANCHOR_QUIET_SECONDS:
         _build_anchors()
-    return _page_statement(counted=False).rows(size, offset)
+    return replace(_page_statement(counted=False), sql=_deferred_join(size, offset)).rows()
 
 
 def _build_anchors():
@@ -208,23 +211,43 @@ def _build_anchors():
 
 @cache
 def _page_statement(*, counted):
-    statement = statements.page_statement(SessionFile.objects.all(), _deferred_join(), LIST_FIELDS)
+    statement = statements.page_statement(SessionFile.objects.all(), _page_sql(), LIST_FIELDS)
     return statement.counted(_count_statement(), columns=2) if counted else statement
 
 
-def _deferred_join(*, from_anchor=False):
-    """SQL of a page by LIMIT and OFFSET (its last two parameters), the rows to skip walked on the (uploaded_at,
-    id) index alone; `from_anchor` walks from a key down, its first three parameters (at, at, id)."""
+def _page_sql(*, from_anchor=False):
+    """SQL of a page read down the (uploaded_at, id) index, LIMIT and OFFSET its last two parameters; `from_anchor`
+    starts at a key, its first three parameters (at, at, id).
+
+    Rows skipped by OFFSET cost an index entry each in SQLite, a row each in PostgreSQL: for the few rows of page
+    1 and of a walk from an anchor, not a deep walk (_deferred_join). PostgreSQL may give a prepared statement one
+    plan for every parameter value (its generic plan); this one's is a walk down the index whatever the numbers.
+    """
+    table, columns, uploaded_at, pk, order = _list_sql_parts()
+    where = f"WHERE {uploaded_at} <= %s AND NOT ({uploaded_at} = %s AND {pk} > %s) " if from_anchor else ""
+    return f"SELECT {columns} FROM {table} {where}ORDER BY {order} LIMIT %s OFFSET %s"
+
+
+def _deferred_join(size, offset):
+    """SQL of the page `offset` starts, its ids found on the (uploaded_at, id) index alone and only those rows read.
+
+    LIMIT and OFFSET are written into it: as parameters, PostgreSQL's generic plan joins by hashing the whole
+    table (30 ms at 100k rows); written in, each statement is planned for its own numbers.
+    """
+    table, columns, uploaded_at, pk, order = _list_sql_parts()
+    return (
+        f"SELECT {columns} FROM {table} JOIN (SELECT {pk} AS page_id FROM {table} ORDER BY {order} "
+        f"LIMIT {int(size)} OFFSET {int(offset)}) page ON {pk} = page.page_id ORDER BY {order}"
+    )
+
+
+def _list_sql_parts():
+    """Return the quoted (table, list columns, uploaded_at, id, list order) of the whole list's statements."""
     quote = connection.ops.quote_name
     table = quote(SessionFile._meta.db_table)
     columns = ", ".join(f"{table}.{quote(SessionFile._meta.get_field(name).column)}" for name in LIST_FIELDS)
     uploaded_at, pk = (f"{table}.{quote(name)}" for name in KEYS)
-    order = f"{uploaded_at} DESC, {pk} DESC"
-    where = f"WHERE {uploaded_at} <= %s AND NOT ({uploaded_at} = %s AND {pk} > %s) " if from_anchor else ""
-    return (
-        f"SELECT {columns} FROM {table} JOIN (SELECT {pk} AS page_id FROM {table} {where}ORDER BY {order} "
-        f"LIMIT %s OFFSET %s) page ON {pk} = page.page_id ORDER BY {order}"
-    )
+    return table, columns, uploaded_at, pk, f"{uploaded_at} DESC, {pk} DESC"
 
 
 @cache
@@ -244,7 +267,7 @@ def _seek_statement(backwards):
 
 @cache
 def _anchored_page_statement():
-    return statements.page_statement(SessionFile.objects.all(), _deferred_join(from_anchor=True), LIST_FIELDS)
+    return statements.page_statement(SessionFile.objects.all(), _page_sql(from_anchor=True), LIST_FIELDS)
 
 
 def _revision():
