@@ -104,7 +104,9 @@ def _count_failed_statements(execute, sql, params, many, context):
 
 
 def _wrap_connection(sender, connection, **kwargs):
-    connection.execute_wrappers.append(_count_failed_statements)
+    # Sent on every connect, to the same DatabaseWrapper each time (its wrappers outlive its connections).
+    if _count_failed_statements not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_count_failed_statements)
 
 
 def _count_request_exception(sender, request=None, **kwargs):

@@ -204,7 +204,7 @@ def _rowcount(cursor):
 
 
 def _run(sql, params, fetch):
-    """Return fetch(cursor) after running `sql` on a cursor of the driver's.
+    """Return fetch(cursor) after running `sql` on the connection's fixed-statement cursor.
 
     Django's cursor wrapper is where most of a fixed statement's client time went: these statements keep what
     it does for them (its error mapping, the connection's execute wrappers, the broken-transaction check) and
@@ -219,8 +219,7 @@ def _run(sql, params, fetch):
     database.ensure_connection()
     database.validate_no_broken_transaction()
     with database.wrap_database_errors:
-        # A page's rows carry times by the dozen; one row's few load as cheaply through Django's loader.
-        cursor = _driver_cursor(database, compiled_times=fetch is _all)
+        cursor = _fixed_cursor(database)
         try:
             execute = _execute
             for wrapper in reversed(database.execute_wrappers):
@@ -228,7 +227,9 @@ def _run(sql, params, fetch):
             execute(_driver_sql(sql), params, False, {"connection": database, "cursor": cursor})
             return fetch(cursor)
         finally:
-            cursor.close()
+            if database.vendor != "postgresql":
+                # SQLite keeps a statement not read to its end open, and with it the snapshot it reads from.
+                cursor.close()
 
 
 def _execute(sql, params, many, context):
@@ -237,26 +238,54 @@ def _execute(sql, params, many, context):
         return context["cursor"].execute(sql, params)
 
 
-def _driver_cursor(database, *, compiled_times=False):
-    """Return a cursor of the driver's on `database`'s open connection, binding server-side on PostgreSQL.
+def _fixed_cursor(database):
+    """Return the cursor that runs the fixed statements on `database`'s open connection, made once per connection.
 
-    With `compiled_times`, on PostgreSQL it loads a timestamptz with psycopg's
-    own loader (compiled, with psycopg's binary package) where that gives what
-    Django's gives: a UTC session and UTC times. Django's loader subclasses
-    psycopg's pure-Python one, only to set the time zone the session already
-    gives: 5 to 8 µs a value, most of the client's time on a 25-row page of
-    two times a row. Registering it copies the cursor's adapters (13 µs), so
-    a statement of one row keeps Django's.
+    On PostgreSQL a statement's whole result is in the client once it has run, so one cursor serves them all,
+    and a fresh cursor per statement cost 8 µs (its adapters and row maker set up again). It belongs to the
+    connection it was made on: a new connection (after a close, or a stale one replaced) gets a new cursor.
+    SQLite gets a new cursor every time (closed after use, see _run).
     """
+    if database.vendor != "postgresql":
+        return _driver_cursor(database)
+    raw = database.connection
+    utc = _utc_session(database)
+    made = getattr(database, "_fixed_statement_cursor", None)
+    if made is not None and made[0] is raw and made[1] == utc:
+        return made[2]
+    cursor = _driver_cursor(database)
+    if utc:
+        cursor.adapters.register_loader(_timestamptz_oid(), _timestamptz_loader())
+    database._fixed_statement_cursor = (raw, utc, cursor)
+    return cursor
+
+
+def _utc_session(database):
+    """Return True when psycopg's own timestamptz loader gives what Django's gives: UTC in Django and the session.
+
+    Django's loader subclasses psycopg's pure-Python one, only to set the time
+    zone the session already gives: 5 to 8 µs a value, most of the client's
+    time on a 25-row page of two times a row. psycopg's binary package has a
+    compiled one. Any other time zone keeps Django's.
+    """
+    return database.timezone is UTC and database.connection.info.parameter_status("TimeZone") == "UTC"
+
+
+def _driver_cursor(database):
+    """Return a new cursor of the driver's on `database`'s open connection, binding server-side on PostgreSQL."""
     if database.vendor != "postgresql":
         return database.connection.cursor()
     # Here, not at the top: the PostgreSQL backend loads psycopg, which a SQLite server never needs.
-    from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor
+    from django.db.backends.postgresql.base import ServerBindingCursor
 
-    cursor = ServerBindingCursor(database.connection)
-    if compiled_times and database.timezone is UTC and database.connection.info.parameter_status("TimeZone") == "UTC":
-        cursor.adapters.register_loader(TIMESTAMPTZ_OID, _timestamptz_loader())
-    return cursor
+    return ServerBindingCursor(database.connection)
+
+
+@lru_cache(maxsize=1)
+def _timestamptz_oid():
+    from django.db.backends.postgresql.base import TIMESTAMPTZ_OID
+
+    return TIMESTAMPTZ_OID
 
 
 @lru_cache(maxsize=1)

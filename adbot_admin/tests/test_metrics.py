@@ -3,6 +3,8 @@
 import re
 
 import pytest
+from django.db import DatabaseError, connection
+from django.db.backends.signals import connection_created
 from django.test import Client
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
@@ -239,6 +241,21 @@ def test_the_grafana_dashboard_reads_only_series_that_exist():
     }
     assert len(dashboard["panels"]) >= 10
     assert {re.sub(r"_bucket$", "", name) for name in used} <= names
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_statement_is_counted_once_however_often_the_connection_was_remade():
+    # Django sends connection_created on every connect (CONN_MAX_AGE ends a connection every 10 minutes), to the
+    # same connection object: its wrappers must not pile up, each counting the error again and costing each
+    # statement one more call.
+    for _ in range(3):
+        connection_created.send(sender=type(connection), connection=connection)
+    before = value(scrape(), "adbot_database_errors_total")
+
+    with pytest.raises(DatabaseError), connection.cursor() as cursor:
+        cursor.execute('SELECT 1 FROM "no_such_table"')
+
+    assert value(scrape(), "adbot_database_errors_total") == before + 1
 
 
 @pytest.mark.django_db(transaction=True)

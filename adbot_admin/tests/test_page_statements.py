@@ -50,6 +50,7 @@ def test_times_are_the_orms_in_a_session_of_another_time_zone():
     if connection.vendor != "postgresql":
         pytest.fail("needs PostgreSQL: run `python3 scripts/dev.py test --services`")
     SessionFileFactory()
+    _page()  # the connection's statement cursor is made in UTC first
     with connection.cursor() as cursor:
         cursor.execute("SET TIME ZONE 'Europe/Berlin'")
     try:
