@@ -255,7 +255,7 @@ def _fixed_cursor(database):
         return made[2]
     cursor = _driver_cursor(database)
     if utc:
-        cursor.adapters.register_loader(_timestamptz_oid(), _timestamptz_loader())
+        cursor.adapters.register_loader("timestamptz", _timestamptz_loader())
     database._fixed_statement_cursor = (raw, utc, cursor)
     return cursor
 
@@ -279,13 +279,6 @@ def _driver_cursor(database):
     from django.db.backends.postgresql.base import ServerBindingCursor
 
     return ServerBindingCursor(database.connection)
-
-
-@lru_cache(maxsize=1)
-def _timestamptz_oid():
-    from django.db.backends.postgresql.base import TIMESTAMPTZ_OID
-
-    return TIMESTAMPTZ_OID
 
 
 @lru_cache(maxsize=1)
