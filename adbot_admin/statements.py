@@ -10,11 +10,12 @@ old one turns out dead (a database restart). Outside these statements a stale
 connection fails one request with 503 `database_unavailable`, and Django drops
 it when that request ends.
 
-On PostgreSQL the statements are bound server-side, so psycopg prepares each
-after `prepare_threshold` runs on a connection (settings.py): the database
-parses and plans it once, and still answers it afresh on every request. Django
-binds every other query client-side (its default), which psycopg never
-prepares.
+On PostgreSQL the statements are bound server-side and prepared after
+`prepare_threshold` runs on a connection (settings.py): the database parses
+and plans each once, and still answers it afresh on every request. In
+autocommit, as a server runs, libpq runs them (prepared_statements.py);
+in a transaction, psycopg's cursor. Django binds every other query
+client-side (its default), which psycopg never prepares.
 """
 
 import json
@@ -239,25 +240,35 @@ def _execute(sql, params, many, context):
 
 
 def _fixed_cursor(database):
-    """Return the cursor that runs the fixed statements on `database`'s open connection, made once per connection.
+    """Return the cursor that runs the fixed statements on `database`'s open connection.
 
-    On PostgreSQL a statement's whole result is in the client once it has run, so one cursor serves them all,
-    and a fresh cursor per statement cost 8 µs (its adapters and row maker set up again). It belongs to the
-    connection it was made on: a new connection (after a close, or a stale one replaced) gets a new cursor.
-    SQLite gets a new cursor every time (closed after use, see _run).
+    On PostgreSQL in autocommit, the connection's PreparedStatements (prepared_statements.py), made once per
+    connection and again when the session's time zone changes; in a transaction, a psycopg cursor of its
+    own, so that psycopg begins the transaction. A new connection (after a close, or a stale one replaced)
+    gets new ones. SQLite gets a new cursor every time (closed after use, see _run).
     """
     if database.vendor != "postgresql":
         return _driver_cursor(database)
     raw = database.connection
     utc = _utc_session(database)
     made = getattr(database, "_fixed_statement_cursor", None)
-    if made is not None and made[0] is raw and made[1] == utc:
+    if made is None or made[0] is not raw or made[1] != utc:
+        from .prepared_statements import PreparedStatements
+
+        # The same connection keeps the statements it has prepared.
+        prepared = made[2].prepared if made is not None and made[0] is raw else None
+        cursor = PreparedStatements(raw, _loaders(utc), prepared=prepared)
+        made = database._fixed_statement_cursor = (raw, utc, cursor)
+    if raw.autocommit:
         return made[2]
     cursor = _driver_cursor(database)
-    if utc:
-        cursor.adapters.register_loader("timestamptz", _timestamptz_loader())
-    database._fixed_statement_cursor = (raw, utc, cursor)
+    for name, loader in _loaders(utc).items():
+        cursor.adapters.register_loader(name, loader)
     return cursor
+
+
+def _loaders(utc):
+    return {"timestamptz": _timestamptz_loader()} if utc else {}
 
 
 def _utc_session(database):
@@ -266,9 +277,10 @@ def _utc_session(database):
     Django's loader subclasses psycopg's pure-Python one, only to set the time
     zone the session already gives: 5 to 8 µs a value, most of the client's
     time on a 25-row page of two times a row. psycopg's binary package has a
-    compiled one. Any other time zone keeps Django's.
+    compiled one. Any other time zone keeps Django's. (libpq keeps the session's TimeZone as the server
+    reports it; psycopg's `info.parameter_status` costs ten times as much.)
     """
-    return database.timezone is UTC and database.connection.info.parameter_status("TimeZone") == "UTC"
+    return database.timezone is UTC and database.connection.pgconn.parameter_status(b"TimeZone") == b"UTC"
 
 
 def _driver_cursor(database):

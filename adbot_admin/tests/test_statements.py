@@ -84,3 +84,59 @@ def test_the_health_probe_heals_a_dead_connection(postgres, api_client):
     assert api_client.get("/api/health").json()["database"] == "ok"
     _kill_backend()
     assert api_client.get("/api/health").json()["database"] == "ok"
+
+
+def _fixed_statements():
+    """Return the statements this connection has prepared through libpq (prepared_statements.py)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE name LIKE 'adbot_fixed_%%'")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_statements_deallocated_behind_the_apps_back_are_prepared_again(logged_in):
+    threshold = settings.DATABASES["default"]["OPTIONS"]["prepare_threshold"]
+    for _ in range(threshold + 1):
+        assert logged_in.get(ME).status_code == 200
+    assert _fixed_statements()
+
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # as a pooler resetting a session would
+    assert _fixed_statements() == []
+
+    for _ in range(threshold + 1):
+        assert logged_in.get(ME).status_code == 200
+    assert any("ended_at" in statement for statement in _fixed_statements())
+
+
+def test_a_connection_keeps_no_more_prepared_statements_than_prepared_max(logged_in):
+    from sessions_admin.tests.factories import SessionFileFactory
+
+    files = [SessionFileFactory() for _ in range(12)]
+    newest_first = sorted(files, key=lambda row: (row.uploaded_at, row.id), reverse=True)
+    logged_in.get(ME)  # the connection is open
+    connection.connection.prepare_threshold = 0  # every statement prepared at its first run
+    connection.connection.prepared_max = 2
+    try:
+        # Each deep page of a list just written is a statement of its own (a deferred join: sessions_admin/api/
+        # pagination.py): more statements than prepared_max.
+        for page in range(1, 7):
+            response = logged_in.get("/api/admin/sessions", {"page": page, "page_size": 2})
+            assert response.status_code == 200, response.content
+            shown = [row["filename"] for row in response.json()["results"]]
+            assert shown == [row.filename for row in newest_first[(page - 1) * 2 : page * 2]]
+            assert 0 < len(_fixed_statements()) <= 2
+    finally:
+        connection.close()  # the next test's connection has the settings' thresholds
+
+
+def test_a_statement_the_database_refuses_answers_503_and_leaves_the_connection_working(logged_in, monkeypatch):
+    from cms import services as gallery_services
+
+    assert logged_in.get("/api/public/gallery").status_code == 200
+    monkeypatch.setattr(gallery_services, "_revision_statement", lambda: 'SELECT 1 FROM "no_such_table" WHERE 1 = %s')
+    response = logged_in.get("/api/public/gallery")
+    assert (response.status_code, response.json()["code"]) == (503, "database_unavailable")
+
+    monkeypatch.undo()
+    assert logged_in.get("/api/public/gallery").status_code == 200
+    assert logged_in.get(ME).status_code == 200
