@@ -23,6 +23,7 @@ from psycopg.pq import ConnStatus, ExecStatus, TransactionStatus
 PLACEHOLDER = re.compile(r"%(.)", re.DOTALL)
 # Names unique in the process, so two objects on one connection (see statements._fixed_cursor) never clash.
 _NAMES = itertools.count()
+_HAS_CLOSE = psycopg.capabilities.has_send_close_prepared()
 
 
 @lru_cache(maxsize=256)
@@ -118,13 +119,19 @@ class PreparedStatements:
                 self._runs.popitem(last=False)
             return None
         if len(self.prepared) >= self._most:
-            result = self.connection.pgconn.exec_(b"DEALLOCATE " + self.prepared.popitem(last=False)[1])
-            if not self._forgotten(result):  # gone already is as good
-                self._checked(result)
+            self._deallocate(self.prepared.popitem(last=False)[1])
         name = b"adbot_fixed_%d" % next(_NAMES)
         self._checked(self.connection.pgconn.prepare(name, query))
         self.prepared[sql] = name
         return name
+
+    def _deallocate(self, name):
+        pgconn = self.connection.pgconn
+        # As psycopg does: a protocol-level Close where libpq has one (17 on), which PgBouncer passes on (1.21
+        # on); it refuses `DEALLOCATE name`.
+        result = pgconn.close_prepared(name) if _HAS_CLOSE else pgconn.exec_(b"DEALLOCATE " + name)
+        if not self._forgotten(result):  # gone already is as good
+            self._checked(result)
 
     @property
     def _most(self):

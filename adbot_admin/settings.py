@@ -69,8 +69,8 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # psycopg prepares a server-bound statement after this many runs on a connection.
-    # Only statements.py binds server-side; Django's ORM queries are bound client-side and never prepared.
+    # The fixed statements (statements.py) are prepared after this many runs on a connection, as psycopg
+    # prepares a server-bound statement; Django's ORM queries are bound client-side and never prepared.
     # A transaction-mode PgBouncer needs max_prepared_statements set.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False

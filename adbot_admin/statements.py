@@ -28,6 +28,8 @@ from django.db.backends.sqlite3.base import FORMAT_QMARK_REGEX
 from django.db.models import JSONField
 from django.db.models.base import ModelState
 
+from .prepared_statements import PreparedStatements
+
 
 def fetchone(sql, params):
     """Return the first row of `sql` run with `params`, or None; raise DatabaseError when the database fails."""
@@ -253,8 +255,6 @@ def _fixed_cursor(database):
     utc = _utc_session(database)
     made = getattr(database, "_fixed_statement_cursor", None)
     if made is None or made[0] is not raw or made[1] != utc:
-        from .prepared_statements import PreparedStatements
-
         # The same connection keeps the statements it has prepared.
         prepared = made[2].prepared if made is not None and made[0] is raw else None
         cursor = PreparedStatements(raw, _loaders(utc), prepared=prepared)
