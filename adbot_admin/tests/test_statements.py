@@ -10,6 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from adbot_admin.tests.factories import TEST_PASSWORD, UserFactory
+from cms import services as gallery_services
+from sessions_admin.tests.factories import SessionFileFactory
 
 pytestmark = pytest.mark.services
 
@@ -109,8 +111,6 @@ def test_statements_deallocated_behind_the_apps_back_are_prepared_again(logged_i
 
 
 def test_a_connection_keeps_no_more_prepared_statements_than_prepared_max(logged_in):
-    from sessions_admin.tests.factories import SessionFileFactory
-
     files = [SessionFileFactory() for _ in range(12)]
     newest_first = sorted(files, key=lambda row: (row.uploaded_at, row.id), reverse=True)
     logged_in.get(ME)  # the connection is open
@@ -130,8 +130,6 @@ def test_a_connection_keeps_no_more_prepared_statements_than_prepared_max(logged
 
 
 def test_a_statement_the_database_refuses_answers_503_and_leaves_the_connection_working(logged_in, monkeypatch):
-    from cms import services as gallery_services
-
     assert logged_in.get("/api/public/gallery").status_code == 200
     monkeypatch.setattr(gallery_services, "_revision_statement", lambda: 'SELECT 1 FROM "no_such_table" WHERE 1 = %s')
     response = logged_in.get("/api/public/gallery")
