@@ -4,7 +4,9 @@ import os
 import shutil
 import tempfile
 import time
+import types
 
+import django_ratelimit.core
 import pytest
 from django.core.cache import cache
 from django.test import override_settings
@@ -23,6 +25,15 @@ def _clear_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _rate_windows_stand_still(monkeypatch):
+    # django-ratelimit ends each window at an offset hashed from the client's key, any
+    # second of the period: a test that counts requests could see its window close
+    # between two of them. Tests that need the window to pass set this clock themselves.
+    now = time.time()
+    monkeypatch.setattr(django_ratelimit.core, "time", types.SimpleNamespace(time=lambda: now))
 
 
 @pytest.fixture(autouse=True)

@@ -4,6 +4,7 @@ Selenium is pointed at /usr/bin/chromedriver and /usr/bin/chromium, so
 selenium-manager is never asked to find or download anything.
 """
 
+import math
 import shutil
 import tempfile
 from contextlib import ExitStack
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import bcrypt
 import pytest
+from django.test import RequestFactory
 from django.utils import timezone
+from django_ratelimit.core import get_usage
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken
 from selenium import webdriver
@@ -22,6 +25,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from adbot_admin import slots
+from adbot_admin.budgets import UPLOAD
 from adbot_admin.models import AuditEvent, LoginSession, Outcome
 from cms import services
 from cms.models import GalleryImage
@@ -145,10 +149,27 @@ def upload(driver, path, title=""):
     driver.find_element(By.ID, "upload-button").click()
 
 
+def rate_limited_client(ip):
+    """Return a request from `ip`, for reading the rate limiter's counters as the server does."""
+    return RequestFactory().get("/", REMOTE_ADDR=ip)
+
+
+def rate_with_minutes_left(client, uploads):
+    """Return a rate of `uploads` per hour or so whose window, for `client`, has minutes left.
+
+    django-ratelimit ends each window at an offset hashed from the client's key and the
+    period: under "3/h" alone the wait would read in seconds one run in sixty. Each
+    period of 60 to 119 minutes has its own offset, so one of them leaves minutes.
+    """
+    for minutes in range(60, 120):
+        rate = f"{uploads}/{minutes}m"
+        if get_usage(client, group=UPLOAD.name, key=UPLOAD.key, rate=rate)["time_left"] >= 60:
+            return rate
+    raise AssertionError("every period of 60 to 119 minutes ends within a minute")
+
+
 def test_cms_page_flow(live_server, browser, cms_password, token_lifetime, tmp_path, settings):
     token_lifetime(3600)
-    # The rate string is part of django-ratelimit's counter key: set it before the first upload.
-    settings.RATELIMIT_UPLOAD = "3/h"
     photo = tmp_path / "harbour.png"
     photo.write_bytes(image_files.png_bytes(640, 480))
     not_an_image = tmp_path / "notes.png"
@@ -176,6 +197,11 @@ def test_cms_page_flow(live_server, browser, cms_password, token_lifetime, tmp_p
     assert refresh_cookie["path"] == "/" and refresh_cookie["secure"] is True
     assert not visible(browser, "expiry-warning")
     assert browser.find_element(By.ID, "gallery-empty").is_displayed()
+    # The rate is part of django-ratelimit's counter key: set it before the first upload.
+    client = rate_limited_client(LoginSession.objects.get().ip)
+    settings.RATELIMIT_UPLOAD = rate_with_minutes_left(client, uploads=3)
+    # The counters' clock stands still in tests (conftest): Retry-After is this plus one second.
+    time_left = get_usage(client, group=UPLOAD.name, key=UPLOAD.key, rate=settings.RATELIMIT_UPLOAD)["time_left"]
 
     # A reload keeps the login: the page trades the cookie for a new access token.
     browser.refresh()
@@ -204,7 +230,7 @@ def test_cms_page_flow(live_server, browser, cms_password, token_lifetime, tmp_p
     # And a refusal by the rate limit, with the wait from Retry-After: this is the 4th upload.
     upload(browser, photo)
     wait(browser, EC.text_to_be_present_in_element((By.ID, "message"), "too many requests. Try again in"))
-    assert "minutes" in text_of(browser, "message")
+    assert text_of(browser, "message").endswith(f"Try again in {math.ceil((time_left + 1) / 60)} minutes.")
     assert GalleryImage.objects.count() == 1
 
     # Edit the title.
