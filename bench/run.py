@@ -206,7 +206,8 @@ class Bench:
 
         Each result also carries `ratio`: the median over rounds of its rps over
         the first path's rps in the same round, so drift of the shared machine
-        between rounds cancels out, and `rounds`, every round's rps.
+        between rounds cancels out; `ratios`, that ratio in each round; and
+        `rounds`, every round's rps.
         """
         samples = {name: [] for name, _, _ in paths}
         for _ in range(rounds or self.rounds):
@@ -215,9 +216,11 @@ class Bench:
         first = samples[paths[0][0]]
         results = {}
         for name, runs in samples.items():
+            ratios = [run["rps"] / base["rps"] for run, base in zip(runs, first, strict=True)]
             results[name] = {
                 **median_result(runs),
-                "ratio": statistics.median(run["rps"] / base["rps"] for run, base in zip(runs, first, strict=True)),
+                "ratio": statistics.median(ratios),
+                "ratios": ratios,
                 "rounds": [run["rps"] for run in runs],
             }
         return results
@@ -576,11 +579,12 @@ def table(results, cores):
     )
 
     measured = {**results["overhead"], **reads}
-    absolute = [("path", "rps (median)", "rps by round", "p50 ms", "p99 ms")] + [
+    absolute = [("path", "rps (median)", "rps by round", "ratio to the floor by round", "p50 ms", "p99 ms")] + [
         (
             name,
             f"{r['rps']:.0f}",
             " · ".join(f"{rps:.0f}" for rps in r["rounds"]),
+            " · ".join(f"{ratio:.2f}" for ratio in r["ratios"]),
             f"{r['p50_ms']:.2f}",
             f"{r['p99_ms']:.2f}",
         )

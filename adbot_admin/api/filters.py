@@ -14,6 +14,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
 from django_filters.fields import IsoDateTimeField
+from django_filters.filters import QuerySetRequestMixin
 from django_filters.rest_framework import DjangoFilterBackend, FilterSet
 
 from ..models import AuditEvent
@@ -61,6 +62,21 @@ class StrictFilterSet(FilterSet):
         models.BooleanField: {"filter_class": StrictBooleanFilter},
         **{field: {"filter_class": IntegerFilter} for field in INTEGER_FIELDS},
     }
+
+    def get_form_class(self):
+        """Return the form class of this FilterSet class, built once.
+
+        django-filter builds a new one, with a new field for each filter, on every
+        request; its fields are facts of the class unless a filter's choices come
+        from the request (a callable queryset), and then it still builds one each time.
+        """
+        cls = type(self)
+        if "_form_class" not in cls.__dict__:
+            form_class = super().get_form_class()
+            if any(isinstance(f, QuerySetRequestMixin) and callable(f.queryset) for f in self.filters.values()):
+                return form_class
+            cls._form_class = form_class
+        return cls._form_class
 
 
 class StrictFilterBackend(DjangoFilterBackend):
