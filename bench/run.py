@@ -584,7 +584,7 @@ def table(results, cores):
             name,
             f"{r['rps']:.0f}",
             " · ".join(f"{rps:.0f}" for rps in r["rounds"]),
-            " · ".join(f"{ratio:.2f}" for ratio in r["ratios"]),
+            "" if name == "floor" else " · ".join(f"{ratio:.2f}" for ratio in r["ratios"]),
             f"{r['p50_ms']:.2f}",
             f"{r['p99_ms']:.2f}",
         )
