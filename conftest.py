@@ -28,12 +28,16 @@ def _clear_cache():
 
 
 @pytest.fixture(autouse=True)
-def _rate_windows_stand_still(monkeypatch):
-    # django-ratelimit ends each window at an offset hashed from the client's key, any
-    # second of the period: a test that counts requests could see its window close
-    # between two of them. Tests that need the window to pass set this clock themselves.
-    now = time.time()
-    monkeypatch.setattr(django_ratelimit.core, "time", types.SimpleNamespace(time=lambda: now))
+def rate_clock(monkeypatch):
+    """django-ratelimit's clock, standing still: a test that needs a window to pass moves `now` on.
+
+    django-ratelimit ends each window at an offset hashed from the client's key, any second
+    of the period: on the real clock, a test that counts requests could see its window close
+    between two of them.
+    """
+    clock = types.SimpleNamespace(now=time.time())
+    monkeypatch.setattr(django_ratelimit.core, "time", types.SimpleNamespace(time=lambda: clock.now))
+    return clock
 
 
 @pytest.fixture(autouse=True)

@@ -1,9 +1,7 @@
 """Audit events: who did what, how, from where, with what outcome; read-only everywhere."""
 
-import types
 from datetime import UTC, datetime
 
-import django_ratelimit.core
 import pytest
 from django.test import Client
 
@@ -96,9 +94,8 @@ def test_logouts_are_audited(admin_api_client):
     }
 
 
-def test_rate_limit_refusals_are_audited_once_per_window_and_client(api_client, monkeypatch):
-    now = [1_800_000_000.0]
-    monkeypatch.setattr(django_ratelimit.core, "time", types.SimpleNamespace(time=lambda: now[0]))
+def test_rate_limit_refusals_are_audited_once_per_window_and_client(api_client, rate_clock):
+    rate_clock.now = 1_800_000_000.0
 
     def flood(addr, times=9):
         for _ in range(times):
@@ -117,7 +114,7 @@ def test_rate_limit_refusals_are_audited_once_per_window_and_client(api_client, 
         "outcome": "denied",
     }
 
-    now[0] += 61  # the next window
+    rate_clock.now += 61  # the next window
     flood("198.51.100.1")
     assert refusals.filter(client_ip="198.51.100.1").count() == 2
 

@@ -1,8 +1,5 @@
 """The shared `login` budget: token endpoint, CMS login (and the admin site, in test_admin_site)."""
 
-import types
-
-import django_ratelimit.core
 import pytest
 
 from adbot_admin.budgets import LOGIN, working_slot
@@ -132,9 +129,8 @@ def test_a_broken_cache_refuses_logins(api_client, admin_user, cms_password, bro
     assert hash_calls == []
 
 
-def test_the_budget_frees_once_the_window_has_passed(api_client, monkeypatch):
-    now = [1_800_000_000.0]
-    monkeypatch.setattr(django_ratelimit.core, "time", types.SimpleNamespace(time=lambda: now[0]))
+def test_the_budget_frees_once_the_window_has_passed(api_client, rate_clock):
+    rate_clock.now = 1_800_000_000.0
 
     spend(api_client, 5)
     refused = attempt(api_client)
@@ -142,9 +138,9 @@ def test_the_budget_frees_once_the_window_has_passed(api_client, monkeypatch):
     wait = int(refused["Retry-After"])
     assert 1 <= wait <= 60
 
-    now[0] += wait - 1
+    rate_clock.now += wait - 1
     assert attempt(api_client).status_code == 429
-    now[0] += 2
+    rate_clock.now += 2
     assert attempt(api_client).status_code == 400
 
 
