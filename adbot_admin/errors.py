@@ -44,6 +44,12 @@ class CodedValidationError(exceptions.ValidationError):
         self.code = code
 
 
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "The resource no longer matches the request's If-Match or If-Unmodified-Since."
+    default_code = "precondition_failed"
+
+
 class ServiceUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "The service is temporarily unavailable; try again shortly."

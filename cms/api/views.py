@@ -19,8 +19,9 @@ from rest_framework.views import APIView
 from adbot_admin.api import ratelimits
 from adbot_admin.api.ratelimits import RateLimitHeadersMixin, rate_limited
 from adbot_admin.api.renderers import OrjsonRenderer
+from adbot_admin.api.schema import error_response
 from adbot_admin.api.views import PublicMixin
-from adbot_admin.errors import PayloadTooLarge
+from adbot_admin.errors import PayloadTooLarge, PreconditionFailed
 from adbot_admin.metrics import CACHE_ERRORS
 from adbot_admin.models import Scope
 from adbot_admin.request_limits import declared_length, multipart_limit
@@ -214,10 +215,19 @@ class PublicGalleryView(PublicMixin, APIView):
         responses={
             200: serializers.PublicGalleryImageSerializer(many=True),
             304: OpenApiResponse(description="Unchanged since the ETag or Last-Modified the client holds."),
+            412: error_response(
+                "Changed since the If-Match or If-Unmodified-Since the client sent.", PreconditionFailed
+            ),
         },
     )
     def get(self, request):
-        return _conditional_listing(request)
+        response = _conditional_listing(request)
+        if response.status_code == 412:
+            raise PreconditionFailed
+        # Stored, but checked on every use: a revalidation is one cheap query. A 304 repeats the header, as
+        # a 200 would carry it (RFC 9110, 15.4.5).
+        response["Cache-Control"] = "public, no-cache"
+        return response
 
     def _drf_headers(self):
         """Return the headers DRF sets on every answer (Allow, Vary): facts of the class, so worked out once."""
@@ -229,10 +239,7 @@ class PublicGalleryView(PublicMixin, APIView):
 
 def _listing(request):
     origin = orjson.dumps(serializers.public_origin(request))[1:-1]
-    response = HttpResponse(origin.join(_body(_revision(request))), content_type="application/json")
-    # Stored, but checked on every use: a revalidation is one cheap query.
-    response["Cache-Control"] = "public, no-cache"
-    return response
+    return HttpResponse(origin.join(_body(_revision(request))), content_type="application/json")
 
 
 # Decorated once, here: on a method, method_decorator would build the decorator again on every request.

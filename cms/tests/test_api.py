@@ -994,6 +994,44 @@ def test_public_if_modified_since_answers_304(api_client, stored):
     assert api_client.get(PUBLIC_URL, HTTP_IF_MODIFIED_SINCE=last_modified).status_code == 304
 
 
+@pytest.mark.parametrize("validator", ["ETag", "Last-Modified"])
+@pytest.mark.parametrize("method", ["get", "head"])
+def test_a_304_carries_the_cache_control_of_the_200(api_client, stored, validator, method):
+    listing = api_client.get(PUBLIC_URL)
+    condition = {"ETag": "HTTP_IF_NONE_MATCH", "Last-Modified": "HTTP_IF_MODIFIED_SINCE"}[validator]
+
+    revalidation = getattr(api_client, method)(PUBLIC_URL, **{condition: listing[validator]})
+
+    assert revalidation.status_code == 304
+    assert revalidation["Cache-Control"] == listing["Cache-Control"] == "public, no-cache"
+    assert revalidation["ETag"] == listing["ETag"]
+
+
+@pytest.mark.parametrize(
+    "precondition",
+    [{"HTTP_IF_MATCH": '"g0-000000000000"'}, {"HTTP_IF_UNMODIFIED_SINCE": "Mon, 01 Jan 2001 00:00:00 GMT"}],
+)
+def test_a_failed_precondition_is_an_error_in_the_api_format(api_client, stored, precondition):
+    response = api_client.get(PUBLIC_URL, **precondition)
+
+    assert response.status_code == 412
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "detail": "The resource no longer matches the request's If-Match or If-Unmodified-Since.",
+        "code": "precondition_failed",
+    }
+    assert "Cache-Control" not in response
+
+
+def test_a_met_precondition_answers_the_listing(api_client, stored):
+    listing = api_client.get(PUBLIC_URL)
+
+    response = api_client.get(PUBLIC_URL, HTTP_IF_MATCH=listing["ETag"])
+
+    assert response.status_code == 200
+    assert response.content == listing.content
+
+
 @pytest.mark.parametrize(
     "change",
     ["upload", "patch", "unpublish", "reorder", "delete"],
